@@ -1,0 +1,66 @@
+# mcpfleet — every target runs on a Node >= 22.19. Where the system Node is older,
+# a project-local Node 24 LTS (npm package node-linux-<arch>) is bootstrapped into
+# .tools/ and put first on PATH, so nobody has to think about it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_VERSION := 24.21.0
+ARCH := $(shell uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')
+NODE_DIR := $(CURDIR)/.tools/node-v$(NODE_VERSION)
+NODE_BIN := $(NODE_DIR)/node_modules/node-linux-$(ARCH)/bin
+SYSTEM_NODE_OK := $(shell node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=19)?0:1)' >/dev/null 2>&1 && echo yes)
+
+ifeq ($(SYSTEM_NODE_OK),yes)
+NODE_STAMP :=
+else
+export PATH := $(NODE_BIN):$(PATH)
+NODE_STAMP := $(NODE_BIN)/node
+endif
+
+DEPS_STAMP := node_modules/.package-lock.json
+
+.PHONY: help node deps typecheck test test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
+
+$(NODE_BIN)/node:
+	@echo ">> bootstrapping Node $(NODE_VERSION) into $(NODE_DIR) (system node is $$(node --version 2>/dev/null || echo missing))"
+	@mkdir -p $(NODE_DIR)
+	npm install --no-save --no-package-lock --prefix $(NODE_DIR) node-linux-$(ARCH)@$(NODE_VERSION)
+
+node: $(NODE_STAMP) ## bootstrap the project-local Node if the system one is too old
+	@echo "node $$(node --version) at $$(command -v node)"
+
+$(DEPS_STAMP): package.json package-lock.json $(NODE_STAMP)
+	npm ci
+	@touch $@
+
+deps: $(DEPS_STAMP) ## install npm dependencies (npm ci)
+
+typecheck: deps ## tsc --noEmit over the whole project
+	npx tsc -p tsconfig.json
+
+test: deps typecheck ## the whole test suite (unit, proxy end-to-end, operator on a real control plane)
+	npm test
+
+test-unit: deps
+	npm run test:unit
+
+test-proxy: deps
+	npm run test:proxy
+
+run: deps ## the proxyrunner in front of server-everything (stdio), no cluster needed
+	npm start
+
+bench-churn: deps ## session churn: memory against sessions, 3 modes
+	npm run bench:churn
+
+bench-proxy: deps ## tools/call throughput and latency, direct vs through the proxy
+	npm run bench:proxy
+
+bench-http-proxy: deps ## http-proxy vs http-proxy-3 under client-disconnect churn and SSE
+	npm run bench:http-proxy
+
+clean:
+	rm -rf node_modules .tools dist

@@ -1,0 +1,16 @@
+// Jest runs our TypeScript as native ES modules (Node's --experimental-vm-modules):
+// @swc/jest strips the types and leaves the imports alone, so tests load the same
+// module graph the runtime does.
+const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }];
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+};
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{proxyrunner,operator}/**/*.test.ts'] },
+    { ...common, displayName: 'proxy', testMatch: ['<rootDir>/test/proxy/**/*.test.ts'] },
+    { ...common, displayName: 'operator', testMatch: ['<rootDir>/test/operator/**/*.test.ts'] },
+  ],
+};

@@ -1,0 +1,146 @@
+// Composition: config in, two listening servers out. Everything with I/O is created
+// here and nowhere else, so tests can start a whole proxyrunner in-process.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyConfig } from './config.ts';
+import { createDiagnostics, type Readiness } from './diagnostics.ts';
+import { createPipeline, type Routes } from './http/pipeline.ts';
+import type { Logger } from './log.ts';
+import { createMetrics, type ProxyMetrics } from './metrics.ts';
+import { SessionRegistry, type Session } from './sessions.ts';
+import { createTransparentUpstream, type TransparentSession } from './upstream/transparent.ts';
+import { startTcpProbe } from './upstream/probe.ts';
+import { createMessageUpstream } from './upstream/message.ts';
+import { VERSION } from './version.ts';
+
+export interface RunningProxy {
+  mcpUrl: string;
+  metricsUrl: string;
+  metrics: ProxyMetrics;
+  sessionCount(): number;
+  stop(): Promise<void>;
+}
+
+/** What the listeners need from an upstream flavour. */
+export interface Upstream {
+  routes: Routes;
+  readiness(): Readiness;
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+export async function startProxyRunner(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
+  let activeSessions = (): number => 0;
+  const metrics = createMetrics({
+    activeSessions: () => activeSessions(),
+    memoryLimitBytes: config.memoryLimitBytes,
+    info: { version: VERSION, transport: config.transport, proxyMode: config.proxyMode },
+  });
+
+  let upstream: Upstream;
+  if (config.transport === 'streamable-http' && config.proxyMode === 'streamable-http') {
+    upstream = transparent(config, metrics, log);
+  } else {
+    upstream = await createMessageUpstream(config, metrics, log);
+  }
+  activeSessions = () => upstream.sessionCount();
+
+  const mcpServer = http.createServer(
+    {
+      // Slow clients: headers must arrive within 10 s and a whole request body within
+      // 30 s. Responses (SSE streams) have no such limit.
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 65_000,
+      connectionsCheckingInterval: 1_000,
+    },
+    createPipeline({ routes: upstream.routes, maxBodyBytes: config.maxBodyBytes, metrics, log }),
+  );
+  const diagnosticsServer = http.createServer(
+    createDiagnostics({ registry: metrics.registry, readiness: () => upstream.readiness(), activeSessions, enableDebug: config.enableDebug, log }),
+  );
+  try {
+    await listen(mcpServer, config.host, config.port);
+    await listen(diagnosticsServer, config.metricsHost, config.metricsPort);
+  } catch (err) {
+    mcpServer.close();
+    diagnosticsServer.close();
+    await upstream.close();
+    throw err;
+  }
+  const mcpPath = config.proxyMode === 'sse' ? '/sse' : '/mcp';
+  const mcpUrl = `http://${displayHost(config.host)}:${(mcpServer.address() as AddressInfo).port}${mcpPath}`;
+  const metricsUrl = `http://${displayHost(config.metricsHost)}:${(diagnosticsServer.address() as AddressInfo).port}/metrics`;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    mcpUrl,
+    metricsUrl,
+    metrics,
+    sessionCount: activeSessions,
+    stop: () => (stopping ??= shutdown()),
+  };
+
+  async function shutdown(): Promise<void> {
+    const closed = new Promise<void>((resolve) => mcpServer.close(() => resolve()));
+    mcpServer.closeIdleConnections();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
+    await Promise.race([closed, grace]);
+    mcpServer.closeAllConnections();
+    await upstream.close();
+    await new Promise<void>((resolve) => {
+      diagnosticsServer.close(() => resolve());
+      diagnosticsServer.closeAllConnections();
+    });
+  }
+}
+
+function transparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): Upstream {
+  const target = config.targetUrl as URL;
+  let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
+  const registry = new SessionRegistry<TransparentSession>({
+    maxSessions: config.maxSessions,
+    idleTimeoutMs: config.sessionIdleTimeoutMs,
+    onCreated: () => metrics.sessionCreated(),
+    onClosed: (session, reason) => {
+      metrics.sessionClosed(reason);
+      if (reason === 'idle_timeout' || reason === 'evicted') endUpstream?.(session);
+    },
+  });
+  const proxy = createTransparentUpstream({
+    target,
+    registry,
+    metrics,
+    log,
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    responseTimeoutMs: config.upstreamResponseTimeoutMs,
+  });
+  endUpstream = proxy.endUpstreamSession;
+  registry.startSweeper();
+  const probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
+  return {
+    routes: { '/mcp': proxy.route },
+    readiness: () => probe.state,
+    sessionCount: () => registry.size,
+    async close() {
+      probe.stop();
+      registry.stopSweeper();
+      proxy.close();
+    },
+  };
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,197 @@
+// Command-line flags, each with an MCPFLEET_* environment fallback, and the --help text
+// generated from the same table so the two cannot disagree.
+import { parseArgs } from 'node:util';
+import type { LogLevel } from './log.ts';
+import { formatBytes, formatDuration, parseBytes, parseDuration } from './quantity.ts';
+
+export type UpstreamTransport = 'stdio' | 'sse' | 'streamable-http';
+export type ProxyMode = 'streamable-http' | 'sse';
+
+export interface ProxyConfig {
+  transport: UpstreamTransport;
+  targetUrl: URL | undefined;
+  command: string[];
+  proxyMode: ProxyMode;
+  host: string;
+  port: number;
+  metricsHost: string;
+  metricsPort: number;
+  sessionIdleTimeoutMs: number;
+  maxSessions: number;
+  maxBodyBytes: number;
+  upstreamConnectTimeoutMs: number;
+  upstreamResponseTimeoutMs: number;
+  memoryLimitBytes: number | undefined;
+  logLevel: LogLevel;
+  enableDebug: boolean;
+  shutdownTimeoutMs: number;
+}
+
+type Kind = 'string' | 'int' | 'duration' | 'bytes' | 'bool';
+
+interface FlagSpec {
+  name: string;
+  kind: Kind;
+  default?: string;
+  choices?: readonly string[];
+  help: string;
+}
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'transport', kind: 'string', default: 'stdio', choices: ['stdio', 'sse', 'streamable-http'], help: 'how the upstream MCP server talks' },
+  { name: 'target-url', kind: 'string', help: 'upstream URL for sse (its /sse endpoint) and streamable-http (its /mcp endpoint)' },
+  { name: 'proxy-mode', kind: 'string', default: 'streamable-http', choices: ['streamable-http', 'sse'], help: 'what clients see: streamable HTTP at /mcp, or legacy SSE at /sse + /messages' },
+  { name: 'host', kind: 'string', default: '0.0.0.0', help: 'address the MCP listener binds' },
+  { name: 'port', kind: 'int', default: '8080', help: 'port of the MCP listener' },
+  { name: 'metrics-host', kind: 'string', default: '0.0.0.0', help: 'address of the metrics/health listener' },
+  { name: 'metrics-port', kind: 'int', default: '9464', help: 'port of /metrics, /healthz, /readyz and /debug/*' },
+  { name: 'session-idle-timeout', kind: 'duration', default: '30m', help: 'end a session after this long without a request or open stream' },
+  { name: 'max-sessions', kind: 'int', default: '10000', help: 'hard cap on sessions; the least recently used is evicted beyond it' },
+  { name: 'max-body-bytes', kind: 'bytes', default: '4Mi', help: 'largest request body accepted (413 beyond)' },
+  { name: 'upstream-connect-timeout', kind: 'duration', default: '5s', help: 'time allowed to connect to the upstream' },
+  { name: 'upstream-response-timeout', kind: 'duration', default: '5m', help: 'time allowed until the upstream starts answering (0 = none); streams are never cut' },
+  { name: 'memory-limit', kind: 'bytes', help: 'memory budget used to size the V8 heap (default: the cgroup limit, if any)' },
+  { name: 'log-level', kind: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'least severe level logged' },
+  { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
+  { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
+];
+
+export const envName = (flag: string): string => `MCPFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
+
+export class UsageError extends Error {}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: mcpfleet-proxyrunner [flags] [-- CMD ARGS...]',
+    '',
+    'An MCP proxy that tracks sessions and exports Prometheus metrics. With --transport',
+    'stdio it spawns CMD ARGS and multiplexes it across HTTP sessions.',
+    '',
+    'Flags (each also read from the environment variable shown):',
+  ];
+  for (const flag of FLAGS) {
+    const meta = flag.choices ? flag.choices.join('|') : flag.kind === 'bool' ? '' : flag.kind.toUpperCase();
+    const head = `  --${flag.name}${meta ? ' ' + meta : ''}`;
+    const def = flag.default !== undefined ? ` (default ${flag.default})` : '';
+    lines.push(head, `      ${flag.help}${def} [${envName(flag.name)}]`);
+  }
+  lines.push('  -h, --help', '      show this help', '');
+  lines.push('Examples:', '  mcpfleet-proxyrunner --transport stdio -- npx -y @modelcontextprotocol/server-everything stdio');
+  lines.push('  mcpfleet-proxyrunner --transport streamable-http --target-url http://127.0.0.1:3001/mcp --memory-limit 128Mi');
+  return lines.join('\n') + '\n';
+}
+
+/** Parses argv (without node and script) with env fallbacks; throws UsageError on bad input. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ProxyConfig | 'help' {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(FLAGS.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string' } as const])),
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.values.help) return 'help';
+
+  const raw = (flag: FlagSpec): string | undefined => {
+    const value = parsed.values[flag.name];
+    if (value !== undefined) return String(value);
+    return env[envName(flag.name)] ?? flag.default;
+  };
+  const get = (name: string): string | undefined => {
+    const flag = FLAGS.find((f) => f.name === name) as FlagSpec;
+    const value = raw(flag);
+    if (value !== undefined && flag.choices && !flag.choices.includes(value)) {
+      throw new UsageError(`--${name} must be one of ${flag.choices.join(', ')} (got "${value}")`);
+    }
+    return value;
+  };
+  const convert = <T>(name: string, fn: (text: string) => T): T => {
+    try {
+      return fn(get(name) as string);
+    } catch (err) {
+      throw new UsageError(`--${name}: ${(err as Error).message}`);
+    }
+  };
+  const int = (name: string, min: number, max: number): number =>
+    convert(name, (text) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max} (got "${text}")`);
+      return n;
+    });
+
+  const transport = get('transport') as UpstreamTransport;
+  const target = get('target-url');
+  let targetUrl: URL | undefined;
+  if (transport !== 'stdio') {
+    if (!target) throw new UsageError(`--target-url is required with --transport ${transport}`);
+    try {
+      targetUrl = new URL(target);
+    } catch {
+      throw new UsageError(`--target-url "${target}" is not a URL`);
+    }
+    if (targetUrl.protocol !== 'http:' && targetUrl.protocol !== 'https:') {
+      throw new UsageError(`--target-url must be http or https (got ${targetUrl.protocol})`);
+    }
+  }
+  const command = parsed.positionals.length > 0 ? [...parsed.positionals] : splitCommand(env.MCPFLEET_COMMAND);
+  if (transport === 'stdio' && command.length === 0) {
+    throw new UsageError('--transport stdio needs the server command after "--" (or MCPFLEET_COMMAND)');
+  }
+  const memoryLimit = get('memory-limit');
+  const boolFlag = (name: string): boolean => {
+    const value = get(name);
+    return value === 'true' || value === '1';
+  };
+
+  return {
+    transport,
+    targetUrl,
+    command: transport === 'stdio' ? command : [],
+    proxyMode: get('proxy-mode') as ProxyMode,
+    host: get('host') as string,
+    port: int('port', 0, 65535),
+    metricsHost: get('metrics-host') as string,
+    metricsPort: int('metrics-port', 0, 65535),
+    sessionIdleTimeoutMs: convert('session-idle-timeout', parseDuration),
+    maxSessions: int('max-sessions', 1, 10_000_000),
+    maxBodyBytes: convert('max-body-bytes', parseBytes),
+    upstreamConnectTimeoutMs: convert('upstream-connect-timeout', parseDuration),
+    upstreamResponseTimeoutMs: convert('upstream-response-timeout', parseDuration),
+    memoryLimitBytes: memoryLimit ? convert('memory-limit', parseBytes) : undefined,
+    logLevel: get('log-level') as LogLevel,
+    enableDebug: boolFlag('enable-debug'),
+    shutdownTimeoutMs: convert('shutdown-timeout', parseDuration),
+  };
+}
+
+/** MCPFLEET_COMMAND is a JSON array (exact) or a space-separated string (simple). */
+function splitCommand(text: string | undefined): string[] {
+  if (!text) return [];
+  if (text.trim().startsWith('[')) {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return parsed;
+    throw new UsageError('MCPFLEET_COMMAND must be a JSON array of strings');
+  }
+  return text.trim().split(/\s+/);
+}
+
+/** A flat, loggable view of the effective configuration. */
+export function describeConfig(config: ProxyConfig): Record<string, unknown> {
+  return {
+    transport: config.transport,
+    target: config.targetUrl?.href,
+    command: config.command.join(' ') || undefined,
+    proxyMode: config.proxyMode,
+    sessionIdleTimeout: formatDuration(config.sessionIdleTimeoutMs),
+    maxSessions: config.maxSessions,
+    maxBodyBytes: formatBytes(config.maxBodyBytes),
+    memoryLimit: config.memoryLimitBytes ? formatBytes(config.memoryLimitBytes) : 'none',
+  };
+}

@@ -1,0 +1,76 @@
+// The metrics/health listener, separate from the MCP port so a NetworkPolicy can fence
+// it: /metrics, /healthz (the process answers), /readyz (the upstream is reachable),
+// and with --enable-debug the Node analogue of pprof: /debug/heap (V8 heap statistics)
+// and /debug/heap/snapshot (a .heapsnapshot for Chrome DevTools' comparison view).
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import v8 from 'node:v8';
+import { pipeline } from 'node:stream/promises';
+import type { Registry } from 'prom-client';
+import type { Logger } from './log.ts';
+
+export interface Readiness {
+  ready: boolean;
+  detail: string;
+}
+
+export interface DiagnosticsDeps {
+  registry: Registry;
+  readiness: () => Readiness;
+  activeSessions: () => number;
+  enableDebug: boolean;
+  log: Logger;
+}
+
+export function createDiagnostics(deps: DiagnosticsDeps): RequestListener {
+  return (req, res) => {
+    route(req, res).catch((err: unknown) => {
+      deps.log.error('diagnostics request failed', { err: err as Error, path: req.url });
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch (path) {
+      case '/metrics': {
+        const body = await deps.registry.metrics();
+        res.writeHead(200, { 'content-type': deps.registry.contentType }).end(body);
+        return;
+      }
+      case '/healthz':
+        json(res, 200, { status: 'ok' });
+        return;
+      case '/readyz': {
+        const { ready, detail } = deps.readiness();
+        json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', upstream: detail });
+        return;
+      }
+    }
+    if (deps.enableDebug && path === '/debug/heap') {
+      json(res, 200, {
+        memoryUsage: process.memoryUsage(),
+        heap: v8.getHeapStatistics(),
+        spaces: v8.getHeapSpaceStatistics(),
+        sessionsActive: deps.activeSessions(),
+      });
+      return;
+    }
+    if (deps.enableDebug && path === '/debug/heap/snapshot') {
+      const name = `mcpfleet-proxyrunner-${process.pid}-${Date.now()}.heapsnapshot`;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${name}"` });
+      await pipeline(v8.getHeapSnapshot(), res);
+      return;
+    }
+    json(res, 404, { error: `not found: ${path}` });
+  }
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+}

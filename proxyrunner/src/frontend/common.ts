@@ -1,0 +1,31 @@
+// What both message frontends share: the session registry of ClientSessions, the
+// connector to the upstream, and the answer when the upstream cannot be reached.
+import type { Logger } from '../log.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { SessionRegistry } from '../sessions.ts';
+import { reject, type Exchange } from '../http/exchange.ts';
+import { UPSTREAM_ERROR } from '../jsonrpc.ts';
+import type { Connector, Link } from '../upstream/link.ts';
+import type { ClientSession } from './clientSession.ts';
+
+export interface FrontendDeps {
+  registry: SessionRegistry<ClientSession>;
+  connector: Connector;
+  metrics: ProxyMetrics;
+  log: Logger;
+  maxPending: number;
+}
+
+/** Opens an upstream link, or answers 503 with a JSON-RPC error saying why. */
+export async function openLink(exchange: Exchange, deps: FrontendDeps): Promise<Link | undefined> {
+  try {
+    return await deps.connector.open();
+  } catch (err) {
+    deps.metrics.upstreamError('connect');
+    deps.log.warn('upstream unavailable', { err: err as Error });
+    reject(exchange, deps.metrics, 'upstream_unavailable', 503, UPSTREAM_ERROR, `Upstream MCP server unavailable: ${(err as Error).message}`, {
+      headers: { 'retry-after': '1' },
+    });
+    return undefined;
+  }
+}

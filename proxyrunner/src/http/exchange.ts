@@ -1,0 +1,90 @@
+// One HTTP request/response as it passes through the pipeline: what we learned about
+// it, and the instrumentation that records it exactly once when the response closes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { RpcBody, RpcId } from '../jsonrpc.ts';
+import { rpcErrorBody } from '../jsonrpc.ts';
+import type { ProxyMetrics, RejectReason } from '../metrics.ts';
+
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Mcp-Session-Id sent by the client, already checked for syntax. */
+  sessionId: string | undefined;
+  body: Buffer | undefined;
+  rpc: RpcBody | undefined;
+  /** Metric label for the JSON-RPC method ("none" when there is no body). */
+  rpcLabel: string;
+  /** Marks the response as an event stream (counted in streams_open until it closes). */
+  markStream(): void;
+  /** Runs when the response closes, finished or not. */
+  onClose(fn: () => void): void;
+}
+
+export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics: ProxyMetrics): Exchange {
+  const started = performance.now();
+  let streaming = false;
+  let closers: (() => void)[] | undefined;
+  metrics.requestStarted();
+  const exchange: Exchange = {
+    req,
+    res,
+    sessionId: undefined,
+    body: undefined,
+    rpc: undefined,
+    rpcLabel: 'none',
+    markStream() {
+      if (streaming) return;
+      streaming = true;
+      metrics.streamOpened();
+    },
+    onClose(fn) {
+      (closers ??= []).push(fn);
+    },
+  };
+  res.once('close', () => {
+    metrics.requestEnded();
+    if (streaming) metrics.streamClosed();
+    // No status was ever sent: the client left first (499, nginx's "client closed request").
+    const status = res.headersSent ? res.statusCode : 499;
+    const method = req.method ?? 'other';
+    metrics.requestDone(method, status, exchange.rpcLabel, (performance.now() - started) / 1000);
+    if (closers) for (const fn of closers) fn();
+  });
+  return exchange;
+}
+
+/** Answers with a JSON-RPC error body; `close` asks the client to drop the connection. */
+export function replyError(
+  exchange: Exchange,
+  status: number,
+  code: number,
+  message: string,
+  options: { id?: RpcId | null; close?: boolean; headers?: Record<string, string> } = {},
+): void {
+  const { res } = exchange;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = rpcErrorBody(options.id ?? exchange.rpc?.errorId ?? null, code, message);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  if (options.close) res.setHeader('connection', 'close');
+  for (const [name, value] of Object.entries(options.headers ?? {})) res.setHeader(name, value);
+  res.end(body);
+}
+
+export function reject(
+  exchange: Exchange,
+  metrics: ProxyMetrics,
+  reason: RejectReason,
+  status: number,
+  code: number,
+  message: string,
+  options: { close?: boolean; headers?: Record<string, string> } = {},
+): void {
+  metrics.rejected(reason);
+  replyError(exchange, status, code, message, options);
+}

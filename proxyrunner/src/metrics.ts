@@ -1,0 +1,134 @@
+// Prometheus instruments of the proxy. Every label is bounded: HTTP methods and status
+// codes, known MCP method names (else "other"), fixed reason sets. No session IDs.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CLOSE_REASONS, type CloseReason } from './sessions.ts';
+
+export const REJECT_REASONS = [
+  'body_too_large', 'malformed_json', 'invalid_request', 'invalid_session_id', 'unknown_session',
+  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'process_exit'] as const;
+export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
+
+const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);
+
+export interface ProxyMetrics {
+  readonly registry: Registry;
+  sessionCreated(): void;
+  sessionClosed(reason: CloseReason): void;
+  requestDone(httpMethod: string, status: number, rpcMethod: string, seconds: number): void;
+  requestStarted(): void;
+  requestEnded(): void;
+  streamOpened(): void;
+  streamClosed(): void;
+  rejected(reason: RejectReason): void;
+  upstreamError(kind: UpstreamErrorKind): void;
+  upstreamRestarted(): void;
+  setUpstreamUp(up: boolean): void;
+}
+
+export interface MetricsOptions {
+  /** Read at scrape time, so the gauge is the registry's size at that instant. */
+  activeSessions: () => number;
+  memoryLimitBytes: number | undefined;
+  info: { version: string; transport: string; proxyMode: string };
+  defaultMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions): ProxyMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'mcpfleet_proxy_sessions_active',
+    help: 'MCP sessions the proxy holds right now (read from the session registry at scrape time).',
+    registers: [registry],
+    collect() {
+      this.set(options.activeSessions());
+    },
+  });
+  const created = new Counter({
+    name: 'mcpfleet_proxy_sessions_created_total',
+    help: 'MCP sessions created (the upstream answered initialize with a session).',
+    registers: [registry],
+  });
+  const closed = new Counter({
+    name: 'mcpfleet_proxy_sessions_closed_total',
+    help: 'MCP sessions removed, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of CLOSE_REASONS) closed.inc({ reason }, 0);
+
+  const requests = new Counter({
+    name: 'mcpfleet_proxy_requests_total',
+    help: 'HTTP requests answered, by HTTP method, status code and JSON-RPC method.',
+    labelNames: ['method', 'status', 'rpc_method'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'mcpfleet_proxy_request_duration_seconds',
+    help: 'Time from request to the end of its response (streams opened by GET excluded).',
+    labelNames: ['method', 'rpc_method'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({ name: 'mcpfleet_proxy_requests_in_flight', help: 'Requests being handled now.', registers: [registry] });
+  const streams = new Gauge({ name: 'mcpfleet_proxy_streams_open', help: 'Open server-to-client event streams (SSE responses and GET streams).', registers: [registry] });
+  const rejectedCounter = new Counter({
+    name: 'mcpfleet_proxy_requests_rejected_total',
+    help: 'Requests the proxy refused before reaching the upstream, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of REJECT_REASONS) rejectedCounter.inc({ reason }, 0);
+  const upstreamErrors = new Counter({
+    name: 'mcpfleet_proxy_upstream_errors_total',
+    help: 'Failures talking to the upstream MCP server, by kind.',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.inc({ kind }, 0);
+  const restarts = new Counter({ name: 'mcpfleet_proxy_upstream_restarts_total', help: 'Restarts of the stdio upstream process.', registers: [registry] });
+  const up = new Gauge({ name: 'mcpfleet_proxy_upstream_up', help: '1 when the upstream was reachable at the last check.', registers: [registry] });
+  const limit = new Gauge({ name: 'mcpfleet_proxy_memory_limit_bytes', help: 'Memory limit the heap was sized for (0 if none).', registers: [registry] });
+  limit.set(options.memoryLimitBytes ?? 0);
+  const info = new Gauge({ name: 'mcpfleet_proxy_build_info', help: 'Version and mode of this proxyrunner.', labelNames: ['version', 'transport', 'proxy_mode'], registers: [registry] });
+  info.set({ version: options.info.version, transport: options.info.transport, proxy_mode: options.info.proxyMode }, 1);
+
+  // Label children are resolved once per distinct combination (bounded) instead of
+  // hashing label objects on every request.
+  const requestChildren = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> | undefined }>();
+  const childFor = (method: string, status: number, rpcMethod: string) => {
+    const key = `${method} ${status} ${rpcMethod}`;
+    let child = requestChildren.get(key);
+    if (!child) {
+      const m = HTTP_METHODS.has(method) ? method : 'other';
+      const s = status >= 100 && status <= 599 ? String(status) : 'other';
+      child = { count: requests.labels(m, s, rpcMethod), time: method === 'GET' ? undefined : duration.labels(m, rpcMethod) };
+      requestChildren.set(key, child);
+    }
+    return child;
+  };
+
+  return {
+    registry,
+    sessionCreated: () => created.inc(),
+    sessionClosed: (reason) => closed.inc({ reason }),
+    requestDone(method, status, rpcMethod, seconds) {
+      const child = childFor(method, status, rpcMethod);
+      child.count.inc();
+      child.time?.observe(seconds);
+    },
+    requestStarted: () => inFlight.inc(),
+    requestEnded: () => inFlight.dec(),
+    streamOpened: () => streams.inc(),
+    streamClosed: () => streams.dec(),
+    rejected: (reason) => rejectedCounter.inc({ reason }),
+    upstreamError: (kind) => upstreamErrors.inc({ kind }),
+    upstreamRestarted: () => restarts.inc(),
+    setUpstreamUp: (value) => up.set(value ? 1 : 0),
+  };
+}

@@ -1,0 +1,70 @@
+// A streamable-HTTP upstream behind the SSE frontend (legacy clients, modern server):
+// each session is one SDK StreamableHTTPClientTransport, which speaks the client side
+// of the protocol (session header, JSON or SSE answers, the GET stream).
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Readiness } from '../diagnostics.ts';
+import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
+import type { Logger } from '../log.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import { errorResponse, type Connector, type Link } from './link.ts';
+import { startTcpProbe, type TcpProbe } from './probe.ts';
+
+export class HttpUpstreamConnector implements Connector {
+  readonly #target: URL;
+  readonly #metrics: ProxyMetrics;
+  readonly #log: Logger;
+  readonly #probe: TcpProbe;
+
+  constructor(target: URL, metrics: ProxyMetrics, log: Logger) {
+    this.#target = target;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.#probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
+  }
+
+  readiness(): Readiness {
+    return this.#probe.state;
+  }
+
+  async close(): Promise<void> {
+    this.#probe.stop();
+  }
+
+  async open(): Promise<Link> {
+    const transport = new StreamableHTTPClientTransport(this.#target);
+    let closed = false;
+    const link: Link = {
+      onmessage: () => {},
+      onclose: () => {},
+      send: (message) => {
+        transport.send(message as JSONRPCMessage).catch((err: unknown) => {
+          const gone = err instanceof StreamableHTTPError && err.code === 404;
+          this.#metrics.upstreamError(gone ? 'protocol' : 'reset');
+          this.#log.debug('upstream send failed', { err: err as Error });
+          if (message.method !== undefined && message.id !== undefined && message.id !== null) {
+            link.onmessage(errorResponse(message.id, UPSTREAM_ERROR, `Upstream MCP server failed: ${(err as Error).message}`));
+          }
+          if (gone && !closed) {
+            closed = true;
+            link.onclose();
+          }
+        });
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        transport.terminateSession().catch(() => {}).finally(() => void transport.close());
+      },
+    };
+    transport.onmessage = (message) => link.onmessage(message as RpcMessage);
+    transport.onclose = () => {
+      if (closed) return;
+      closed = true;
+      link.onclose();
+    };
+    transport.onerror = (err) => this.#log.debug('upstream transport error', { err });
+    await transport.start();
+    return link;
+  }
+}

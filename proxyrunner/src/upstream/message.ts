@@ -1,0 +1,58 @@
+// Message-based upstreams (stdio, legacy SSE, or streamable HTTP behind the SSE
+// frontend): a connector hands each session a Link, a frontend serves the client side,
+// and one session registry ties them together.
+import type { Upstream } from '../app.ts';
+import type { ProxyConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import { SessionRegistry } from '../sessions.ts';
+import type { ClientSession } from '../frontend/clientSession.ts';
+import type { FrontendDeps } from '../frontend/common.ts';
+import { sseRoutes } from '../frontend/sse.ts';
+import { streamableRoute } from '../frontend/streamable.ts';
+import { HttpUpstreamConnector } from './httpUpstream.ts';
+import type { Connector } from './link.ts';
+import { StdioMultiplexer } from './multiplexer.ts';
+import { SseUpstreamConnector } from './sseUpstream.ts';
+import { childProcessLauncher, type StdioLauncher } from './stdio.ts';
+
+export async function createMessageUpstream(
+  config: ProxyConfig,
+  metrics: ProxyMetrics,
+  log: Logger,
+  launcher: StdioLauncher = childProcessLauncher(config.command, log),
+): Promise<Upstream> {
+  const connector = createConnector(config, metrics, log, launcher);
+  const registry = new SessionRegistry<ClientSession>({
+    maxSessions: config.maxSessions,
+    idleTimeoutMs: config.sessionIdleTimeoutMs,
+    onCreated: () => metrics.sessionCreated(),
+    onClosed: (session, reason) => {
+      metrics.sessionClosed(reason);
+      session.data.end(reason);
+    },
+  });
+  registry.startSweeper();
+  const deps: FrontendDeps = { registry, connector, metrics, log, maxPending: Math.max(16, Math.min(config.maxSessions, 1024)) };
+  return {
+    routes: config.proxyMode === 'sse' ? sseRoutes(deps) : { '/mcp': streamableRoute(deps) },
+    readiness: () => connector.readiness(),
+    sessionCount: () => registry.size,
+    async close() {
+      registry.stopSweeper();
+      registry.closeAll('upstream_closed');
+      await connector.close();
+    },
+  };
+}
+
+function createConnector(config: ProxyConfig, metrics: ProxyMetrics, log: Logger, launcher: StdioLauncher): Connector {
+  switch (config.transport) {
+    case 'stdio':
+      return new StdioMultiplexer(launcher, log, metrics);
+    case 'sse':
+      return new SseUpstreamConnector({ target: config.targetUrl as URL, connectTimeoutMs: config.upstreamConnectTimeoutMs, log, metrics });
+    case 'streamable-http':
+      return new HttpUpstreamConnector(config.targetUrl as URL, metrics, log);
+  }
+}

@@ -1,0 +1,132 @@
+// A legacy HTTP+SSE (2024-11-05) upstream: each session gets its own GET stream, whose
+// `endpoint` event names where to POST. When that stream ends, so does the session
+// (no silent reconnect: a new stream would be a different upstream session).
+import http from 'node:http';
+import https from 'node:https';
+import { createParser } from 'eventsource-parser';
+import type { Readiness } from '../diagnostics.ts';
+import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
+import type { Logger } from '../log.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import { errorResponse, type Connector, type Link } from './link.ts';
+import { startTcpProbe, type TcpProbe } from './probe.ts';
+
+export interface SseUpstreamOptions {
+  target: URL;
+  connectTimeoutMs: number;
+  log: Logger;
+  metrics: ProxyMetrics;
+}
+
+export class SseUpstreamConnector implements Connector {
+  readonly #options: SseUpstreamOptions;
+  readonly #client: typeof http | typeof https;
+  readonly #postAgent: http.Agent;
+  readonly #probe: TcpProbe;
+
+  constructor(options: SseUpstreamOptions) {
+    this.#options = options;
+    const secure = options.target.protocol === 'https:';
+    this.#client = secure ? https : http;
+    this.#postAgent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.#probe = startTcpProbe(options.target, 5_000, 2_000, (up) => options.metrics.setUpstreamUp(up));
+  }
+
+  readiness(): Readiness {
+    return this.#probe.state;
+  }
+
+  async close(): Promise<void> {
+    this.#probe.stop();
+    this.#postAgent.destroy();
+  }
+
+  open(): Promise<Link> {
+    const { target, connectTimeoutMs, log, metrics } = this.#options;
+    return new Promise((resolve, reject) => {
+      let endpoint: URL | undefined;
+      let closedByUs = false;
+      const link: Link = {
+        onmessage: () => {},
+        onclose: () => {},
+        send: (message) => this.#post(endpoint as URL, message, link),
+        close: () => {
+          closedByUs = true;
+          stream.destroy();
+        },
+      };
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        stream.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new Error(`no endpoint event from ${target.href} within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+      const parser = createParser({
+        onEvent: (event) => {
+          if (event.event === 'endpoint') {
+            try {
+              endpoint = new URL(event.data, target);
+            } catch {
+              fail(new Error(`upstream sent an invalid endpoint "${event.data.slice(0, 100)}"`));
+              return;
+            }
+            clearTimeout(timer);
+            resolve(link);
+            return;
+          }
+          if (event.event !== undefined && event.event !== 'message') return;
+          let message: unknown;
+          try {
+            message = JSON.parse(event.data);
+          } catch {
+            metrics.upstreamError('protocol');
+            log.warn('SSE upstream sent a non-JSON message; ignored', { data: event.data.slice(0, 200) });
+            return;
+          }
+          link.onmessage(message as RpcMessage);
+        },
+      });
+      const stream = this.#client.get(target, { headers: { accept: 'text/event-stream' } }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          fail(new Error(`upstream answered GET ${target.pathname} with HTTP ${res.statusCode}`));
+          return;
+        }
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => parser.feed(chunk));
+        res.on('close', () => {
+          clearTimeout(timer);
+          if (!endpoint) reject(new Error('upstream closed the SSE stream before naming an endpoint'));
+          else if (!closedByUs) link.onclose();
+        });
+      });
+      stream.on('error', (err) => {
+        if (!endpoint) fail(err);
+        else if (!closedByUs) {
+          metrics.upstreamError('reset');
+          link.onclose();
+        }
+      });
+    });
+  }
+
+  #post(endpoint: URL, message: RpcMessage, link: Link): void {
+    const body = JSON.stringify(message);
+    const isRequest = message.method !== undefined && message.id !== undefined && message.id !== null;
+    const failed = (why: string): void => {
+      this.#options.metrics.upstreamError('reset');
+      if (isRequest) link.onmessage(errorResponse(message.id as string | number, UPSTREAM_ERROR, `Upstream MCP server rejected the message: ${why}`));
+    };
+    const req = this.#client.request(endpoint, {
+      method: 'POST',
+      agent: this.#postAgent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      if ((res.statusCode ?? 0) >= 300) failed(`HTTP ${res.statusCode}`);
+    });
+    req.on('error', (err) => failed(err.message));
+    req.end(body);
+  }
+}

@@ -1,0 +1,160 @@
+// Supervision of the stdio MCP server: start it, frame its stdout into JSON-RPC
+// messages, restart it with exponential backoff when it dies. Where the process comes
+// from is pluggable: a local child process here, a Kubernetes pod's attached
+// stdin/stdout in the cluster.
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { RpcMessage } from '../jsonrpc.ts';
+import type { Logger } from '../log.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import { LineSplitter } from './lines.ts';
+
+/** A running stdio server: its pipes, how to stop it, and word of its end. */
+export interface StdioProcess {
+  stdin: Writable;
+  stdout: Readable;
+  /** Resolves once with a description of how it ended. */
+  exited: Promise<string>;
+  kill(): void;
+}
+
+export type StdioLauncher = () => Promise<StdioProcess>;
+
+export function childProcessLauncher(command: readonly string[], log: Logger): StdioLauncher {
+  return async () => {
+    const [file, ...args] = command as [string, ...string[]];
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<string>((resolve) => {
+      child.once('error', (err) => resolve(`failed to start: ${err.message}`));
+      child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    log.info('stdio server started', { pid: child.pid, command: command.join(' ') });
+    return { stdin: child.stdin, stdout: child.stdout, exited, kill: () => child.kill('SIGTERM') };
+  };
+}
+
+export interface SupervisorEvents {
+  onMessage(message: RpcMessage): void;
+  onUp(): void;
+  onDown(reason: string): void;
+}
+
+const MAX_LINE_BYTES = 64 * 2 ** 20;
+/** Beyond this much unread input queued for the server, new requests are refused. */
+export const MAX_STDIN_BACKLOG = 16 * 2 ** 20;
+
+export class StdioSupervisor {
+  readonly #launch: StdioLauncher;
+  readonly #log: Logger;
+  readonly #metrics: ProxyMetrics;
+  readonly #events: SupervisorEvents;
+  #current: StdioProcess | undefined;
+  #stopped = false;
+  #failures = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #lastDown = 'not started';
+
+  constructor(launch: StdioLauncher, events: SupervisorEvents, log: Logger, metrics: ProxyMetrics) {
+    this.#launch = launch;
+    this.#events = events;
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  get running(): boolean {
+    return this.#current !== undefined;
+  }
+
+  get lastDown(): string {
+    return this.#lastDown;
+  }
+
+  /** Queued bytes not yet taken by the server. */
+  get backlog(): number {
+    return this.#current?.stdin.writableLength ?? 0;
+  }
+
+  start(): void {
+    void this.#run();
+  }
+
+  write(message: RpcMessage): boolean {
+    const proc = this.#current;
+    if (!proc || proc.stdin.destroyed) return false;
+    proc.stdin.write(JSON.stringify(message) + '\n');
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#restartTimer);
+    const proc = this.#current;
+    if (!proc) return;
+    proc.stdin.end();
+    proc.kill();
+    await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+
+  async #run(): Promise<void> {
+    let proc: StdioProcess;
+    try {
+      proc = await this.#launch();
+    } catch (err) {
+      this.#down(`failed to start: ${(err as Error).message}`);
+      return;
+    }
+    if (this.#stopped) {
+      proc.kill();
+      return;
+    }
+    const startedAt = Date.now();
+    this.#current = proc;
+    const splitter = new LineSplitter(MAX_LINE_BYTES, (line) => this.#line(line), () => {
+      this.#metrics.upstreamError('protocol');
+      this.#log.error('stdio server wrote a line over the limit; restarting it', { limitBytes: MAX_LINE_BYTES });
+      proc.kill();
+    });
+    proc.stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
+    proc.stdin.on('error', (err) => this.#log.warn('stdio server stdin error', { err }));
+    this.#events.onUp();
+    const reason = await proc.exited;
+    this.#current = undefined;
+    // A process that stayed up a minute has earned a fresh backoff.
+    if (Date.now() - startedAt > 60_000) this.#failures = 0;
+    this.#down(reason);
+  }
+
+  #down(reason: string): void {
+    this.#lastDown = reason;
+    this.#events.onDown(reason);
+    if (this.#stopped) return;
+    this.#metrics.upstreamError('process_exit');
+    const delay = Math.min(30_000, 250 * 2 ** this.#failures++);
+    this.#log.warn('stdio server down; restarting', { reason, restartInMs: delay });
+    this.#restartTimer = setTimeout(() => {
+      this.#metrics.upstreamRestarted();
+      void this.#run();
+    }, delay);
+  }
+
+  #line(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.#metrics.upstreamError('protocol');
+      this.#log.warn('stdio server wrote a non-JSON line; ignored', { line: line.slice(0, 200) });
+      return;
+    }
+    if (typeof message !== 'object' || message === null || (message as RpcMessage).jsonrpc !== '2.0') {
+      this.#metrics.upstreamError('protocol');
+      this.#log.warn('stdio server wrote a non-JSON-RPC message; ignored', { line: line.slice(0, 200) });
+      return;
+    }
+    this.#events.onMessage(message as RpcMessage);
+  }
+}

@@ -1,0 +1,159 @@
+// Streamable HTTP upstream: a transparent pass-through built on http-proxy-3. Requests
+// and responses go through unchanged (headers included; SSE streamed as it arrives);
+// the proxy only watches status codes and Mcp-Session-Id to keep the session registry
+// exact:
+//   initialize answered 2xx with Mcp-Session-Id  → session created
+//   DELETE answered 2xx or 404                   → removed (client_delete)
+//   any request of a session answered 404        → removed (upstream_not_found)
+//   5xx                                          → kept
+// Sessions ended by the proxy (idle, evicted) are DELETEd upstream too, best effort,
+// so the upstream does not keep what we dropped.
+import http from 'node:http';
+import https from 'node:https';
+import { createProxyServer } from 'http-proxy-3';
+import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Stream } from 'node:stream';
+import { UPSTREAM_ERROR, sessionIdProblem } from '../jsonrpc.ts';
+import type { Logger } from '../log.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { Session, SessionRegistry } from '../sessions.ts';
+import { replyError, type Exchange } from '../http/exchange.ts';
+import type { Route } from '../http/pipeline.ts';
+import { classifyUpstreamError, UpstreamTimeoutError } from './errors.ts';
+
+export interface TransparentSession {
+  /** MCP-Protocol-Version last seen from the client, echoed on our own DELETE. */
+  protocolVersion: string | undefined;
+}
+
+export interface TransparentDeps {
+  target: URL;
+  registry: SessionRegistry<TransparentSession>;
+  metrics: ProxyMetrics;
+  log: Logger;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+}
+
+export interface TransparentUpstream {
+  route: Route;
+  /** Best-effort DELETE of a session the proxy itself ended. */
+  endUpstreamSession(session: Session<TransparentSession>): void;
+  close(): void;
+}
+
+interface InFlight {
+  exchange: Exchange;
+  session: Session<TransparentSession> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const is2xx = (status: number): boolean => status >= 200 && status < 300;
+
+export function createTransparentUpstream(deps: TransparentDeps): TransparentUpstream {
+  const { target, registry, metrics, log } = deps;
+  const secure = target.protocol === 'https:';
+  // One pool of kept-alive upstream sockets; LIFO reuse keeps the warm ones busy and
+  // lets the rest time out.
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 120_000 };
+  const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  const proxy = createProxyServer({
+    target: target.href,
+    agent,
+    ignorePath: true,
+    changeOrigin: true,
+    xfwd: true,
+    connectTimeout: deps.connectTimeoutMs,
+  });
+  const inflight = new WeakMap<IncomingMessage, InFlight>();
+
+  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+    const entry = inflight.get(req);
+    if (!entry || deps.responseTimeoutMs <= 0) return;
+    entry.timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError(deps.responseTimeoutMs)), deps.responseTimeoutMs);
+  });
+
+  proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
+    const entry = inflight.get(req);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    const status = proxyRes.statusCode ?? 0;
+    const { exchange } = entry;
+    const contentType = proxyRes.headers['content-type'];
+    if (typeof contentType === 'string' && contentType.startsWith('text/event-stream')) exchange.markStream();
+
+    if (exchange.rpc?.isInitialize && is2xx(status)) {
+      const issued = proxyRes.headers['mcp-session-id'];
+      if (typeof issued === 'string' && sessionIdProblem(issued) === undefined) {
+        registry.add(issued, { protocolVersion: undefined });
+      }
+      return;
+    }
+    const id = exchange.sessionId;
+    if (id === undefined) return;
+    if (req.method === 'DELETE' && (is2xx(status) || status === 404)) registry.remove(id, 'client_delete');
+    else if (status === 404) registry.remove(id, 'upstream_not_found');
+  });
+
+  // A safety net: errors are handled per request in `onError`; this only stops an
+  // unexpected emit from crashing the process.
+  proxy.on('error', (err: Error) => log.warn('proxy error', { err }));
+
+  function onError(err: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
+    const entry = inflight.get(req);
+    if (entry) clearTimeout(entry.timer);
+    const { kind, status, message } = classifyUpstreamError(err);
+    metrics.upstreamError(kind);
+    log.warn('upstream request failed', { kind, err, method: req.method });
+    if (!entry || !('setHeader' in res)) {
+      res.destroy();
+      return;
+    }
+    replyError(entry.exchange, status, UPSTREAM_ERROR, message);
+  }
+
+  const route: Route = {
+    methods: ['POST', 'GET', 'DELETE'],
+    handle(exchange) {
+      const { req, res } = exchange;
+      const session = exchange.sessionId !== undefined ? registry.get(exchange.sessionId) : undefined;
+      const entry: InFlight = { exchange, session, timer: undefined };
+      inflight.set(req, entry);
+      if (session) {
+        const version = req.headers['mcp-protocol-version'];
+        if (typeof version === 'string' && version.length < 32) session.data.protocolVersion = version;
+        exchange.onClose(registry.acquire(session));
+      }
+      exchange.onClose(() => clearTimeout(entry.timer));
+      proxy.web(req, res, exchange.body ? { buffer: replay(exchange.body) } : {}, onError);
+    },
+  };
+
+  function endUpstreamSession(session: Session<TransparentSession>): void {
+    const headers: Record<string, string> = { 'mcp-session-id': session.id };
+    if (session.data.protocolVersion) headers['mcp-protocol-version'] = session.data.protocolVersion;
+    const request = (secure ? https : http).request(target, { method: 'DELETE', headers, agent, timeout: 10_000 });
+    request.on('response', (response) => response.resume());
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => {});
+    request.end();
+  }
+
+  return {
+    route,
+    endUpstreamSession,
+    close() {
+      proxy.close();
+      agent.destroy();
+    },
+  };
+}
+
+/**
+ * http-proxy pipes `options.buffer` into the upstream request. The body is already in
+ * memory, so "piping" it is a single end(): no stream machinery per request.
+ */
+function replay(body: Buffer): Stream {
+  return { pipe: <T extends NodeJS.WritableStream>(destination: T): T => (destination.end(body), destination) } as unknown as Stream;
+}
