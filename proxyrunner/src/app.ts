@@ -10,7 +10,6 @@ import { createMetrics, type ProxyMetrics } from './metrics.ts';
 import { SessionRegistry, type Session } from './sessions.ts';
 import { createTransparentUpstream, type TransparentSession } from './upstream/transparent.ts';
 import { startTcpProbe } from './upstream/probe.ts';
-import { createMessageUpstream } from './upstream/message.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningProxy {
@@ -41,18 +40,22 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
   if (config.transport === 'streamable-http' && config.proxyMode === 'streamable-http') {
     upstream = transparent(config, metrics, log);
   } else {
+    // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
+    // a transparent proxy would otherwise carry in memory for nothing.
+    const { createMessageUpstream } = await import('./upstream/message.ts');
     upstream = await createMessageUpstream(config, metrics, log);
   }
   activeSessions = () => upstream.sessionCount();
 
   const mcpServer = http.createServer(
     {
-      // Slow clients: headers must arrive within 10 s and a whole request body within
-      // 30 s. Responses (SSE streams) have no such limit.
-      headersTimeout: 10_000,
-      requestTimeout: 30_000,
+      // Slow clients: headers and the whole request must arrive in bounded time.
+      // Responses (SSE streams) have no such limit. Node rejects headersTimeout >
+      // requestTimeout, hence the max().
+      headersTimeout: config.clientHeaderTimeoutMs,
+      requestTimeout: Math.max(config.clientBodyTimeoutMs, config.clientHeaderTimeoutMs),
       keepAliveTimeout: 65_000,
-      connectionsCheckingInterval: 1_000,
+      connectionsCheckingInterval: Math.min(1_000, config.clientHeaderTimeoutMs),
     },
     createPipeline({ routes: upstream.routes, maxBodyBytes: config.maxBodyBytes, metrics, log }),
   );

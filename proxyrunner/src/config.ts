@@ -19,6 +19,8 @@ export interface ProxyConfig {
   sessionIdleTimeoutMs: number;
   maxSessions: number;
   maxBodyBytes: number;
+  clientHeaderTimeoutMs: number;
+  clientBodyTimeoutMs: number;
   upstreamConnectTimeoutMs: number;
   upstreamResponseTimeoutMs: number;
   memoryLimitBytes: number | undefined;
@@ -48,6 +50,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'session-idle-timeout', kind: 'duration', default: '30m', help: 'end a session after this long without a request or open stream' },
   { name: 'max-sessions', kind: 'int', default: '10000', help: 'hard cap on sessions; the least recently used is evicted beyond it' },
   { name: 'max-body-bytes', kind: 'bytes', default: '4Mi', help: 'largest request body accepted (413 beyond)' },
+  { name: 'client-header-timeout', kind: 'duration', default: '10s', help: 'a client must send its request headers within this (slowloris guard)' },
+  { name: 'client-body-timeout', kind: 'duration', default: '30s', help: 'a client must send its whole request within this; responses and streams are not limited' },
   { name: 'upstream-connect-timeout', kind: 'duration', default: '5s', help: 'time allowed to connect to the upstream' },
   { name: 'upstream-response-timeout', kind: 'duration', default: '5m', help: 'time allowed until the upstream starts answering (0 = none); streams are never cut' },
   { name: 'memory-limit', kind: 'bytes', help: 'memory budget used to size the V8 heap (default: the cgroup limit, if any)' },
@@ -162,6 +166,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     sessionIdleTimeoutMs: convert('session-idle-timeout', parseDuration),
     maxSessions: int('max-sessions', 1, 10_000_000),
     maxBodyBytes: convert('max-body-bytes', parseBytes),
+    clientHeaderTimeoutMs: convert('client-header-timeout', parseDuration),
+    clientBodyTimeoutMs: convert('client-body-timeout', parseDuration),
     upstreamConnectTimeoutMs: convert('upstream-connect-timeout', parseDuration),
     upstreamResponseTimeoutMs: convert('upstream-response-timeout', parseDuration),
     memoryLimitBytes: memoryLimit ? convert('memory-limit', parseBytes) : undefined,

@@ -37,7 +37,7 @@ export interface HeapSizing {
 export function heapSizing(limitBytes: number): HeapSizing {
   const limitMiB = Math.floor(limitBytes / MiB);
   const maxOldSpaceMiB = Math.max(16, Math.floor((limitMiB - 40) * 0.5));
-  const maxSemiSpaceMiB = limitMiB <= 256 ? 1 : limitMiB <= 1024 ? 4 : 16;
+  const maxSemiSpaceMiB = limitMiB <= 256 ? 4 : limitMiB <= 1024 ? 8 : 16;
   return { maxOldSpaceMiB, maxSemiSpaceMiB };
 }
 

@@ -8,7 +8,7 @@ export class UpstreamTimeoutError extends Error {
 }
 
 export function classifyUpstreamError(err: Error & { code?: string }): { kind: UpstreamErrorKind; status: number; message: string } {
-  if (err instanceof UpstreamTimeoutError || err.code === 'ETIMEDOUT' || err.code === 'ECONNECTTIMEOUT') {
+  if (err instanceof UpstreamTimeoutError || err.code === 'ETIMEDOUT' || err.code === 'ECONNECT_TIMEOUT') {
     return { kind: 'timeout', status: 504, message: `Upstream MCP server timed out: ${err.message}` };
   }
   switch (err.code) {

@@ -1,0 +1,115 @@
+// bench:proxy — the same tools/call workload straight to the upstream and through the
+// proxyrunner, side by side in one run. Everything shares this machine's cores, so the
+// proxy's own CPU cost shows directly in the ratio.
+//
+//   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 2] [--json out.json]
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+import { startEchoServer, startEverything, startProxy, type Running } from '../test/support/processes.ts';
+import { McpHttpClient, percentile, toolCall } from '../test/support/mcpHttp.ts';
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '2' },
+    json: { type: 'string' },
+    'proxy-args': { type: 'string', default: '' },
+    upstream: { type: 'string', default: 'echo' },
+  },
+});
+const concurrency = Number(values.concurrency);
+const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
+const rounds = Number(values.rounds);
+
+interface Result {
+  target: string;
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(url: string, label: string): Promise<Result> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const client = new McpHttpClient(url, agent);
+  const sessions = await Promise.all(Array.from({ length: concurrency }, () => client.initialize()));
+  let measuring = false;
+  let stop = false;
+  const latencies: number[] = [];
+  let errors = 0;
+  const worker = async (sessionId: string): Promise<void> => {
+    let id = 10;
+    while (!stop) {
+      const res = await client.request('POST', toolCall(id++, 'echo', { message: 'bench' }), sessionId);
+      if (!measuring) continue;
+      if (res.status === 200 && res.body.includes('Echo: bench')) latencies.push(res.ms);
+      else errors++;
+    }
+  };
+  const workers = sessions.map((s) => worker(s));
+  await sleep(warmup * 1000);
+  measuring = true;
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - started) / 1000;
+  stop = true;
+  await Promise.all(workers);
+  await Promise.all(sessions.map((s) => client.request('DELETE', undefined, s)));
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { target: label, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  // echo: the SDK fixture server (keeps no history, so long runs stay comparable);
+  // everything: server-everything, whose event store grows with every call.
+  const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
+  const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
+  const extra = values['proxy-args'] ? values['proxy-args'].split(' ') : [];
+  const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstreamUrl, '--memory-limit', '128Mi', '--log-level', 'warn', ...extra]);
+  console.log(`bench:proxy  upstream=${values.upstream}  concurrency=${concurrency}  ${seconds}s x ${rounds} rounds (after ${warmup}s warm-up)`);
+  const direct: Result[] = [];
+  const proxied: Result[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      direct.push(await load(upstreamUrl, 'direct'));
+      proxied.push(await load(proxy.mcpUrl, 'proxy'));
+    }
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+  const median = (list: Result[], key: 'rps' | 'p50' | 'p99'): number => {
+    const sorted = list.map((r) => r[key]).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] as number;
+  };
+  const row = (name: string, list: Result[]): string =>
+    `${name.padEnd(8)} ${median(list, 'rps').toFixed(0).padStart(9)} ${median(list, 'p50').toFixed(2).padStart(9)} ${median(list, 'p99').toFixed(2).padStart(9)} ${String(list.reduce((n, r) => n + r.errors, 0)).padStart(7)}`;
+  console.log('\ntarget       req/s   p50(ms)   p99(ms)  errors');
+  console.log(row('direct', direct));
+  console.log(row('proxy', proxied));
+  for (const r of [...direct, ...proxied]) console.log(`  run ${r.target.padEnd(6)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
+  const summary = {
+    concurrency,
+    direct_rps: Math.round(median(direct, 'rps')),
+    proxy_rps: Math.round(median(proxied, 'rps')),
+    throughput_ratio: Number((median(proxied, 'rps') / median(direct, 'rps')).toFixed(3)),
+    direct_p50_ms: Number(median(direct, 'p50').toFixed(2)),
+    proxy_p50_ms: Number(median(proxied, 'p50').toFixed(2)),
+    direct_p99_ms: Number(median(direct, 'p99').toFixed(2)),
+    proxy_p99_ms: Number(median(proxied, 'p99').toFixed(2)),
+    added_p99_ms: Number((median(proxied, 'p99') - median(direct, 'p99')).toFixed(2)),
+    errors: [...direct, ...proxied].reduce((n, r) => n + r.errors, 0),
+  };
+  if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
+  console.log('\n' + JSON.stringify(summary));
+}
+
+await main();
