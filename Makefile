@@ -19,7 +19,7 @@ endif
 
 DEPS_STAMP := node_modules/.package-lock.json
 
-.PHONY: help node deps typecheck test test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy clean
+.PHONY: help node deps build typecheck control-plane test test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -38,10 +38,16 @@ $(DEPS_STAMP): package.json package-lock.json $(NODE_STAMP)
 
 deps: $(DEPS_STAMP) ## install npm dependencies (npm ci)
 
-typecheck: deps ## tsc --noEmit over the whole project
+typecheck: deps ## tsc --noEmit over the whole project (sources, tests, benchmarks)
 	npx tsc -p tsconfig.json
 
-test: deps typecheck ## the whole test suite (unit, proxy end-to-end, operator on a real control plane)
+build: deps ## compile to dist/ (what the images and benchmarks run)
+	npm run build
+
+control-plane: ## build (or find via KUBEBUILDER_ASSETS) etcd, kube-apiserver, kcm, scheduler, kubectl, kwok, helm
+	bash test/control-plane/build.sh
+
+test: deps typecheck control-plane ## the whole test suite (unit, proxy end-to-end, operator on a real control plane)
 	npm test
 
 test-unit: deps
@@ -49,6 +55,9 @@ test-unit: deps
 
 test-proxy: deps
 	npm run test:proxy
+
+test-operator: deps control-plane
+	npm run test:operator
 
 run: deps ## the proxyrunner in front of server-everything (stdio), no cluster needed
 	npm start

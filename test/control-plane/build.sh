@@ -70,6 +70,22 @@ done
 kwok_ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
 kwok_ldflags+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}"
 
+# gitCommit and buildDate of the k8s.io/kubernetes tag, from the module proxy's .info (Origin.Hash,
+# Time); not part of the stamps below, so a cache without the .info does not force rebuilds.
+k8s_source_ldflags() {
+  local info commit date
+  info="$(cd "$here/gomod/kubernetes" && go mod download -json k8s.io/kubernetes 2>/dev/null \
+    | sed -n 's/^[[:space:]]*"Info": "\(.*\)",*$/\1/p')" || true
+  [[ -n "$info" && -f "$info" ]] || return 0
+  commit="$(grep -o '"Hash":"[0-9a-f]*"' "$info" | head -1 | cut -d'"' -f4)" || true
+  date="$(grep -o '"Time":"[^"]*"' "$info" | head -1 | cut -d'"' -f4)" || true
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    [[ -n "$commit" ]] && printf ' -X %s.gitCommit=%s' "$pkg" "$commit"
+    [[ -n "$date" ]] && printf ' -X %s.buildDate=%s' "$pkg" "$date"
+  done
+  return 0
+}
+
 # What each binary is built from; stored beside it as .<name>.stamp so a version bump rebuilds.
 stamp_of() {
   case "$1" in
@@ -147,7 +163,7 @@ for b in "${binaries[@]}"; do
     etcd) gobuild etcd "$here/gomod/etcd" "-s -w" go.etcd.io/etcd/server/v3 ;;
     kwok) goinstall kwok "$kwok_ldflags" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" ;;
     helm) goinstall helm "$helm_ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
-    *) gobuild "$b" "$here/gomod/kubernetes" "$k8s_ldflags" "k8s.io/kubernetes/cmd/$b" ;;
+    *) gobuild "$b" "$here/gomod/kubernetes" "$k8s_ldflags$(k8s_source_ldflags)" "k8s.io/kubernetes/cmd/$b" ;;
   esac
 done
 if ((built > 0)); then
