@@ -81,9 +81,10 @@ export async function startEverything(mode: Exclude<EverythingMode, 'stdio'>): P
 }
 
 /** The lean SDK-based echo server from test/fixtures (see its header for why). */
-export async function startEchoServer(): Promise<Running> {
+export async function startEchoServer(options: { stateless?: boolean } = {}): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/echoServer.ts'), '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [path.join(ROOT, 'test/fixtures/echoServer.ts'), '--port', String(port), ...(options.stateless ? ['--stateless'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const running = track(child, port);
   await waitForPort(port, 15_000, child);
   return running;
@@ -103,6 +104,7 @@ export async function startProxy(args: string[], options: { env?: NodeJS.Process
   if (options.command) argv.push('--', ...options.command);
   const child = spawn(process.execPath, argv, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const running = track(child, port);
+  // The proxy's own pid never changes (a heap re-size uses execve), so this is stable.
   try {
     await waitForPort(port, 20_000, child);
     await waitForPort(metricsPort, 5_000, child);
@@ -113,7 +115,7 @@ export async function startProxy(args: string[], options: { env?: NodeJS.Process
   return {
     ...running,
     metricsPort,
-    mcpUrl: `http://127.0.0.1:${port}${options.path ?? (args.includes('sse') && args[args.indexOf('--proxy-mode') + 1] === 'sse' ? '/sse' : '/mcp')}`,
+    mcpUrl: `http://127.0.0.1:${port}${options.path ?? (args[args.indexOf('--proxy-mode') + 1] === 'sse' ? '/sse' : '/mcp')}`,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
   };
 }

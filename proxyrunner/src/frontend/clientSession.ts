@@ -9,7 +9,7 @@
 //     (the spec allows it; buffering it would grow without bound).
 import type { ServerResponse } from 'node:http';
 import type { RpcMessage } from '../jsonrpc.ts';
-import { idKey, type Link } from '../upstream/link.ts';
+import { idKey, proxyHttpStatus, type Link } from '../upstream/link.ts';
 import { SseStream } from './sseStream.ts';
 
 export class PostCall {
@@ -38,7 +38,7 @@ export class PostCall {
     if (!this.#stream && this.#remaining.size === 0) {
       const body = JSON.stringify(message);
       if (this.#res.headersSent || this.#res.destroyed) return;
-      this.#res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers(message) });
+      this.#res.writeHead(proxyHttpStatus(message) ?? 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers(message) });
       this.#res.end(body);
       return;
     }

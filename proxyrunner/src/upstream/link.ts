@@ -23,6 +23,17 @@ export interface Connector {
 
 export const idKey = (id: RpcId): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
 
-export function errorResponse(id: RpcId, code: number, message: string): RpcMessage {
-  return { jsonrpc: '2.0', id, error: { code, message } };
+/**
+ * Marks an error the proxy itself produced because the upstream failed, with the HTTP
+ * status to answer it with when it is a POST's only reply. A symbol key: JSON.stringify
+ * leaves it out, so the client sees a plain JSON-RPC error.
+ */
+export const PROXY_HTTP_STATUS = Symbol('mcpfleet.proxyHttpStatus');
+
+export function errorResponse(id: RpcId, code: number, message: string, httpStatus = 502): RpcMessage {
+  const response: RpcMessage & { [PROXY_HTTP_STATUS]?: number } = { jsonrpc: '2.0', id, error: { code, message } };
+  response[PROXY_HTTP_STATUS] = httpStatus;
+  return response;
 }
+
+export const proxyHttpStatus = (message: RpcMessage): number | undefined => (message as { [PROXY_HTTP_STATUS]?: number })[PROXY_HTTP_STATUS];

@@ -59,7 +59,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   const secure = target.protocol === 'https:';
   // One pool of kept-alive upstream sockets; LIFO reuse keeps the warm ones busy and
   // lets the rest time out.
-  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 120_000 };
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 };
   const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   const proxy = createProxyServer({
     target: target.href,
