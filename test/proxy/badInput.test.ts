@@ -215,6 +215,23 @@ describe('bad upstreams', () => {
     }
   });
 
+  it('never cuts a quiet stream: the response timeout ends at the first byte', async () => {
+    const upstream = await fakeHttpUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"n":1}}\n\n');
+      setTimeout(() => res.end('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"n":2}}\n\n'), 1_500);
+    });
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, '--upstream-response-timeout', '500ms']);
+    try {
+      const res = await fetch(proxy.mcpUrl, { headers: { accept: 'text/event-stream' } });
+      const text = await res.text();
+      expect(text.match(/event: message/g)).toHaveLength(2);
+    } finally {
+      await proxy.stop();
+      await upstream.close();
+    }
+  });
+
   it('closes the upstream stream when a client vanishes mid-stream', async () => {
     const upstream = await fakeHttpUpstream((req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -1,0 +1,193 @@
+// bench:churn — the load test from the reference write-up (ToolHive PR 4079): 50
+// concurrent keep-alive workers churning MCP sessions through the proxyrunner, which runs
+// with --memory-limit 128Mi as in that write-up's pod. Three modes:
+//   delete     initialize → DELETE
+//   lifecycle  initialize → initialized → tools/list → tools/call ×2 → DELETE
+//   abandon    initialize → initialized, then walk away (no DELETE): the cap must hold
+// RSS (from /proc) and heap/sessions (from a real /metrics scrape) are sampled at regular
+// session counts; a table, per-mode JSON samples and an SVG chart are written, and each
+// mode ends with one JSON summary line.
+//
+//   npm run bench:churn -- [--sessions 200000] [--modes delete,lifecycle,abandon]
+//                          [--concurrency 50] [--memory-limit 128Mi] [--out bench-results]
+import http from 'node:http';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { McpHttpClient, INIT_BODY, toolCall } from '../test/support/mcpHttp.ts';
+import { scrape } from '../test/support/metrics.ts';
+import { startEchoServer, startEverything, startProxy, type ProxyProcess, type Running } from '../test/support/processes.ts';
+import { lineChart, type Series } from './svgChart.ts';
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '200000' },
+    modes: { type: 'string', default: 'delete,lifecycle,abandon' },
+    concurrency: { type: 'string', default: '50' },
+    'memory-limit': { type: 'string', default: '128Mi' },
+    'max-sessions': { type: 'string', default: '10000' },
+    'sample-every': { type: 'string' },
+    upstream: { type: 'string', default: 'echo' },
+    out: { type: 'string', default: 'bench-results' },
+  },
+});
+
+type Mode = 'delete' | 'lifecycle' | 'abandon';
+const total = Number(values.sessions);
+const concurrency = Number(values.concurrency);
+const sampleEvery = Number(values['sample-every'] ?? Math.max(1000, Math.floor(total / 40)));
+const modes = values.modes.split(',') as Mode[];
+const MiB = 2 ** 20;
+
+interface Sample {
+  sessions: number;
+  seconds: number;
+  rss_mb: number;
+  heap_used_mb: number;
+  sessions_active: number;
+}
+
+const rssMiB = (pid: number): number => {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+};
+
+async function sample(proxy: ProxyProcess, sessions: number, started: number): Promise<Sample> {
+  const metrics = await scrape(proxy.metricsUrl);
+  return {
+    sessions,
+    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    rss_mb: Number(rssMiB(proxy.child.pid as number).toFixed(1)),
+    heap_used_mb: Number(((metrics.value('nodejs_heap_size_used_bytes') ?? NaN) / MiB).toFixed(1)),
+    sessions_active: metrics.value('mcpfleet_proxy_sessions_active') ?? NaN,
+  };
+}
+
+async function runMode(mode: Mode) {
+  const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
+  const proxy = await startProxy([
+    '--transport', 'streamable-http',
+    '--target-url', `http://127.0.0.1:${upstream.port}/mcp`,
+    '--memory-limit', values['memory-limit'],
+    '--max-sessions', values['max-sessions'],
+    '--log-level', 'warn',
+  ]);
+  const pid = proxy.child.pid as number;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const client = new McpHttpClient(proxy.mcpUrl, agent);
+  await new Promise((r) => setTimeout(r, 1000));
+  const started = performance.now();
+  const samples: Sample[] = [await sample(proxy, 0, started)];
+  const rssStart = samples[0]?.rss_mb as number;
+  let peak = rssStart;
+  let peakActive = 0;
+  const peakTimer = setInterval(() => {
+    peak = Math.max(peak, rssMiB(pid));
+  }, 200);
+  let begun = 0;
+  let done = 0;
+  let errors = 0;
+  let nextSample = sampleEvery;
+  let sampling: Promise<void> = Promise.resolve();
+
+  const expect = (ok: boolean): void => {
+    if (!ok) errors++;
+  };
+  const one = async (): Promise<void> => {
+    const init = await client.request('POST', INIT_BODY);
+    expect(init.status === 200 && init.sessionId !== undefined);
+    const id = init.sessionId;
+    if (!id) return;
+    if (mode !== 'delete') expect((await client.request('POST', '{"jsonrpc":"2.0","method":"notifications/initialized"}', id)).status === 202);
+    if (mode === 'lifecycle') {
+      expect((await client.request('POST', '{"jsonrpc":"2.0","id":2,"method":"tools/list"}', id)).status === 200);
+      expect((await client.request('POST', toolCall(3, 'echo', { message: 'one' }), id)).status === 200);
+      expect((await client.request('POST', toolCall(4, 'echo', { message: 'two' }), id)).status === 200);
+    }
+    if (mode !== 'abandon') expect((await client.request('DELETE', undefined, id)).status === 200);
+  };
+  const worker = async (): Promise<void> => {
+    while (begun < total) {
+      begun++;
+      try {
+        await one();
+      } catch {
+        errors++;
+      }
+      done++;
+      if (done >= nextSample) {
+        const at = nextSample;
+        nextSample += sampleEvery;
+        sampling = sampling.then(async () => {
+          const s = await sample(proxy, at, started);
+          samples.push(s);
+          peakActive = Math.max(peakActive, s.sessions_active);
+          process.stdout.write(`  ${mode.padEnd(9)} ${String(at).padStart(7)} sessions  ${s.seconds.toFixed(1).padStart(6)} s  rss ${s.rss_mb.toFixed(1).padStart(6)} MiB  heap ${s.heap_used_mb.toFixed(1).padStart(5)} MiB  active ${s.sessions_active}\n`);
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  await sampling;
+  const elapsed = (performance.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 1000));
+  const end = await sample(proxy, done, started);
+  clearInterval(peakTimer);
+  peak = Math.max(peak, ...samples.map((s) => s.rss_mb), end.rss_mb);
+  agent.destroy();
+  await proxy.stop();
+  await upstream.stop();
+  const at20k = samples.find((s) => s.sessions >= Math.min(20_000, total / 10)) ?? samples[1] ?? end;
+  const summary = {
+    mode,
+    sessions: done,
+    rss_start_mb: Number(rssStart.toFixed(1)),
+    rss_peak_mb: Number(peak.toFixed(1)),
+    rss_end_mb: end.rss_mb,
+    heap_end_mb: end.heap_used_mb,
+    sessions_active_end: end.sessions_active,
+    sessions_active_peak: Math.max(peakActive, end.sessions_active),
+    rss_growth_from_20k_mb: Number((end.rss_mb - at20k.rss_mb).toFixed(1)),
+    sessions_per_s: Math.round(done / elapsed),
+    failed_requests: errors,
+  };
+  return { summary, samples: [...samples, end] };
+}
+
+async function main(): Promise<void> {
+  const out = path.resolve(values.out);
+  mkdirSync(out, { recursive: true });
+  console.log(`bench:churn  ${total} sessions per mode, ${concurrency} workers, proxy --memory-limit ${values['memory-limit']} --max-sessions ${values['max-sessions']}, upstream ${values.upstream}`);
+  const results = [];
+  for (const mode of modes) {
+    console.log(`\n== ${mode}`);
+    const result = await runMode(mode);
+    writeFileSync(path.join(out, `churn-${mode}.json`), JSON.stringify(result, null, 2));
+    results.push(result);
+  }
+  const colors: Record<Mode, string> = { delete: '#1f77b4', lifecycle: '#2ca02c', abandon: '#d62728' };
+  const series: Series[] = results.flatMap(({ summary, samples }) => [
+    { name: `${summary.mode} RSS`, color: colors[summary.mode], points: samples.map((s) => [s.sessions, s.rss_mb] as [number, number]) },
+    { name: `${summary.mode} heap used`, color: colors[summary.mode], dashed: true, points: samples.map((s) => [s.sessions, s.heap_used_mb] as [number, number]) },
+  ]);
+  const limitMiB = Number(/^(\d+)Mi$/.exec(values['memory-limit'])?.[1] ?? NaN);
+  const svg = lineChart({
+    title: `mcpfleet proxyrunner memory under session churn (--memory-limit ${values['memory-limit']})`,
+    xLabel: 'sessions created',
+    yLabel: 'MiB',
+    series,
+    rules: Number.isFinite(limitMiB) ? [{ y: limitMiB, label: `memory limit ${values['memory-limit']}` }] : [],
+  });
+  writeFileSync(path.join(out, 'churn.svg'), svg);
+  console.log('\nmode        sessions  rss start  rss peak  rss end  growth≥20k  heap end  active end  active peak  sessions/s  failed');
+  for (const { summary: s } of results) {
+    console.log(`${s.mode.padEnd(10)} ${String(s.sessions).padStart(9)} ${s.rss_start_mb.toFixed(1).padStart(10)} ${s.rss_peak_mb.toFixed(1).padStart(9)} ${s.rss_end_mb.toFixed(1).padStart(8)} ${s.rss_growth_from_20k_mb.toFixed(1).padStart(11)} ${s.heap_end_mb.toFixed(1).padStart(9)} ${String(s.sessions_active_end).padStart(11)} ${String(s.sessions_active_peak).padStart(12)} ${String(s.sessions_per_s).padStart(11)} ${String(s.failed_requests).padStart(7)}`);
+  }
+  console.log(`\nsamples: ${out}/churn-<mode>.json   chart: ${out}/churn.svg\n`);
+  for (const { summary } of results) {
+    const { mode, sessions, rss_start_mb, rss_peak_mb, rss_end_mb, heap_end_mb, sessions_active_end } = summary;
+    console.log(JSON.stringify({ mode, sessions, rss_start_mb, rss_peak_mb, rss_end_mb, heap_end_mb, sessions_active_end }));
+  }
+}
+
+await main();
