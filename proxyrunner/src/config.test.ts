@@ -53,6 +53,7 @@ describe('parseConfig', () => {
     [['--transport', 'sse'], /--target-url is required with --transport sse/],
     [['--transport', 'grpc'], /--transport must be one of stdio, sse, streamable-http/],
     [[], /needs the server command after "--"/],
+    [['--attach-selector', 'app=x', '--', 'node', 's.js'], /exclude each other/],
     [['--transport', 'streamable-http', '--target-url', 'ftp://x/'], /must be http or https/],
     [['--transport', 'streamable-http', '--target-url', 'not a url'], /is not a URL/],
     [['--port', '70000', '--', 'x'], /--port: must be an integer from 0 to 65535/],
@@ -63,6 +64,13 @@ describe('parseConfig', () => {
   ])('rejects %j with a clear message', (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(UsageError);
     expect(() => parseConfig(argv, {})).toThrow(message);
+  });
+
+  it('attaches to a pod for stdio when given a selector', () => {
+    const config = parse(['--attach-selector', 'app.kubernetes.io/instance=demo'], { POD_NAMESPACE: 'tools' });
+    expect(config.attach).toEqual({ selector: 'app.kubernetes.io/instance=demo', namespace: 'tools', container: 'mcp' });
+    expect(config.command).toEqual([]);
+    expect(parse(['--attach-selector', 'a=b', '--attach-namespace', 'ns', '--attach-container', 'srv']).attach).toEqual({ selector: 'a=b', namespace: 'ns', container: 'srv' });
   });
 
   it('returns help for -h and --help', () => {

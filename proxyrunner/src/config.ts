@@ -1,5 +1,6 @@
 // Command-line flags, each with an MCPFLEET_* environment fallback, and the --help text
 // generated from the same table so the two cannot disagree.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { LogLevel } from './log.ts';
 import { formatBytes, formatDuration, parseBytes, parseDuration } from './quantity.ts';
@@ -11,6 +12,8 @@ export interface ProxyConfig {
   transport: UpstreamTransport;
   targetUrl: URL | undefined;
   command: string[];
+  /** stdio in Kubernetes: attach to a pod's container instead of spawning `command`. */
+  attach: { namespace: string; selector: string; container: string } | undefined;
   proxyMode: ProxyMode;
   host: string;
   port: number;
@@ -42,6 +45,9 @@ interface FlagSpec {
 const FLAGS: readonly FlagSpec[] = [
   { name: 'transport', kind: 'string', default: 'stdio', choices: ['stdio', 'sse', 'streamable-http'], help: 'how the upstream MCP server talks' },
   { name: 'target-url', kind: 'string', help: 'upstream URL for sse (its /sse endpoint) and streamable-http (its /mcp endpoint)' },
+  { name: 'attach-selector', kind: 'string', help: 'stdio in Kubernetes: label selector of the MCP server pod to attach to (instead of a command)' },
+  { name: 'attach-namespace', kind: 'string', help: 'namespace of that pod (default: POD_NAMESPACE, else this pod\'s namespace)' },
+  { name: 'attach-container', kind: 'string', default: 'mcp', help: 'container to attach to in that pod' },
   { name: 'proxy-mode', kind: 'string', default: 'streamable-http', choices: ['streamable-http', 'sse'], help: 'what clients see: streamable HTTP at /mcp, or legacy SSE at /sse + /messages' },
   { name: 'host', kind: 'string', default: '0.0.0.0', help: 'address the MCP listener binds' },
   { name: 'port', kind: 'int', default: '8080', help: 'port of the MCP listener' },
@@ -145,9 +151,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     }
   }
   const command = parsed.positionals.length > 0 ? [...parsed.positionals] : splitCommand(env.MCPFLEET_COMMAND);
-  if (transport === 'stdio' && command.length === 0) {
-    throw new UsageError('--transport stdio needs the server command after "--" (or MCPFLEET_COMMAND)');
+  const selector = get('attach-selector');
+  if (transport === 'stdio' && selector && command.length > 0) {
+    throw new UsageError('--attach-selector and a server command exclude each other: attach to a pod, or spawn a process');
   }
+  if (transport === 'stdio' && !selector && command.length === 0) {
+    throw new UsageError('--transport stdio needs the server command after "--" (or MCPFLEET_COMMAND), or --attach-selector');
+  }
+  const attach =
+    transport === 'stdio' && selector
+      ? { selector, container: get('attach-container') as string, namespace: get('attach-namespace') ?? env.POD_NAMESPACE ?? serviceAccountNamespace() }
+      : undefined;
   const memoryLimit = get('memory-limit');
   const boolFlag = (name: string): boolean => {
     const value = get(name);
@@ -157,7 +171,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   return {
     transport,
     targetUrl,
-    command: transport === 'stdio' ? command : [],
+    command: transport === 'stdio' && !attach ? command : [],
+    attach,
     proxyMode: get('proxy-mode') as ProxyMode,
     host: get('host') as string,
     port: int('port', 0, 65535),
@@ -177,6 +192,14 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   };
 }
 
+function serviceAccountNamespace(): string {
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+  } catch {
+    return 'default';
+  }
+}
+
 /** MCPFLEET_COMMAND is a JSON array (exact) or a space-separated string (simple). */
 function splitCommand(text: string | undefined): string[] {
   if (!text) return [];
@@ -194,6 +217,7 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     transport: config.transport,
     target: config.targetUrl?.href,
     command: config.command.join(' ') || undefined,
+    attach: config.attach ? `${config.attach.namespace}/${config.attach.selector} (${config.attach.container})` : undefined,
     proxyMode: config.proxyMode,
     sessionIdleTimeout: formatDuration(config.sessionIdleTimeoutMs),
     maxSessions: config.maxSessions,

@@ -20,8 +20,11 @@ export async function createMessageUpstream(
   config: ProxyConfig,
   metrics: ProxyMetrics,
   log: Logger,
-  launcher: StdioLauncher = childProcessLauncher(config.command, log),
+  launcher?: StdioLauncher,
 ): Promise<Upstream> {
+  launcher ??= config.attach
+    ? (await import('./podAttach.ts')).podAttachLauncher(config.attach, log, config.upstreamConnectTimeoutMs)
+    : childProcessLauncher(config.command, log);
   const connector = createConnector(config, metrics, log, launcher);
   const registry = new SessionRegistry<ClientSession>({
     maxSessions: config.maxSessions,
