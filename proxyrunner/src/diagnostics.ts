@@ -57,6 +57,8 @@ export function createDiagnostics(deps: DiagnosticsDeps): RequestListener {
         heap: v8.getHeapStatistics(),
         spaces: v8.getHeapSpaceStatistics(),
         sessionsActive: deps.activeSessions(),
+        // Live libuv resources by type (sockets, timers, …): a leak shows as a count that only grows.
+        activeResources: countBy(process.getActiveResourcesInfo()),
       });
       return;
     }
@@ -68,6 +70,12 @@ export function createDiagnostics(deps: DiagnosticsDeps): RequestListener {
     }
     json(res, 404, { error: `not found: ${path}` });
   }
+}
+
+function countBy(items: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[item] = (counts[item] ?? 0) + 1;
+  return counts;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

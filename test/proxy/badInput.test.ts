@@ -51,9 +51,14 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
   let upstream: Running | undefined;
   let proxy: ProxyProcess;
   let baseline: { clientSide: number; upstreamPool: number };
+  let baselineTimers: number;
+  const timers = async (): Promise<number> => {
+    const heap = (await (await fetch(proxy.metricsUrl.replace('/metrics', '/debug/heap'))).json()) as { activeResources: Record<string, number> };
+    return heap.activeResources.Timeout ?? 0;
+  };
 
   beforeAll(async () => {
-    const common = ['--max-body-bytes', '1Ki', '--client-header-timeout', '1s', '--client-body-timeout', '2s'];
+    const common = ['--max-body-bytes', '1Ki', '--client-header-timeout', '1s', '--client-body-timeout', '2s', '--enable-debug'];
     if (transport === 'stdio') {
       proxy = await startProxy(['--transport', 'stdio', ...common], { command: everythingStdioCommand() });
     } else {
@@ -62,6 +67,7 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
     }
     await scrape(proxy.metricsUrl);
     baseline = sockets(proxy.child.pid as number, upstream?.port);
+    baselineTimers = await timers();
   });
 
   afterAll(async () => {
@@ -155,6 +161,8 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
     // keep-alive pool (at most one socket per concurrent request we sent).
     await eventually(async () => expect(sockets(proxy.child.pid as number, upstream?.port).clientSide).toBeLessThanOrEqual(baseline.clientSide), 10_000);
     expect(sockets(proxy.child.pid as number, upstream?.port).upstreamPool).toBeLessThanOrEqual(20);
+    // No timer outlives its request (the one live session holds none).
+    expect(await timers()).toBeLessThanOrEqual(baselineTimers);
   });
 });
 

@@ -131,6 +131,34 @@ describe('streamable HTTP upstream (transparent)', () => {
   });
 });
 
+describe('2026-07-28 (stateless) requests', () => {
+  it('pass through unchanged, headers included, and create no state', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const bodies: string[] = [];
+    const upstream = await fakeHttpUpstream(async (req, res) => {
+      seen.push(req.headers);
+      bodies.push(await readBody(req));
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}');
+    });
+    cleanups.push(() => upstream.close());
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
+    cleanups.push(() => proxy.stop());
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: { protocolVersion: '2026-07-28', clientCapabilities: {} } } });
+    const res = await fetch(proxy.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', authorization: 'Bearer t0ken' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-upstream')).toBe('yes');
+    expect(bodies[0]).toBe(body);
+    expect(seen[0]).toMatchObject({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', authorization: 'Bearer t0ken' });
+    const metrics = await scrape(proxy.metricsUrl);
+    expect(metrics.value('mcpfleet_proxy_sessions_created_total')).toBe(0);
+    expect(metrics.value('mcpfleet_proxy_requests_total', { rpc_method: 'tools/call', status: '200' })).toBe(1);
+  });
+});
+
 describe('stdio upstream', () => {
   const stdioProxy = async (extra: string[] = []): Promise<ProxyProcess> => {
     const proxy = await startProxy(['--transport', 'stdio', ...extra], { command: everythingStdioCommand() });
