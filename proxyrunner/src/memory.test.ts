@@ -26,9 +26,9 @@ describe('cgroupMemoryLimit', () => {
 describe('heapSizing', () => {
   it('keeps a 128Mi pod well inside its limit', () => {
     const sizing = heapSizing(128 * 2 ** 20);
-    expect(sizing.maxOldSpaceMiB).toBe(44);
+    expect(sizing.maxOldSpaceMiB).toBe(35);
     expect(sizing.maxSemiSpaceMiB).toBeLessThanOrEqual(4);
-    expect(heapFlags(sizing)).toEqual([`--max-old-space-size=44`, `--max-semi-space-size=${sizing.maxSemiSpaceMiB}`]);
+    expect(heapFlags(sizing)).toEqual([`--max-old-space-size=35`, `--max-semi-space-size=${sizing.maxSemiSpaceMiB}`]);
   });
   it('never goes below a workable old space and grows with the limit', () => {
     expect(heapSizing(32 * 2 ** 20).maxOldSpaceMiB).toBe(16);

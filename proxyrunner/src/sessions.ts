@@ -9,7 +9,6 @@ export type CloseReason = (typeof CLOSE_REASONS)[number];
 export interface Session<T> {
   readonly id: string;
   readonly data: T;
-  readonly createdAt: number;
   lastSeen: number;
   /** In-flight requests plus open streams; a busy session is never idle. */
   busy: number;
@@ -57,8 +56,7 @@ export class SessionRegistry<T> {
       const oldest = this.#sessions.values().next().value as Session<T>;
       this.remove(oldest.id, 'evicted');
     }
-    const now = this.#now();
-    const session: Session<T> = { id, data, createdAt: now, lastSeen: now, busy: 0 };
+    const session: Session<T> = { id, data, lastSeen: this.#now(), busy: 0 };
     this.#sessions.set(id, session);
     this.#options.onCreated?.(session);
     return session;

@@ -146,14 +146,36 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     },
   };
 
+  // Upstream DELETEs for sessions we dropped are a courtesy, not a duty: a few at a time,
+  // and beyond a bounded backlog we let the upstream's own expiry handle the rest, so an
+  // eviction storm cannot become a memory or socket storm.
+  const deleteBacklog: [id: string, version: string | undefined][] = [];
+  let deletesInFlight = 0;
+  const MAX_DELETES_IN_FLIGHT = 4;
+  const MAX_DELETE_BACKLOG = 1_000;
+
   function endUpstreamSession(session: Session<TransparentSession>): void {
-    const headers: Record<string, string> = { 'mcp-session-id': session.id };
-    if (session.data.protocolVersion) headers['mcp-protocol-version'] = session.data.protocolVersion;
-    const request = (secure ? https : http).request(target, { method: 'DELETE', headers, agent, timeout: 10_000 });
-    request.on('response', (response) => response.resume());
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => {});
-    request.end();
+    if (deleteBacklog.length >= MAX_DELETE_BACKLOG) return;
+    deleteBacklog.push([session.id, session.data.protocolVersion]);
+    pumpDeletes();
+  }
+
+  function pumpDeletes(): void {
+    while (deletesInFlight < MAX_DELETES_IN_FLIGHT && deleteBacklog.length > 0) {
+      const [id, version] = deleteBacklog.shift() as [string, string | undefined];
+      const headers: Record<string, string> = { 'mcp-session-id': id };
+      if (version) headers['mcp-protocol-version'] = version;
+      deletesInFlight++;
+      const request = (secure ? https : http).request(target, { method: 'DELETE', headers, agent, timeout: 10_000 });
+      request.once('close', () => {
+        deletesInFlight--;
+        pumpDeletes();
+      });
+      request.on('response', (response) => response.resume());
+      request.on('timeout', () => request.destroy());
+      request.on('error', () => {});
+      request.end();
+    }
   }
 
   return {
