@@ -16,7 +16,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     json: { type: 'string' },
     'proxy-args': { type: 'string', default: '' },
-    upstream: { type: 'string', default: 'echo' },
+    upstream: { type: 'string', default: 'everything' },
   },
 });
 const concurrency = Number(values.concurrency);
