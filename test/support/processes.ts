@@ -108,8 +108,10 @@ export async function startProxy(args: string[], options: { env?: NodeJS.Process
   try {
     await waitForPort(port, 20_000, child);
     await waitForPort(metricsPort, 5_000, child);
-    // Ports open a moment before the start-up line is logged; tests read that line.
-    for (let waited = 0; !running.stderr().includes('"msg":"mcpfleet proxyrunner serving"'); waited += 20) {
+    // Ports open a moment before the start-up line is logged; tests read that line
+    // (it is an info line: quieter log levels never print it).
+    const quiet = /^(warn|error)$/.test(args[args.indexOf('--log-level') + 1] ?? '');
+    for (let waited = 0; !quiet && !running.stderr().includes('"msg":"mcpfleet proxyrunner serving"'); waited += 20) {
       if (waited > 5_000) throw new Error('no start-up log line within 5 s');
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -9,7 +9,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { INVALID_REQUEST, parseRpcBody, sessionIdProblem } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import { readBody } from './body.ts';
+import { readBody, type BodyResult } from './body.ts';
 import { beginExchange, reject, type Exchange } from './exchange.ts';
 
 export interface Route {
@@ -28,15 +28,21 @@ export interface PipelineDeps {
 
 export function createPipeline(deps: PipelineDeps): RequestListener {
   const { routes, metrics } = deps;
-  return (req, res) => {
-    handle(req, res).catch((err: unknown) => {
+  // Plain callbacks rather than async functions: this runs for every request, and each
+  // promise on the hot path is an allocation and a microtask.
+  const guarded = (req: IncomingMessage, res: ServerResponse, step: () => void): void => {
+    try {
+      step();
+    } catch (err) {
       deps.log.error('request failed', { err: err as Error, path: req.url });
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
-    });
+    }
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return (req, res) => guarded(req, res, () => handle(req, res));
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const exchange = beginExchange(req, res, metrics);
     const route = routes[pathOf(req.url)];
     if (!route) {
@@ -59,25 +65,30 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
       }
       exchange.sessionId = sessionHeader as string;
     }
-    if (method === 'POST') {
-      const result = await readBody(req, deps.maxBodyBytes);
-      if (result.kind === 'aborted') {
-        res.destroy();
-        return;
-      }
-      if (result.kind === 'too_large') {
-        reject(exchange, metrics, 'body_too_large', 413, INVALID_REQUEST, `Payload Too Large: request bodies are limited to ${deps.maxBodyBytes} bytes`, { close: true });
-        return;
-      }
-      const parsed = parseRpcBody(result.body);
-      if (!parsed.ok) {
-        reject(exchange, metrics, parsed.code === INVALID_REQUEST ? 'invalid_request' : 'malformed_json', 400, parsed.code, parsed.message);
-        return;
-      }
-      exchange.body = result.body;
-      exchange.rpc = parsed.body;
-      exchange.rpcLabel = parsed.body.label;
+    if (method !== 'POST') {
+      route.handle(exchange);
+      return;
     }
+    readBody(req, deps.maxBodyBytes, (result) => guarded(req, res, () => withBody(exchange, route, result)));
+  }
+
+  function withBody(exchange: Exchange, route: Route, result: BodyResult): void {
+    if (result.kind === 'aborted') {
+      exchange.res.destroy();
+      return;
+    }
+    if (result.kind === 'too_large') {
+      reject(exchange, metrics, 'body_too_large', 413, INVALID_REQUEST, `Payload Too Large: request bodies are limited to ${deps.maxBodyBytes} bytes`, { close: true });
+      return;
+    }
+    const parsed = parseRpcBody(result.body);
+    if (!parsed.ok) {
+      reject(exchange, metrics, parsed.code === INVALID_REQUEST ? 'invalid_request' : 'malformed_json', 400, parsed.code, parsed.message);
+      return;
+    }
+    exchange.body = result.body;
+    exchange.rpc = parsed.body;
+    exchange.rpcLabel = parsed.body.label;
     route.handle(exchange);
   }
 }
