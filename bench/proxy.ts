@@ -2,8 +2,14 @@
 // proxyrunner, side by side in one run. Everything shares this machine's cores, so the
 // proxy's own CPU cost shows directly in the ratio.
 //
-//   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 2] [--json out.json]
+// Each round starts a fresh upstream and a fresh proxy (server-everything slows down as its
+// event store fills) and alternates which side goes first; medians are reported, plus the
+// proxy's own CPU time per request (from /proc), the figure that explains the ratio.
+//
+//   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 3] [--upstream everything|echo]
+//                          [--memory-limit 128Mi] [--json out.json]
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startEchoServer, startEverything, startProxy, type Running } from '../test/support/processes.ts';
 import { McpHttpClient, percentile, toolCall } from '../test/support/mcpHttp.ts';
@@ -13,7 +19,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    'memory-limit': { type: 'string' },
     json: { type: 'string' },
     'proxy-args': { type: 'string', default: '' },
     upstream: { type: 'string', default: 'everything' },
@@ -31,9 +38,16 @@ interface Result {
   rps: number;
   p50: number;
   p99: number;
+  /** Proxy CPU (user+system) per measured request, in microseconds. */
+  cpuUsPerRequest: number | undefined;
 }
 
-async function load(url: string, label: string): Promise<Result> {
+const cpuTicks = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+};
+
+async function load(url: string, label: string, pid?: number): Promise<Result> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const client = new McpHttpClient(url, agent);
   const sessions = await Promise.all(Array.from({ length: concurrency }, () => client.initialize()));
@@ -54,40 +68,51 @@ async function load(url: string, label: string): Promise<Result> {
   await sleep(warmup * 1000);
   measuring = true;
   const started = performance.now();
+  const ticksBefore = pid ? cpuTicks(pid) : 0;
   await sleep(seconds * 1000);
   measuring = false;
+  const ticksAfter = pid ? cpuTicks(pid) : 0;
   const elapsed = (performance.now() - started) / 1000;
   stop = true;
   await Promise.all(workers);
   await Promise.all(sessions.map((s) => client.request('DELETE', undefined, s)));
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { target: label, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const cpuUsPerRequest = pid ? ((ticksAfter - ticksBefore) * 10_000) / Math.max(1, latencies.length) : undefined;
+  return { target: label, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUsPerRequest };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// everything: server-everything (the default, as in the reference measurement);
+// echo: the lean SDK server from test/fixtures, which makes the proxy's share larger.
 async function main(): Promise<void> {
-  // echo: the SDK fixture server (keeps no history, so long runs stay comparable);
-  // everything: server-everything, whose event store grows with every call.
-  const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
-  const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
   const extra = values['proxy-args'] ? values['proxy-args'].split(' ') : [];
-  const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstreamUrl, '--memory-limit', '128Mi', '--log-level', 'warn', ...extra]);
-  console.log(`bench:proxy  upstream=${values.upstream}  concurrency=${concurrency}  ${seconds}s x ${rounds} rounds (after ${warmup}s warm-up)`);
+  if (values['memory-limit']) extra.push('--memory-limit', values['memory-limit']);
+  console.log(`bench:proxy  upstream=${values.upstream}  concurrency=${concurrency}  ${seconds}s x ${rounds} rounds (after ${warmup}s warm-up)  proxy: sessions tracked, metrics on${extra.length ? ' ' + extra.join(' ') : ', V8 default heap'}`);
   const direct: Result[] = [];
   const proxied: Result[] = [];
-  try {
-    for (let round = 1; round <= rounds; round++) {
-      direct.push(await load(upstreamUrl, 'direct'));
-      proxied.push(await load(proxy.mcpUrl, 'proxy'));
+  for (let round = 1; round <= rounds; round++) {
+    const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstreamUrl, '--log-level', 'warn', ...extra]);
+    try {
+      const runDirect = async (): Promise<void> => void direct.push(await load(upstreamUrl, 'direct'));
+      const runProxy = async (): Promise<void> => void proxied.push(await load(proxy.mcpUrl, 'proxy', proxy.child.pid));
+      if (round % 2 === 1) {
+        await runDirect();
+        await runProxy();
+      } else {
+        await runProxy();
+        await runDirect();
+      }
+    } finally {
+      await proxy.stop();
+      await upstream.stop();
     }
-  } finally {
-    await proxy.stop();
-    await upstream.stop();
   }
-  const median = (list: Result[], key: 'rps' | 'p50' | 'p99'): number => {
-    const sorted = list.map((r) => r[key]).sort((a, b) => a - b);
+  const median = (list: Result[], key: 'rps' | 'p50' | 'p99' | 'cpuUsPerRequest'): number => {
+    const sorted = list.map((r) => r[key] ?? NaN).sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)] as number;
   };
   const row = (name: string, list: Result[]): string =>
@@ -95,7 +120,10 @@ async function main(): Promise<void> {
   console.log('\ntarget       req/s   p50(ms)   p99(ms)  errors');
   console.log(row('direct', direct));
   console.log(row('proxy', proxied));
-  for (const r of [...direct, ...proxied]) console.log(`  run ${r.target.padEnd(6)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
+  for (const r of [...direct, ...proxied]) {
+    const cpu = r.cpuUsPerRequest === undefined ? '' : `  proxy cpu ${r.cpuUsPerRequest.toFixed(0)} µs/req`;
+    console.log(`  run ${r.target.padEnd(6)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpu}`);
+  }
   const summary = {
     concurrency,
     direct_rps: Math.round(median(direct, 'rps')),
@@ -106,6 +134,7 @@ async function main(): Promise<void> {
     direct_p99_ms: Number(median(direct, 'p99').toFixed(2)),
     proxy_p99_ms: Number(median(proxied, 'p99').toFixed(2)),
     added_p99_ms: Number((median(proxied, 'p99') - median(direct, 'p99')).toFixed(2)),
+    proxy_cpu_us_per_request: Math.round(median(proxied, 'cpuUsPerRequest')),
     errors: [...direct, ...proxied].reduce((n, r) => n + r.errors, 0),
   };
   if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
