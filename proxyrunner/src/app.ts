@@ -7,7 +7,7 @@ import { createDiagnostics, type Readiness } from './diagnostics.ts';
 import { createPipeline, type Routes } from './http/pipeline.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type ProxyMetrics } from './metrics.ts';
-import { SessionRegistry, type Session } from './sessions.ts';
+import { SessionRegistry, type CloseReason, type Session } from './sessions.ts';
 import { createTransparentUpstream, type TransparentSession } from './upstream/transparent.ts';
 import { startTcpProbe } from './upstream/probe.ts';
 import { VERSION } from './version.ts';
@@ -98,17 +98,26 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
   }
 }
 
-function transparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): Upstream {
-  const target = config.targetUrl as URL;
-  let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
-  const registry = new SessionRegistry<TransparentSession>({
+/** The session registry with its sweeper running and every create/close counted. */
+export function meteredRegistry<T>(config: ProxyConfig, metrics: ProxyMetrics, onClosed: (session: Session<T>, reason: CloseReason) => void): SessionRegistry<T> {
+  const registry = new SessionRegistry<T>({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionIdleTimeoutMs,
     onCreated: () => metrics.sessionCreated(),
     onClosed: (session, reason) => {
       metrics.sessionClosed(reason);
-      if (reason === 'idle_timeout' || reason === 'evicted') endUpstream?.(session);
+      onClosed(session, reason);
     },
+  });
+  registry.startSweeper();
+  return registry;
+}
+
+function transparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): Upstream {
+  const target = config.targetUrl as URL;
+  let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
+  const registry = meteredRegistry<TransparentSession>(config, metrics, (session, reason) => {
+    if (reason === 'idle_timeout' || reason === 'evicted') endUpstream?.(session);
   });
   const proxy = createTransparentUpstream({
     target,
@@ -119,7 +128,6 @@ function transparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): U
     responseTimeoutMs: config.upstreamResponseTimeoutMs,
   });
   endUpstream = proxy.endUpstreamSession;
-  registry.startSweeper();
   const probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
   return {
     routes: { '/mcp': proxy.route },

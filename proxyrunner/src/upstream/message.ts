@@ -1,11 +1,10 @@
 // Message-based upstreams (stdio, legacy SSE, or streamable HTTP behind the SSE
 // frontend): a connector hands each session a Link, a frontend serves the client side,
 // and one session registry ties them together.
-import type { Upstream } from '../app.ts';
+import { meteredRegistry, type Upstream } from '../app.ts';
 import type { ProxyConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import { SessionRegistry } from '../sessions.ts';
 import type { ClientSession } from '../frontend/clientSession.ts';
 import type { FrontendDeps } from '../frontend/common.ts';
 import { sseRoutes } from '../frontend/sse.ts';
@@ -26,16 +25,7 @@ export async function createMessageUpstream(
     ? (await import('./podAttach.ts')).podAttachLauncher(config.attach, log, config.upstreamConnectTimeoutMs)
     : childProcessLauncher(config.command, log);
   const connector = createConnector(config, metrics, log, launcher);
-  const registry = new SessionRegistry<ClientSession>({
-    maxSessions: config.maxSessions,
-    idleTimeoutMs: config.sessionIdleTimeoutMs,
-    onCreated: () => metrics.sessionCreated(),
-    onClosed: (session, reason) => {
-      metrics.sessionClosed(reason);
-      session.data.end(reason);
-    },
-  });
-  registry.startSweeper();
+  const registry = meteredRegistry<ClientSession>(config, metrics, (session, reason) => session.data.end(reason));
   const deps: FrontendDeps = { registry, connector, metrics, log, maxPending: Math.max(16, Math.min(config.maxSessions, 1024)) };
   return {
     routes: config.proxyMode === 'sse' ? sseRoutes(deps) : { '/mcp': streamableRoute(deps) },
