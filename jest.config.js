@@ -8,6 +8,7 @@ const common = {
   transform: { '^.+\\.ts$': swc },
 };
 export default {
+  reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{proxyrunner,operator}/**/*.test.ts'] },
     { ...common, displayName: 'proxy', testMatch: ['<rootDir>/test/proxy/**/*.test.ts'] },
