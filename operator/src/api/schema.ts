@@ -1,0 +1,301 @@
+// The OpenAPI schema of MCPServer's spec and status, typed against the API types: the
+// compiler rejects a field missing here, an extra one, a wrong required list, or a string
+// union without its enum. Every node carries the description `kubectl explain` shows.
+import {
+  DEFAULTS,
+  PHASES,
+  PROXY_METRICS_PORT,
+  PROXY_MODES,
+  TRANSPORTS,
+  type Condition,
+  type EnvVar,
+  type KeySelector,
+  type MCPServerSpec,
+  type MCPServerStatus,
+  type ResourceRequirements,
+  type SecretRef,
+} from './types.ts';
+import type { ArraySchema, IntOrStringSchema, ObjectSchema, Rule } from './schemaTypes.ts';
+
+/** Kubernetes resource.Quantity syntax ("500m", "128Mi", "1.5", "1e3"). */
+const QUANTITY_PATTERN = '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+/** A DNS-1123 subdomain (names of Secrets, ConfigMaps, ServiceAccounts). */
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** Durations the proxyrunner parses: "90s", "30m", "1h30m", "500ms". */
+const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+/** Environment variable names: printable ASCII without "=". */
+const ENV_NAME_PATTERN = '^[ -<>-~]+$';
+
+/** The transport with its default, usable in CEL rules whether or not the field is set. */
+const TRANSPORT_CEL = `(has(self.transport) ? self.transport : '${DEFAULTS.transport}')`;
+
+function quantity(what: string): IntOrStringSchema {
+  return {
+    description: `${what}, as a Kubernetes quantity (for example 500m or 2 for CPU, 128Mi or 1Gi for memory).`,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    'x-kubernetes-int-or-string': true,
+    pattern: QUANTITY_PATTERN,
+  };
+}
+
+function resources(whose: string): ObjectSchema<ResourceRequirements> {
+  const list = (kind: string): ObjectSchema<NonNullable<ResourceRequirements['limits']>> => ({
+    type: 'object',
+    description: `${kind} of the ${whose}.`,
+    properties: {
+      cpu: quantity(`CPU ${kind.toLowerCase()}`),
+      memory: quantity(`Memory ${kind.toLowerCase()}`),
+    },
+  });
+  return {
+    type: 'object',
+    description: `CPU and memory for the ${whose}, as in a container's resources.`,
+    properties: {
+      limits: list('Limits'),
+      requests: list('Requests'),
+    },
+  };
+}
+
+function keySelector(kind: 'Secret' | 'ConfigMap'): ObjectSchema<KeySelector> {
+  return {
+    type: 'object',
+    description: `Selects a key of a ${kind} in the MCPServer's namespace.`,
+    required: { name: true, key: true },
+    properties: {
+      name: { type: 'string', description: `Name of the ${kind}.`, pattern: DNS_SUBDOMAIN, maxLength: 253 },
+      key: { type: 'string', description: `The key of the ${kind} whose value is used.`, minLength: 1, maxLength: 253 },
+      optional: { type: 'boolean', description: `Whether the pod may start when the ${kind} or its key does not exist.` },
+    },
+  };
+}
+
+const envItem: ObjectSchema<EnvVar> = {
+  type: 'object',
+  description: 'An environment variable of the MCP server container.',
+  required: { name: true },
+  properties: {
+    name: { type: 'string', description: 'Name of the environment variable.', pattern: ENV_NAME_PATTERN, maxLength: 256 },
+    value: { type: 'string', description: 'Literal value. Omit when using valueFrom.', maxLength: 32768 },
+    valueFrom: {
+      type: 'object',
+      description: 'Takes the value from a Secret or ConfigMap key instead of a literal.',
+      properties: {
+        secretKeyRef: keySelector('Secret'),
+        configMapKeyRef: keySelector('ConfigMap'),
+      },
+      'x-kubernetes-validations': [
+        { rule: 'has(self.secretKeyRef) != has(self.configMapKeyRef)', message: 'valueFrom needs exactly one of secretKeyRef or configMapKeyRef' },
+      ],
+    },
+  },
+  'x-kubernetes-validations': [
+    { rule: '!(has(self.value) && has(self.valueFrom))', message: 'an env entry sets either value or valueFrom, not both' },
+  ],
+};
+
+const env: ArraySchema<EnvVar> = {
+  type: 'array',
+  description:
+    'Environment variables of the MCP server container, each a literal value or a reference to a Secret or ConfigMap key. ' +
+    'Kept in the order given, so a value may refer to an earlier variable as $(NAME).',
+  items: envItem,
+  maxItems: 128,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['name'],
+};
+
+const secretItem: ObjectSchema<SecretRef> = {
+  type: 'object',
+  description: 'A Secret key exposed to the MCP server as an environment variable (ToolHive compatible).',
+  required: { name: true, key: true },
+  properties: {
+    name: { type: 'string', description: 'Name of the Secret in the MCPServer\'s namespace.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+    key: { type: 'string', description: 'The key of the Secret whose value is used.', minLength: 1, maxLength: 253 },
+    targetEnvName: {
+      type: 'string',
+      description: 'Name of the environment variable that receives the value (default: the key).',
+      pattern: ENV_NAME_PATTERN,
+      maxLength: 256,
+    },
+  },
+};
+
+const specRules: readonly Rule[] = [
+  {
+    rule: `${TRANSPORT_CEL} == 'stdio' || has(self.mcpPort)`,
+    message: 'mcpPort is required when transport is streamable-http or sse: it is the port the MCP server listens on',
+    fieldPath: '.mcpPort',
+    reason: 'FieldValueRequired',
+  },
+  {
+    rule: `${TRANSPORT_CEL} != 'stdio' || !has(self.replicas) || self.replicas <= 1`,
+    message: 'replicas must be 0 or 1 when transport is stdio: a stdio server has one stdin/stdout, so one proxy attaches to it',
+    fieldPath: '.replicas',
+    reason: 'FieldValueInvalid',
+  },
+];
+
+export const specSchema: ObjectSchema<MCPServerSpec> = {
+  type: 'object',
+  description:
+    'The desired MCP server: the container that runs it, how it talks (transport), and the proxy in front of it. ' +
+    'The operator creates and owns every object involved: the backend StatefulSet (and its Service for HTTP transports), ' +
+    'the proxyrunner Deployment and Service, and for stdio the ServiceAccount, Role and RoleBinding that let the proxy attach to the server.',
+  required: { image: true },
+  properties: {
+    image: {
+      type: 'string',
+      description: 'Container image of the MCP server, for example ghcr.io/example/mcp-server:1.2.3.',
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[^\\s]+$',
+    },
+    transport: {
+      type: 'string',
+      description:
+        'How the MCP server talks. stdio: newline-delimited JSON-RPC on stdin/stdout (the proxy attaches to the container); ' +
+        'streamable-http: HTTP at /mcp on mcpPort; sse: the legacy HTTP+SSE transport at /sse on mcpPort.',
+      enum: TRANSPORTS,
+      default: DEFAULTS.transport,
+    },
+    proxyMode: {
+      type: 'string',
+      description: 'What clients of the proxy see: streamable-http (endpoint /mcp) or sse (legacy HTTP+SSE, endpoint /sse).',
+      enum: PROXY_MODES,
+      default: DEFAULTS.proxyMode,
+    },
+    proxyPort: {
+      type: 'integer',
+      format: 'int32',
+      description: `Port of the proxy's Service and container, where clients connect. ${PROXY_METRICS_PORT} is reserved for the proxy's metrics.`,
+      minimum: 1,
+      maximum: 65535,
+      default: DEFAULTS.proxyPort,
+      'x-kubernetes-validations': [
+        { rule: `self != ${PROXY_METRICS_PORT}`, message: `proxyPort ${PROXY_METRICS_PORT} is reserved for the proxyrunner's metrics and health endpoints` },
+      ],
+    },
+    mcpPort: {
+      type: 'integer',
+      format: 'int32',
+      description: 'Port the MCP server listens on. Required for the streamable-http and sse transports; unused for stdio.',
+      minimum: 1,
+      maximum: 65535,
+    },
+    args: {
+      type: 'array',
+      description: 'Arguments passed to the MCP server container (its image\'s entrypoint is kept).',
+      items: { type: 'string', description: 'One argument.', maxLength: 4096 },
+      maxItems: 256,
+    },
+    env,
+    secrets: {
+      type: 'array',
+      description: 'Secret keys exposed to the MCP server as environment variables (ToolHive\'s secrets field); added after env.',
+      items: secretItem,
+      maxItems: 64,
+    },
+    resources: resources('MCP server container'),
+    proxyResources: resources('proxyrunner container (default: requests cpu 50m, memory 64Mi; limits memory 256Mi); its memory limit also sizes the proxy\'s heap'),
+    replicas: {
+      type: 'integer',
+      format: 'int32',
+      description:
+        'Number of proxy replicas. 0 stops the MCP server (phase Stopped) and its proxy; stdio servers take at most 1.',
+      minimum: 0,
+      maximum: 100,
+      default: DEFAULTS.replicas,
+    },
+    serviceAccount: {
+      type: 'string',
+      description:
+        'An existing ServiceAccount the MCP server pod runs as (its token is then mounted). ' +
+        'Without it the pod runs as the namespace\'s default ServiceAccount with no token mounted.',
+      pattern: DNS_SUBDOMAIN,
+      maxLength: 253,
+    },
+    podTemplateSpec: {
+      type: 'object',
+      description:
+        'A partial PodTemplateSpec merged into the MCP server pod template, strategic-merge style: maps merge, ' +
+        'containers, initContainers, volumes, env, imagePullSecrets merge by name, volumeMounts by mountPath, ' +
+        'other lists are replaced, and null removes a field. The MCP server container is named "mcp".',
+      'x-kubernetes-preserve-unknown-fields': true,
+    },
+    sessionIdleTimeout: {
+      type: 'string',
+      description: 'The proxy ends a client session after this long without a request or open stream (a duration such as 90s, 30m or 1h30m).',
+      pattern: DURATION_PATTERN,
+      default: DEFAULTS.sessionIdleTimeout,
+      maxLength: 32,
+    },
+    maxSessions: {
+      type: 'integer',
+      format: 'int32',
+      description: 'Hard cap on client sessions per proxy replica; beyond it the least recently used session is ended.',
+      minimum: 1,
+      maximum: 10_000_000,
+      default: DEFAULTS.maxSessions,
+    },
+  },
+  'x-kubernetes-validations': specRules,
+};
+
+const condition: ObjectSchema<Condition> = {
+  type: 'object',
+  description: 'One aspect of the MCPServer\'s observed state.',
+  required: { type: true, status: true, reason: true, message: true, lastTransitionTime: true },
+  properties: {
+    type: {
+      type: 'string',
+      description:
+        'Ready: fully rolled out and serving. Available: at least one proxy replica and the MCP server are ready. ' +
+        'ChildrenApplied (False when an owned object could not be written), BackendHealthy and ProxyHealthy (False when pods fail to start or crash).',
+      maxLength: 316,
+    },
+    status: { type: 'string', description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] },
+    reason: { type: 'string', description: 'A CamelCase reason for the status.', maxLength: 1024 },
+    message: { type: 'string', description: 'A human-readable explanation.', maxLength: 32768 },
+    lastTransitionTime: { type: 'string', format: 'date-time', description: 'When status last changed.' },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The metadata.generation this condition was computed for.' },
+  },
+};
+
+export const statusSchema: ObjectSchema<MCPServerStatus> = {
+  type: 'object',
+  description: 'The observed state, computed by the operator from the objects it owns.',
+  properties: {
+    phase: {
+      type: 'string',
+      description:
+        'Pending (being created or rolled out), Ready (serving at url), Failed (see the conditions), ' +
+        'Stopped (replicas is 0) or Terminating (being deleted).',
+      enum: PHASES,
+    },
+    message: { type: 'string', description: 'A one-line summary of the state.', maxLength: 32768 },
+    url: { type: 'string', description: 'The in-cluster MCP endpoint of the proxy, for example http://mcp-x-proxy.ns.svc.cluster.local:8080/mcp.', maxLength: 1024 },
+    readyReplicas: { type: 'integer', format: 'int32', minimum: 0, description: 'Proxy pods that are ready and not terminating.' },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The metadata.generation the status was computed for.' },
+    conditions: {
+      type: 'array',
+      description: 'Ready, Available, and one condition per failure class, each with a reason and message.',
+      items: condition,
+      maxItems: 16,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    },
+  },
+};
+
+/** metadata.name also names the children ("mcp-<name>-proxy", pods "mcp-<name>-0"). */
+export const MAX_NAME_LENGTH = 48;
+
+export const rootRules: readonly Rule[] = [
+  {
+    rule: `size(self.metadata.name) <= ${MAX_NAME_LENGTH} && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')`,
+    message: `metadata.name must be a DNS label of at most ${MAX_NAME_LENGTH} characters (lowercase letters, digits and "-"): it names the Services, StatefulSet and Deployment made for it`,
+    // No fieldPath: the apiserver accepts only paths inside the schema, and metadata has none.
+    reason: 'FieldValueInvalid',
+  },
+];

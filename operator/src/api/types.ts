@@ -1,0 +1,166 @@
+// The MCPServer API (group mcpfleet.dev, version v1alpha1): the TypeScript types are the
+// single source of truth. schema.ts describes every field of these types (typed against
+// them, so a field cannot be added here without its schema), and crd.ts turns that into
+// the CustomResourceDefinition that scripts/gen-crd.ts writes to deploy/crd/.
+//
+// Field names follow ToolHive's MCPServer (toolhive.stacklok.dev) wherever the feature is
+// the same, so a ToolHive manifest migrates by changing apiVersion.
+
+export const GROUP = 'mcpfleet.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'MCPServer';
+export const PLURAL = 'mcpservers';
+export const SINGULAR = 'mcpserver';
+export const SHORT_NAMES = ['mcps'] as const;
+export const CATEGORIES = ['mcpfleet'] as const;
+
+export const TRANSPORTS = ['stdio', 'streamable-http', 'sse'] as const;
+/** How the MCP server itself talks: stdin/stdout, or HTTP on mcpPort. */
+export type Transport = (typeof TRANSPORTS)[number];
+
+export const PROXY_MODES = ['streamable-http', 'sse'] as const;
+/** What clients of the proxy see: streamable HTTP at /mcp, or legacy SSE at /sse. */
+export type ProxyMode = (typeof PROXY_MODES)[number];
+
+export const PHASES = ['Pending', 'Ready', 'Failed', 'Stopped', 'Terminating'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Defaults, applied by the apiserver (they are in the CRD schema) and again by the builders. */
+export const DEFAULTS = {
+  transport: 'stdio',
+  proxyMode: 'streamable-http',
+  proxyPort: 8080,
+  replicas: 1,
+  sessionIdleTimeout: '30m',
+  maxSessions: 10000,
+} as const satisfies Partial<MCPServerSpec>;
+
+/** The proxyrunner's metrics/health port; proxyPort may not take it. */
+export const PROXY_METRICS_PORT = 9464;
+
+/** A CPU or memory quantity ("500m", "128Mi", 2). */
+export type Quantity = string | number;
+
+export interface ResourceList {
+  cpu?: Quantity;
+  memory?: Quantity;
+}
+
+export interface ResourceRequirements {
+  limits?: ResourceList;
+  requests?: ResourceList;
+}
+
+export interface KeySelector {
+  name: string;
+  key: string;
+  optional?: boolean;
+}
+
+export interface EnvVarSource {
+  secretKeyRef?: KeySelector;
+  configMapKeyRef?: KeySelector;
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: EnvVarSource;
+}
+
+/** ToolHive's secret reference: the Secret's key becomes environment variable targetEnvName (default: key). */
+export interface SecretRef {
+  name: string;
+  key: string;
+  targetEnvName?: string;
+}
+
+/** A partial PodTemplateSpec, merged into the backend pod template (strategic-merge style). */
+export type PodTemplatePatch = Record<string, unknown>;
+
+export interface MCPServerSpec {
+  image: string;
+  transport?: Transport;
+  proxyMode?: ProxyMode;
+  proxyPort?: number;
+  mcpPort?: number;
+  args?: string[];
+  env?: EnvVar[];
+  secrets?: SecretRef[];
+  resources?: ResourceRequirements;
+  proxyResources?: ResourceRequirements;
+  replicas?: number;
+  serviceAccount?: string;
+  podTemplateSpec?: PodTemplatePatch;
+  sessionIdleTimeout?: string;
+  maxSessions?: number;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface MCPServerStatus {
+  phase?: Phase;
+  message?: string;
+  url?: string;
+  readyReplicas?: number;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** ObjectMeta as it arrives in JSON from the apiserver (timestamps are strings). */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: unknown[];
+}
+
+export interface MCPServer {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: MCPServerSpec;
+  status?: MCPServerStatus;
+}
+
+/** The spec with every default filled in: what the builders work from. */
+export type ResolvedSpec = MCPServerSpec & Required<Pick<MCPServerSpec, keyof typeof DEFAULTS>>;
+
+export function resolveSpec(spec: MCPServerSpec): ResolvedSpec {
+  return {
+    ...spec,
+    transport: spec.transport ?? DEFAULTS.transport,
+    proxyMode: spec.proxyMode ?? DEFAULTS.proxyMode,
+    proxyPort: spec.proxyPort ?? DEFAULTS.proxyPort,
+    replicas: spec.replicas ?? DEFAULTS.replicas,
+    sessionIdleTimeout: spec.sessionIdleTimeout ?? DEFAULTS.sessionIdleTimeout,
+    maxSessions: spec.maxSessions ?? DEFAULTS.maxSessions,
+  };
+}

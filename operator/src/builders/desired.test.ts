@@ -1,0 +1,238 @@
+import { describe, expect, it } from '@jest/globals';
+import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
+import { httpSpec, sseSpec, stdioSpec, stored } from '../testing.ts';
+import { canonicalJson } from './canonical.ts';
+import {
+  backendStatefulSet,
+  desiredObjects,
+  proxyDeployment,
+  proxyRbac,
+  type BuildOptions,
+} from './desired.ts';
+import { APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION } from './meta.ts';
+import type { DesiredObject } from '../kinds.ts';
+
+const opts: BuildOptions = { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:test' };
+
+function template(obj: DesiredObject): V1PodTemplateSpec {
+  return (obj['spec'] as { template: V1PodTemplateSpec }).template;
+}
+function podSpec(obj: DesiredObject): V1PodSpec {
+  return template(obj).spec as V1PodSpec;
+}
+function container(obj: DesiredObject, name: string): V1Container {
+  const c = podSpec(obj).containers.find((x) => x.name === name);
+  if (c === undefined) throw new Error(`no container ${name}`);
+  return c;
+}
+function kinds(objs: DesiredObject[]): string[] {
+  return objs.map((o) => `${o.kind}/${o.metadata.name}`);
+}
+function flag(args: string[] | undefined, name: string): string | undefined {
+  const i = (args ?? []).indexOf(name);
+  return i < 0 ? undefined : args?.[i + 1];
+}
+
+describe('desiredObjects', () => {
+  it('stdio: RBAC for the proxy, a StatefulSet with stdin open, the proxy Deployment and Service; no backend Service', () => {
+    const objs = desiredObjects(stored('files', stdioSpec), opts);
+    expect(kinds(objs)).toEqual([
+      'ServiceAccount/mcp-files-proxy',
+      'Role/mcp-files-proxy',
+      'RoleBinding/mcp-files-proxy',
+      'StatefulSet/mcp-files',
+      'Service/mcp-files-proxy',
+      'Deployment/mcp-files-proxy',
+    ]);
+    const sts = objs.find((o) => o.kind === 'StatefulSet') as DesiredObject;
+    expect(container(sts, 'mcp')).toMatchObject({ image: 'example/mcp-stdio:1', args: ['stdio'], stdin: true, stdinOnce: false, tty: false });
+    expect(container(sts, 'mcp').ports).toBeUndefined();
+  });
+
+  it('streamable-http and sse: a backend Service and no RBAC', () => {
+    for (const spec of [httpSpec, sseSpec]) {
+      const objs = desiredObjects(stored('web', spec), opts);
+      expect(kinds(objs)).toEqual(['Service/mcp-web', 'StatefulSet/mcp-web', 'Service/mcp-web-proxy', 'Deployment/mcp-web-proxy']);
+      const sts = objs.find((o) => o.kind === 'StatefulSet') as DesiredObject;
+      expect(container(sts, 'mcp').stdin).toBeUndefined();
+      expect(container(sts, 'mcp').ports).toEqual([{ name: 'mcp', containerPort: 3001, protocol: 'TCP' }]);
+      const svc = objs[0] as DesiredObject;
+      expect(svc['spec']).toMatchObject({ clusterIP: 'None', ports: [{ name: 'mcp', port: 3001, targetPort: 'mcp', protocol: 'TCP' }] });
+      expect((sts['spec'] as { serviceName: string }).serviceName).toBe('mcp-web');
+    }
+  });
+
+  it('gives every object the app.kubernetes.io labels and a controller owner reference', () => {
+    for (const obj of desiredObjects(stored('files', stdioSpec), opts)) {
+      expect(obj.metadata.namespace).toBe('team-a');
+      expect(obj.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'mcpserver',
+        'app.kubernetes.io/instance': 'files',
+        'app.kubernetes.io/managed-by': 'mcpfleet-operator',
+        'app.kubernetes.io/part-of': 'mcpfleet',
+      });
+      expect(obj.metadata.ownerReferences).toEqual([
+        { apiVersion: 'mcpfleet.dev/v1alpha1', kind: 'MCPServer', name: 'files', uid: 'uid-files', controller: true, blockOwnerDeletion: true },
+      ]);
+      expect(obj.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('is deterministic: the same spec yields byte-identical objects', () => {
+    const spec = { ...httpSpec, env: [{ name: 'Z', value: '1' }, { name: 'A', value: '2' }], resources: { limits: { memory: '1Gi', cpu: 1 } } };
+    const a = desiredObjects(stored('web', spec), opts).map((o) => JSON.stringify(o));
+    const b = desiredObjects(stored('web', structuredClone(spec)), opts).map((o) => JSON.stringify(o));
+    expect(a).toEqual(b);
+    // Keys are sorted at every depth.
+    for (const json of a) expect(json).toBe(canonicalJson(JSON.parse(json)));
+  });
+
+  it('keeps user env in the given order (so $(VAR) references work), secrets after it', () => {
+    const sts = backendStatefulSet(
+      stored('web', {
+        ...httpSpec,
+        env: [{ name: 'Z', value: 'z' }, { name: 'A', value: '$(Z)-a' }, { name: 'T', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
+        secrets: [{ name: 'creds', key: 'token', targetEnvName: 'API_TOKEN' }, { name: 'creds', key: 'USER' }],
+      }),
+    );
+    expect(container(sts, 'mcp').env).toEqual([
+      { name: 'Z', value: 'z' },
+      { name: 'A', value: '$(Z)-a' },
+      { name: 'T', valueFrom: { secretKeyRef: { key: 'k', name: 's' } } },
+      { name: 'API_TOKEN', valueFrom: { secretKeyRef: { key: 'token', name: 'creds' } } },
+      { name: 'USER', valueFrom: { secretKeyRef: { key: 'USER', name: 'creds' } } },
+    ]);
+  });
+
+  it('meets the restricted Pod Security Standard in every pod template', () => {
+    for (const spec of [stdioSpec, httpSpec, sseSpec]) {
+      for (const obj of desiredObjects(stored('x', spec), opts).filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')) {
+        const pod = podSpec(obj);
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+        expect(pod.hostNetwork ?? false).toBe(false);
+        for (const c of pod.containers) {
+          expect(c.securityContext).toMatchObject({
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+          });
+          expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+        }
+        expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
+      }
+    }
+  });
+
+  it('changes the config hash of a pod template when, and only when, the spec changes it', () => {
+    const hashOf = (spec: typeof httpSpec): string | undefined =>
+      template(backendStatefulSet(stored('web', spec))).metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+    const before = hashOf(httpSpec);
+    expect(before).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashOf({ ...httpSpec })).toBe(before);
+    expect(hashOf({ ...httpSpec, image: 'example/mcp-http:2' })).not.toBe(before);
+    expect(hashOf({ ...httpSpec, args: ['--verbose'] })).not.toBe(before);
+    // The proxy's replica count is not part of the backend pod.
+    expect(hashOf({ ...httpSpec, replicas: 3 })).toBe(before);
+    const proxyHash = (spec: typeof httpSpec): string | undefined =>
+      template(proxyDeployment(stored('web', spec), opts)).metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+    expect(proxyHash({ ...httpSpec, maxSessions: 5 })).not.toBe(proxyHash(httpSpec));
+    expect(proxyHash({ ...httpSpec, replicas: 3 })).toBe(proxyHash(httpSpec));
+  });
+
+  it('merges podTemplateSpec into the backend pod, but never its selector labels', () => {
+    const sts = backendStatefulSet(
+      stored('web', {
+        ...httpSpec,
+        podTemplateSpec: {
+          metadata: { labels: { team: 'a', 'app.kubernetes.io/instance': 'hijack' }, annotations: { note: 'x' } },
+          spec: {
+            nodeSelector: { disk: 'ssd' },
+            containers: [
+              { name: 'mcp', securityContext: { readOnlyRootFilesystem: false }, resources: { limits: { memory: '2Gi' } } },
+              { name: 'sidecar', image: 'side:1' },
+            ],
+          },
+        },
+      }),
+    );
+    const t = template(sts);
+    expect(t.metadata?.labels).toMatchObject({ team: 'a', 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/component': 'backend' });
+    expect(t.metadata?.annotations).toMatchObject({ note: 'x' });
+    expect(t.spec?.nodeSelector).toEqual({ disk: 'ssd' });
+    expect(container(sts, 'mcp').securityContext?.readOnlyRootFilesystem).toBe(false);
+    expect(container(sts, 'mcp').securityContext?.capabilities).toEqual({ drop: ['ALL'] });
+    expect(container(sts, 'mcp').resources).toEqual({ limits: { memory: '2Gi' } });
+    expect(container(sts, 'sidecar').image).toBe('side:1');
+  });
+
+  it('runs the proxyrunner with the flags of the spec, pointing at the backend Service', () => {
+    const http = proxyDeployment(stored('web', { ...httpSpec, sessionIdleTimeout: '5m', maxSessions: 50, proxyPort: 9000 }), opts);
+    const c = container(http, 'proxyrunner');
+    expect(c.image).toBe(opts.proxyrunnerImage);
+    expect(c.command).toEqual(['node']);
+    expect(c.args?.[0]).toBe('dist/proxyrunner/src/main.js');
+    expect(flag(c.args, '--transport')).toBe('streamable-http');
+    expect(flag(c.args, '--target-url')).toBe('http://mcp-web:3001/mcp');
+    expect(flag(c.args, '--proxy-mode')).toBe('streamable-http');
+    expect(flag(c.args, '--port')).toBe('9000');
+    expect(flag(c.args, '--metrics-port')).toBe('9464');
+    expect(flag(c.args, '--session-idle-timeout')).toBe('5m');
+    expect(flag(c.args, '--max-sessions')).toBe('50');
+    expect(c.env).toEqual([
+      { name: 'MCPFLEET_MEMORY_LIMIT', valueFrom: { resourceFieldRef: { containerName: 'proxyrunner', resource: 'limits.memory' } } },
+    ]);
+    expect(c.resources).toEqual({ limits: { memory: '256Mi' }, requests: { cpu: '50m', memory: '64Mi' } });
+    expect(podSpec(http).automountServiceAccountToken).toBe(false);
+    expect(podSpec(http).serviceAccountName).toBe('default');
+    expect((http['spec'] as { replicas: number }).replicas).toBe(2);
+
+    const sse = container(proxyDeployment(stored('old', sseSpec), opts), 'proxyrunner');
+    expect(flag(sse.args, '--target-url')).toBe('http://mcp-old:3001/sse');
+    expect(flag(sse.args, '--proxy-mode')).toBe('sse');
+  });
+
+  it('stdio: the proxy attaches to the backend pod (env, ServiceAccount, Recreate) and has no command to spawn', () => {
+    const deploy = proxyDeployment(stored('files', stdioSpec), opts);
+    const c = container(deploy, 'proxyrunner');
+    expect(flag(c.args, '--transport')).toBe('stdio');
+    expect(flag(c.args, '--target-url')).toBeUndefined();
+    expect(c.args).not.toContain('--');
+    expect(c.env?.map((e) => e.name)).toEqual(['MCPFLEET_ATTACH_CONTAINER', 'MCPFLEET_ATTACH_NAMESPACE', 'MCPFLEET_ATTACH_SELECTOR', 'MCPFLEET_MEMORY_LIMIT']);
+    expect(c.env).toContainEqual({ name: 'MCPFLEET_ATTACH_NAMESPACE', value: 'team-a' });
+    expect(c.env).toContainEqual({
+      name: 'MCPFLEET_ATTACH_SELECTOR',
+      value: 'app.kubernetes.io/component=backend,app.kubernetes.io/instance=files,app.kubernetes.io/name=mcpserver',
+    });
+    expect(c.env).toContainEqual({ name: 'MCPFLEET_ATTACH_CONTAINER', value: 'mcp' });
+    expect(podSpec(deploy)).toMatchObject({ serviceAccountName: 'mcp-files-proxy', automountServiceAccountToken: true });
+    expect((deploy['spec'] as { strategy: unknown }).strategy).toEqual({ type: 'Recreate' });
+  });
+
+  it('stdio RBAC grants exactly pods get/list/watch and pods/attach', () => {
+    const [sa, role, binding] = proxyRbac(stored('files', stdioSpec));
+    expect(sa.automountServiceAccountToken).toBe(false);
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
+    ]);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mcp-files-proxy' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mcp-files-proxy', namespace: 'team-a' }]);
+  });
+
+  it('replicas 0 stops both the proxy and the MCP server', () => {
+    const objs = desiredObjects(stored('web', { ...httpSpec, replicas: 0 }), opts);
+    for (const o of objs.filter((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')) {
+      expect((o['spec'] as { replicas: number }).replicas).toBe(0);
+    }
+  });
+
+  it('uses the MCP server\'s ServiceAccount only when one is named', () => {
+    expect(podSpec(backendStatefulSet(stored('web', httpSpec)))).toMatchObject({ automountServiceAccountToken: false });
+    expect(podSpec(backendStatefulSet(stored('web', httpSpec))).serviceAccountName).toBe('default');
+    expect(podSpec(backendStatefulSet(stored('web', { ...httpSpec, serviceAccount: 'reader' })))).toMatchObject({
+      serviceAccountName: 'reader',
+      automountServiceAccountToken: true,
+    });
+  });
+});

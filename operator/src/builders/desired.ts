@@ -1,0 +1,347 @@
+// Pure functions MCPServer -> the objects that run and front it. Output is deterministic
+// (sorted keys at every depth, stable list order), so an unchanged spec yields
+// byte-identical objects, the same applied-hash, and no write.
+import type {
+  V1Container,
+  V1Deployment,
+  V1EnvVar,
+  V1PodSecurityContext,
+  V1PodTemplateSpec,
+  V1ResourceRequirements,
+  V1Role,
+  V1RoleBinding,
+  V1SecurityContext,
+  V1Service,
+  V1ServiceAccount,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import { PROXY_METRICS_PORT, resolveSpec, type MCPServer, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
+import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../kinds.ts';
+import { canonicalize, isPlainObject, sha256 } from './canonical.ts';
+import { strategicMerge } from './merge.ts';
+import {
+  APPLIED_HASH_ANNOTATION,
+  BACKEND_CONTAINER,
+  CONFIG_HASH_ANNOTATION,
+  PROXY_CONTAINER,
+  childNames,
+  labels,
+  namespaceOf,
+  ownerReference,
+  selectorLabels,
+  selectorString,
+  type Component,
+} from './meta.ts';
+
+/** A typed child: the client-node model's fields, with JSON metadata (timestamps are strings). */
+export type Desired<T> = DesiredObject & Omit<T, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
+
+export interface BuildOptions {
+  /** The proxyrunner image (operator flag --proxyrunner-image). */
+  proxyrunnerImage: string;
+}
+
+/** UID/GID the MCP server runs as unless podTemplateSpec says otherwise (as ToolHive does). */
+export const BACKEND_UID = 1000;
+/** The proxyrunner image's non-root user (distroless "nonroot"). */
+export const PROXY_UID = 65532;
+
+export const DEFAULT_PROXY_RESOURCES: ResourceRequirements = {
+  requests: { cpu: '50m', memory: '64Mi' },
+  limits: { memory: '256Mi' },
+};
+
+/** The pod-level securityContext of the restricted Pod Security Standard. */
+function podSecurity(uid: number): V1PodSecurityContext {
+  return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } };
+}
+
+/** The container-level securityContext of the restricted Pod Security Standard. */
+function containerSecurity(): V1SecurityContext {
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+function resourceRequirements(r: ResourceRequirements | undefined): V1ResourceRequirements | undefined {
+  if (r === undefined) return undefined;
+  const list = (l: Record<string, string | number | undefined> | undefined): Record<string, string> | undefined => {
+    if (l === undefined) return undefined;
+    const out: Record<string, string> = {};
+    for (const key of Object.keys(l).sort()) {
+      const value = l[key];
+      if (value !== undefined) out[key] = String(value);
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  };
+  const limits = list(r.limits as Record<string, string | number | undefined> | undefined);
+  const requests = list(r.requests as Record<string, string | number | undefined> | undefined);
+  if (limits === undefined && requests === undefined) return undefined;
+  return { ...(limits && { limits }), ...(requests && { requests }) };
+}
+
+function meta(mcp: MCPServer, name: string, component: Component): DesiredObject['metadata'] {
+  return {
+    name,
+    namespace: namespaceOf(mcp),
+    labels: labels(mcp.metadata.name, component),
+    ownerReferences: [ownerReference(mcp)],
+  };
+}
+
+/** Adds the applied-hash annotation (over everything else) and sorts the object. */
+function finish<T extends DesiredObject>(obj: T): T {
+  const sorted = canonicalize(obj);
+  const hash = sha256(sorted);
+  sorted.metadata.annotations = { ...sorted.metadata.annotations, [APPLIED_HASH_ANNOTATION]: hash };
+  return canonicalize(sorted);
+}
+
+/** Adds the config-hash annotation to a pod template, computed over the rest of it. */
+function withConfigHash(template: V1PodTemplateSpec): V1PodTemplateSpec {
+  const hash = sha256(template);
+  return {
+    ...template,
+    metadata: { ...template.metadata, annotations: { ...template.metadata?.annotations, [CONFIG_HASH_ANNOTATION]: hash } },
+  };
+}
+
+/** User env in the order given ($(VAR) references need earlier definitions), then secrets. */
+function backendEnv(spec: ResolvedSpec): V1EnvVar[] {
+  const env: V1EnvVar[] = (spec.env ?? []).map((e) => {
+    const out: V1EnvVar = { name: e.name };
+    if (e.value !== undefined) out.value = e.value;
+    if (e.valueFrom !== undefined) out.valueFrom = structuredClone(e.valueFrom);
+    return out;
+  });
+  for (const s of spec.secrets ?? []) {
+    env.push({ name: s.targetEnvName ?? s.key, valueFrom: { secretKeyRef: { name: s.name, key: s.key } } });
+  }
+  return env;
+}
+
+export function backendStatefulSet(mcp: MCPServer): Desired<V1StatefulSet> {
+  const spec = resolveSpec(mcp.spec);
+  const names = childNames(mcp.metadata.name);
+  const http = spec.transport !== 'stdio';
+  const container: V1Container = {
+    name: BACKEND_CONTAINER,
+    image: spec.image,
+    securityContext: containerSecurity(),
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  if (spec.args !== undefined && spec.args.length > 0) container.args = [...spec.args];
+  const env = backendEnv(spec);
+  if (env.length > 0) container.env = env;
+  const resources = resourceRequirements(spec.resources);
+  if (resources !== undefined) container.resources = resources;
+  if (http) {
+    const port = spec.mcpPort as number; // required by the CRD for HTTP transports
+    container.ports = [{ name: 'mcp', containerPort: port, protocol: 'TCP' }];
+    container.readinessProbe = { tcpSocket: { port: 'mcp' }, periodSeconds: 10, failureThreshold: 3 };
+  } else {
+    // The proxyrunner attaches to this container's stdin/stdout through pods/attach.
+    container.stdin = true;
+    container.stdinOnce = false;
+    container.tty = false;
+  }
+
+  let template: V1PodTemplateSpec = {
+    metadata: {
+      labels: labels(mcp.metadata.name, 'backend'),
+      annotations: { 'kubectl.kubernetes.io/default-container': BACKEND_CONTAINER },
+    },
+    spec: {
+      automountServiceAccountToken: spec.serviceAccount !== undefined,
+      // Always named: an omitted serviceAccountName is refilled from the deprecated
+      // serviceAccount field the apiserver mirrors, so removing one would not take effect.
+      serviceAccountName: spec.serviceAccount ?? 'default',
+      enableServiceLinks: false,
+      securityContext: podSecurity(BACKEND_UID),
+      containers: [container],
+      volumes: [{ name: 'tmp', emptyDir: {} }],
+    },
+  };
+  if (spec.podTemplateSpec !== undefined && isPlainObject(spec.podTemplateSpec)) {
+    template = strategicMerge(template, spec.podTemplateSpec) as V1PodTemplateSpec;
+    // The selector labels are not the user's to change.
+    template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...selectorLabels(mcp.metadata.name, 'backend') } };
+  }
+
+  return finish({
+    apiVersion: STATEFULSET.apiVersion,
+    kind: STATEFULSET.kind,
+    metadata: meta(mcp, names.backend, 'backend'),
+    spec: {
+      replicas: spec.replicas === 0 ? 0 : 1,
+      // Always the same name, so switching transport never touches this immutable field.
+      serviceName: names.backend,
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate' },
+      revisionHistoryLimit: 3,
+      selector: { matchLabels: selectorLabels(mcp.metadata.name, 'backend') },
+      template: withConfigHash(template),
+    },
+  });
+}
+
+export function backendService(mcp: MCPServer): Desired<V1Service> {
+  const spec = resolveSpec(mcp.spec);
+  const port = spec.mcpPort as number;
+  return finish({
+    apiVersion: SERVICE.apiVersion,
+    kind: SERVICE.kind,
+    metadata: meta(mcp, childNames(mcp.metadata.name).backend, 'backend'),
+    spec: {
+      // Headless: the StatefulSet's governing Service; its name resolves to the MCP server
+      // pod itself. Only the proxy talks to it, so it needs no virtual IP (one per server
+      // would exhaust small service ranges).
+      type: 'ClusterIP',
+      clusterIP: 'None',
+      selector: selectorLabels(mcp.metadata.name, 'backend'),
+      ports: [{ name: 'mcp', port, targetPort: 'mcp', protocol: 'TCP' }],
+    },
+  });
+}
+
+/** The proxyrunner's command line: flags only (stdio attaches instead of spawning a command). */
+export function proxyArgs(mcp: MCPServer): string[] {
+  const spec = resolveSpec(mcp.spec);
+  const args = ['dist/proxyrunner/src/main.js', '--transport', spec.transport];
+  if (spec.transport !== 'stdio') {
+    const path = spec.transport === 'sse' ? '/sse' : '/mcp';
+    args.push('--target-url', `http://${childNames(mcp.metadata.name).backend}:${spec.mcpPort}${path}`);
+  }
+  args.push(
+    '--proxy-mode', spec.proxyMode,
+    '--port', String(spec.proxyPort),
+    '--metrics-port', String(PROXY_METRICS_PORT),
+    '--session-idle-timeout', spec.sessionIdleTimeout,
+    '--max-sessions', String(spec.maxSessions),
+  );
+  return args;
+}
+
+function proxyEnv(mcp: MCPServer): V1EnvVar[] {
+  const spec = resolveSpec(mcp.spec);
+  const env: V1EnvVar[] = [
+    { name: 'MCPFLEET_MEMORY_LIMIT', valueFrom: { resourceFieldRef: { containerName: PROXY_CONTAINER, resource: 'limits.memory' } } },
+  ];
+  if (spec.transport === 'stdio') {
+    env.push(
+      { name: 'MCPFLEET_ATTACH_NAMESPACE', value: namespaceOf(mcp) },
+      { name: 'MCPFLEET_ATTACH_SELECTOR', value: selectorString(selectorLabels(mcp.metadata.name, 'backend')) },
+      { name: 'MCPFLEET_ATTACH_CONTAINER', value: BACKEND_CONTAINER },
+    );
+  }
+  return env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1Deployment> {
+  const spec = resolveSpec(mcp.spec);
+  const names = childNames(mcp.metadata.name);
+  const stdio = spec.transport === 'stdio';
+  const container: V1Container = {
+    name: PROXY_CONTAINER,
+    image: opts.proxyrunnerImage,
+    command: ['node'],
+    args: proxyArgs(mcp),
+    env: proxyEnv(mcp),
+    ports: [
+      { name: 'mcp', containerPort: spec.proxyPort, protocol: 'TCP' },
+      { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
+    ],
+    readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, failureThreshold: 6 },
+    resources: resourceRequirements(spec.proxyResources ?? DEFAULT_PROXY_RESOURCES) as V1ResourceRequirements,
+    securityContext: containerSecurity(),
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  const template: V1PodTemplateSpec = {
+    metadata: { labels: labels(mcp.metadata.name, 'proxy') },
+    spec: {
+      // Only stdio proxies talk to the API (pods/attach); HTTP proxies get no token at all.
+      automountServiceAccountToken: stdio,
+      serviceAccountName: stdio ? names.proxy : 'default',
+      enableServiceLinks: false,
+      securityContext: podSecurity(PROXY_UID),
+      containers: [container],
+      volumes: [{ name: 'tmp', emptyDir: {} }],
+    },
+  };
+  return finish({
+    apiVersion: DEPLOYMENT.apiVersion,
+    kind: DEPLOYMENT.kind,
+    metadata: meta(mcp, names.proxy, 'proxy'),
+    spec: {
+      replicas: spec.replicas,
+      revisionHistoryLimit: 3,
+      selector: { matchLabels: selectorLabels(mcp.metadata.name, 'proxy') },
+      // A stdio server has one stdin: never two proxies attached at once.
+      strategy: stdio ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: withConfigHash(template),
+    },
+  });
+}
+
+export function proxyService(mcp: MCPServer): Desired<V1Service> {
+  const spec = resolveSpec(mcp.spec);
+  return finish({
+    apiVersion: SERVICE.apiVersion,
+    kind: SERVICE.kind,
+    metadata: meta(mcp, childNames(mcp.metadata.name).proxy, 'proxy'),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(mcp.metadata.name, 'proxy'),
+      // Sessions live in one proxy replica's memory: keep a client on the replica it started with.
+      sessionAffinity: 'ClientIP',
+      ports: [
+        { name: 'mcp', port: spec.proxyPort, targetPort: 'mcp', protocol: 'TCP' },
+        { name: 'metrics', port: PROXY_METRICS_PORT, targetPort: 'metrics', protocol: 'TCP' },
+      ],
+    },
+  });
+}
+
+/** stdio only: what the proxyrunner needs to find the backend pod and attach to it. Nothing more. */
+export function proxyRbac(mcp: MCPServer): [Desired<V1ServiceAccount>, Desired<V1Role>, Desired<V1RoleBinding>] {
+  const names = childNames(mcp.metadata.name);
+  const sa = finish({
+    apiVersion: SERVICEACCOUNT.apiVersion,
+    kind: SERVICEACCOUNT.kind,
+    metadata: meta(mcp, names.proxy, 'proxy'),
+    automountServiceAccountToken: false, // the pod opts in explicitly
+  });
+  const role = finish({
+    apiVersion: ROLE.apiVersion,
+    kind: ROLE.kind,
+    metadata: meta(mcp, names.proxy, 'proxy'),
+    rules: [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      // WebSocket attach is a GET upgrade; SPDY attach is a POST (create).
+      { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
+    ],
+  });
+  const binding = finish({
+    apiVersion: ROLEBINDING.apiVersion,
+    kind: ROLEBINDING.kind,
+    metadata: meta(mcp, names.proxy, 'proxy'),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.proxy },
+    subjects: [{ kind: 'ServiceAccount', name: names.proxy, namespace: namespaceOf(mcp) }],
+  });
+  return [sa, role, binding];
+}
+
+/** Everything that should exist for this MCPServer, in apply order. */
+export function desiredObjects(mcp: MCPServer, opts: BuildOptions): DesiredObject[] {
+  const spec = resolveSpec(mcp.spec);
+  const out: DesiredObject[] = [];
+  if (spec.transport === 'stdio') out.push(...proxyRbac(mcp));
+  else out.push(backendService(mcp));
+  out.push(backendStatefulSet(mcp), proxyService(mcp), proxyDeployment(mcp, opts));
+  return out;
+}

@@ -1,0 +1,205 @@
+// Reconcile one MCPServer: build the desired children, write only those that differ from
+// what is observed (server-side apply), delete children it no longer wants, then write
+// status (merge patch of /status) only when it changed. An unchanged spec with children
+// as specified makes zero API writes.
+import type { Logger } from '../../../proxyrunner/src/log.ts';
+import type { MCPServer, MCPServerStatus } from '../api/types.ts';
+import { desiredObjects, type BuildOptions } from '../builders/desired.ts';
+import { LABEL_COMPONENT, LABEL_INSTANCE } from '../builders/meta.ts';
+import { CHILD_KINDS, MCPSERVER, type DesiredObject, type KindInfo, type KubeObject } from '../kinds.ts';
+import { ApiError, NotLeaderError, type KubeClient } from '../runtime/client.ts';
+import type { Cache } from '../runtime/cache.ts';
+import { needsApply, overlay } from './diff.ts';
+import { computeStatus, statusEqual, type ApplyError, type PodView } from './status.ts';
+
+export interface Caches {
+  mcpservers: Cache<MCPServer & KubeObject>;
+  /** By plural (statefulsets, deployments, ...), indexed by "namespace/instance". */
+  children: ReadonlyMap<string, Cache<KubeObject>>;
+  /** Pods of MCPServers, indexed by "namespace/instance". */
+  pods: Cache<KubeObject>;
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  caches: Caches;
+  build: BuildOptions;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** The index key of children and pods: "namespace/instance". */
+export function instanceIndex(obj: KubeObject): string | undefined {
+  const instance = obj.metadata.labels?.[LABEL_INSTANCE];
+  return instance === undefined || obj.metadata.namespace === undefined ? undefined : `${obj.metadata.namespace}/${instance}`;
+}
+
+/** The MCPServer that controls an object (its controller owner reference), if any. */
+export function controllerOf(obj: KubeObject): { name: string; uid: string } | undefined {
+  const ref = obj.metadata.ownerReferences?.find((r) => r.controller === true);
+  return ref === undefined ? undefined : { name: ref.name, uid: ref.uid };
+}
+
+export class ReconcileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReconcileError';
+  }
+}
+
+/** How the apiserver words "this field cannot change in place" (Services, selectors, StatefulSet specs). */
+const IMMUTABLE = /immutable|may not change once set|updates to .+ are forbidden/i;
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function kindFor(d: DesiredObject): KindInfo {
+  const k = CHILD_KINDS.find((c) => c.kind === d.kind && c.apiVersion === d.apiVersion);
+  if (k === undefined) throw new Error(`no kind info for ${d.apiVersion} ${d.kind}`);
+  return k;
+}
+
+export class Reconciler {
+  private readonly d: ReconcilerDeps;
+  private readonly now: () => Date;
+
+  constructor(deps: ReconcilerDeps) {
+    this.d = deps;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const { caches } = this.d;
+    const mcp = caches.mcpservers.get(namespace, name);
+    if (mcp === undefined) return; // deleted: owner references let the garbage collector remove the children
+
+    const terminating = mcp.metadata.deletionTimestamp !== undefined && mcp.metadata.deletionTimestamp !== null;
+    const desired = terminating ? [] : desiredObjects(mcp, this.d.build);
+    const applyErrors: ApplyError[] = [];
+
+    // Two waves, each written in parallel: what pods refer to (ServiceAccount, Role,
+    // RoleBinding, Services) before the workloads whose pods need it.
+    const first = desired.filter((d) => d.kind !== 'StatefulSet' && d.kind !== 'Deployment');
+    const second = desired.filter((d) => d.kind === 'StatefulSet' || d.kind === 'Deployment');
+    for (const wave of [first, second]) {
+      const results = await Promise.allSettled(wave.map((d) => this.ensure(key, mcp, d)));
+      for (const r of results) {
+        // ensure() reports API errors as values; what it throws (NotLeaderError) ends the reconcile.
+        if (r.status === 'rejected') throw r.reason instanceof Error ? r.reason : new Error(String(r.reason));
+        if (r.value !== undefined) applyErrors.push(r.value);
+      }
+    }
+
+    if (!terminating) await this.prune(mcp, desired, applyErrors);
+
+    const index = `${namespace}/${name}`;
+    const pods = caches.pods.byIndex(index) as unknown as PodView[];
+    const status = computeStatus({
+      mcp,
+      desired,
+      observed: (d) => caches.children.get(kindFor(d).plural)?.get(namespace, d.metadata.name),
+      backendPods: pods.filter((p) => p.metadata.labels?.[LABEL_COMPONENT] === 'backend'),
+      proxyPods: pods.filter((p) => p.metadata.labels?.[LABEL_COMPONENT] === 'proxy'),
+      applyErrors,
+      now: rfc3339(this.now()),
+    });
+    await this.writeStatus(mcp, status);
+
+    if (applyErrors.length > 0) {
+      throw new ReconcileError(applyErrors.map((e) => `${e.object}: ${e.reason}: ${e.message}`).join('; '));
+    }
+  }
+
+  /** Makes one child as desired (a write only when needed); returns the error to report, if any. */
+  private async ensure(key: string, mcp: MCPServer & KubeObject, d: DesiredObject): Promise<ApplyError | undefined> {
+    const { caches, client, log } = this.d;
+    const namespace = d.metadata.namespace;
+    const kind = kindFor(d);
+    const cache = caches.children.get(kind.plural);
+    const observed = cache?.get(namespace, d.metadata.name);
+    const owner = observed && controllerOf(observed);
+    if (owner !== undefined && owner.uid !== mcp.metadata.uid) {
+      return {
+        object: `${d.kind} ${d.metadata.name}`,
+        reason: 'NameConflict',
+        message: `already exists and is controlled by another owner (${owner.name}, uid ${owner.uid})`,
+      };
+    }
+    const decision = needsApply(d, observed);
+    if (!decision.apply) return undefined;
+    try {
+      let written: KubeObject;
+      try {
+        written = await client.apply<KubeObject>(kind, d);
+      } catch (err) {
+        if (!(observed !== undefined && err instanceof ApiError && err.code === 422)) throw err;
+        const what = { mcpserver: key, object: `${d.kind}/${d.metadata.name}`, err: err.message };
+        if (IMMUTABLE.test(err.message)) {
+          // A field that cannot change in place (a Service's clusterIP, a selector): replace the object.
+          log.info('replacing an object whose immutable fields must change', what);
+          await client.delete(kind, namespace, d.metadata.name, observed.metadata.uid);
+          written = await client.apply<KubeObject>(kind, d);
+        } else {
+          // Some edits cannot be undone by an apply: e.g. a Service port changed in place leaves
+          // the other manager's list entry next to ours (two ports named "mcp": Invalid). Then
+          // overwrite our fields in the object as it is, with an optimistic-concurrency update.
+          const current = await client.get<KubeObject>(kind, namespace, d.metadata.name);
+          if (current === undefined) throw err;
+          log.info('apply could not undo an edit; updating the object in place', what);
+          written = await client.update<KubeObject>(kind, overlay(current, d) as KubeObject & { metadata: { namespace: string } });
+        }
+      }
+      cache?.upsert(written);
+      log.debug('applied', { mcpserver: key, object: `${d.kind}/${d.metadata.name}`, why: decision.reason });
+      return undefined;
+    } catch (err) {
+      if (err instanceof NotLeaderError) throw err;
+      const e = err instanceof ApiError ? err : new ApiError(0, 'Error', String(err));
+      log.warn('apply failed', { mcpserver: key, object: `${d.kind}/${d.metadata.name}`, code: e.code, reason: e.reason, err: e.message });
+      return { object: `${d.kind} ${d.metadata.name}`, reason: e.reason, message: e.message };
+    }
+  }
+
+  /** Deletes children this MCPServer controls but no longer wants (e.g. after a transport change). */
+  private async prune(mcp: MCPServer & KubeObject, desired: readonly DesiredObject[], applyErrors: ApplyError[]): Promise<void> {
+    const namespace = mcp.metadata.namespace as string;
+    const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata.name}`));
+    for (const kind of CHILD_KINDS) {
+      const cache = this.d.caches.children.get(kind.plural);
+      if (cache === undefined) continue;
+      for (const obj of cache.byIndex(`${namespace}/${mcp.metadata.name}`)) {
+        if (wanted.has(`${kind.kind}/${obj.metadata.name}`)) continue;
+        if (controllerOf(obj)?.uid !== mcp.metadata.uid) continue;
+        if (obj.metadata.deletionTimestamp !== undefined && obj.metadata.deletionTimestamp !== null) continue;
+        try {
+          await this.d.client.delete(kind, namespace, obj.metadata.name, obj.metadata.uid);
+          this.d.log.info('deleted child no longer wanted', { mcpserver: `${namespace}/${mcp.metadata.name}`, object: `${kind.kind}/${obj.metadata.name}` });
+        } catch (err) {
+          if (err instanceof NotLeaderError) throw err;
+          const e = err instanceof ApiError ? err : new ApiError(0, 'Error', String(err));
+          applyErrors.push({ object: `${kind.kind} ${obj.metadata.name}`, reason: e.reason, message: `delete failed: ${e.message}` });
+        }
+      }
+    }
+  }
+
+  private async writeStatus(mcp: MCPServer & KubeObject, status: MCPServerStatus): Promise<void> {
+    if (statusEqual(mcp.status, status)) return;
+    const namespace = mcp.metadata.namespace as string;
+    try {
+      const updated = await this.d.client.patchStatus<MCPServer & KubeObject>(MCPSERVER, namespace, mcp.metadata.name, { status });
+      this.d.caches.mcpservers.upsert(updated);
+      if (mcp.status?.phase !== status.phase) {
+        this.d.log.info('phase changed', { mcpserver: `${namespace}/${mcp.metadata.name}`, from: mcp.status?.phase ?? '', to: status.phase, message: status.message });
+      }
+    } catch (err) {
+      // Deleted meanwhile: nothing to report on.
+      if (err instanceof ApiError && err.code === 404) return;
+      throw err;
+    }
+  }
+}

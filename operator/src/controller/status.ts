@@ -1,0 +1,256 @@
+// MCPServer status as a pure function of what is observed: the owned objects in the cache,
+// the pods behind them (terminating pods excluded), and the errors of the last apply.
+// It never reports Ready while a desired child is missing or not yet rolled out.
+import type { V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { resolveSpec, type Condition, type ConditionStatus, type MCPServer, type MCPServerStatus, type Phase } from '../api/types.ts';
+import { CONFIG_HASH_ANNOTATION, serverUrl } from '../builders/meta.ts';
+import type { DesiredObject, KubeObject } from '../kinds.ts';
+
+/** A pod as the cache keeps it (see runtime/transforms.ts): JSON, timestamps as strings. */
+export type PodView = Omit<V1Pod, 'metadata'> & { metadata: KubeObject['metadata'] };
+type StatefulSetView = Omit<V1StatefulSet, 'metadata'> & { metadata: KubeObject['metadata'] };
+type DeploymentView = Omit<V1Deployment, 'metadata'> & { metadata: KubeObject['metadata'] };
+
+export interface ApplyError {
+  /** "StatefulSet mcp-x" */
+  object: string;
+  /** The apiserver's reason (Forbidden, Invalid, Conflict, ...) or a transport error class. */
+  reason: string;
+  message: string;
+}
+
+export interface Observation {
+  mcp: MCPServer;
+  /** What the builders want to exist. */
+  desired: readonly DesiredObject[];
+  /** The observed counterpart of each desired object (undefined: missing). */
+  observed: (desired: DesiredObject) => KubeObject | undefined;
+  backendPods: readonly PodView[];
+  proxyPods: readonly PodView[];
+  applyErrors: readonly ApplyError[];
+  /** RFC 3339, for lastTransitionTime of conditions that change now. */
+  now: string;
+}
+
+export const CONDITION_TYPES = ['Ready', 'Available', 'ChildrenApplied', 'BackendHealthy', 'ProxyHealthy'] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+/** Container waiting reasons that mean the pod will not come up by itself. */
+const FAILING_REASONS = new Set([
+  'CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError',
+  'CreateContainerError', 'RunContainerError', 'ErrImageNeverPull',
+]);
+
+export function isTerminating(pod: PodView): boolean {
+  return pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
+}
+
+export function isPodReady(pod: PodView): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function podHash(pod: PodView): string | undefined {
+  return pod.metadata.annotations?.[CONFIG_HASH_ANNOTATION];
+}
+
+function templateHash(obj: DesiredObject | undefined): string | undefined {
+  const spec = obj?.['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined;
+  return spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+}
+
+interface Problem {
+  reason: string;
+  message: string;
+}
+
+/** The first reason a set of pods cannot run, if any. */
+export function podFailure(pods: readonly PodView[]): Problem | undefined {
+  for (const pod of pods) {
+    if (isTerminating(pod)) continue;
+    const name = pod.metadata.name;
+    if (pod.status?.phase === 'Failed') {
+      return { reason: pod.status.reason ?? 'PodFailed', message: `pod ${name} failed${pod.status.message ? `: ${pod.status.message}` : ''}` };
+    }
+    for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+      const waiting = cs.state?.waiting;
+      if (waiting?.reason !== undefined && FAILING_REASONS.has(waiting.reason)) {
+        return { reason: waiting.reason, message: `container ${cs.name} of pod ${name}: ${waiting.message ?? waiting.reason}` };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Why pods are not up yet (not a failure): unschedulable, waiting, ... */
+function podPending(pods: readonly PodView[]): string | undefined {
+  for (const pod of pods) {
+    if (isTerminating(pod) || isPodReady(pod)) continue;
+    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (scheduled?.status === 'False') return `pod ${pod.metadata.name} is not scheduled: ${scheduled.message ?? scheduled.reason ?? 'pending'}`;
+    // Deliberately without the pod's phase: every distinct message is a status write.
+    return `pod ${pod.metadata.name} is not ready yet`;
+  }
+  return undefined;
+}
+
+function describe(obj: DesiredObject): string {
+  return `${obj.kind} ${obj.metadata.name}`;
+}
+
+interface Verdict {
+  ok: boolean;
+  reason: string;
+  message: string;
+}
+
+export function computeStatus(o: Observation): MCPServerStatus {
+  const { mcp } = o;
+  const spec = resolveSpec(mcp.spec);
+  const generation = mcp.metadata.generation ?? 0;
+  const stopped = spec.replicas === 0;
+
+  const desiredSts = o.desired.find((d) => d.kind === 'StatefulSet');
+  const desiredDeploy = o.desired.find((d) => d.kind === 'Deployment');
+  const sts = (desiredSts && o.observed(desiredSts)) as StatefulSetView | undefined;
+  const deploy = (desiredDeploy && o.observed(desiredDeploy)) as DeploymentView | undefined;
+  const missing = o.desired.filter((d) => o.observed(d) === undefined).map(describe);
+
+  const activeProxy = o.proxyPods.filter((p) => !isTerminating(p));
+  const activeBackend = o.backendPods.filter((p) => !isTerminating(p));
+  const readyReplicas = activeProxy.filter(isPodReady).length;
+  const proxyHash = templateHash(desiredDeploy);
+  const backendHash = templateHash(desiredSts);
+  const readyCurrentProxy = activeProxy.filter((p) => isPodReady(p) && podHash(p) === proxyHash).length;
+  const readyBackend = activeBackend.filter(isPodReady).length;
+  const readyCurrentBackend = activeBackend.filter((p) => isPodReady(p) && podHash(p) === backendHash).length;
+
+  // --- failure classes
+  const applied: Verdict =
+    o.applyErrors.length === 0
+      ? { ok: true, reason: 'Applied', message: `all ${o.desired.length} owned objects are as specified` }
+      : {
+          ok: false,
+          reason: o.applyErrors[0]?.reason ?? 'ApplyFailed',
+          message: o.applyErrors.map((e) => `${e.object}: ${e.message}`).join('; '),
+        };
+  const backendProblem = podFailure(o.backendPods);
+  const backend: Verdict = backendProblem
+    ? { ok: false, ...backendProblem }
+    : { ok: true, reason: 'NoFailures', message: 'no MCP server pod is failing' };
+  const deployFailure = (deploy?.status?.conditions ?? []).find(
+    (c) => (c.type === 'ReplicaFailure' && c.status === 'True') || (c.type === 'Progressing' && c.status === 'False'),
+  );
+  const proxyProblem: Problem | undefined =
+    podFailure(o.proxyPods) ??
+    (deployFailure ? { reason: deployFailure.reason ?? deployFailure.type, message: `Deployment ${deploy?.metadata.name}: ${deployFailure.message ?? ''}` } : undefined);
+  const proxy: Verdict = proxyProblem ? { ok: false, ...proxyProblem } : { ok: true, reason: 'NoFailures', message: 'no proxy pod is failing' };
+
+  // --- readiness of each side
+  const stsObserved = sts !== undefined && (sts.status?.observedGeneration ?? -1) >= (sts.metadata.generation ?? 0);
+  const stsRolledOut =
+    stsObserved &&
+    sts.status?.updateRevision !== undefined &&
+    sts.status.currentRevision === sts.status.updateRevision &&
+    (sts.status.updatedReplicas ?? 0) === (sts.spec?.replicas ?? 1);
+  const deployObserved = deploy !== undefined && (deploy.status?.observedGeneration ?? -1) >= (deploy.metadata.generation ?? 0);
+  const deployRolledOut =
+    deployObserved &&
+    (deploy.status?.updatedReplicas ?? 0) === spec.replicas &&
+    (deploy.status?.replicas ?? 0) === spec.replicas;
+
+  let available: Verdict;
+  if (stopped) available = { ok: false, reason: 'Stopped', message: 'replicas is 0' };
+  else if (missing.length > 0) available = { ok: false, reason: 'ChildMissing', message: `missing: ${missing.join(', ')}` };
+  else if (readyBackend < 1)
+    available = {
+      ok: false,
+      reason: 'BackendNotReady',
+      message:
+        podPending(o.backendPods) ??
+        (activeBackend.length === 0
+          ? `no MCP server pod exists yet; if this persists, \`kubectl describe statefulset ${desiredSts?.metadata.name ?? ''}\` shows why it cannot be created`
+          : 'the MCP server pod is not ready'),
+    };
+  else if (readyReplicas < 1)
+    available = {
+      ok: false,
+      reason: 'ProxyNotReady',
+      message: podPending(o.proxyPods) ?? (activeProxy.length === 0 ? 'no proxy pod exists yet' : 'no proxy pod is ready'),
+    };
+  else available = { ok: true, reason: 'Serving', message: `${readyReplicas} proxy replica(s) serving` };
+
+  let ready: Verdict;
+  if (!available.ok) ready = available;
+  else if (!stsRolledOut || readyCurrentBackend < 1)
+    ready = { ok: false, reason: 'RollingOut', message: 'the MCP server StatefulSet is rolling out' };
+  else if (!deployRolledOut || readyCurrentProxy < spec.replicas || activeProxy.length !== spec.replicas)
+    ready = { ok: false, reason: 'RollingOut', message: `proxy: ${readyCurrentProxy}/${spec.replicas} updated replicas ready` };
+  else ready = { ok: true, reason: 'Ready', message: `serving with ${readyReplicas} proxy replica(s)` };
+
+  const terminating = mcp.metadata.deletionTimestamp !== undefined && mcp.metadata.deletionTimestamp !== null;
+  if (terminating) ready = { ok: false, reason: 'Terminating', message: 'the MCPServer is being deleted' };
+
+  const failed = !applied.ok || !backend.ok || !proxy.ok;
+  let phase: Phase;
+  if (terminating) phase = 'Terminating';
+  else if (failed) phase = 'Failed';
+  else if (stopped) phase = 'Stopped';
+  else if (ready.ok) phase = 'Ready';
+  else phase = 'Pending';
+
+  const previous = mcp.status?.conditions ?? [];
+  const cond = (type: ConditionType, v: Verdict): Condition => {
+    const status: ConditionStatus = v.ok ? 'True' : 'False';
+    const before = previous.find((c) => c.type === type);
+    return {
+      type,
+      status,
+      reason: v.reason,
+      message: v.message,
+      lastTransitionTime: before?.status === status ? before.lastTransitionTime : o.now,
+      observedGeneration: generation,
+    };
+  };
+  const conditions = [
+    cond('Ready', ready),
+    cond('Available', available),
+    cond('ChildrenApplied', applied),
+    cond('BackendHealthy', backend),
+    cond('ProxyHealthy', proxy),
+  ];
+  const firstProblem = [applied, backend, proxy].find((v) => !v.ok);
+  const message = phase === 'Failed' && firstProblem ? firstProblem.message : ready.message;
+
+  return {
+    phase,
+    message,
+    url: serverUrl(mcp, spec.proxyPort, spec.proxyMode),
+    readyReplicas,
+    observedGeneration: generation,
+    conditions,
+  };
+}
+
+/** Whether two statuses say the same (lastTransitionTime is carried over, so exact compare). */
+export function statusEqual(a: MCPServerStatus | undefined, b: MCPServerStatus): boolean {
+  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
+}
+
+function normalize(s: MCPServerStatus | undefined): unknown {
+  if (s === undefined) return undefined;
+  return {
+    phase: s.phase,
+    message: s.message,
+    url: s.url,
+    readyReplicas: s.readyReplicas,
+    observedGeneration: s.observedGeneration,
+    conditions: (s.conditions ?? []).map((c) => ({
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      lastTransitionTime: c.lastTransitionTime,
+      observedGeneration: c.observedGeneration,
+    })),
+  };
+}

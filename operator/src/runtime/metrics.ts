@@ -1,0 +1,136 @@
+// Prometheus instruments of the operator. Labels are bounded: results, verbs, resources of
+// the kinds it handles, HTTP codes, phases.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PHASES } from '../api/types.ts';
+import { WRITE_VERBS, type Verb } from './client.ts';
+import { VERSION } from '../version.ts';
+
+export interface OperatorMetrics {
+  readonly registry: Registry;
+  reconciled(result: 'success' | 'error' | 'requeue', seconds: number): void;
+  apiRequest(verb: Verb, resource: string, code: number, seconds: number): void;
+  watchRestarted(resource: string, reason: string): void;
+  setLeader(leader: boolean): void;
+  /** Total API writes so far (all resources but leases), for logs and tests. */
+  writes(): number;
+}
+
+export interface MetricsSources {
+  queueDepth: () => number;
+  /** Phase of every MCPServer in the cache ('' when it has no status yet). */
+  phases: () => Iterable<string>;
+  cacheSizes: () => Iterable<[resource: string, size: number]>;
+  defaultMetrics?: boolean;
+}
+
+export function createMetrics(sources: MetricsSources): OperatorMetrics {
+  const registry = new Registry();
+  if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'mcpfleet_operator_build_info',
+    help: 'Version of the operator (always 1).',
+    labelNames: ['version'],
+    registers: [registry],
+  }).set({ version: VERSION }, 1);
+  const reconciles = new Counter({
+    name: 'mcpfleet_operator_reconciles_total',
+    help: 'MCPServer reconciles by result: success, error (retried with backoff), requeue (scheduled again).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const r of ['success', 'error', 'requeue']) reconciles.inc({ result: r }, 0);
+  const duration = new Histogram({
+    name: 'mcpfleet_operator_reconcile_duration_seconds',
+    help: 'Time to reconcile one MCPServer.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'mcpfleet_operator_queue_depth',
+    help: 'MCPServer keys waiting in the work queue.',
+    registers: [registry],
+    collect() {
+      this.set(sources.queueDepth());
+    },
+  });
+  new Gauge({
+    name: 'mcpfleet_operator_mcpservers',
+    help: 'MCPServers in the cache by status.phase ("Unknown": no status yet).',
+    labelNames: ['phase'],
+    registers: [registry],
+    collect() {
+      const counts = new Map<string, number>([...PHASES, 'Unknown'].map((p) => [p, 0]));
+      for (const phase of sources.phases()) {
+        const p = phase === '' ? 'Unknown' : phase;
+        counts.set(p, (counts.get(p) ?? 0) + 1);
+      }
+      for (const [phase, n] of counts) this.set({ phase }, n);
+    },
+  });
+  new Gauge({
+    name: 'mcpfleet_operator_cache_objects',
+    help: 'Objects held in the informer caches, by resource.',
+    labelNames: ['resource'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [resource, size] of sources.cacheSizes()) this.set({ resource }, size);
+    },
+  });
+  const requests = new Counter({
+    name: 'mcpfleet_operator_api_requests_total',
+    help: 'Requests sent to the Kubernetes API, by verb, resource and HTTP code (0: no answer).',
+    labelNames: ['verb', 'resource', 'code'],
+    registers: [registry],
+  });
+  const writes = new Counter({
+    name: 'mcpfleet_operator_api_writes_total',
+    help: 'Write requests (apply, patch, create, update, delete) sent to the Kubernetes API, by verb and resource; leases are leader election.',
+    labelNames: ['verb', 'resource'],
+    registers: [registry],
+  });
+  const requestDuration = new Histogram({
+    name: 'mcpfleet_operator_api_request_duration_seconds',
+    help: 'Latency of Kubernetes API requests other than watches, by verb.',
+    labelNames: ['verb'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const watchRestarts = new Counter({
+    name: 'mcpfleet_operator_watch_restarts_total',
+    help: 'Watches started again, by resource and reason: closed (server ended it), expired (410 Gone: relisted), error (retried with backoff).',
+    labelNames: ['resource', 'reason'],
+    registers: [registry],
+  });
+  const leader = new Gauge({
+    name: 'mcpfleet_operator_leader',
+    help: '1 while this replica holds the leader lease (or runs without leader election).',
+    registers: [registry],
+  });
+  leader.set(0);
+
+  let nonLeaseWrites = 0;
+  return {
+    registry,
+    reconciled(result, seconds) {
+      reconciles.inc({ result });
+      duration.observe(seconds);
+    },
+    apiRequest(verb, resource, code, seconds) {
+      requests.inc({ verb, resource, code: String(code) });
+      if (verb !== 'watch') requestDuration.observe({ verb }, seconds);
+      if (WRITE_VERBS.has(verb)) {
+        writes.inc({ verb, resource });
+        if (resource !== 'leases') nonLeaseWrites++;
+      }
+    },
+    watchRestarted(resource, reason) {
+      watchRestarts.inc({ resource, reason });
+    },
+    setLeader(isLeader) {
+      leader.set(isLeader ? 1 : 0);
+    },
+    writes: () => nonLeaseWrites,
+  };
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { Backoff, exponentialDelay } from './backoff.ts';
+import { fromKubeconfig, loadClusterAccess } from './kubeconfig.ts';
+import { microTime } from './leader.ts';
+import { slimPod, stripMeta } from './transforms.ts';
+import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
+import type { KubeObject } from '../kinds.ts';
+
+describe('Backoff', () => {
+  it('doubles up to the cap, jittered into the upper half, and resets', () => {
+    const lo = new Backoff(100, 1000, () => 0);
+    expect([1, 2, 3, 4, 5, 6].map(() => lo.next())).toEqual([50, 100, 200, 400, 500, 500]);
+    const hi = new Backoff(100, 1000, () => 1);
+    expect([1, 2, 3].map(() => hi.next())).toEqual([100, 200, 400]);
+    hi.reset();
+    expect(hi.next()).toBe(100);
+    expect(exponentialDelay(1, 10, 100)).toBe(10);
+    expect(exponentialDelay(5, 10, 100)).toBe(100);
+  });
+});
+
+describe('microTime', () => {
+  it('writes RFC 3339 with six fractional digits, as the apiserver expects for Lease times', () => {
+    expect(microTime(Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toBe('2026-01-02T03:04:05.678000Z');
+  });
+});
+
+describe('kubeconfig', () => {
+  it('reads server, CA, token and namespace of the current context', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kc-'));
+    const file = path.join(dir, 'config');
+    await writeFile(path.join(dir, 'ca.crt'), 'CA PEM');
+    await writeFile(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'a', cluster: { server: 'https://a.example:6443/', 'certificate-authority': 'ca.crt' } },
+          { name: 'b', cluster: { server: 'https://b.example', 'certificate-authority-data': Buffer.from('B CA').toString('base64'), 'insecure-skip-tls-verify': true } },
+        ],
+        users: [
+          { name: 'ua', user: { token: 'tok-a' } },
+          { name: 'ub', user: { 'client-certificate-data': Buffer.from('CERT').toString('base64'), 'client-key-data': Buffer.from('KEY').toString('base64') } },
+        ],
+        contexts: [
+          { name: 'ca', context: { cluster: 'a', user: 'ua', namespace: 'team' } },
+          { name: 'cb', context: { cluster: 'b', user: 'ub' } },
+        ],
+        'current-context': 'ca',
+      }),
+    );
+    const a = fromKubeconfig(file);
+    expect(a).toMatchObject({ server: 'https://a.example:6443', ca: 'CA PEM', insecureSkipTLSVerify: false, namespace: 'team' });
+    expect(await a.credentials()).toMatchObject({ token: 'tok-a' });
+    const b = fromKubeconfig(file, 'cb');
+    expect(b).toMatchObject({ server: 'https://b.example', ca: 'B CA', insecureSkipTLSVerify: true, namespace: undefined });
+    expect(await b.credentials()).toEqual({ cert: 'CERT', key: 'KEY' });
+    expect(loadClusterAccess(undefined, { KUBECONFIG: `${file}${path.delimiter}/nonexistent` }).server).toBe('https://a.example:6443');
+    expect(() => fromKubeconfig(file, 'nope')).toThrow(/context "nope" not found/);
+  });
+
+  it('runs exec credential plugins and caches their token until it expires', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kc-'));
+    const counter = path.join(dir, 'count');
+    const plugin = path.join(dir, 'plugin.sh');
+    const expires = new Date(Date.now() + 3_600_000).toISOString();
+    await writeFile(
+      plugin,
+      `#!/bin/sh\necho x >> ${counter}\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin-'"$GREETING"'","expirationTimestamp":"${expires}"}}'\n`,
+      { mode: 0o755 },
+    );
+    const file = path.join(dir, 'config');
+    await writeFile(
+      file,
+      stringify({
+        clusters: [{ name: 'c', cluster: { server: 'https://c.example' } }],
+        users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugin.sh', env: [{ name: 'GREETING', value: 'hi' }] } } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    const access = fromKubeconfig(file);
+    expect(await access.credentials()).toEqual({ token: 'from-plugin-hi' });
+    expect(await access.credentials()).toEqual({ token: 'from-plugin-hi' });
+    const { readFile } = await import('node:fs/promises');
+    expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('cache transforms', () => {
+  it('drop managedFields and last-applied-configuration', () => {
+    const obj: KubeObject = {
+      metadata: { name: 'x', managedFields: [{ manager: 'm' }], annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}', keep: 'me' } },
+      spec: { a: 1 },
+    };
+    expect(stripMeta(obj)).toEqual({ metadata: { name: 'x', annotations: { keep: 'me' } }, spec: { a: 1 } });
+  });
+
+  it('keep of a pod only what status computation reads', () => {
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'p',
+        namespace: 'n',
+        uid: 'u',
+        resourceVersion: '5',
+        labels: { a: 'b' },
+        annotations: { [CONFIG_HASH_ANNOTATION]: 'h', other: 'x' },
+        managedFields: [{}],
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r' }],
+      },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+      status: {
+        phase: 'Running',
+        podIP: '1.2.3.4',
+        conditions: [
+          { type: 'Ready', status: 'True', lastTransitionTime: 't' },
+          { type: 'Initialized', status: 'True' },
+          { type: 'PodScheduled', status: 'True' },
+        ],
+        containerStatuses: [{ name: 'c', ready: false, restartCount: 2, image: 'i', imageID: 'sha', state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } }, lastState: { terminated: { exitCode: 1 } } }],
+      },
+    };
+    expect(slimPod(pod)).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'n', uid: 'u', resourceVersion: '5', labels: { a: 'b' }, annotations: { [CONFIG_HASH_ANNOTATION]: 'h' } },
+      status: {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'True' }, { type: 'PodScheduled', status: 'True' }],
+        containerStatuses: [{ name: 'c', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } } }],
+      },
+    });
+  });
+});

@@ -1,0 +1,75 @@
+// What the caches keep of each object: everything the operator reads, nothing else.
+// managedFields (often the largest part of an object) are never read; pods shrink to
+// their identity and the status fields that status computation looks at.
+import type { KubeObject } from '../kinds.ts';
+import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export function stripMeta<T extends KubeObject>(obj: T): T {
+  const { managedFields: _drop, ...metadata } = obj.metadata;
+  if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _last, ...annotations } = metadata.annotations;
+    metadata.annotations = annotations;
+  }
+  return { ...obj, metadata };
+}
+
+interface PodJson extends KubeObject {
+  status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: ContainerStatusJson[];
+    initContainerStatuses?: ContainerStatusJson[];
+  };
+}
+
+interface ContainerStatusJson {
+  name: string;
+  ready?: boolean;
+  restartCount?: number;
+  state?: { waiting?: { reason?: string; message?: string }; running?: unknown; terminated?: { reason?: string; exitCode?: number } };
+}
+
+function slimContainer(cs: ContainerStatusJson): ContainerStatusJson {
+  const waiting = cs.state?.waiting;
+  return {
+    name: cs.name,
+    ...(cs.ready !== undefined && { ready: cs.ready }),
+    ...(cs.restartCount !== undefined && { restartCount: cs.restartCount }),
+    ...(waiting !== undefined && { state: { waiting: { ...(waiting.reason && { reason: waiting.reason }), ...(waiting.message && { message: waiting.message }) } } }),
+  };
+}
+
+export function slimPod<T extends KubeObject>(obj: T): T {
+  const pod = obj as PodJson;
+  const m = pod.metadata;
+  const hash = m.annotations?.[CONFIG_HASH_ANNOTATION];
+  const s = pod.status ?? {};
+  const slim: PodJson = {
+    apiVersion: pod.apiVersion ?? 'v1',
+    kind: pod.kind ?? 'Pod',
+    metadata: {
+      name: m.name,
+      ...(m.namespace !== undefined && { namespace: m.namespace }),
+      ...(m.uid !== undefined && { uid: m.uid }),
+      ...(m.resourceVersion !== undefined && { resourceVersion: m.resourceVersion }),
+      ...(m.deletionTimestamp !== undefined && m.deletionTimestamp !== null && { deletionTimestamp: m.deletionTimestamp }),
+      ...(m.labels !== undefined && { labels: m.labels }),
+      ...(hash !== undefined && { annotations: { [CONFIG_HASH_ANNOTATION]: hash } }),
+    },
+    status: {
+      ...(s.phase !== undefined && { phase: s.phase }),
+      ...(s.reason !== undefined && { reason: s.reason }),
+      ...(s.message !== undefined && { message: s.message }),
+      conditions: (s.conditions ?? [])
+        .filter((c) => c.type === 'Ready' || c.type === 'PodScheduled')
+        .map((c) => ({ type: c.type, status: c.status, ...(c.reason && { reason: c.reason }), ...(c.message && { message: c.message }) })),
+      ...(s.containerStatuses && { containerStatuses: s.containerStatuses.map(slimContainer) }),
+      ...(s.initContainerStatuses && { initContainerStatuses: s.initContainerStatuses.map(slimContainer) }),
+    },
+  };
+  return slim as unknown as T;
+}

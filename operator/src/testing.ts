@@ -1,0 +1,27 @@
+// MCPServer objects for tests: as a user writes them (manifest) and as the apiserver returns
+// them (with uid, generation and the CRD's defaults filled in). Test-only; kept in src so the
+// unit tests next to the sources need nothing from test/.
+import { API_VERSION, DEFAULTS, KIND, type MCPServer, type MCPServerSpec } from './api/types.ts';
+
+export function manifest(name: string, spec: MCPServerSpec, namespace?: string): MCPServer {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, ...(namespace !== undefined && { namespace }) },
+    spec,
+  };
+}
+
+/** What the apiserver would hand the operator: defaults applied, uid and generation set. */
+export function stored(name: string, spec: MCPServerSpec, namespace = 'team-a', generation = 1): MCPServer {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace, uid: `uid-${name}`, generation, resourceVersion: '100', creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { ...DEFAULTS, ...spec },
+  };
+}
+
+export const stdioSpec: MCPServerSpec = { image: 'example/mcp-stdio:1', transport: 'stdio', args: ['stdio'] };
+export const httpSpec: MCPServerSpec = { image: 'example/mcp-http:1', transport: 'streamable-http', mcpPort: 3001, replicas: 2 };
+export const sseSpec: MCPServerSpec = { image: 'example/mcp-sse:1', transport: 'sse', mcpPort: 3001, proxyMode: 'sse' };
