@@ -13,5 +13,9 @@ export default {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{proxyrunner,operator}/**/*.test.ts'] },
     { ...common, displayName: 'proxy', testMatch: ['<rootDir>/test/proxy/**/*.test.ts'] },
     { ...common, displayName: 'operator', testMatch: ['<rootDir>/test/operator/**/*.test.ts'] },
+    // Helm chart, generated install, RBAC and image layout, on the real control plane.
+    { ...common, displayName: 'deploy', testMatch: ['<rootDir>/test/{deploy,images}/**/*.test.ts'] },
+    // PromQL of the alerts and dashboard against a real Prometheus scraping a real proxyrunner.
+    { ...common, displayName: 'monitoring', testMatch: ['<rootDir>/test/monitoring/**/*.test.ts'] },
   ],
 };
