@@ -14,8 +14,8 @@
 // Servers are a third each stdio, streamable-http and sse (two pods each: the MCP server
 // and one proxy replica), in one namespace that enforces the restricted Pod Security Standard.
 // --stock-controllers uses startControlPlane's controllers as they are (client rate limits of
-// 20-50 QPS, a /24 pod CIDR); the default tunes them so the operator is what is measured
-// (see test/support/benchControllers.ts).
+// 20-50 QPS, a /24 pod CIDR); the default tunes them (SCALE_TUNING below) so the operator is
+// what is measured.
 //
 // --floor runs no operator: the benchmark itself server-side-applies every MCPServer's
 // children (the same builders, 32 at a time) and times how long the control plane needs
@@ -24,9 +24,7 @@
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureBinaries, startControlPlane, type ControlPlane } from '../test/control-plane/controlPlane.ts';
-import { startBenchControllers, type BenchControllers } from '../test/support/benchControllers.ts';
-import { keepKwokNodesReady, type NodeHeartbeat } from '../test/support/nodeLeases.ts';
+import { ensureBinaries, startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../test/control-plane/controlPlane.ts';
 import { OPERATOR_DIST, OPERATOR_SOURCE, startOperator, type OperatorProcess } from '../test/support/operatorProcess.ts';
 import { ROOT } from '../test/support/processes.ts';
 import { manifest } from '../test/support/mcpServers.ts';
@@ -58,6 +56,27 @@ const IDLE_S = Number(values.idle);
 const CREATE_CONCURRENCY = Number(values['create-concurrency']);
 const TIMEOUT_S = Number(values.timeout);
 const STOCK = values['stock-controllers'] === true;
+
+/**
+ * With their defaults the benchmark would measure the controllers' client rate limits, not
+ * the operator: kube-controller-manager talks to the API at 20 QPS (burst 30) per controller,
+ * so the Deployment, ReplicaSet and StatefulSet controllers alone need minutes for 1,000
+ * servers; the scheduler binds at 50 QPS; kwok's pod CIDR is a /24 (254 IPs for 2,000 pods).
+ */
+function scaleTuning(count: number): ControlPlaneOptions {
+  const qps = ['--kube-api-qps=1000', '--kube-api-burst=2000'];
+  return {
+    withControllers: true,
+    withKwok: true,
+    nodes: Math.max(1, Math.ceil((2 * count) / 900)),
+    podsPerNode: 1000,
+    extraArgs: {
+      'kube-controller-manager': [...qps, '--concurrent-deployment-syncs=10', '--concurrent-replicaset-syncs=10', '--concurrent-statefulset-syncs=10'],
+      'kube-scheduler': qps,
+      kwok: ['--cidr=127.1.0.1/16'],
+    },
+  };
+}
 const NAMESPACE = 'bench';
 const RESYNC = '30s'; // at least one full resync inside the idle window
 const GOALS = { readySeconds: 60, peakRssMiB: 200, idleWrites: 0 };
@@ -126,14 +145,10 @@ async function main(): Promise<void> {
   await ensureBinaries();
   log(`starting the control plane (${STOCK ? 'stock' : 'tuned'} controllers)`);
   const cp: ControlPlane = await startControlPlane(
-    STOCK ? { withControllers: true, withKwok: true, nodes: Math.ceil((2 * COUNT) / 100) + 1 } : { withControllers: false, withKwok: false },
+    STOCK ? { withControllers: true, withKwok: true, nodes: Math.ceil((2 * COUNT) / 100) + 1 } : scaleTuning(COUNT),
   );
-  let controllers: BenchControllers | undefined;
-  let heartbeat: NodeHeartbeat | undefined;
   let op: OperatorProcess | undefined;
   try {
-    if (STOCK) heartbeat = await keepKwokNodesReady(cp);
-    else controllers = await startBenchControllers(cp, Math.max(1, Math.ceil((2 * COUNT) / 900)));
     const kubectl = async (args: string[], input?: string): Promise<void> => {
       const r = await cp.kubectl(args, input === undefined ? {} : { input });
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -294,8 +309,6 @@ async function main(): Promise<void> {
       log('operator log: bench-results/operator.log');
     }
     await op?.stop();
-    await heartbeat?.stop();
-    await controllers?.stop();
     await cp.stop();
   }
 }

@@ -57,6 +57,14 @@ describe('operator parseConfig', () => {
     expect(parse(['--leader-elect=true'], { MCPFLEET_LEADER_ELECT: 'false' }).leaderElect).toBe(true);
   });
 
+  it('reads the proxyrunner defaults and pull secrets for every MCPServer', () => {
+    expect(parse([])).toMatchObject({ proxyDefaults: { sessionIdleTimeout: '30m', maxSessions: 10_000 }, proxyrunnerImagePullSecrets: [] });
+    const config = parseConfig(['--default-max-sessions', '500', '--proxyrunner-image-pull-secrets', 'regcred, b ,regcred'], {
+      MCPFLEET_DEFAULT_SESSION_IDLE_TIMEOUT: '90s',
+    });
+    expect(config).toMatchObject({ proxyDefaults: { sessionIdleTimeout: '90s', maxSessions: 500 }, proxyrunnerImagePullSecrets: ['b', 'regcred'] });
+  });
+
   it('parses durations', () => {
     expect(parse(['--resync-period', '90s', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'])).toMatchObject({
       resyncPeriodMs: 90_000,
@@ -75,6 +83,9 @@ describe('operator parseConfig', () => {
       [['--retry-period', '10s'], /--retry-period must be shorter than --renew-deadline/],
       [['--unknown'], /Unknown option/],
       [['positional'], /Unexpected argument/],
+      [['--default-max-sessions', '0'], /--default-max-sessions must be an integer from 1/],
+      [['--default-session-idle-timeout', '0s'], /--default-session-idle-timeout must be positive/],
+      [['--proxyrunner-image-pull-secrets', 'ok,Not_A_Name'], /"Not_A_Name" is not a valid Secret name/],
     ];
     for (const [argv, message] of bad) {
       expect(() => parse(argv)).toThrow(UsageError);

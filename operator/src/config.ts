@@ -1,10 +1,10 @@
-// Command-line flags of the operator, each with an MCPFLEET_* environment fallback (and the
-// conventional KUBECONFIG, WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME), and the --help text
-// generated from the same table so the two cannot disagree.
+// The operator's flags (table and parsing in proxyrunner/src/cli/flags.ts, shared with the
+// proxyrunner), with the conventional WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME fallbacks.
 import os from 'node:os';
-import { parseArgs } from 'node:util';
+import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from '../../proxyrunner/src/cli/flags.ts';
 import type { LogLevel } from '../../proxyrunner/src/log.ts';
-import { formatBytes, formatDuration, parseBytes, parseDuration } from '../../proxyrunner/src/quantity.ts';
+import { formatBytes, formatDuration, parseDuration } from '../../proxyrunner/src/quantity.ts';
+import { PROXY_DEFAULTS, type ProxyDefaults } from './api/types.ts';
 import { VERSION } from './version.ts';
 
 export interface OperatorConfig {
@@ -12,6 +12,8 @@ export interface OperatorConfig {
   /** undefined: every namespace. */
   watchNamespaces: string[] | undefined;
   proxyrunnerImage: string;
+  proxyrunnerImagePullSecrets: string[];
+  proxyDefaults: ProxyDefaults;
   metricsHost: string;
   metricsPort: number;
   concurrency: number;
@@ -31,24 +33,15 @@ export interface OperatorConfig {
   memoryLimitBytes: number | undefined;
 }
 
-type Kind = 'string' | 'int' | 'duration' | 'bool' | 'bytes';
-
-interface FlagSpec {
-  name: string;
-  kind: Kind;
-  default?: string;
-  choices?: readonly string[];
-  /** Conventional environment variables read before MCPFLEET_*. */
-  env?: readonly string[];
-  help: string;
-}
-
 export const DEFAULT_PROXYRUNNER_IMAGE = `ghcr.io/mcpfleet/proxyrunner:${VERSION}`;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file (default: the first file in $KUBECONFIG, else the in-cluster ServiceAccount, else ~/.kube/config)' },
   { name: 'watch-namespace', kind: 'string', default: '', env: ['WATCH_NAMESPACE'], help: 'namespace(s) to watch, comma-separated; empty watches all' },
   { name: 'proxyrunner-image', kind: 'string', default: DEFAULT_PROXYRUNNER_IMAGE, help: 'image of the proxyrunner Deployments the operator creates' },
+  { name: 'proxyrunner-image-pull-secrets', kind: 'string', default: '', help: 'Secrets (comma-separated names) the proxyrunner pods pull their image with; each must exist in the MCPServer\'s namespace' },
+  { name: 'default-session-idle-timeout', kind: 'duration', default: PROXY_DEFAULTS.sessionIdleTimeout, help: 'sessionIdleTimeout of MCPServers that do not set it' },
+  { name: 'default-max-sessions', kind: 'int', default: String(PROXY_DEFAULTS.maxSessions), help: 'maxSessions of MCPServers that do not set it' },
   { name: 'metrics-host', kind: 'string', default: '0.0.0.0', help: 'address of the /metrics, /healthz and /readyz listener' },
   { name: 'metrics-port', kind: 'int', default: '9464', help: 'port of /metrics, /healthz and /readyz' },
   { name: 'concurrency', kind: 'int', default: '8', help: 'MCPServers reconciled at the same time' },
@@ -67,146 +60,74 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'memory-limit', kind: 'bytes', help: 'memory budget that caps the V8 heap (default: the cgroup limit, if any)' },
 ];
 
-export const envName = (flag: string): string => `MCPFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
-
-export class UsageError extends Error {}
+export { envName, UsageError };
 
 export function helpText(): string {
-  const lines = [
-    'Usage: mcpfleet-operator [flags]',
-    '',
-    'Reconciles MCPServer resources (mcpfleet.dev/v1alpha1) into MCP servers running behind the',
-    'mcpfleet proxyrunner: StatefulSet, Services, proxy Deployment and, for stdio, RBAC.',
-    '',
-    'Flags (each also read from the environment variables shown, in that order):',
-  ];
-  for (const flag of FLAGS) {
-    const meta = flag.choices ? flag.choices.join('|') : flag.kind === 'bool' ? '[=true|false]' : flag.kind.toUpperCase();
-    const head = `  --${flag.name}${flag.kind === 'bool' ? meta : ' ' + meta}`;
-    const def = flag.default !== undefined && flag.default !== '' ? ` (default ${flag.default})` : '';
-    const envs = [...(flag.env ?? []), envName(flag.name)].join(', ');
-    lines.push(head, `      ${flag.help}${def} [${envs}]`);
-  }
-  lines.push('  -h, --help', '      show this help', '');
-  lines.push('Examples:', '  mcpfleet-operator --kubeconfig ~/.kube/config --watch-namespace team-a,team-b --leader-elect=false');
-  return lines.join('\n') + '\n';
-}
-
-/** Boolean flags accept --flag, --flag=true|false, and --no-flag. */
-function normalizeBools(argv: readonly string[]): string[] {
-  const bools = new Set(FLAGS.filter((f) => f.kind === 'bool').map((f) => f.name));
-  return argv.map((arg) => {
-    const m = /^--([a-z-]+)=(true|false|1|0)$/.exec(arg);
-    if (m && bools.has(m[1] as string)) return m[2] === 'true' || m[2] === '1' ? `--${m[1]}` : `--no-${m[1]}`;
-    return arg;
+  return renderHelp(FLAGS, {
+    usage: 'mcpfleet-operator [flags]',
+    about: [
+      'Reconciles MCPServer resources (mcpfleet.dev/v1alpha1) into MCP servers running behind the',
+      'mcpfleet proxyrunner: StatefulSet, Services, proxy Deployment and, for stdio, RBAC.',
+    ],
+    examples: ['mcpfleet-operator --kubeconfig ~/.kube/config --watch-namespace team-a,team-b --leader-elect=false'],
   });
 }
 
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig | 'help' {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: normalizeBools(argv),
-      allowPositionals: false,
-      allowNegative: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(FLAGS.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string' } as const])),
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.values['help']) return 'help';
+  const flags = parseFlags(FLAGS, argv, env);
+  if (flags === 'help') return 'help';
 
-  const get = (name: string): string | undefined => {
-    const flag = FLAGS.find((f) => f.name === name) as FlagSpec;
-    const fromFlag = parsed.values[name];
-    let value: string | undefined;
-    if (fromFlag !== undefined) value = String(fromFlag);
-    else {
-      for (const e of [...(flag.env ?? []), envName(name)]) {
-        if (env[e] !== undefined && env[e] !== '') {
-          value = env[e];
-          break;
-        }
-      }
-      value ??= flag.default;
-    }
-    if (value !== undefined && flag.choices && !flag.choices.includes(value)) {
-      throw new UsageError(`--${name} must be one of ${flag.choices.join(', ')} (got "${value}")`);
-    }
-    return value;
-  };
-  const duration = (name: string): number => {
-    try {
-      return parseDuration(get(name) as string);
-    } catch (err) {
-      throw new UsageError(`--${name}: ${(err as Error).message}`);
-    }
-  };
-  const bytes = (name: string): number | undefined => {
-    const text = get(name);
-    if (text === undefined || text === '') return undefined;
-    try {
-      return parseBytes(text);
-    } catch (err) {
-      throw new UsageError(`--${name}: ${(err as Error).message}`);
-    }
-  };
-  const int = (name: string, min: number, max: number): number => {
-    const text = get(name) as string;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got "${text}")`);
-    return n;
-  };
-  const bool = (name: string): boolean => {
-    const value = get(name);
-    if (value === 'true' || value === '1') return true;
-    if (value === 'false' || value === '0') return false;
-    throw new UsageError(`--${name} must be true or false (got "${value}")`);
-  };
-
-  const ns = (get('watch-namespace') ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const namespaces = flags.list('watch-namespace');
   const config: OperatorConfig = {
-    kubeconfig: get('kubeconfig') || undefined,
-    watchNamespaces: ns.length === 0 ? undefined : [...new Set(ns)].sort(),
-    proxyrunnerImage: get('proxyrunner-image') as string,
-    metricsHost: get('metrics-host') as string,
-    metricsPort: int('metrics-port', 0, 65535),
-    concurrency: int('concurrency', 1, 256),
-    resyncPeriodMs: duration('resync-period'),
-    requeueBaseDelayMs: duration('requeue-base-delay'),
-    requeueMaxDelayMs: duration('requeue-max-delay'),
-    leaderElect: bool('leader-elect'),
-    leaderElectionNamespace: get('leader-election-namespace') || undefined,
-    leaderElectionId: get('leader-election-id') as string,
-    leaseDurationMs: duration('lease-duration'),
-    renewDeadlineMs: duration('renew-deadline'),
-    retryPeriodMs: duration('retry-period'),
-    identity: get('identity') || `${os.hostname()}_${process.pid}`,
-    logLevel: get('log-level') as LogLevel,
-    shutdownTimeoutMs: duration('shutdown-timeout'),
-    memoryLimitBytes: bytes('memory-limit'),
+    kubeconfig: flags.string('kubeconfig') || undefined,
+    watchNamespaces: namespaces.length === 0 ? undefined : namespaces.sort(),
+    proxyrunnerImage: (flags.string('proxyrunner-image') ?? '').trim(),
+    proxyrunnerImagePullSecrets: flags.list('proxyrunner-image-pull-secrets').sort(),
+    proxyDefaults: {
+      // Passed on verbatim (the proxyrunner parses it again); parsed here only to fail early.
+      sessionIdleTimeout: formatDuration(flags.duration('default-session-idle-timeout')),
+      maxSessions: flags.int('default-max-sessions', 1, 10_000_000),
+    },
+    metricsHost: flags.string('metrics-host') as string,
+    metricsPort: flags.int('metrics-port', 0, 65535),
+    concurrency: flags.int('concurrency', 1, 256),
+    resyncPeriodMs: flags.duration('resync-period'),
+    requeueBaseDelayMs: flags.duration('requeue-base-delay'),
+    requeueMaxDelayMs: flags.duration('requeue-max-delay'),
+    leaderElect: flags.bool('leader-elect'),
+    leaderElectionNamespace: flags.string('leader-election-namespace') || undefined,
+    leaderElectionId: flags.string('leader-election-id') as string,
+    leaseDurationMs: flags.duration('lease-duration'),
+    renewDeadlineMs: flags.duration('renew-deadline'),
+    retryPeriodMs: flags.duration('retry-period'),
+    identity: flags.string('identity') || `${os.hostname()}_${process.pid}`,
+    logLevel: flags.string('log-level') as LogLevel,
+    shutdownTimeoutMs: flags.duration('shutdown-timeout'),
+    memoryLimitBytes: flags.optionalBytes('memory-limit'),
   };
-  if (config.proxyrunnerImage.trim() === '') throw new UsageError('--proxyrunner-image must not be empty');
+  if (config.proxyrunnerImage === '') throw new UsageError('--proxyrunner-image must not be empty');
+  const badSecret = config.proxyrunnerImagePullSecrets.find((name) => !DNS_SUBDOMAIN.test(name));
+  if (badSecret !== undefined) throw new UsageError(`--proxyrunner-image-pull-secrets: "${badSecret}" is not a valid Secret name`);
   if (config.leaderElect) {
     if (!(config.renewDeadlineMs < config.leaseDurationMs)) throw new UsageError('--renew-deadline must be shorter than --lease-duration');
     if (!(config.retryPeriodMs < config.renewDeadlineMs)) throw new UsageError('--retry-period must be shorter than --renew-deadline');
   }
   if (config.resyncPeriodMs <= 0) throw new UsageError('--resync-period must be positive');
+  if (parseDuration(config.proxyDefaults.sessionIdleTimeout) <= 0) throw new UsageError('--default-session-idle-timeout must be positive');
   return config;
 }
+
+/** A Secret's name: an RFC 1123 DNS subdomain. */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A flat, loggable view of the effective configuration. */
 export function describeConfig(c: OperatorConfig): Record<string, unknown> {
   return {
     watchNamespaces: c.watchNamespaces?.join(',') ?? '*',
     proxyrunnerImage: c.proxyrunnerImage,
+    proxyrunnerImagePullSecrets: c.proxyrunnerImagePullSecrets.join(',') || undefined,
+    defaultSessionIdleTimeout: c.proxyDefaults.sessionIdleTimeout,
+    defaultMaxSessions: c.proxyDefaults.maxSessions,
     concurrency: c.concurrency,
     resyncPeriod: formatDuration(c.resyncPeriodMs),
     memoryLimit: c.memoryLimitBytes === undefined ? 'none' : formatBytes(c.memoryLimitBytes),

@@ -33,9 +33,16 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
 
   const metrics = createMetrics({
     queueDepth: () => queue?.depth() ?? 0,
-    phases: function* () {
+    servers: function* () {
       if (caches === undefined) return;
-      for (const m of caches.mcpservers.list()) yield m.status?.phase ?? '';
+      for (const m of caches.mcpservers.list()) {
+        yield {
+          namespace: m.metadata.namespace ?? '',
+          name: m.metadata.name,
+          phase: m.status?.phase ?? '',
+          ready: m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        };
+      }
     },
     cacheSizes: () => allCaches().map((c) => [c.resource, c.size()] as [string, number]),
   });
@@ -61,7 +68,7 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
   };
   const c = caches;
 
-  const reconciler = new Reconciler({ client, caches: c, build: { proxyrunnerImage: config.proxyrunnerImage }, log });
+  const reconciler = new Reconciler({ client, caches: c, build: { proxyrunnerImage: config.proxyrunnerImage, proxyrunnerImagePullSecrets: config.proxyrunnerImagePullSecrets, proxyDefaults: config.proxyDefaults }, log });
   const q = new WorkQueue({
     concurrency: config.concurrency,
     baseDelayMs: config.requeueBaseDelayMs,

@@ -1,9 +1,8 @@
-// Command-line flags, each with an MCPFLEET_* environment fallback, and the --help text
-// generated from the same table so the two cannot disagree.
+// The proxyrunner's flags (table and parsing in cli/flags.ts) and the checks that span flags.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from './cli/flags.ts';
 import type { LogLevel } from './log.ts';
-import { formatBytes, formatDuration, parseBytes, parseDuration } from './quantity.ts';
+import { formatBytes, formatDuration } from './quantity.ts';
 
 export type UpstreamTransport = 'stdio' | 'sse' | 'streamable-http';
 export type ProxyMode = 'streamable-http' | 'sse';
@@ -32,21 +31,11 @@ export interface ProxyConfig {
   shutdownTimeoutMs: number;
 }
 
-type Kind = 'string' | 'int' | 'duration' | 'bytes' | 'bool';
-
-interface FlagSpec {
-  name: string;
-  kind: Kind;
-  default?: string;
-  choices?: readonly string[];
-  help: string;
-}
-
 const FLAGS: readonly FlagSpec[] = [
   { name: 'transport', kind: 'string', default: 'stdio', choices: ['stdio', 'sse', 'streamable-http'], help: 'how the upstream MCP server talks' },
   { name: 'target-url', kind: 'string', help: 'upstream URL for sse (its /sse endpoint) and streamable-http (its /mcp endpoint)' },
   { name: 'attach-selector', kind: 'string', help: 'stdio in Kubernetes: label selector of the MCP server pod to attach to (instead of a command)' },
-  { name: 'attach-namespace', kind: 'string', help: 'namespace of that pod (default: POD_NAMESPACE, else this pod\'s namespace)' },
+  { name: 'attach-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: 'namespace of that pod (default: this pod\'s namespace)' },
   { name: 'attach-container', kind: 'string', default: 'mcp', help: 'container to attach to in that pod' },
   { name: 'proxy-mode', kind: 'string', default: 'streamable-http', choices: ['streamable-http', 'sse'], help: 'what clients see: streamable HTTP at /mcp, or legacy SSE at /sse + /messages' },
   { name: 'host', kind: 'string', default: '0.0.0.0', help: 'address the MCP listener binds' },
@@ -66,78 +55,29 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
 ];
 
-export const envName = (flag: string): string => `MCPFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
-
-export class UsageError extends Error {}
+export { envName, UsageError };
 
 export function helpText(): string {
-  const lines = [
-    'Usage: mcpfleet-proxyrunner [flags] [-- CMD ARGS...]',
-    '',
-    'An MCP proxy that tracks sessions and exports Prometheus metrics. With --transport',
-    'stdio it spawns CMD ARGS and multiplexes it across HTTP sessions.',
-    '',
-    'Flags (each also read from the environment variable shown):',
-  ];
-  for (const flag of FLAGS) {
-    const meta = flag.choices ? flag.choices.join('|') : flag.kind === 'bool' ? '' : flag.kind.toUpperCase();
-    const head = `  --${flag.name}${meta ? ' ' + meta : ''}`;
-    const def = flag.default !== undefined ? ` (default ${flag.default})` : '';
-    lines.push(head, `      ${flag.help}${def} [${envName(flag.name)}]`);
-  }
-  lines.push('  -h, --help', '      show this help', '');
-  lines.push('Examples:', '  mcpfleet-proxyrunner --transport stdio -- npx -y @modelcontextprotocol/server-everything stdio');
-  lines.push('  mcpfleet-proxyrunner --transport streamable-http --target-url http://127.0.0.1:3001/mcp --memory-limit 128Mi');
-  return lines.join('\n') + '\n';
+  return renderHelp(FLAGS, {
+    usage: 'mcpfleet-proxyrunner [flags] [-- CMD ARGS...]',
+    about: [
+      'An MCP proxy that tracks sessions and exports Prometheus metrics. With --transport',
+      'stdio it spawns CMD ARGS and multiplexes it across HTTP sessions.',
+    ],
+    examples: [
+      'mcpfleet-proxyrunner --transport stdio -- npx -y @modelcontextprotocol/server-everything stdio',
+      'mcpfleet-proxyrunner --transport streamable-http --target-url http://127.0.0.1:3001/mcp --memory-limit 128Mi',
+    ],
+  });
 }
 
 /** Parses argv (without node and script) with env fallbacks; throws UsageError on bad input. */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ProxyConfig | 'help' {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(FLAGS.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string' } as const])),
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.values.help) return 'help';
+  const flags = parseFlags(FLAGS, argv, env, { allowPositionals: true });
+  if (flags === 'help') return 'help';
 
-  const raw = (flag: FlagSpec): string | undefined => {
-    const value = parsed.values[flag.name];
-    if (value !== undefined) return String(value);
-    return env[envName(flag.name)] ?? flag.default;
-  };
-  const get = (name: string): string | undefined => {
-    const flag = FLAGS.find((f) => f.name === name) as FlagSpec;
-    const value = raw(flag);
-    if (value !== undefined && flag.choices && !flag.choices.includes(value)) {
-      throw new UsageError(`--${name} must be one of ${flag.choices.join(', ')} (got "${value}")`);
-    }
-    return value;
-  };
-  const convert = <T>(name: string, fn: (text: string) => T): T => {
-    try {
-      return fn(get(name) as string);
-    } catch (err) {
-      throw new UsageError(`--${name}: ${(err as Error).message}`);
-    }
-  };
-  const int = (name: string, min: number, max: number): number =>
-    convert(name, (text) => {
-      const n = Number(text);
-      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max} (got "${text}")`);
-      return n;
-    });
-
-  const transport = get('transport') as UpstreamTransport;
-  const target = get('target-url');
+  const transport = flags.string('transport') as UpstreamTransport;
+  const target = flags.string('target-url');
   let targetUrl: URL | undefined;
   if (transport !== 'stdio') {
     if (!target) throw new UsageError(`--target-url is required with --transport ${transport}`);
@@ -150,8 +90,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       throw new UsageError(`--target-url must be http or https (got ${targetUrl.protocol})`);
     }
   }
-  const command = parsed.positionals.length > 0 ? [...parsed.positionals] : splitCommand(env.MCPFLEET_COMMAND);
-  const selector = get('attach-selector');
+  const command = flags.positionals.length > 0 ? [...flags.positionals] : splitCommand(env['MCPFLEET_COMMAND']);
+  const selector = flags.string('attach-selector');
   if (transport === 'stdio' && selector && command.length > 0) {
     throw new UsageError('--attach-selector and a server command exclude each other: attach to a pod, or spawn a process');
   }
@@ -160,35 +100,30 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   const attach =
     transport === 'stdio' && selector
-      ? { selector, container: get('attach-container') as string, namespace: get('attach-namespace') ?? env.POD_NAMESPACE ?? serviceAccountNamespace() }
+      ? { selector, container: flags.string('attach-container') as string, namespace: flags.string('attach-namespace') || serviceAccountNamespace() }
       : undefined;
-  const memoryLimit = get('memory-limit');
-  const boolFlag = (name: string): boolean => {
-    const value = get(name);
-    return value === 'true' || value === '1';
-  };
 
   return {
     transport,
     targetUrl,
     command: transport === 'stdio' && !attach ? command : [],
     attach,
-    proxyMode: get('proxy-mode') as ProxyMode,
-    host: get('host') as string,
-    port: int('port', 0, 65535),
-    metricsHost: get('metrics-host') as string,
-    metricsPort: int('metrics-port', 0, 65535),
-    sessionIdleTimeoutMs: convert('session-idle-timeout', parseDuration),
-    maxSessions: int('max-sessions', 1, 10_000_000),
-    maxBodyBytes: convert('max-body-bytes', parseBytes),
-    clientHeaderTimeoutMs: convert('client-header-timeout', parseDuration),
-    clientBodyTimeoutMs: convert('client-body-timeout', parseDuration),
-    upstreamConnectTimeoutMs: convert('upstream-connect-timeout', parseDuration),
-    upstreamResponseTimeoutMs: convert('upstream-response-timeout', parseDuration),
-    memoryLimitBytes: memoryLimit ? convert('memory-limit', parseBytes) : undefined,
-    logLevel: get('log-level') as LogLevel,
-    enableDebug: boolFlag('enable-debug'),
-    shutdownTimeoutMs: convert('shutdown-timeout', parseDuration),
+    proxyMode: flags.string('proxy-mode') as ProxyMode,
+    host: flags.string('host') as string,
+    port: flags.int('port', 0, 65535),
+    metricsHost: flags.string('metrics-host') as string,
+    metricsPort: flags.int('metrics-port', 0, 65535),
+    sessionIdleTimeoutMs: flags.duration('session-idle-timeout'),
+    maxSessions: flags.int('max-sessions', 1, 10_000_000),
+    maxBodyBytes: flags.bytes('max-body-bytes'),
+    clientHeaderTimeoutMs: flags.duration('client-header-timeout'),
+    clientBodyTimeoutMs: flags.duration('client-body-timeout'),
+    upstreamConnectTimeoutMs: flags.duration('upstream-connect-timeout'),
+    upstreamResponseTimeoutMs: flags.duration('upstream-response-timeout'),
+    memoryLimitBytes: flags.optionalBytes('memory-limit'),
+    logLevel: flags.string('log-level') as LogLevel,
+    enableDebug: flags.bool('enable-debug'),
+    shutdownTimeoutMs: flags.duration('shutdown-timeout'),
   };
 }
 

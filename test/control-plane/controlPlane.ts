@@ -53,7 +53,17 @@ export interface ControlPlaneOptions {
   withKwok?: boolean;
   /** How many fake Nodes (default 1). */
   nodes?: number;
+  /** Pods each fake Node takes (default 110, the kubelet's default). */
+  podsPerNode?: number;
+  /**
+   * Flags appended to a component's command line; a repeated flag overrides the harness's
+   * (the last occurrence wins in every Kubernetes binary). For example, the scale benchmark
+   * raises kube-controller-manager's client QPS and widens kwok's pod CIDR.
+   */
+  extraArgs?: Partial<Record<Component, readonly string[]>>;
 }
+
+export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_SCRIPT = path.join(HERE, 'build.sh');
@@ -246,8 +256,8 @@ function apiGet(server: string, token: string, ca: string, route: string): Promi
 // ---------------------------------------------------------------------------------------------
 // the control plane
 
-function fakeNode(name: string): object {
-  const resources = { cpu: '32', memory: '256Gi', pods: '110' };
+function fakeNode(name: string, pods: number): object {
+  const resources = { cpu: '32', memory: '256Gi', pods: String(pods) };
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -288,6 +298,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const withControllers = opts.withControllers ?? true;
   const withKwok = opts.withKwok ?? true;
   const nodes = opts.nodes ?? 1;
+  const extra = (c: Component): readonly string[] => opts.extraArgs?.[c] ?? [];
   const binDir = await ensureBinaries();
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpfleet-cp-'));
@@ -337,7 +348,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }, etcd);
 
     // --- kube-apiserver
-    const apiserverArgs = [
+    const apiserverArgs: string[] = [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -355,6 +366,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--service-account-signing-key-file=${keyPath}`,
       // The `kubernetes` Service's endpoints would point at 127.0.0.1, which Endpoints reject.
       '--endpoint-reconciler-type=none',
+      ...extra('kube-apiserver'),
     ];
     let ca = '';
     const startApiserverProc = async (): Promise<void> => {
@@ -415,11 +427,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--secure-port=${kcmPort}`,
         `--service-account-private-key-file=${keyPath}`,
         `--root-ca-file=${caPath}`,
-        '--controllers=*',
+        // Endpoints are pointless here: fake Pod IPs are loopback addresses, which the
+        // apiserver refuses in Endpoints, so those controllers would only retry and burn CPU.
+        '--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller',
         '--use-service-account-credentials=false',
+        ...extra('kube-controller-manager'),
       ]);
       procs.push(kcm);
-      const sched = await startProcess(dir, binDir, 'kube-scheduler', [...common, `--secure-port=${schedPort}`]);
+      const sched = await startProcess(dir, binDir, 'kube-scheduler', [...common, `--secure-port=${schedPort}`, ...extra('kube-scheduler')]);
       procs.push(sched);
       // The ServiceAccount admission plugin needs the `default` ServiceAccount before Pods can be made.
       await waitFor('the default ServiceAccount', 60_000, async () => {
@@ -440,9 +455,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
         `--cidr=${POD_CIDR}`,
         `--node-ip=${NODE_IP}`,
+        // Without node Leases kwok patches Node status only every ~55 s, past the node-lifecycle
+        // controller's 50 s grace: it would mark the Node, and every Pod on it, NotReady.
+        '--node-lease-duration-seconds=40',
+        ...extra('kwok'),
       ]);
       procs.push(kwok);
-      const items = Array.from({ length: nodes }, (_, i) => fakeNode(`kwok-node-${i}`));
+      const items = Array.from({ length: nodes }, (_, i) => fakeNode(`kwok-node-${i}`, opts.podsPerNode ?? 110));
       const created = await kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
       if (created.code !== 0) throw new Error(`creating fake nodes failed: ${created.stderr}`);
       await waitFor(`${nodes} Ready fake node(s)`, 60_000, async () => {

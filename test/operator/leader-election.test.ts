@@ -8,7 +8,6 @@ import { ROOT } from '../support/processes.ts';
 import { eventually, Kube, sleep, waitReady } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { keepKwokNodesReady, type NodeHeartbeat } from '../support/nodeLeases.ts';
 import { CRD_FILE } from '../../operator/src/api/crd.ts';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
@@ -19,7 +18,6 @@ const ELECTION = ['--leader-elect=true', '--leader-election-namespace', 'kube-sy
 
 let cp: ControlPlane | undefined;
 let kube: Kube;
-let heartbeat: NodeHeartbeat | undefined;
 const operators: OperatorProcess[] = [];
 
 async function start(identity: string): Promise<OperatorProcess> {
@@ -54,7 +52,6 @@ describe('operator leader election (two processes)', () => {
   beforeAll(async () => {
     await ensureBinaries();
     cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1 });
-    heartbeat = await keepKwokNodesReady(cp);
     kube = new Kube(cp);
     await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
     await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
@@ -62,7 +59,6 @@ describe('operator leader election (two processes)', () => {
 
   afterAll(async () => {
     await Promise.all(operators.map((o) => o.stop()));
-    await heartbeat?.stop();
     await cp?.stop();
   }, TEST_TIMEOUT_MS);
 

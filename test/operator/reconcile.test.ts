@@ -8,7 +8,6 @@ import { ROOT } from '../support/processes.ts';
 import { eventually, Kube, sleep, waitReady, type McpStatus, type Obj } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { keepKwokNodesReady, type NodeHeartbeat } from '../support/nodeLeases.ts';
 import { CRD_FILE } from '../../operator/src/api/crd.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
 
@@ -21,7 +20,6 @@ const CHILD_KINDS = 'statefulsets,deployments,services,serviceaccounts,roles,rol
 let cp: ControlPlane | undefined;
 let kube: Kube;
 let operator: OperatorProcess | undefined;
-let heartbeat: NodeHeartbeat | undefined;
 
 function op(): OperatorProcess {
   if (operator === undefined) throw new Error('operator not running');
@@ -80,7 +78,6 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
   beforeAll(async () => {
     await ensureBinaries();
     cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1 });
-    heartbeat = await keepKwokNodesReady(cp);
     kube = new Kube(cp);
     await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
     await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
@@ -90,7 +87,6 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
   afterAll(async () => {
     const code = await operator?.stop();
     if (code !== 0 && operator) process.stderr.write(`operator exited ${code}; last logs:\n${operator.logs().slice(-5000)}\n`);
-    await heartbeat?.stop();
     await cp?.stop();
   }, TEST_TIMEOUT_MS);
 
@@ -353,8 +349,15 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       expect(s.has(name)).toBe(true);
     }
     expect(s.value('mcpfleet_operator_leader')).toBe(1);
-    const ready = (await kube.listAll('mcpservers')).filter((m) => (m.status as McpStatus | undefined)?.phase === 'Ready').length;
-    expect(s.value('mcpfleet_operator_mcpservers', { phase: 'Ready' })).toBe(ready);
+    const all = await kube.listAll('mcpservers');
+    const ready = all.filter((m) => (m.status as McpStatus | undefined)?.phase === 'Ready');
+    expect(s.value('mcpfleet_operator_mcpservers', { phase: 'Ready' })).toBe(ready.length);
+    const first = ready[0]!.metadata as { name: string; namespace: string };
+    expect(s.value('mcpfleet_operator_mcpservers', { phase: 'Ready', namespace: first.namespace })).toBe(
+      ready.filter((m) => (m.metadata as { namespace: string }).namespace === first.namespace).length,
+    );
+    expect(s.value('mcpfleet_operator_mcpserver_ready', { namespace: first.namespace, mcpserver: first.name })).toBe(1);
+    expect(s.value('mcpfleet_operator_mcpserver_ready')).toBe(ready.length); // every Ready server reports 1
     expect((await fetch(`${op().baseUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${op().baseUrl}/readyz`)).status).toBe(200);
     // Structured logs: every line is JSON.

@@ -8,7 +8,6 @@ import { ROOT } from '../support/processes.ts';
 import { eventually, Kube, sleep, waitReady, type Obj } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { keepKwokNodesReady, type NodeHeartbeat } from '../support/nodeLeases.ts';
 import { CRD_FILE } from '../../operator/src/api/crd.ts';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
@@ -18,7 +17,6 @@ const PROXY_IMAGE = 'ghcr.io/mcpfleet/proxyrunner:test';
 let cp: ControlPlane | undefined;
 let kube: Kube;
 let operator: OperatorProcess | undefined;
-let heartbeat: NodeHeartbeat | undefined;
 
 function plane(): ControlPlane {
   if (cp === undefined) throw new Error('no control plane');
@@ -58,7 +56,6 @@ describe('operator resilience: apiserver restarts and etcd compaction', () => {
   beforeAll(async () => {
     await ensureBinaries();
     cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1 });
-    heartbeat = await keepKwokNodesReady(cp);
     kube = new Kube(cp);
     await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
     await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
@@ -68,7 +65,6 @@ describe('operator resilience: apiserver restarts and etcd compaction', () => {
   afterAll(async () => {
     if (operator?.child.signalCode === null) operator.child.kill('SIGCONT');
     await operator?.stop();
-    await heartbeat?.stop();
     await cp?.stop();
   }, TEST_TIMEOUT_MS);
 

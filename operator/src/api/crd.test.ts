@@ -84,8 +84,10 @@ describe('the MCPServer CRD', () => {
     expect(node('spec', 'proxyMode')).toMatchObject({ enum: [...PROXY_MODES], default: DEFAULTS.proxyMode });
     expect(node('spec', 'proxyPort')).toMatchObject({ minimum: 1, maximum: 65535, default: DEFAULTS.proxyPort });
     expect(node('spec', 'replicas')).toMatchObject({ minimum: 0, default: DEFAULTS.replicas });
-    expect(node('spec', 'maxSessions')).toMatchObject({ minimum: 1, default: DEFAULTS.maxSessions });
-    expect(node('spec', 'sessionIdleTimeout')).toMatchObject({ default: DEFAULTS.sessionIdleTimeout });
+    // Operator-level defaults (--default-*), so the CRD must not pin them.
+    expect(node('spec', 'maxSessions')).toMatchObject({ minimum: 1 });
+    expect(node('spec', 'maxSessions')).not.toHaveProperty('default');
+    expect(node('spec', 'sessionIdleTimeout')).not.toHaveProperty('default');
     expect(node('status', 'phase').enum).toEqual([...PHASES]);
   });
 

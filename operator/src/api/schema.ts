@@ -3,6 +3,7 @@
 // union without its enum. Every node carries the description `kubectl explain` shows.
 import {
   DEFAULTS,
+  PROXY_DEFAULTS,
   PHASES,
   PROXY_METRICS_PORT,
   PROXY_MODES,
@@ -225,18 +226,20 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
     },
     sessionIdleTimeout: {
       type: 'string',
-      description: 'The proxy ends a client session after this long without a request or open stream (a duration such as 90s, 30m or 1h30m).',
+      description:
+        'The proxy ends a client session after this long without a request or open stream (a duration such as 90s, 30m or 1h30m). ' +
+        `Unset: the operator's --default-session-idle-timeout (${PROXY_DEFAULTS.sessionIdleTimeout} unless the cluster admin changed it).`,
       pattern: DURATION_PATTERN,
-      default: DEFAULTS.sessionIdleTimeout,
       maxLength: 32,
     },
     maxSessions: {
       type: 'integer',
       format: 'int32',
-      description: 'Hard cap on client sessions per proxy replica; beyond it the least recently used session is ended.',
+      description:
+        'Hard cap on client sessions per proxy replica; beyond it the least recently used session is ended. ' +
+        `Unset: the operator's --default-max-sessions (${PROXY_DEFAULTS.maxSessions} unless the cluster admin changed it).`,
       minimum: 1,
       maximum: 10_000_000,
-      default: DEFAULTS.maxSessions,
     },
   },
   'x-kubernetes-validations': specRules,

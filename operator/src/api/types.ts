@@ -32,9 +32,19 @@ export const DEFAULTS = {
   proxyMode: 'streamable-http',
   proxyPort: 8080,
   replicas: 1,
-  sessionIdleTimeout: '30m',
-  maxSessions: 10000,
 } as const satisfies Partial<MCPServerSpec>;
+
+/**
+ * Session settings an MCPServer may leave unset. They are not CRD defaults: the operator fills
+ * them in from its --default-* flags, so a cluster admin (the chart's values) sets them for
+ * every server, and changing them rolls the proxies that did not choose their own.
+ */
+export interface ProxyDefaults {
+  sessionIdleTimeout: string;
+  maxSessions: number;
+}
+
+export const PROXY_DEFAULTS: ProxyDefaults = { sessionIdleTimeout: '30m', maxSessions: 10_000 };
 
 /** The proxyrunner's metrics/health port; proxyPort may not take it. */
 export const PROXY_METRICS_PORT = 9464;
@@ -160,7 +170,5 @@ export function resolveSpec(spec: MCPServerSpec): ResolvedSpec {
     proxyMode: spec.proxyMode ?? DEFAULTS.proxyMode,
     proxyPort: spec.proxyPort ?? DEFAULTS.proxyPort,
     replicas: spec.replicas ?? DEFAULTS.replicas,
-    sessionIdleTimeout: spec.sessionIdleTimeout ?? DEFAULTS.sessionIdleTimeout,
-    maxSessions: spec.maxSessions ?? DEFAULTS.maxSessions,
   };
 }

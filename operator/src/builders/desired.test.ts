@@ -192,6 +192,25 @@ describe('desiredObjects', () => {
     expect(flag(sse.args, '--proxy-mode')).toBe('sse');
   });
 
+  it('fills unset session settings from the operator defaults, and a change of them rolls the proxy', () => {
+    const defaults = { sessionIdleTimeout: '2m', maxSessions: 77 };
+    const withDefaults = { ...opts, proxyDefaults: defaults, proxyrunnerImagePullSecrets: ['regcred', 'mirror', 'regcred'] };
+    const unset = proxyDeployment(stored('web', httpSpec), withDefaults);
+    expect(flag(container(unset, 'proxyrunner').args, '--session-idle-timeout')).toBe('2m');
+    expect(flag(container(unset, 'proxyrunner').args, '--max-sessions')).toBe('77');
+    expect(podSpec(unset).imagePullSecrets).toEqual([{ name: 'mirror' }, { name: 'regcred' }]);
+    // The server's own choice wins over the operator's default.
+    const own = proxyDeployment(stored('web', { ...httpSpec, maxSessions: 5 }), withDefaults);
+    expect(flag(container(own, 'proxyrunner').args, '--max-sessions')).toBe('5');
+    // Built-in defaults when the operator sets none; no pull secrets field at all.
+    const plain = proxyDeployment(stored('web', httpSpec), opts);
+    expect(flag(container(plain, 'proxyrunner').args, '--session-idle-timeout')).toBe('30m');
+    expect(flag(container(plain, 'proxyrunner').args, '--max-sessions')).toBe('10000');
+    expect(podSpec(plain)).not.toHaveProperty('imagePullSecrets');
+    const hash = (d: typeof plain): unknown => (d['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations['mcpfleet.dev/config-hash'];
+    expect(hash(unset)).not.toBe(hash(plain));
+  });
+
   it('stdio: the proxy attaches to the backend pod (env, ServiceAccount, Recreate) and has no command to spawn', () => {
     const deploy = proxyDeployment(stored('files', stdioSpec), opts);
     const c = container(deploy, 'proxyrunner');

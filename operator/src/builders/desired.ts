@@ -15,7 +15,7 @@ import type {
   V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import { PROXY_METRICS_PORT, resolveSpec, type MCPServer, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
+import { PROXY_DEFAULTS, PROXY_METRICS_PORT, resolveSpec, type MCPServer, type ProxyDefaults, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
 import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../kinds.ts';
 import { canonicalize, isPlainObject, sha256 } from './canonical.ts';
 import { strategicMerge } from './merge.ts';
@@ -39,6 +39,10 @@ export type Desired<T> = DesiredObject & Omit<T, 'apiVersion' | 'kind' | 'metada
 export interface BuildOptions {
   /** The proxyrunner image (operator flag --proxyrunner-image). */
   proxyrunnerImage: string;
+  /** Pull secrets for the proxyrunner image, by name (--proxyrunner-image-pull-secrets); each must exist in the MCPServer's namespace. */
+  proxyrunnerImagePullSecrets?: readonly string[];
+  /** Session settings for servers that leave them unset (--default-session-idle-timeout, --default-max-sessions). */
+  proxyDefaults?: ProxyDefaults;
 }
 
 /** UID/GID the MCP server runs as unless podTemplateSpec says otherwise (as ToolHive does). */
@@ -209,7 +213,7 @@ export function backendService(mcp: MCPServer): Desired<V1Service> {
 }
 
 /** The proxyrunner's command line: flags only (stdio attaches instead of spawning a command). */
-export function proxyArgs(mcp: MCPServer): string[] {
+export function proxyArgs(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): string[] {
   const spec = resolveSpec(mcp.spec);
   const args = ['dist/proxyrunner/src/main.js', '--transport', spec.transport];
   if (spec.transport !== 'stdio') {
@@ -220,8 +224,8 @@ export function proxyArgs(mcp: MCPServer): string[] {
     '--proxy-mode', spec.proxyMode,
     '--port', String(spec.proxyPort),
     '--metrics-port', String(PROXY_METRICS_PORT),
-    '--session-idle-timeout', spec.sessionIdleTimeout,
-    '--max-sessions', String(spec.maxSessions),
+    '--session-idle-timeout', spec.sessionIdleTimeout ?? defaults.sessionIdleTimeout,
+    '--max-sessions', String(spec.maxSessions ?? defaults.maxSessions),
   );
   return args;
 }
@@ -249,7 +253,7 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
     name: PROXY_CONTAINER,
     image: opts.proxyrunnerImage,
     command: ['node'],
-    args: proxyArgs(mcp),
+    args: proxyArgs(mcp, opts.proxyDefaults),
     env: proxyEnv(mcp),
     ports: [
       { name: 'mcp', containerPort: spec.proxyPort, protocol: 'TCP' },
@@ -268,6 +272,9 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
       automountServiceAccountToken: stdio,
       serviceAccountName: stdio ? names.proxy : 'default',
       enableServiceLinks: false,
+      ...(opts.proxyrunnerImagePullSecrets?.length && {
+        imagePullSecrets: [...new Set(opts.proxyrunnerImagePullSecrets)].sort().map((name) => ({ name })),
+      }),
       securityContext: podSecurity(PROXY_UID),
       containers: [container],
       volumes: [{ name: 'tmp', emptyDir: {} }],

@@ -1,5 +1,5 @@
 // Prometheus instruments of the operator. Labels are bounded: results, verbs, resources of
-// the kinds it handles, HTTP codes, phases.
+// the kinds it handles, HTTP codes, phases, and the namespace/name of existing MCPServers.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PHASES } from '../api/types.ts';
 import { WRITE_VERBS, type Verb } from './client.ts';
@@ -15,10 +15,18 @@ export interface OperatorMetrics {
   writes(): number;
 }
 
+export interface ServerState {
+  namespace: string;
+  name: string;
+  phase: string;
+  /** The Ready condition is True. */
+  ready: boolean;
+}
+
 export interface MetricsSources {
   queueDepth: () => number;
-  /** Phase of every MCPServer in the cache ('' when it has no status yet). */
-  phases: () => Iterable<string>;
+  /** Every MCPServer in the cache: phase '' when it has no status yet. */
+  servers: () => Iterable<ServerState>;
   cacheSizes: () => Iterable<[resource: string, size: number]>;
   defaultMetrics?: boolean;
 }
@@ -56,16 +64,34 @@ export function createMetrics(sources: MetricsSources): OperatorMetrics {
   });
   new Gauge({
     name: 'mcpfleet_operator_mcpservers',
-    help: 'MCPServers in the cache by status.phase ("Unknown": no status yet).',
-    labelNames: ['phase'],
+    help: 'MCPServers in the cache by namespace and status.phase ("Unknown": no status yet); every phase is exported, zeros included, for each namespace that has one.',
+    labelNames: ['namespace', 'phase'],
     registers: [registry],
     collect() {
-      const counts = new Map<string, number>([...PHASES, 'Unknown'].map((p) => [p, 0]));
-      for (const phase of sources.phases()) {
-        const p = phase === '' ? 'Unknown' : phase;
-        counts.set(p, (counts.get(p) ?? 0) + 1);
+      // Reset: a namespace whose last MCPServer is gone must drop out, not stay frozen.
+      this.reset();
+      const counts = new Map<string, Map<string, number>>();
+      for (const s of sources.servers()) {
+        let byPhase = counts.get(s.namespace);
+        if (byPhase === undefined) counts.set(s.namespace, (byPhase = new Map([...PHASES, 'Unknown'].map((p) => [p, 0]))));
+        const phase = s.phase === '' ? 'Unknown' : s.phase;
+        byPhase.set(phase, (byPhase.get(phase) ?? 0) + 1);
       }
-      for (const [phase, n] of counts) this.set({ phase }, n);
+      for (const [namespace, byPhase] of counts) for (const [phase, n] of byPhase) this.set({ namespace, phase }, n);
+    },
+  });
+  new Gauge({
+    // One series per MCPServer (as kube-state-metrics does per object): what the
+    // "not Ready for 10 minutes" alert needs. Stopped servers are expected not to serve.
+    name: 'mcpfleet_operator_mcpserver_ready',
+    help: '1 when the MCPServer\'s Ready condition is True, else 0; MCPServers in phase Stopped are not exported.',
+    labelNames: ['namespace', 'mcpserver'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources.servers()) {
+        if (s.phase !== 'Stopped') this.set({ namespace: s.namespace, mcpserver: s.name }, s.ready ? 1 : 0);
+      }
     },
   });
   new Gauge({
