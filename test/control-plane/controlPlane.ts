@@ -55,6 +55,8 @@ export interface ControlPlaneOptions {
   nodes?: number;
   /** Pods each fake Node takes (default 110, the kubelet's default). */
   podsPerNode?: number;
+  /** Pods kwok moves through their stages at once (kwok's default is 4: slow for hundreds of pods). */
+  kwokPodParallelism?: number;
   /**
    * Flags appended to a component's command line; a repeated flag overrides the harness's
    * (the last occurrence wins in every Kubernetes binary). For example, the scale benchmark
@@ -449,8 +451,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     // --- kwok and its fake Nodes
     if (withKwok) {
+      const kwokConfig = path.join(dir, 'kwok.yaml');
+      await writeFile(kwokConfig, JSON.stringify({
+        apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
+        kind: 'KwokConfiguration',
+        options: { podPlayStageParallelism: opts.kwokPodParallelism ?? 16, nodePlayStageParallelism: 4 },
+      }));
       const kwok = await startProcess(dir, binDir, 'kwok', [
         `--kubeconfig=${kubeconfigPath}`,
+        `--config=${kwokConfig}`,
         '--manage-all-nodes=false',
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
         `--cidr=${POD_CIDR}`,

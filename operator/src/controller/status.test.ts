@@ -123,11 +123,23 @@ describe('computeStatus', () => {
     expect(condition(w, 'Ready')).toMatchObject({ status: 'False', reason: 'RollingOut' });
   });
 
-  it('is Pending until the StatefulSet controller has observed the current generation', () => {
+  it('is Ready from the pods\' own evidence while the controllers\' status still lags behind them', () => {
     const w = healthy(httpSpec);
     const sts = w.objects.get('StatefulSet/mcp-web') as KubeObject;
     sts.metadata.generation = 2;
-    expect(computeStatus(observe(w)).phase).toBe('Pending');
+    sts['status'] = { observedGeneration: 1, replicas: 1, currentRevision: 'r1', updateRevision: 'r2' };
+    (w.objects.get('Deployment/mcp-web-proxy') as KubeObject)['status'] = {};
+    expect(computeStatus(observe(w)).phase).toBe('Ready');
+  });
+
+  it('is Pending while a pod of the previous template is still active, even if a current one is ready', () => {
+    const w = healthy(httpSpec);
+    const previous = pod('mcp-web-0-old', 'previous');
+    w.backendPods.push(previous);
+    expect(condition(w, 'Ready')).toMatchObject({ status: 'False', reason: 'RollingOut' });
+    w.backendPods = w.backendPods.filter((p) => p !== previous);
+    w.proxyPods.push(pod('old-proxy', 'previous'));
+    expect(condition(w, 'Ready')).toMatchObject({ status: 'False', reason: 'RollingOut' });
   });
 
   it('says where to look when the backend pod does not exist at all (e.g. refused by Pod Security)', () => {

@@ -1,14 +1,14 @@
 // MCPServer status as a pure function of what is observed: the owned objects in the cache,
 // the pods behind them (terminating pods excluded), and the errors of the last apply.
 // It never reports Ready while a desired child is missing or not yet rolled out.
-import type { V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { resolveSpec, type Condition, type ConditionStatus, type MCPServer, type MCPServerStatus, type Phase } from '../api/types.ts';
 import { CONFIG_HASH_ANNOTATION, serverUrl } from '../builders/meta.ts';
 import type { DesiredObject, KubeObject } from '../kinds.ts';
 
 /** A pod as the cache keeps it (see runtime/transforms.ts): JSON, timestamps as strings. */
 export type PodView = Omit<V1Pod, 'metadata'> & { metadata: KubeObject['metadata'] };
-type StatefulSetView = Omit<V1StatefulSet, 'metadata'> & { metadata: KubeObject['metadata'] };
+
 type DeploymentView = Omit<V1Deployment, 'metadata'> & { metadata: KubeObject['metadata'] };
 
 export interface ApplyError {
@@ -111,7 +111,6 @@ export function computeStatus(o: Observation): MCPServerStatus {
 
   const desiredSts = o.desired.find((d) => d.kind === 'StatefulSet');
   const desiredDeploy = o.desired.find((d) => d.kind === 'Deployment');
-  const sts = (desiredSts && o.observed(desiredSts)) as StatefulSetView | undefined;
   const deploy = (desiredDeploy && o.observed(desiredDeploy)) as DeploymentView | undefined;
   const missing = o.desired.filter((d) => o.observed(d) === undefined).map(describe);
 
@@ -146,17 +145,13 @@ export function computeStatus(o: Observation): MCPServerStatus {
   const proxy: Verdict = proxyProblem ? { ok: false, ...proxyProblem } : { ok: true, reason: 'NoFailures', message: 'no proxy pod is failing' };
 
   // --- readiness of each side
-  const stsObserved = sts !== undefined && (sts.status?.observedGeneration ?? -1) >= (sts.metadata.generation ?? 0);
-  const stsRolledOut =
-    stsObserved &&
-    sts.status?.updateRevision !== undefined &&
-    sts.status.currentRevision === sts.status.updateRevision &&
-    (sts.status.updatedReplicas ?? 0) === (sts.spec?.replicas ?? 1);
-  const deployObserved = deploy !== undefined && (deploy.status?.observedGeneration ?? -1) >= (deploy.metadata.generation ?? 0);
-  const deployRolledOut =
-    deployObserved &&
-    (deploy.status?.updatedReplicas ?? 0) === spec.replicas &&
-    (deploy.status?.replicas ?? 0) === spec.replicas;
+  // A rollout is judged from the pods themselves: each carries the hash of the template it
+  // was made from, so "every active pod is ready and current" is the rollout's end. The
+  // controllers' own status (updatedReplicas, currentRevision) says the same thing later:
+  // under load kube-controller-manager's status updates trail the pods by tens of seconds
+  // (measured with 1,000 MCPServers), and waiting for them only delays a true Ready.
+  const staleBackend = activeBackend.some((p) => podHash(p) !== backendHash);
+  const staleProxy = activeProxy.some((p) => podHash(p) !== proxyHash);
 
   let available: Verdict;
   if (stopped) available = { ok: false, reason: 'Stopped', message: 'replicas is 0' };
@@ -181,9 +176,9 @@ export function computeStatus(o: Observation): MCPServerStatus {
 
   let ready: Verdict;
   if (!available.ok) ready = available;
-  else if (!stsRolledOut || readyCurrentBackend < 1)
+  else if (staleBackend || readyCurrentBackend < 1)
     ready = { ok: false, reason: 'RollingOut', message: 'the MCP server StatefulSet is rolling out' };
-  else if (!deployRolledOut || readyCurrentProxy < spec.replicas || activeProxy.length !== spec.replicas)
+  else if (staleProxy || readyCurrentProxy < spec.replicas || activeProxy.length !== spec.replicas)
     ready = { ok: false, reason: 'RollingOut', message: `proxy: ${readyCurrentProxy}/${spec.replicas} updated replicas ready` };
   else ready = { ok: true, reason: 'Ready', message: `serving with ${readyReplicas} proxy replica(s)` };
 
