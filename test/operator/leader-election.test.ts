@@ -2,15 +2,11 @@
 // is killed (SIGKILL, no release) the other takes over within the lease time; when it is
 // stopped gracefully (SIGTERM) it releases the Lease and the other takes over at once.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import path from 'node:path';
-import { ensureBinaries, startControlPlane, type ControlPlane } from '../control-plane/controlPlane.ts';
-import { ROOT } from '../support/processes.ts';
-import { eventually, Kube, sleep, waitReady } from '../support/kube.ts';
+import type { ControlPlane } from '../control-plane/controlPlane.ts';
+import { eventually, Kube, sleep, waitReady, BUILD_TIMEOUT_MS, startClusterWithCrd } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { CRD_FILE } from '../../operator/src/api/crd.ts';
 
-const BUILD_TIMEOUT_MS = 60 * 60_000;
 const TEST_TIMEOUT_MS = 180_000;
 const LEASE_MS = 4_000;
 const RETRY_MS = 1_000;
@@ -50,11 +46,7 @@ async function roles(a: OperatorProcess, b: OperatorProcess): Promise<[OperatorP
 
 describe('operator leader election (two processes)', () => {
   beforeAll(async () => {
-    await ensureBinaries();
-    cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1 });
-    kube = new Kube(cp);
-    await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
-    await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
+    ({ cp, kube } = await startClusterWithCrd());
   }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {

@@ -2,18 +2,14 @@
 // (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok). Every namespace
 // enforces the restricted Pod Security Standard, so every pod the operator makes must pass it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import path from 'node:path';
-import { ensureBinaries, startControlPlane, type ControlPlane } from '../control-plane/controlPlane.ts';
-import { ROOT } from '../support/processes.ts';
-import { eventually, Kube, sleep, waitReady, type McpStatus, type Obj } from '../support/kube.ts';
+import type { ControlPlane } from '../control-plane/controlPlane.ts';
+import { eventually, Kube, sleep, waitReady, type McpStatus, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { CRD_FILE } from '../../operator/src/api/crd.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
 
-const BUILD_TIMEOUT_MS = 60 * 60_000;
 const TEST_TIMEOUT_MS = 180_000;
-const PROXY_IMAGE = 'ghcr.io/mcpfleet/proxyrunner:test';
+const PROXY_IMAGE = TEST_PROXY_IMAGE;
 const RESYNC = '4s';
 const CHILD_KINDS = 'statefulsets,deployments,services,serviceaccounts,roles,rolebindings';
 
@@ -76,11 +72,7 @@ async function settle(quietMs = 3_000): Promise<number> {
 
 describe('operator: reconciling MCPServers on a real control plane', () => {
   beforeAll(async () => {
-    await ensureBinaries();
-    cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1 });
-    kube = new Kube(cp);
-    await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
-    await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
+    ({ cp, kube } = await startClusterWithCrd());
     operator = await startOperator(cp.kubeconfigPath, ['--leader-elect=false', '--resync-period', RESYNC, '--proxyrunner-image', PROXY_IMAGE, '--requeue-max-delay', '4s']);
   }, BUILD_TIMEOUT_MS);
 

@@ -2,17 +2,13 @@
 // and restarted, etcd is compacted, and the operator (a real separate process) converges on
 // whatever happened meanwhile, including changes it could only learn about by relisting.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import path from 'node:path';
-import { ensureBinaries, startControlPlane, type ControlPlane } from '../control-plane/controlPlane.ts';
-import { ROOT } from '../support/processes.ts';
-import { eventually, Kube, sleep, waitReady, type Obj } from '../support/kube.ts';
+import type { ControlPlane } from '../control-plane/controlPlane.ts';
+import { eventually, Kube, sleep, waitReady, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { CRD_FILE } from '../../operator/src/api/crd.ts';
 
-const BUILD_TIMEOUT_MS = 60 * 60_000;
 const TEST_TIMEOUT_MS = 240_000;
-const PROXY_IMAGE = 'ghcr.io/mcpfleet/proxyrunner:test';
+const PROXY_IMAGE = TEST_PROXY_IMAGE;
 
 let cp: ControlPlane | undefined;
 let kube: Kube;
@@ -54,11 +50,7 @@ async function cacheMatchesApiserver(): Promise<boolean> {
 
 describe('operator resilience: apiserver restarts and etcd compaction', () => {
   beforeAll(async () => {
-    await ensureBinaries();
-    cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1 });
-    kube = new Kube(cp);
-    await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
-    await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
+    ({ cp, kube } = await startClusterWithCrd());
     operator = await startOperator(cp.kubeconfigPath, ['--leader-elect=false', '--proxyrunner-image', PROXY_IMAGE, '--requeue-max-delay', '4s', '--resync-period', '10m']);
   }, BUILD_TIMEOUT_MS);
 

@@ -1,6 +1,14 @@
 // kubectl-based helpers for operator tests against the real control plane.
 import { randomBytes } from 'node:crypto';
-import type { ControlPlane } from '../control-plane/controlPlane.ts';
+import path from 'node:path';
+import { ensureBinaries, startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../control-plane/controlPlane.ts';
+import { CRD_FILE } from '../../operator/src/api/crd.ts';
+import { ROOT } from './processes.ts';
+
+/** beforeAll budget of a suite that may build the control-plane binaries cold. */
+export const BUILD_TIMEOUT_MS = 60 * 60_000;
+/** The image name the operator puts in proxy Deployments during tests (nothing pulls it). */
+export const TEST_PROXY_IMAGE = 'ghcr.io/mcpfleet/proxyrunner:test';
 
 export const RESTRICTED = {
   'pod-security.kubernetes.io/enforce': 'restricted',
@@ -113,3 +121,18 @@ export async function waitReady(kube: Kube, name: string, namespace: string, tim
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A control plane (controllers and kwok by default) with the MCPServer CRD installed and Established. */
+export async function startClusterWithCrd(opts: ControlPlaneOptions = {}): Promise<{ cp: ControlPlane; kube: Kube }> {
+  await ensureBinaries();
+  const cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1, ...opts });
+  const kube = new Kube(cp);
+  try {
+    await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
+    await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  return { cp, kube };
+}
