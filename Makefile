@@ -19,7 +19,7 @@ endif
 
 DEPS_STAMP := node_modules/.package-lock.json
 
-.PHONY: help node deps build typecheck control-plane test test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy clean
+.PHONY: help node deps build typecheck control-plane test test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -71,5 +71,28 @@ bench-proxy: deps ## tools/call throughput and latency, direct vs through the pr
 bench-http-proxy: deps ## http-proxy vs http-proxy-3 under client-disconnect churn and SSE
 	npm run bench:http-proxy
 
+# Images: one Dockerfile, two targets (see its header). Override IMAGE_REGISTRY, IMAGE_TAG,
+# REVISION or CONTAINER_ENGINE (podman works too); the version label is package.json's.
+IMAGE_REGISTRY ?= ghcr.io/mcpfleet
+IMAGE_VERSION := $(shell sed -n -E 's/^  "version": "([^"]+)".*/\1/p' package.json)
+IMAGE_TAG ?= $(IMAGE_VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+CONTAINER_ENGINE ?= docker
+
+images: ## build ghcr.io/mcpfleet/{operator,proxyrunner}:<version> (needs a running container engine)
+	@$(CONTAINER_ENGINE) info >/dev/null 2>&1 || { \
+	  echo "make images: no container engine answers ('$(CONTAINER_ENGINE) info' failed)." >&2; \
+	  echo "  Start the Docker daemon, or use another engine: make images CONTAINER_ENGINE=podman" >&2; \
+	  exit 1; }
+	$(CONTAINER_ENGINE) build --target operator -t $(IMAGE_REGISTRY)/operator:$(IMAGE_TAG) \
+	  --build-arg VERSION=$(IMAGE_VERSION) --build-arg REVISION=$(REVISION) -f Dockerfile .
+	$(CONTAINER_ENGINE) build --target proxyrunner -t $(IMAGE_REGISTRY)/proxyrunner:$(IMAGE_TAG) \
+	  --build-arg VERSION=$(IMAGE_VERSION) --build-arg REVISION=$(REVISION) -f Dockerfile .
+
 clean:
 	rm -rf node_modules .tools dist
+
+.PHONY: manifests
+manifests: deps ## regenerate the CRD, the chart's crds/ copy and deploy/install.yaml (from charts/mcpfleet)
+	npm run crd:generate
+	npm run deploy:generate

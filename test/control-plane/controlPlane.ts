@@ -411,7 +411,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       });
       child.stdin.on('error', () => {}); // kubectl may exit before reading stdin
       child.stdin.end(kopts.input ?? '');
-      const code = await exitOf(child);
+      // 'close', not 'exit': only then has all of stdout and stderr been read.
+      const code = await new Promise<number>((resolve) => child.once('close', (c, signal) => resolve(c ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 0)))));
       return { stdout, stderr, code };
     };
 

@@ -60,6 +60,10 @@ function kindFor(d: DesiredObject): KindInfo {
   return k;
 }
 
+/** Apply order: 0 first; workloads last. */
+const WAVE: Readonly<Record<string, number>> = { RoleBinding: 1, StatefulSet: 2, Deployment: 2 };
+const NOT_FOUND_RETRY_MS = 250;
+
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => Date;
@@ -81,11 +85,13 @@ export class Reconciler {
     const desired = terminating ? [] : desiredObjects(mcp, this.d.build);
     const applyErrors: ApplyError[] = [];
 
-    // Two waves, each written in parallel: what pods refer to (ServiceAccount, Role,
-    // RoleBinding, Services) before the workloads whose pods need it.
-    const first = desired.filter((d) => d.kind !== 'StatefulSet' && d.kind !== 'Deployment');
-    const second = desired.filter((d) => d.kind === 'StatefulSet' || d.kind === 'Deployment');
-    for (const wave of [first, second]) {
+    // Waves, each written in parallel: what pods refer to before the workloads whose pods
+    // need it, and a Role before its RoleBinding (the apiserver's escalation check of the
+    // binding looks the Role up: in the same wave it may not exist yet).
+    const waves: DesiredObject[][] = [[], [], []];
+    for (const d of desired) (waves[WAVE[d.kind] ?? 0] as DesiredObject[]).push(d);
+    for (const wave of waves) {
+      if (wave.length === 0) continue;
       const results = await Promise.allSettled(wave.map((d) => this.ensure(key, mcp, d)));
       for (const r of results) {
         // ensure() reports API errors as values; what it throws (NotLeaderError) ends the reconcile.
@@ -134,7 +140,13 @@ export class Reconciler {
     try {
       let written: KubeObject;
       try {
-        written = await client.apply<KubeObject>(kind, d);
+        written = await client.apply<KubeObject>(kind, d).catch(async (err: unknown) => {
+          // An apply creates what is missing, so a 404 means something it refers to is not
+          // visible yet (the authorizer's cache of a Role made a moment ago): once more, shortly.
+          if (!(err instanceof ApiError && err.code === 404)) throw err;
+          await new Promise((resolve) => setTimeout(resolve, NOT_FOUND_RETRY_MS));
+          return client.apply<KubeObject>(kind, d);
+        });
       } catch (err) {
         if (!(observed !== undefined && err instanceof ApiError && err.code === 422)) throw err;
         const what = { mcpserver: key, object: `${d.kind}/${d.metadata.name}`, err: err.message };
