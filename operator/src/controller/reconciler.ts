@@ -60,8 +60,9 @@ function kindFor(d: DesiredObject): KindInfo {
   return k;
 }
 
-/** Apply order: 0 first; workloads last. */
-const WAVE: Readonly<Record<string, number>> = { RoleBinding: 1, StatefulSet: 2, Deployment: 2 };
+/** Apply order: wave 0, then wave 1. */
+const WAVE: Readonly<Record<string, number>> = { ServiceAccount: 0, Role: 0 };
+const LAST_WAVE = 1;
 const NOT_FOUND_RETRY_MS = 250;
 
 export class Reconciler {
@@ -85,11 +86,13 @@ export class Reconciler {
     const desired = terminating ? [] : desiredObjects(mcp, this.d.build);
     const applyErrors: ApplyError[] = [];
 
-    // Waves, each written in parallel: what pods refer to before the workloads whose pods
-    // need it, and a Role before its RoleBinding (the apiserver's escalation check of the
-    // binding looks the Role up: in the same wave it may not exist yet).
-    const waves: DesiredObject[][] = [[], [], []];
-    for (const d of desired) (waves[WAVE[d.kind] ?? 0] as DesiredObject[]).push(d);
+    // Waves, each written in parallel, as few as ordering allows (each is a round trip):
+    // the ServiceAccount before the Deployment whose pods run as it (else the ReplicaSet's pod
+    // creation fails and backs off), and a Role before its RoleBinding (the apiserver's
+    // escalation check of the binding looks the Role up). Services and the RoleBinding go
+    // with the workloads: nothing is refused for their absence, they only have to exist soon.
+    const waves: DesiredObject[][] = [[], []];
+    for (const d of desired) (waves[WAVE[d.kind] ?? LAST_WAVE] as DesiredObject[]).push(d);
     for (const wave of waves) {
       if (wave.length === 0) continue;
       const results = await Promise.allSettled(wave.map((d) => this.ensure(key, mcp, d)));
