@@ -170,8 +170,9 @@ describe('desiredObjects', () => {
     const http = proxyDeployment(stored('web', { ...httpSpec, sessionIdleTimeout: '5m', maxSessions: 50, proxyPort: 9000 }), opts);
     const c = container(http, 'proxyrunner');
     expect(c.image).toBe(opts.proxyrunnerImage);
-    expect(c.command).toEqual(['node']);
-    expect(c.args?.[0]).toBe('dist/proxyrunner/src/main.js');
+    // Flags only: the image's entrypoint (tini -- node main.js) runs them.
+    expect(c.command).toBeUndefined();
+    expect(c.args?.[0]).toBe('--transport');
     expect(flag(c.args, '--transport')).toBe('streamable-http');
     expect(flag(c.args, '--target-url')).toBe('http://mcp-web:3001/mcp');
     expect(flag(c.args, '--proxy-mode')).toBe('streamable-http');

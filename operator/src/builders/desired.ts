@@ -47,7 +47,7 @@ export interface BuildOptions {
 
 /** UID/GID the MCP server runs as unless podTemplateSpec says otherwise (as ToolHive does). */
 export const BACKEND_UID = 1000;
-/** The proxyrunner image's non-root user (distroless "nonroot"). */
+/** The proxyrunner image's non-root user ("nonroot", 65532, as in the Dockerfile). */
 export const PROXY_UID = 65532;
 
 export const DEFAULT_PROXY_RESOURCES: ResourceRequirements = {
@@ -212,10 +212,14 @@ export function backendService(mcp: MCPServer): Desired<V1Service> {
   });
 }
 
-/** The proxyrunner's command line: flags only (stdio attaches instead of spawning a command). */
+/**
+ * The proxyrunner's flags (stdio attaches instead of spawning a command). Only flags: the
+ * image's entrypoint (tini, node, the program) runs them, so the operator does not depend on
+ * where the image keeps its files, and tini stays PID 1.
+ */
 export function proxyArgs(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): string[] {
   const spec = resolveSpec(mcp.spec);
-  const args = ['dist/proxyrunner/src/main.js', '--transport', spec.transport];
+  const args = ['--transport', spec.transport];
   if (spec.transport !== 'stdio') {
     const path = spec.transport === 'sse' ? '/sse' : '/mcp';
     args.push('--target-url', `http://${childNames(mcp.metadata.name).backend}:${spec.mcpPort}${path}`);
@@ -252,7 +256,6 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
   const container: V1Container = {
     name: PROXY_CONTAINER,
     image: opts.proxyrunnerImage,
-    command: ['node'],
     args: proxyArgs(mcp, opts.proxyDefaults),
     env: proxyEnv(mcp),
     ports: [
