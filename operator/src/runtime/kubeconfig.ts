@@ -89,8 +89,12 @@ export function inCluster(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
     ca: readFileSync(`${SA_DIR}/ca.crt`, 'utf8'),
     insecureSkipTLSVerify: false,
     namespace,
-    // Projected tokens rotate: read the file each time (it is small and cached by the OS).
-    credentials: async () => ({ token: readFileSync(`${SA_DIR}/token`, 'utf8').trim() }),
+    // Projected tokens rotate (the kubelet refreshes the file well before expiry): re-read
+    // it once a minute, as client-go does, not on every request.
+    credentials: (() => {
+      const token = tokenFileReader(`${SA_DIR}/token`);
+      return async () => ({ token: token() });
+    })(),
     source: 'in-cluster',
   };
 }
@@ -113,8 +117,8 @@ export function fromKubeconfig(file: string, contextName?: string): ClusterAcces
   if (user.exec) {
     credentials = execPlugin(user.exec, base);
   } else if (user.tokenFile) {
-    const tokenFile = path.resolve(base, user.tokenFile);
-    credentials = async () => ({ token: readFileSync(tokenFile, 'utf8').trim(), cert, key });
+    const token = tokenFileReader(path.resolve(base, user.tokenFile));
+    credentials = async () => ({ token: token(), cert, key });
   } else if (user.username !== undefined && user.password !== undefined) {
     const basic = Buffer.from(`${user.username}:${user.password}`).toString('base64');
     credentials = async () => ({ token: `Basic ${basic}`, cert, key });
@@ -165,4 +169,14 @@ export function loadClusterAccess(kubeconfig: string | undefined, env: NodeJS.Pr
   if (fromEnv) return fromKubeconfig(fromEnv);
   if (env['KUBERNETES_SERVICE_HOST']) return inCluster(env);
   return fromKubeconfig(path.join(os.homedir(), '.kube', 'config'));
+}
+
+/** A token file's content, read at most once per `maxAgeMs` (rotation is picked up within it). */
+export function tokenFileReader(file: string, maxAgeMs = 60_000, now: () => number = Date.now): () => string {
+  let cached: { token: string; at: number } | undefined;
+  return () => {
+    const t = now();
+    if (cached === undefined || t - cached.at >= maxAgeMs) cached = { token: readFileSync(file, 'utf8').trim(), at: t };
+    return cached.token;
+  };
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { Backoff, exponentialDelay } from './backoff.ts';
-import { fromKubeconfig, loadClusterAccess } from './kubeconfig.ts';
+import { fromKubeconfig, loadClusterAccess, tokenFileReader } from './kubeconfig.ts';
 import { microTime } from './leader.ts';
 import { slimPod, stripMeta } from './transforms.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
@@ -137,5 +137,21 @@ describe('cache transforms', () => {
         containerStatuses: [{ name: 'c', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } } }],
       },
     });
+  });
+});
+
+describe('tokenFileReader', () => {
+  it('reads a rotating token at most once per period, and picks up the new one after it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'token-'));
+    const file = path.join(dir, 'token');
+    await writeFile(file, 'first\n');
+    let now = 1_000;
+    const token = tokenFileReader(file, 60_000, () => now);
+    expect(token()).toBe('first');
+    await writeFile(file, 'second\n');
+    now += 59_999;
+    expect(token()).toBe('first'); // cached within the period
+    now += 1;
+    expect(token()).toBe('second');
   });
 });
