@@ -1,5 +1,6 @@
-// bench:proxy — the same tools/call workload straight to the upstream and through the
-// proxyrunner, side by side in one run. Everything shares this machine's cores, so the
+// bench:proxy — the same tools/call workload straight to the upstream, through the
+// proxyrunner, and through a naive node:http pass-through (bench/naiveProxy.ts, the
+// baseline the proxy must beat), side by side in one run. Everything shares this machine's cores, so the
 // proxy's own CPU cost shows directly in the ratio.
 //
 // Each round starts a fresh upstream and a fresh proxy (server-everything slows down as its
@@ -11,7 +12,9 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startEchoServer, startEverything, startProxy, type Running } from '../test/support/processes.ts';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { freePort, ROOT, startEchoServer, startEverything, startProxy, track, waitForPort, type Running } from '../test/support/processes.ts';
 import { McpHttpClient, percentile, toolCall } from '../test/support/mcpHttp.ts';
 
 const { values } = parseArgs({
@@ -84,6 +87,15 @@ async function load(url: string, label: string, pid?: number): Promise<Result> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** bench/naiveProxy.ts in its own process, as the proxyrunner runs in its own. */
+async function startNaive(targetUrl: string): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench/naiveProxy.ts'), '--port', String(port), '--target', new URL(targetUrl).origin], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const running = track(child, port);
+  await waitForPort(port, 15_000, child);
+  return running;
+}
+
 // everything: server-everything (the default, as in the reference measurement);
 // echo: the lean SDK server from test/fixtures, which makes the proxy's share larger.
 async function main(): Promise<void> {
@@ -92,21 +104,22 @@ async function main(): Promise<void> {
   console.log(`bench:proxy  upstream=${values.upstream}  concurrency=${concurrency}  ${seconds}s x ${rounds} rounds (after ${warmup}s warm-up)  proxy: sessions tracked, metrics on${extra.length ? ' ' + extra.join(' ') : ', V8 default heap'}`);
   const direct: Result[] = [];
   const proxied: Result[] = [];
+  const naive: Result[] = [];
   for (let round = 1; round <= rounds; round++) {
     const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
     const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstreamUrl, '--log-level', 'warn', ...extra]);
+    const naiveProxy = await startNaive(upstreamUrl);
     try {
-      const runDirect = async (): Promise<void> => void direct.push(await load(upstreamUrl, 'direct'));
-      const runProxy = async (): Promise<void> => void proxied.push(await load(proxy.mcpUrl, 'proxy', proxy.child.pid));
-      if (round % 2 === 1) {
-        await runDirect();
-        await runProxy();
-      } else {
-        await runProxy();
-        await runDirect();
-      }
+      const runs = [
+        async (): Promise<void> => void direct.push(await load(upstreamUrl, 'direct')),
+        async (): Promise<void> => void proxied.push(await load(proxy.mcpUrl, 'proxy', proxy.child.pid)),
+        async (): Promise<void> => void naive.push(await load(`http://127.0.0.1:${naiveProxy.port}/mcp`, 'naive', naiveProxy.child.pid)),
+      ];
+      // Rotate the order each round: the upstream slows as it fills, so no target always goes last.
+      for (let i = 0; i < runs.length; i++) await (runs[(i + round - 1) % runs.length] as () => Promise<void>)();
     } finally {
+      await naiveProxy.stop();
       await proxy.stop();
       await upstream.stop();
     }
@@ -120,7 +133,8 @@ async function main(): Promise<void> {
   console.log('\ntarget       req/s   p50(ms)   p99(ms)  errors');
   console.log(row('direct', direct));
   console.log(row('proxy', proxied));
-  for (const r of [...direct, ...proxied]) {
+  console.log(row('naive', naive));
+  for (const r of [...direct, ...proxied, ...naive]) {
     const cpu = r.cpuUsPerRequest === undefined ? '' : `  proxy cpu ${r.cpuUsPerRequest.toFixed(0)} µs/req`;
     console.log(`  run ${r.target.padEnd(6)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpu}`);
   }
@@ -135,7 +149,12 @@ async function main(): Promise<void> {
     proxy_p99_ms: Number(median(proxied, 'p99').toFixed(2)),
     added_p99_ms: Number((median(proxied, 'p99') - median(direct, 'p99')).toFixed(2)),
     proxy_cpu_us_per_request: Math.round(median(proxied, 'cpuUsPerRequest')),
-    errors: [...direct, ...proxied].reduce((n, r) => n + r.errors, 0),
+    naive_rps: Math.round(median(naive, 'rps')),
+    naive_throughput_ratio: Number((median(naive, 'rps') / median(direct, 'rps')).toFixed(3)),
+    naive_p99_ms: Number(median(naive, 'p99').toFixed(2)),
+    naive_added_p99_ms: Number((median(naive, 'p99') - median(direct, 'p99')).toFixed(2)),
+    naive_cpu_us_per_request: Math.round(median(naive, 'cpuUsPerRequest')),
+    errors: [...direct, ...proxied, ...naive].reduce((n, r) => n + r.errors, 0),
   };
   if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
   console.log('\n' + JSON.stringify(summary));

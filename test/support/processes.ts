@@ -44,7 +44,7 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-function track(child: ChildProcess, port: number): Running {
+export function track(child: ChildProcess, port: number): Running {
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     err = (err + chunk).slice(-200_000);
