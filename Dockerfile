@@ -65,42 +65,32 @@ COPY --from=deps /src/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /src/dist ./dist
 USER 65532:65532
-
-# ---- operator ----
-FROM runtime AS operator
+# Labels both images share (each target adds its title and description).
 ARG NODE_IMAGE
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG SOURCE=https://github.com/mcpfleet/mcpfleet
 # The repository has no license file yet: NOASSERTION (SPDX) until it has one.
 ARG LICENSES=NOASSERTION
-LABEL org.opencontainers.image.title="mcpfleet-operator" \
-      org.opencontainers.image.description="Reconciles MCPServer resources into MCP servers behind the mcpfleet proxyrunner" \
-      org.opencontainers.image.source="${SOURCE}" \
+LABEL org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.url="${SOURCE}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="${LICENSES}" \
       org.opencontainers.image.base.name="${NODE_IMAGE}"
+
+# ---- operator ----
+FROM runtime AS operator
+LABEL org.opencontainers.image.title="mcpfleet-operator" \
+      org.opencontainers.image.description="Reconciles MCPServer resources into MCP servers behind the mcpfleet proxyrunner"
 # /metrics, /healthz, /readyz
 EXPOSE 9464
 ENTRYPOINT ["tini", "--", "node", "dist/operator/src/main.js"]
 
 # ---- proxyrunner (last: the default target) ----
 FROM runtime AS proxyrunner
-ARG NODE_IMAGE
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG SOURCE=https://github.com/mcpfleet/mcpfleet
-ARG LICENSES=NOASSERTION
 LABEL org.opencontainers.image.title="mcpfleet-proxyrunner" \
-      org.opencontainers.image.description="Session-aware HTTP proxy in front of one MCP server (stdio, SSE or streamable HTTP), with Prometheus metrics" \
-      org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.url="${SOURCE}" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="${LICENSES}" \
-      org.opencontainers.image.base.name="${NODE_IMAGE}"
+      org.opencontainers.image.description="Session-aware HTTP proxy in front of one MCP server (stdio, SSE or streamable HTTP), with Prometheus metrics"
 # 8080: MCP (/mcp, or /sse + /messages); 9464: /metrics, /healthz, /readyz, /debug/*
 EXPOSE 8080 9464
 ENTRYPOINT ["tini", "--", "node", "dist/proxyrunner/src/main.js"]

@@ -207,16 +207,7 @@ async function main(): Promise<void> {
 
     const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY });
     const started = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CREATE_CONCURRENCY }, async () => {
-        while (next < COUNT) {
-          const i = next++;
-          const m = manifest(`s${String(i).padStart(4, '0')}`, spec(i), NAMESPACE);
-          await client.create(MCPSERVER, NAMESPACE, m as unknown as KubeObject);
-        }
-      }),
-    );
+    await createServers(client);
     const createdS = (performance.now() - started) / 1000;
     log(`created ${COUNT} MCPServers in ${createdS.toFixed(1)} s`);
 
@@ -333,24 +324,31 @@ async function main(): Promise<void> {
 }
 
 /** No operator: apply every server's children directly and time until all pods are Ready. */
-async function floor(cp: ControlPlane): Promise<void> {
-  const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY });
-  const started = performance.now();
-  const servers: (MCPServer & KubeObject)[] = [];
+/** Creates the COUNT MCPServers, CREATE_CONCURRENCY at a time; returns them as stored. */
+async function createServers(client: KubeClient): Promise<(MCPServer & KubeObject)[]> {
+  const created: (MCPServer & KubeObject)[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: CREATE_CONCURRENCY }, async () => {
       while (next < COUNT) {
         const i = next++;
         const m = manifest(`s${String(i).padStart(4, '0')}`, spec(i), NAMESPACE);
-        servers.push(await client.create<MCPServer & KubeObject>(MCPSERVER, NAMESPACE, m as unknown as KubeObject));
+        created.push(await client.create<MCPServer & KubeObject>(MCPSERVER, NAMESPACE, m as unknown as KubeObject));
       }
     }),
   );
+  return created;
+}
+
+async function floor(cp: ControlPlane): Promise<void> {
+  const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY });
+  const started = performance.now();
+  const servers = await createServers(client);
   const objects = servers.flatMap((m) => desiredObjects(m, { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:bench' }));
-  // Same order as the operator: what pods refer to first, then the workloads.
-  objects.sort((a, b) => Number(a.kind === 'StatefulSet' || a.kind === 'Deployment') - Number(b.kind === 'StatefulSet' || b.kind === 'Deployment'));
-  next = 0;
+  // Same order as the operator: ServiceAccounts and Roles first, then everything else.
+  const first = (kind: string): boolean => kind === 'ServiceAccount' || kind === 'Role';
+  objects.sort((a, b) => Number(first(b.kind)) - Number(first(a.kind)));
+  let next = 0;
   await Promise.all(
     Array.from({ length: CREATE_CONCURRENCY }, async () => {
       while (next < objects.length) {

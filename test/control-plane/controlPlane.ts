@@ -107,6 +107,26 @@ async function runBuildScript(): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // processes
 
+/** Runs a binary to completion, collecting its output; never rejects on a non-zero exit. */
+export function runBinary(file: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<KubectlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    child.once('error', reject);
+    child.stdin.on('error', () => {}); // the binary may exit before reading stdin
+    child.stdin.end(opts.input ?? '');
+    // 'close', not 'exit': only then has all of stdout and stderr been read.
+    child.once('close', (code, signal) => resolve({ stdout, stderr, code: code ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 0)) }));
+  });
+}
+
 interface Proc {
   name: string;
   child: ChildProcess;
@@ -396,25 +416,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       return res.status === 200;
     }, apiserver);
 
-    const kubectl = async (args: string[], kopts: { input?: string } = {}): Promise<KubectlResult> => {
-      const child = spawn(path.join(binDir, 'kubectl'), [`--kubeconfig=${kubeconfigPath}`, ...args], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        cwd: dir,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => {
-        stdout += c;
-      });
-      child.stderr.setEncoding('utf8').on('data', (c: string) => {
-        stderr += c;
-      });
-      child.stdin.on('error', () => {}); // kubectl may exit before reading stdin
-      child.stdin.end(kopts.input ?? '');
-      // 'close', not 'exit': only then has all of stdout and stderr been read.
-      const code = await new Promise<number>((resolve) => child.once('close', (c, signal) => resolve(c ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 0)))));
-      return { stdout, stderr, code };
-    };
+    const kubectl = (args: string[], kopts: { input?: string } = {}): Promise<KubectlResult> =>
+      runBinary(path.join(binDir, 'kubectl'), [`--kubeconfig=${kubeconfigPath}`, ...args], { cwd: dir, ...kopts });
 
     // --- kube-controller-manager, kube-scheduler
     if (withControllers) {

@@ -1,10 +1,9 @@
 // Helm, RBAC and "run the operator as the chart would" helpers for the deploy tests.
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import type { ControlPlane, KubectlResult } from '../control-plane/controlPlane.ts';
+import { runBinary, type ControlPlane, type KubectlResult } from '../control-plane/controlPlane.ts';
 import type { Kube, Obj } from './kube.ts';
 import { startOperator, type OperatorProcess } from './operatorProcess.ts';
 import { ROOT } from './processes.ts';
@@ -12,29 +11,12 @@ import { ROOT } from './processes.ts';
 export const CHART = path.join(ROOT, 'charts/mcpfleet');
 export const SAMPLES = path.join(ROOT, 'deploy/samples');
 
-/** Runs a binary, collecting its output; never rejects on a non-zero exit. */
-export function exec(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.once('error', reject);
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-    child.once('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-  });
-}
+/** Runs a binary from the project root (see runBinary). */
+export const exec = (file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<KubectlResult> =>
+  runBinary(file, args, { cwd: ROOT, ...opts });
 
-/** kubectl against the control plane, output complete (waits for the streams to close). */
-export function kubectl(cp: ControlPlane, args: string[], input?: string): Promise<KubectlResult> {
-  return exec(path.join(cp.binDir, 'kubectl'), [`--kubeconfig=${cp.kubeconfigPath}`, ...args], input === undefined ? {} : { input });
-}
+/** kubectl against the control plane (cp.kubectl, with the input as a plain argument). */
+export const kubectl = (cp: ControlPlane, args: string[], input?: string): Promise<KubectlResult> => cp.kubectl(args, input === undefined ? {} : { input });
 
 /** helm from the control plane's bin dir; against the cluster when `cp` is given. */
 export async function helm(binDir: string, args: string[], cp?: ControlPlane): Promise<KubectlResult> {
