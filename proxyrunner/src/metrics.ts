@@ -75,8 +75,26 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
-  const inFlight = new Gauge({ name: 'mcpfleet_proxy_requests_in_flight', help: 'Requests being handled now.', registers: [registry] });
-  const streams = new Gauge({ name: 'mcpfleet_proxy_streams_open', help: 'Open server-to-client event streams (SSE responses and GET streams).', registers: [registry] });
+  // Plain numbers on the hot path, read by the gauges at scrape time: a prom-client
+  // inc/dec per request costs more than the request's own bookkeeping.
+  let inFlightCount = 0;
+  let streamsOpenCount = 0;
+  new Gauge({
+    name: 'mcpfleet_proxy_requests_in_flight',
+    help: 'Requests being handled now.',
+    registers: [registry],
+    collect() {
+      this.set(inFlightCount);
+    },
+  });
+  new Gauge({
+    name: 'mcpfleet_proxy_streams_open',
+    help: 'Open server-to-client event streams (SSE responses and GET streams).',
+    registers: [registry],
+    collect() {
+      this.set(streamsOpenCount);
+    },
+  });
   const rejectedCounter = new Counter({
     name: 'mcpfleet_proxy_requests_rejected_total',
     help: 'Requests the proxy refused before reaching the upstream, by reason.',
@@ -122,10 +140,10 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
       child.count.inc();
       child.time?.observe(seconds);
     },
-    requestStarted: () => inFlight.inc(),
-    requestEnded: () => inFlight.dec(),
-    streamOpened: () => streams.inc(),
-    streamClosed: () => streams.dec(),
+    requestStarted: () => void inFlightCount++,
+    requestEnded: () => void inFlightCount--,
+    streamOpened: () => void streamsOpenCount++,
+    streamClosed: () => void streamsOpenCount--,
     rejected: (reason) => rejectedCounter.inc({ reason }),
     upstreamError: (kind) => upstreamErrors.inc({ kind }),
     upstreamRestarted: () => restarts.inc(),

@@ -240,6 +240,37 @@ describe('bad upstreams', () => {
     }
   });
 
+  it('tears down the client response when the upstream breaks off mid-stream', async () => {
+    const upstream = await fakeHttpUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n');
+      setTimeout(() => res.socket?.destroy(), 200);
+    });
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const req = http.get(proxy.mcpUrl, { headers: { accept: 'text/event-stream' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve(`end after ${text.length} bytes`));
+          res.on('error', (err) => resolve(`error: ${err.message} after ${text.length} bytes`));
+        });
+        req.on('error', (err) => resolve(`request error: ${err.message}`));
+        setTimeout(() => resolve('still open after 10 s'), 10_000).unref();
+      });
+      // A clean end would tell the client the stream was complete; it was not.
+      expect(outcome).toMatch(/^error: aborted after \d+ bytes$/);
+      await eventually(async () => {
+        const metrics = await scrape(proxy.metricsUrl);
+        expect(metrics.value('mcpfleet_proxy_streams_open')).toBe(0);
+        expect(metrics.value('mcpfleet_proxy_requests_in_flight')).toBe(0);
+      });
+    } finally {
+      await proxy.stop();
+      await upstream.close();
+    }
+  });
+
   it('closes the upstream stream when a client vanishes mid-stream', async () => {
     const upstream = await fakeHttpUpstream((req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });

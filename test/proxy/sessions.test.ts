@@ -138,7 +138,9 @@ describe('2026-07-28 (stateless) requests', () => {
     const upstream = await fakeHttpUpstream(async (req, res) => {
       seen.push(req.headers);
       bodies.push(await readBody(req));
-      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}');
+      res
+        .writeHead(200, ['Content-Type', 'application/json', 'X-Upstream', 'yes', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Keep-Alive', 'timeout=1, max=9'])
+        .end('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}');
     });
     cleanups.push(() => upstream.close());
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
@@ -151,6 +153,9 @@ describe('2026-07-28 (stateless) requests', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-upstream')).toBe('yes');
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    // Hop-by-hop: the upstream's keep-alive terms are its own connection's, not the client's.
+    expect(res.headers.get('keep-alive')).not.toContain('max=9');
     expect(bodies[0]).toBe(body);
     expect(seen[0]).toMatchObject({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', authorization: 'Bearer t0ken' });
     const metrics = await scrape(proxy.metricsUrl);

@@ -58,11 +58,15 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   const { target, registry, metrics, log } = deps;
   const secure = target.protocol === 'https:';
   // One pool of kept-alive upstream sockets; LIFO reuse keeps the warm ones busy and
-  // lets the rest time out.
-  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 };
+  // lets the rest go when the upstream's keep-alive timeout closes them. No agent
+  // `timeout`: it would arm a socket timer and two listeners on every request.
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 256, scheduling: 'lifo' as const };
   const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   const proxy = createProxyServer({
-    target: target.href,
+    // A URL object and `toProxy` spare http-proxy two URL parses per request; the path
+    // is always the target's (`ignorePath`).
+    target,
+    toProxy: true,
     agent,
     ignorePath: true,
     changeOrigin: true,
@@ -88,16 +92,13 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
     const entry = inflight.get(req);
     if (!entry) return;
-    const headers = proxyRes.headers;
-    delete headers.connection;
-    delete headers['keep-alive'];
-    res.writeHead(proxyRes.statusCode ?? 502, headers);
-    proxyRes.pipe(res);
     clearTimeout(entry.timer);
     const status = proxyRes.statusCode ?? 0;
     const { exchange } = entry;
+    res.writeHead(status || 502, endToEndHeaders(proxyRes.rawHeaders));
     const contentType = proxyRes.headers['content-type'];
     if (typeof contentType === 'string' && contentType.startsWith('text/event-stream')) exchange.markStream();
+    forwardBody(proxyRes, res);
 
     if (exchange.rpc?.isInitialize && is2xx(status)) {
       const issued = proxyRes.headers['mcp-session-id'];
@@ -139,9 +140,12 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       if (session) {
         const version = req.headers['mcp-protocol-version'];
         if (typeof version === 'string' && version.length < 32) session.data.protocolVersion = version;
-        exchange.onClose(registry.acquire(session));
       }
-      exchange.onClose(() => clearTimeout(entry.timer));
+      const release = session ? registry.acquire(session) : undefined;
+      exchange.onClose(() => {
+        clearTimeout(entry.timer);
+        release?.();
+      });
       proxy.web(req, res, exchange.body ? { buffer: replay(exchange.body) } : {}, onError);
     },
   };
@@ -194,4 +198,36 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
  */
 function replay(body: Buffer): Stream {
   return { pipe: <T extends NodeJS.WritableStream>(destination: T): T => (destination.end(body), destination) } as unknown as Stream;
+}
+
+/** Hop-by-hop headers of the upstream connection; our own connection sets its own. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+
+/** The upstream's headers as a flat [name, value, …] list (order, case and repeats kept), minus hop-by-hop ones. */
+export function endToEndHeaders(raw: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (!HOP_BY_HOP.has(name.toLowerCase())) kept.push(name, raw[i + 1] as string);
+  }
+  return kept;
+}
+
+/**
+ * Streams the upstream body to the client as it arrives, pausing the upstream while the
+ * client's socket is full. Written out rather than `pipe()`, which wires and unwires
+ * six listeners per response: on a proxy that is most of a small answer's cost. If the
+ * upstream breaks off mid-body, the client's response is torn down too, so it sees a
+ * reset instead of waiting forever.
+ */
+function forwardBody(proxyRes: IncomingMessage, res: ServerResponse): void {
+  const resume = (): void => void proxyRes.resume();
+  proxyRes.on('data', (chunk: Buffer) => {
+    if (!res.write(chunk)) {
+      proxyRes.pause();
+      res.once('drain', resume);
+    }
+  });
+  proxyRes.on('end', () => res.end());
+  proxyRes.on('error', () => res.destroy());
 }
