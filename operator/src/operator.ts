@@ -15,7 +15,7 @@ import { loadClusterAccess, type ClusterAccess } from './runtime/kubeconfig.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { WorkQueue } from './runtime/queue.ts';
-import { slimPod, stripMeta } from './runtime/transforms.ts';
+import { sameForOperator, slimChild, slimPod, stripMeta } from './runtime/transforms.ts';
 
 export interface RunningOperator {
   metricsUrl: string;
@@ -58,7 +58,7 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
   for (const kind of CHILD_KINDS) {
     children.set(
       kind.plural,
-      new Cache<KubeObject>(client, namespaces, { kind, labelSelector: MANAGED_SELECTOR, transform: stripMeta, indexBy: instanceIndex, log, onRestart }),
+      new Cache<KubeObject>(client, namespaces, { kind, labelSelector: MANAGED_SELECTOR, transform: slimChild(kind.kind), indexBy: instanceIndex, log, onRestart }),
     );
   }
   caches = {
@@ -96,15 +96,20 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
     if (type === 'delete') return; // owner references: the garbage collector removes the children
     q.add(keyOf(obj.metadata.namespace, obj.metadata.name));
   });
+  // An update that changes nothing the operator reads (the echo of its own write, or a
+  // controller's status churn that the transforms drop) needs no reconcile: under load those
+  // are most of the events.
+  const irrelevant = (type: EventType, obj: KubeObject, old: KubeObject | undefined): boolean =>
+    type === 'update' && old !== undefined && (old.metadata.resourceVersion === obj.metadata.resourceVersion || sameForOperator(old, obj));
   const enqueueOwner = (type: EventType, obj: KubeObject, old: KubeObject | undefined): void => {
-    if (type === 'update' && old !== undefined && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    if (irrelevant(type, obj, old)) return;
     const owner = controllerOf(obj);
     const name = owner?.name ?? obj.metadata.labels?.[LABEL_INSTANCE];
     if (name !== undefined && obj.metadata.namespace !== undefined) q.add(keyOf(obj.metadata.namespace, name));
   };
   for (const cache of children.values()) cache.on(enqueueOwner);
   c.pods.on((type, obj, old) => {
-    if (type === 'update' && old !== undefined && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    if (irrelevant(type, obj, old)) return;
     const name = obj.metadata.labels?.[LABEL_INSTANCE];
     if (name !== undefined && obj.metadata.namespace !== undefined) q.add(keyOf(obj.metadata.namespace, name));
   });

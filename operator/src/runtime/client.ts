@@ -69,6 +69,9 @@ interface RequestOptions {
   bypassGate?: boolean;
 }
 
+/** Stops at the first non-blank character: O(1) for a JSON line. */
+const NON_BLANK = /\S/;
+
 export class KubeClient {
   readonly access: ClusterAccess;
   private readonly hooks: ClientHooks;
@@ -285,7 +288,7 @@ export class KubeClient {
       await new Promise<void>((resolve, reject) => {
         const req = lib.request(url, { method: 'GET', headers, agent: this.watchAgent, ...tls });
         const idleMs = (params.timeoutSeconds + 30) * 1000;
-        let idle = setTimeout(() => req.destroy(new Error('watch stream silent for too long')), idleMs);
+        const idle = setTimeout(() => req.destroy(new Error('watch stream silent for too long')), idleMs);
         const onAbort = (): void => {
           req.destroy();
           resolve();
@@ -309,16 +312,20 @@ export class KubeClient {
             res.on('end', () => done(statusError(code, text)));
             return;
           }
-          let buffer = '';
+          // One JSON event per line. The partial line waits in `pending`; lines are cut from
+          // the chunk by index (JSON.parse skips surrounding whitespace), so a busy watch does
+          // not re-copy its buffer for every event.
+          let pending = '';
           res.on('data', (chunk: string) => {
-            clearTimeout(idle);
-            idle = setTimeout(() => req.destroy(new Error('watch stream silent for too long')), idleMs);
-            buffer += chunk;
-            let nl: number;
-            while ((nl = buffer.indexOf('\n')) >= 0) {
-              const line = buffer.slice(0, nl).trim();
-              buffer = buffer.slice(nl + 1);
-              if (line === '') continue;
+            idle.refresh();
+            let start = 0;
+            let nl = chunk.indexOf('\n');
+            while (nl >= 0) {
+              const line = pending === '' ? chunk.slice(start, nl) : pending + chunk.slice(start, nl);
+              pending = '';
+              start = nl + 1;
+              nl = chunk.indexOf('\n', start);
+              if (!NON_BLANK.test(line)) continue;
               try {
                 onEvent(JSON.parse(line) as WatchEvent<T>);
               } catch (err) {
@@ -326,6 +333,7 @@ export class KubeClient {
                 return;
               }
             }
+            if (start < chunk.length) pending += chunk.slice(start);
           });
           res.on('end', () => done());
           res.on('aborted', () => done(new Error('watch stream aborted')));

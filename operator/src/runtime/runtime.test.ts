@@ -1,14 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { Backoff, exponentialDelay } from './backoff.ts';
 import { fromKubeconfig, loadClusterAccess, tokenFileReader } from './kubeconfig.ts';
 import { microTime } from './leader.ts';
-import { slimPod, stripMeta } from './transforms.ts';
+import { sameForOperator, slimChild, slimPod, stripMeta } from './transforms.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
-import type { KubeObject } from '../kinds.ts';
+import { POD, type KubeObject } from '../kinds.ts';
+import { KubeClient } from './client.ts';
 
 describe('Backoff', () => {
   it('doubles up to the cap, jittered into the upper half, and resets', () => {
@@ -137,6 +140,73 @@ describe('cache transforms', () => {
         containerStatuses: [{ name: 'c', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } } }],
       },
     });
+  });
+});
+
+describe('owned objects as the operator reads them', () => {
+  const deployment = (rv: string, status: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'd', namespace: 'n', resourceVersion: rv, generation: 2, managedFields: [{ manager: 'm' }] },
+    spec: { replicas: 1 },
+    status,
+  });
+  const progressing = (reason: string, status = 'True') => ({ type: 'Progressing', status, reason, message: 'm', lastUpdateTime: `t-${reason}` });
+
+  it('keep of a Deployment status only its failure conditions, without timestamps', () => {
+    const slim = slimChild('Deployment')(deployment('1', { replicas: 1, readyReplicas: 1, conditions: [{ type: 'Available', status: 'True' }, progressing('NewReplicaSetAvailable'), { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' }] }));
+    expect(slim).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', namespace: 'n', resourceVersion: '1', generation: 2 },
+      spec: { replicas: 1 },
+      status: { conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'm' }, { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' }] },
+    });
+    // Other kinds: no status at all (readiness comes from the pods).
+    expect(slimChild('StatefulSet')({ metadata: { name: 's' }, spec: { replicas: 1 }, status: { readyReplicas: 1 } })).toEqual({ metadata: { name: 's' }, spec: { replicas: 1 } });
+  });
+
+  it('tell status churn from changes that matter', () => {
+    const slim = slimChild('Deployment');
+    const before = slim(deployment('1', { replicas: 0, conditions: [progressing('NewReplicaSetCreated')] }));
+    const churn = slim(deployment('2', { replicas: 1, readyReplicas: 1, observedGeneration: 2, conditions: [{ ...progressing('NewReplicaSetCreated'), lastUpdateTime: 'later' }] }));
+    expect(sameForOperator(before, churn)).toBe(true);
+    const stuck = slim(deployment('3', { conditions: [progressing('ProgressDeadlineExceeded', 'False')] }));
+    expect(sameForOperator(churn, stuck)).toBe(false);
+    const edited = { ...churn, metadata: { ...churn.metadata, resourceVersion: '4' }, spec: { replicas: 3 } };
+    expect(sameForOperator(churn, edited)).toBe(false);
+    const pod = (rv: string, ready: string): KubeObject => slimPod({ metadata: { name: 'p', resourceVersion: rv }, spec: { nodeName: rv }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready }] } });
+    expect(sameForOperator(pod('1', 'False'), pod('2', 'False'))).toBe(true); // bound to a node: nothing we read
+    expect(sameForOperator(pod('2', 'False'), pod('3', 'True'))).toBe(false);
+  });
+});
+
+describe('watch stream decoding', () => {
+  it('reads events split across chunks, several per chunk, and blank lines', async () => {
+    const events = Array.from({ length: 5 }, (_, i) => JSON.stringify({ type: 'ADDED', object: { metadata: { name: `p${i}`, resourceVersion: String(i + 1), annotations: { big: 'x'.repeat(i * 3000) } } } }));
+    const stream = `${events[0]}\n${events[1]}\n\n${events[2]}\n${events[3]}\n  \n${events[4]}\n`;
+    // Cut points inside events, right after newlines and inside the blank lines.
+    const cuts = [5, events[0]!.length + 1, events[0]!.length + 40, stream.length - 7, stream.length - 1];
+    const server = http.createServer(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let at = 0;
+      for (const cut of cuts) {
+        res.write(stream.slice(at, cut));
+        at = cut;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      res.end(stream.slice(at));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new KubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTLSVerify: false, namespace: undefined, credentials: async () => ({}), source: 'test' });
+    const seen: string[] = [];
+    try {
+      await client.watch<KubeObject>(POD, 'n', { resourceVersion: '0', timeoutSeconds: 10 }, (e) => seen.push(`${e.object.metadata.name}:${(e.object.metadata.annotations?.['big'] ?? '').length}`), new AbortController().signal);
+    } finally {
+      client.close();
+      server.close();
+    }
+    expect(seen).toEqual(['p0:0', 'p1:3000', 'p2:6000', 'p3:9000', 'p4:12000']);
   });
 });
 

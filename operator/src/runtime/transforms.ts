@@ -15,6 +15,46 @@ export function stripMeta<T extends KubeObject>(obj: T): T {
   return { ...obj, metadata };
 }
 
+interface ConditionJson {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+/** Deployment conditions that status computation reads (a failed or stuck rollout). */
+const DEPLOYMENT_FAILURE_CONDITIONS = new Set(['ReplicaFailure', 'Progressing']);
+
+/**
+ * Owned objects as the operator reads them: metadata and spec for drift, and of the
+ * controllers' status only a Deployment's failure conditions, without timestamps. Their
+ * status churns with every pod transition (replicas, observedGeneration, lastUpdateTime)
+ * and readiness is judged from the pods, so dropping it keeps those updates from looking
+ * like changes (see sameForOperator).
+ */
+export function slimChild(kind: string): <T extends KubeObject>(obj: T) => T {
+  return <T extends KubeObject>(obj: T): T => {
+    const stripped = stripMeta(obj) as T & { status?: { conditions?: ConditionJson[] } };
+    if (stripped.status === undefined) return stripped;
+    const { status, ...rest } = stripped;
+    if (kind !== 'Deployment') return rest as T;
+    const conditions = (status.conditions ?? [])
+      .filter((c) => DEPLOYMENT_FAILURE_CONDITIONS.has(c.type))
+      .map((c) => ({ type: c.type, status: c.status, ...(c.reason && { reason: c.reason }), ...(c.message && { message: c.message }) }));
+    return { ...rest, status: { conditions } } as unknown as T;
+  };
+}
+
+/**
+ * True when two versions of a (transformed) object differ only in resourceVersion: an
+ * update the operator has nothing to do about. Transforms build objects in the same key
+ * order, so comparing their JSON is exact.
+ */
+export function sameForOperator(a: KubeObject, b: KubeObject): boolean {
+  const withoutVersion = (o: KubeObject): string => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return withoutVersion(a) === withoutVersion(b);
+}
+
 interface PodJson extends KubeObject {
   status?: {
     phase?: string;
