@@ -93,7 +93,10 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
         old.metadata.uid !== obj.metadata.uid;
       if (!relevant) return; // status or metadata only: nothing to do
     }
-    if (type === 'delete') return; // owner references: the garbage collector removes the children
+    if (type === 'delete') {
+      reconciler.forget(keyOf(obj.metadata.namespace, obj.metadata.name));
+      return; // owner references: the garbage collector removes the children
+    }
     q.add(keyOf(obj.metadata.namespace, obj.metadata.name));
   });
   // An update that changes nothing the operator reads (the echo of its own write, or a
@@ -105,13 +108,13 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
     if (irrelevant(type, obj, old)) return;
     const owner = controllerOf(obj);
     const name = owner?.name ?? obj.metadata.labels?.[LABEL_INSTANCE];
-    if (name !== undefined && obj.metadata.namespace !== undefined) q.add(keyOf(obj.metadata.namespace, name));
+    if (name !== undefined && obj.metadata.namespace !== undefined) q.add(keyOf(obj.metadata.namespace, name), 'high');
   };
   for (const cache of children.values()) cache.on(enqueueOwner);
   c.pods.on((type, obj, old) => {
     if (irrelevant(type, obj, old)) return;
     const name = obj.metadata.labels?.[LABEL_INSTANCE];
-    if (name !== undefined && obj.metadata.namespace !== undefined) q.add(keyOf(obj.metadata.namespace, name));
+    if (name !== undefined && obj.metadata.namespace !== undefined) q.add(keyOf(obj.metadata.namespace, name), 'high');
   });
 
   // --- metrics and health

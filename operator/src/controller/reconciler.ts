@@ -10,7 +10,8 @@ import { CHILD_KINDS, MCPSERVER, type DesiredObject, type KindInfo, type KubeObj
 import { ApiError, NotLeaderError, type KubeClient } from '../runtime/client.ts';
 import type { Cache } from '../runtime/cache.ts';
 import { needsApply, overlay } from './diff.ts';
-import { computeStatus, statusEqual, type ApplyError, type PodView } from './status.ts';
+import { computeStatus, statusEqual, statusWriteDelay, type ApplyError, type PodView } from './status.ts';
+import type { ProcessResult } from '../runtime/queue.ts';
 
 export interface Caches {
   mcpservers: Cache<MCPServer & KubeObject>;
@@ -68,19 +69,25 @@ const NOT_FOUND_RETRY_MS = 250;
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => Date;
+  /** When each MCPServer's status was last written (ms), to pace Pending updates. */
+  private readonly lastStatusWrite = new Map<string, number>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.now = deps.now ?? (() => new Date());
   }
 
-  async reconcile(key: string): Promise<void> {
+  /** Reconciles one MCPServer; asks to be run again when a status write was held back. */
+  async reconcile(key: string): Promise<ProcessResult> {
     const slash = key.indexOf('/');
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);
     const { caches } = this.d;
     const mcp = caches.mcpservers.get(namespace, name);
-    if (mcp === undefined) return; // deleted: owner references let the garbage collector remove the children
+    if (mcp === undefined) {
+      this.lastStatusWrite.delete(key);
+      return; // deleted: owner references let the garbage collector remove the children
+    }
 
     const terminating = mcp.metadata.deletionTimestamp !== undefined && mcp.metadata.deletionTimestamp !== null;
     const desired = terminating ? [] : desiredObjects(mcp, this.d.build);
@@ -116,11 +123,12 @@ export class Reconciler {
       applyErrors,
       now: rfc3339(this.now()),
     });
-    await this.writeStatus(mcp, status);
+    const heldBackMs = await this.writeStatus(key, mcp, status);
 
     if (applyErrors.length > 0) {
       throw new ReconcileError(applyErrors.map((e) => `${e.object}: ${e.reason}: ${e.message}`).join('; '));
     }
+    return heldBackMs > 0 ? { requeueAfterMs: heldBackMs } : undefined;
   }
 
   /** Makes one child as desired (a write only when needed); returns the error to report, if any. */
@@ -202,19 +210,29 @@ export class Reconciler {
     }
   }
 
-  private async writeStatus(mcp: MCPServer & KubeObject, status: MCPServerStatus): Promise<void> {
-    if (statusEqual(mcp.status, status)) return;
+  /** Writes status if it changed; returns how long the write was held back (0: not held). */
+  private async writeStatus(key: string, mcp: MCPServer & KubeObject, status: MCPServerStatus): Promise<number> {
+    if (statusEqual(mcp.status, status)) return 0;
+    const nowMs = this.now().getTime();
+    const delay = statusWriteDelay(mcp.status, status, this.lastStatusWrite.get(key), nowMs);
+    if (delay > 0) return delay;
     const namespace = mcp.metadata.namespace as string;
     try {
       const updated = await this.d.client.patchStatus<MCPServer & KubeObject>(MCPSERVER, namespace, mcp.metadata.name, { status });
+      this.lastStatusWrite.set(key, nowMs);
       this.d.caches.mcpservers.upsert(updated);
       if (mcp.status?.phase !== status.phase) {
         this.d.log.info('phase changed', { mcpserver: `${namespace}/${mcp.metadata.name}`, from: mcp.status?.phase ?? '', to: status.phase, message: status.message });
       }
     } catch (err) {
       // Deleted meanwhile: nothing to report on.
-      if (err instanceof ApiError && err.code === 404) return;
-      throw err;
+      if (!(err instanceof ApiError && err.code === 404)) throw err;
     }
+    return 0;
+  }
+
+  /** Drops what is kept about an MCPServer that is gone. */
+  forget(key: string): void {
+    this.lastStatusWrite.delete(key);
   }
 }

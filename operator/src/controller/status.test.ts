@@ -4,7 +4,7 @@ import type { MCPServer, MCPServerSpec } from '../api/types.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
 import type { DesiredObject, KubeObject } from '../kinds.ts';
-import { computeStatus, statusEqual, type ApplyError, type Observation, type PodView } from './status.ts';
+import { computeStatus, PENDING_STATUS_INTERVAL_MS, statusEqual, statusWriteDelay, type ApplyError, type Observation, type PodView } from './status.ts';
 
 const NOW = '2026-02-02T10:00:00Z';
 
@@ -218,5 +218,25 @@ describe('computeStatus', () => {
     const w = healthy(httpSpec);
     w.mcp.metadata.generation = 7;
     expect(computeStatus(observe(w)).observedGeneration).toBe(7);
+  });
+});
+
+describe('statusWriteDelay', () => {
+  const status = (phase: 'Pending' | 'Ready' | 'Failed', message: string, observedGeneration = 1) => ({ phase, message, observedGeneration, conditions: [] });
+  const t0 = 1_000_000;
+
+  it('writes phase changes, new generations and first statuses at once', () => {
+    expect(statusWriteDelay(undefined, status('Pending', 'a'), undefined, t0)).toBe(0);
+    expect(statusWriteDelay(status('Pending', 'a'), status('Ready', 'b'), t0, t0 + 1)).toBe(0);
+    expect(statusWriteDelay(status('Pending', 'a'), status('Failed', 'b'), t0, t0 + 1)).toBe(0);
+    expect(statusWriteDelay(status('Ready', 'a'), status('Pending', 'b'), t0, t0 + 1)).toBe(0);
+    expect(statusWriteDelay(status('Pending', 'a', 1), status('Pending', 'b', 2), t0, t0 + 1)).toBe(0);
+    // Not written by this process yet (a restart): no pacing to go by.
+    expect(statusWriteDelay(status('Pending', 'a'), status('Pending', 'b'), undefined, t0)).toBe(0);
+  });
+
+  it('paces Pending-to-Pending rewrites to one per interval', () => {
+    expect(statusWriteDelay(status('Pending', 'a'), status('Pending', 'b'), t0, t0 + 1_500)).toBe(PENDING_STATUS_INTERVAL_MS - 1_500);
+    expect(statusWriteDelay(status('Pending', 'a'), status('Pending', 'b'), t0, t0 + PENDING_STATUS_INTERVAL_MS)).toBe(0);
   });
 });

@@ -249,3 +249,20 @@ function normalize(s: MCPServerStatus | undefined): unknown {
     })),
   };
 }
+
+/** While an MCPServer stays Pending, its status is rewritten at most this often. */
+export const PENDING_STATUS_INTERVAL_MS = 5_000;
+
+/**
+ * How long to hold back a status write (0: write now). A server on its way up passes
+ * through several Pending messages (no pod yet, backend not ready, proxy not ready) within
+ * seconds; each would be a write for every watcher to receive. Those in-between messages are
+ * coalesced: while the phase stays Pending for the same generation, at most one write per
+ * interval, and the latest message lands when it ends. A phase change (Ready, Failed, ...)
+ * or a new generation is written at once.
+ */
+export function statusWriteDelay(previous: MCPServerStatus | undefined, next: MCPServerStatus, lastWriteMs: number | undefined, nowMs: number): number {
+  if (previous?.phase !== 'Pending' || next.phase !== 'Pending') return 0;
+  if (previous.observedGeneration !== next.observedGeneration || lastWriteMs === undefined) return 0;
+  return Math.max(0, lastWriteMs + PENDING_STATUS_INTERVAL_MS - nowMs);
+}

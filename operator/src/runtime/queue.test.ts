@@ -25,6 +25,41 @@ describe('WorkQueue', () => {
     expect(seen).toEqual(['a', 'b', 'c']);
   });
 
+  it('takes high-lane keys first, moves a queued key up once, and never runs it twice', async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue({ concurrency: 1, process: async (k) => void seen.push(k) });
+    for (const k of ['new1', 'new2', 'new3', 'running1']) q.add(k);
+    q.add('pods-ready', 'high');
+    q.add('new3', 'high'); // its pods changed while it waited: moves up
+    q.add('new3', 'normal'); // does not move back down
+    q.add('pods-ready', 'high');
+    expect(q.depth()).toBe(5);
+    q.start();
+    await q.drained();
+    expect(seen).toEqual(['pods-ready', 'new3', 'new1', 'new2', 'running1']);
+  });
+
+  it('re-queues a key added while in flight in the higher of the lanes asked for', async () => {
+    const seen: string[] = [];
+    const first = gate();
+    const q = new WorkQueue({
+      concurrency: 1,
+      process: async (k) => {
+        seen.push(k);
+        if (k === 'a' && seen.length === 1) await first.promise;
+      },
+    });
+    q.add('a');
+    q.add('b');
+    q.start();
+    await tick();
+    q.add('a', 'high');
+    q.add('a', 'normal');
+    first.open();
+    await q.drained();
+    expect(seen).toEqual(['a', 'a', 'b']);
+  });
+
   it('never runs one key twice at once; a key added while in flight runs once more afterwards', async () => {
     const gates = [gate(), gate()];
     let running = 0;

@@ -4,8 +4,43 @@
 //   - a key is processed by at most one worker at a time; adding it while it is being
 //     processed marks it dirty and it runs once more right after;
 //   - a failed key is retried after an exponential per-key delay (reset by a success);
-//   - addAfter(key, ms) schedules a key (the earliest schedule wins).
+//   - addAfter(key, ms) schedules a key (the earliest schedule wins);
+//   - two lanes: 'high' keys are taken before 'normal' ones, and adding a queued key to the
+//     high lane moves it there.
 import { exponentialDelay } from './backoff.ts';
+
+/**
+ * 'high': follow-ups of MCPServers that already run (a pod or child changed): cheap
+ * reconciles, and what users wait to see (Ready). 'normal': new or edited MCPServers,
+ * retries and resyncs. Without the high lane, a server whose pods are Ready waits behind
+ * every first-time reconcile of a large batch (measured: 600 of 1,000 servers ran but
+ * only 68 said Ready).
+ */
+export type Lane = 'high' | 'normal';
+
+/** A FIFO of keys; an entry counts only while its token is the key's current one. */
+class LaneFifo {
+  private items: [key: string, token: number][] = [];
+  private head = 0;
+
+  push(key: string, token: number): void {
+    this.items.push([key, token]);
+  }
+
+  /** The next live entry, or undefined. */
+  shift(isCurrent: (key: string, token: number) => boolean): string | undefined {
+    while (this.head < this.items.length) {
+      const [key, token] = this.items[this.head] as [string, number];
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      if (isCurrent(key, token)) return key;
+    }
+    return undefined;
+  }
+}
 
 export type ProcessResult = void | { requeueAfterMs?: number };
 
@@ -20,11 +55,13 @@ export interface QueueOptions {
 
 export class WorkQueue {
   private readonly opts: Required<Omit<QueueOptions, 'onDone'>> & Pick<QueueOptions, 'onDone'>;
-  private readonly queue: string[] = [];
-  private head = 0;
-  private readonly queued = new Set<string>();
+  private readonly lanes: Record<Lane, LaneFifo> = { high: new LaneFifo(), normal: new LaneFifo() };
+  /** Queued keys: the token of their live lane entry and that lane. */
+  private readonly queued = new Map<string, { token: number; lane: Lane }>();
+  private nextToken = 0;
   private readonly processing = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while being processed, with the lane to queue them in afterwards. */
+  private readonly dirty = new Map<string, Lane>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private active = 0;
@@ -37,7 +74,7 @@ export class WorkQueue {
 
   /** Keys waiting to be processed (not counting scheduled or in-flight ones). */
   depth(): number {
-    return this.queue.length - this.head;
+    return this.queued.size;
   }
 
   inFlight(): number {
@@ -52,14 +89,17 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
-  add(key: string): void {
+  add(key: string, lane: Lane = 'normal'): void {
     if (this.processing.has(key)) {
-      this.dirty.add(key);
+      if (this.dirty.get(key) !== 'high') this.dirty.set(key, lane);
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.queue.push(key);
+    const queued = this.queued.get(key);
+    if (queued !== undefined && (queued.lane === 'high' || lane === 'normal')) return;
+    // New, or moving up to the high lane (its normal-lane entry goes stale).
+    const token = this.nextToken++;
+    this.queued.set(key, { token, lane });
+    this.lanes[lane].push(key, token);
     this.pump();
   }
 
@@ -113,14 +153,8 @@ export class WorkQueue {
   }
 
   private take(): string | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const key = this.queue[this.head] as string;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
-    }
-    return key;
+    const isCurrent = (key: string, token: number): boolean => this.queued.get(key)?.token === token;
+    return this.lanes.high.shift(isCurrent) ?? this.lanes.normal.shift(isCurrent);
   }
 
   private pump(): void {
@@ -153,7 +187,9 @@ export class WorkQueue {
       this.processing.delete(key);
       this.active--;
       this.opts.onDone?.(key, result, (performance.now() - started) / 1000, error);
-      if (this.dirty.delete(key) && this.running) this.add(key);
+      const again = this.dirty.get(key);
+      this.dirty.delete(key);
+      if (again !== undefined && this.running) this.add(key, again);
       this.pump();
       if (this.active === 0) {
         for (const w of this.idleWaiters.splice(0)) w();
