@@ -6,6 +6,9 @@
 // Each round starts a fresh upstream and a fresh proxy (server-everything slows down as its
 // event store fills) and alternates which side goes first; medians are reported, plus the
 // proxy's own CPU time per request (from /proc), the figure that explains the ratio.
+// Each round ends with the proxyrunner and the naive proxy serving at the same moment (half
+// the clients each): run-to-run swings of this machine hit both alike there, so their CPU per
+// request compares more steadily than across the sequential runs.
 //
 //   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 3] [--upstream everything|echo]
 //                          [--memory-limit 128Mi] [--json out.json]
@@ -50,39 +53,59 @@ const cpuTicks = (pid: number): number => {
   return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
 };
 
-async function load(url: string, label: string, pid?: number): Promise<Result> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const client = new McpHttpClient(url, agent);
-  const sessions = await Promise.all(Array.from({ length: concurrency }, () => client.initialize()));
+interface Target {
+  url: string;
+  label: string;
+  /** The serving process, whose CPU time is charged to its requests. */
+  pid?: number;
+}
+
+/**
+ * Drives `perTarget` keep-alive clients at each target at once, all measured over the same
+ * window. With one target this is the plain comparison; with two, both serve at the same
+ * moment under the same machine load, which makes their CPU per request directly comparable.
+ */
+async function load(targets: Target[], perTarget: number): Promise<Result[]> {
   let measuring = false;
   let stop = false;
-  const latencies: number[] = [];
-  let errors = 0;
-  const worker = async (sessionId: string): Promise<void> => {
-    let id = 10;
-    while (!stop) {
-      const res = await client.request('POST', toolCall(id++, 'echo', { message: 'bench' }), sessionId);
-      if (!measuring) continue;
-      if (res.status === 200 && res.body.includes('Echo: bench')) latencies.push(res.ms);
-      else errors++;
-    }
-  };
-  const workers = sessions.map((s) => worker(s));
+  const runs = await Promise.all(
+    targets.map(async (target) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: perTarget });
+      const client = new McpHttpClient(target.url, agent);
+      const sessions = await Promise.all(Array.from({ length: perTarget }, () => client.initialize()));
+      return { target, agent, client, sessions, latencies: [] as number[], errors: 0, ticks: 0 };
+    }),
+  );
+  const workers = runs.flatMap((run) =>
+    run.sessions.map(async (sessionId) => {
+      let id = 10;
+      while (!stop) {
+        const res = await run.client.request('POST', toolCall(id++, 'echo', { message: 'bench' }), sessionId);
+        if (!measuring) continue;
+        if (res.status === 200 && res.body.includes('Echo: bench')) run.latencies.push(res.ms);
+        else run.errors++;
+      }
+    }),
+  );
   await sleep(warmup * 1000);
   measuring = true;
   const started = performance.now();
-  const ticksBefore = pid ? cpuTicks(pid) : 0;
+  for (const run of runs) run.ticks = run.target.pid ? cpuTicks(run.target.pid) : 0;
   await sleep(seconds * 1000);
   measuring = false;
-  const ticksAfter = pid ? cpuTicks(pid) : 0;
+  for (const run of runs) run.ticks = run.target.pid ? cpuTicks(run.target.pid) - run.ticks : 0;
   const elapsed = (performance.now() - started) / 1000;
   stop = true;
   await Promise.all(workers);
-  await Promise.all(sessions.map((s) => client.request('DELETE', undefined, s)));
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const cpuUsPerRequest = pid ? ((ticksAfter - ticksBefore) * 10_000) / Math.max(1, latencies.length) : undefined;
-  return { target: label, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUsPerRequest };
+  return Promise.all(
+    runs.map(async ({ target, agent, client, sessions, latencies, errors, ticks }) => {
+      await Promise.all(sessions.map((s) => client.request('DELETE', undefined, s)));
+      agent.destroy();
+      latencies.sort((a, b) => a - b);
+      const cpuUsPerRequest = target.pid ? (ticks * 10_000) / Math.max(1, latencies.length) : undefined;
+      return { target: target.label, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUsPerRequest };
+    }),
+  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -105,19 +128,25 @@ async function main(): Promise<void> {
   const direct: Result[] = [];
   const proxied: Result[] = [];
   const naive: Result[] = [];
+  const sideBySide: { proxy: Result; naive: Result }[] = [];
   for (let round = 1; round <= rounds; round++) {
     const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
     const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstreamUrl, '--log-level', 'warn', ...extra]);
     const naiveProxy = await startNaive(upstreamUrl);
     try {
+      const proxyTarget: Target = { url: proxy.mcpUrl, label: 'proxy', pid: proxy.child.pid };
+      const naiveTarget: Target = { url: `http://127.0.0.1:${naiveProxy.port}/mcp`, label: 'naive', pid: naiveProxy.child.pid };
       const runs = [
-        async (): Promise<void> => void direct.push(await load(upstreamUrl, 'direct')),
-        async (): Promise<void> => void proxied.push(await load(proxy.mcpUrl, 'proxy', proxy.child.pid)),
-        async (): Promise<void> => void naive.push(await load(`http://127.0.0.1:${naiveProxy.port}/mcp`, 'naive', naiveProxy.child.pid)),
+        async (): Promise<void> => void direct.push(...(await load([{ url: upstreamUrl, label: 'direct' }], concurrency))),
+        async (): Promise<void> => void proxied.push(...(await load([proxyTarget], concurrency))),
+        async (): Promise<void> => void naive.push(...(await load([naiveTarget], concurrency))),
       ];
       // Rotate the order each round: the upstream slows as it fills, so no target always goes last.
       for (let i = 0; i < runs.length; i++) await (runs[(i + round - 1) % runs.length] as () => Promise<void>)();
+      // Then both proxies at once, half the clients each: the same load on the machine for both.
+      const [p, n] = await load([proxyTarget, naiveTarget], Math.ceil(concurrency / 2));
+      sideBySide.push({ proxy: p as Result, naive: n as Result });
     } finally {
       await naiveProxy.stop();
       await proxy.stop();
@@ -138,6 +167,14 @@ async function main(): Promise<void> {
     const cpu = r.cpuUsPerRequest === undefined ? '' : `  proxy cpu ${r.cpuUsPerRequest.toFixed(0)} µs/req`;
     console.log(`  run ${r.target.padEnd(6)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpu}`);
   }
+  const cpuOf = (r: Result): number => r.cpuUsPerRequest ?? NaN;
+  const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  console.log(`\nside by side (both serving at the same moment, ${Math.ceil(concurrency / 2)} clients each): CPU per request`);
+  for (const { proxy: p, naive: n } of sideBySide) {
+    console.log(`  proxy ${cpuOf(p).toFixed(0)} µs/req (${p.rps.toFixed(0)} req/s)   naive ${cpuOf(n).toFixed(0)} µs/req (${n.rps.toFixed(0)} req/s)   proxy/naive ${(cpuOf(p) / cpuOf(n)).toFixed(2)}`);
+  }
+  const sideRatio = medianOf(sideBySide.map(({ proxy: p, naive: n }) => cpuOf(p) / cpuOf(n)));
+  console.log(`  median proxy/naive CPU per request: ${sideRatio.toFixed(2)}`);
   const summary = {
     concurrency,
     direct_rps: Math.round(median(direct, 'rps')),
@@ -154,7 +191,8 @@ async function main(): Promise<void> {
     naive_p99_ms: Number(median(naive, 'p99').toFixed(2)),
     naive_added_p99_ms: Number((median(naive, 'p99') - median(direct, 'p99')).toFixed(2)),
     naive_cpu_us_per_request: Math.round(median(naive, 'cpuUsPerRequest')),
-    errors: [...direct, ...proxied, ...naive].reduce((n, r) => n + r.errors, 0),
+    side_by_side_cpu_ratio: Number(sideRatio.toFixed(2)),
+    errors: [...direct, ...proxied, ...naive, ...sideBySide.flatMap((x) => [x.proxy, x.naive])].reduce((n, r) => n + r.errors, 0),
   };
   if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
   console.log('\n' + JSON.stringify(summary));

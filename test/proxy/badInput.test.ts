@@ -166,6 +166,20 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
   });
 });
 
+/** An upstream that opens an event stream with one notification, then does `then`. */
+const streamingUpstream = (then: (res: http.ServerResponse) => void = () => {}): ReturnType<typeof fakeHttpUpstream> =>
+  fakeHttpUpstream((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n');
+    then(res);
+  });
+
+async function expectNothingInFlight(proxy: ProxyProcess): Promise<void> {
+  const metrics = await scrape(proxy.metricsUrl);
+  expect(metrics.value('mcpfleet_proxy_streams_open')).toBe(0);
+  expect(metrics.value('mcpfleet_proxy_requests_in_flight')).toBe(0);
+}
+
 describe('bad upstreams', () => {
   it('answers a JSON-RPC error at once when the upstream is down, and is not ready', async () => {
     const port = await freePort(); // nothing listens here
@@ -241,11 +255,7 @@ describe('bad upstreams', () => {
   });
 
   it('tears down the client response when the upstream breaks off mid-stream', async () => {
-    const upstream = await fakeHttpUpstream((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n');
-      setTimeout(() => res.socket?.destroy(), 200);
-    });
+    const upstream = await streamingUpstream((res) => setTimeout(() => res.socket?.destroy(), 200));
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     try {
       const outcome = await new Promise<string>((resolve) => {
@@ -260,11 +270,7 @@ describe('bad upstreams', () => {
       });
       // A clean end would tell the client the stream was complete; it was not.
       expect(outcome).toMatch(/^error: aborted after \d+ bytes$/);
-      await eventually(async () => {
-        const metrics = await scrape(proxy.metricsUrl);
-        expect(metrics.value('mcpfleet_proxy_streams_open')).toBe(0);
-        expect(metrics.value('mcpfleet_proxy_requests_in_flight')).toBe(0);
-      });
+      await eventually(() => expectNothingInFlight(proxy));
     } finally {
       await proxy.stop();
       await upstream.close();
@@ -272,11 +278,7 @@ describe('bad upstreams', () => {
   });
 
   it('closes the upstream stream when a client vanishes mid-stream', async () => {
-    const upstream = await fakeHttpUpstream((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n');
-      // ...and then stays quiet, as a server with nothing to say does.
-    });
+    const upstream = await streamingUpstream(); // ...and then stays quiet, as a server with nothing to say does.
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     try {
       const streams = await Promise.all(
@@ -291,9 +293,7 @@ describe('bad upstreams', () => {
       expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_streams_open')).toBe(10);
       for (const req of streams) req.destroy();
       await eventually(async () => expect(upstream.openConnections()).toBe(0));
-      const metrics = await scrape(proxy.metricsUrl);
-      expect(metrics.value('mcpfleet_proxy_streams_open')).toBe(0);
-      expect(metrics.value('mcpfleet_proxy_requests_in_flight')).toBe(0);
+      await expectNothingInFlight(proxy);
     } finally {
       await proxy.stop();
       await upstream.close();
