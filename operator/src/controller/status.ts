@@ -5,6 +5,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { resolveSpec, type Condition, type ConditionStatus, type MCPServer, type MCPServerStatus, type Phase } from '../api/types.ts';
 import { CONFIG_HASH_ANNOTATION, serverUrl } from '../builders/meta.ts';
 import type { DesiredObject, KubeObject } from '../kinds.ts';
+import { isDeploymentFailure } from '../runtime/transforms.ts';
 
 /** A pod as the cache keeps it (see runtime/transforms.ts): JSON, timestamps as strings. */
 export type PodView = Omit<V1Pod, 'metadata'> & { metadata: KubeObject['metadata'] };
@@ -136,9 +137,7 @@ export function computeStatus(o: Observation): MCPServerStatus {
   const backend: Verdict = backendProblem
     ? { ok: false, ...backendProblem }
     : { ok: true, reason: 'NoFailures', message: 'no MCP server pod is failing' };
-  const deployFailure = (deploy?.status?.conditions ?? []).find(
-    (c) => (c.type === 'ReplicaFailure' && c.status === 'True') || (c.type === 'Progressing' && c.status === 'False'),
-  );
+  const deployFailure = (deploy?.status?.conditions ?? []).find(isDeploymentFailure);
   const proxyProblem: Problem | undefined =
     podFailure(o.proxyPods) ??
     (deployFailure ? { reason: deployFailure.reason ?? deployFailure.type, message: `Deployment ${deploy?.metadata.name}: ${deployFailure.message ?? ''}` } : undefined);

@@ -22,12 +22,14 @@ interface ConditionJson {
   message?: string;
 }
 
-/** Deployment conditions that status computation reads (a failed or stuck rollout). */
-const DEPLOYMENT_FAILURE_CONDITIONS = new Set(['ReplicaFailure', 'Progressing']);
+/** A Deployment condition that says its rollout failed or is stuck. */
+export function isDeploymentFailure(c: { type: string; status: string }): boolean {
+  return (c.type === 'ReplicaFailure' && c.status === 'True') || (c.type === 'Progressing' && c.status === 'False');
+}
 
 /**
  * Owned objects as the operator reads them: metadata and spec for drift, and of the
- * controllers' status only a Deployment's failure conditions, without timestamps. Their
+ * controllers' status only a Deployment's failure conditions (if any), without timestamps. Their
  * status churns with every pod transition (replicas, observedGeneration, lastUpdateTime)
  * and readiness is judged from the pods, so dropping it keeps those updates from looking
  * like changes (see sameForOperator).
@@ -39,7 +41,7 @@ export function slimChild(kind: string): <T extends KubeObject>(obj: T) => T {
     const { status, ...rest } = stripped;
     if (kind !== 'Deployment') return rest as T;
     const conditions = (status.conditions ?? [])
-      .filter((c) => DEPLOYMENT_FAILURE_CONDITIONS.has(c.type))
+      .filter(isDeploymentFailure)
       .map((c) => ({ type: c.type, status: c.status, ...(c.reason && { reason: c.reason }), ...(c.message && { message: c.message }) }));
     return { ...rest, status: { conditions } } as unknown as T;
   };

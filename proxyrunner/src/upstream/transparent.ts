@@ -204,7 +204,7 @@ function replay(body: Buffer): Stream {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
 
 /** The upstream's headers as a flat [name, value, …] list (order, case and repeats kept), minus hop-by-hop ones. */
-export function endToEndHeaders(raw: readonly string[]): string[] {
+function endToEndHeaders(raw: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
