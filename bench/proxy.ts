@@ -11,7 +11,10 @@
 // request compares more steadily than across the sequential runs.
 //
 //   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 3] [--upstream everything|echo]
-//                          [--memory-limit 128Mi] [--json out.json]
+//                          [--memory-limit 128Mi] [--undici] [--json out.json]
+//
+// --undici adds a second naive baseline whose upstream client is undici instead of node:http,
+// in every phase: it shows what a faster client library alone would save.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'proxy-args': { type: 'string', default: '' },
     upstream: { type: 'string', default: 'everything' },
+    undici: { type: 'boolean', default: false },
   },
 });
 const concurrency = Number(values.concurrency);
@@ -111,9 +115,10 @@ async function load(targets: Target[], perTarget: number): Promise<Result[]> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** bench/naiveProxy.ts in its own process, as the proxyrunner runs in its own. */
-async function startNaive(targetUrl: string): Promise<Running> {
+async function startNaive(targetUrl: string, client: 'http' | 'undici'): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench/naiveProxy.ts'), '--port', String(port), '--target', new URL(targetUrl).origin], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [path.join(ROOT, 'bench/naiveProxy.ts'), '--port', String(port), '--target', new URL(targetUrl).origin, '--client', client];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const running = track(child, port);
   await waitForPort(port, 15_000, child);
   return running;
@@ -128,12 +133,14 @@ async function main(): Promise<void> {
   const direct: Result[] = [];
   const proxied: Result[] = [];
   const naive: Result[] = [];
-  const sideBySide: { proxy: Result; naive: Result }[] = [];
+  const naiveUndici: Result[] = [];
+  const sideBySide: { proxy: Result; naive: Result; naiveUndici?: Result }[] = [];
   for (let round = 1; round <= rounds; round++) {
     const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
     const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstreamUrl, '--log-level', 'warn', ...extra]);
-    const naiveProxy = await startNaive(upstreamUrl);
+    const naiveProxy = await startNaive(upstreamUrl, 'http');
+    const undiciProxy = values.undici ? await startNaive(upstreamUrl, 'undici') : undefined;
     try {
       const proxyTarget: Target = { url: proxy.mcpUrl, label: 'proxy', pid: proxy.child.pid };
       const naiveTarget: Target = { url: `http://127.0.0.1:${naiveProxy.port}/mcp`, label: 'naive', pid: naiveProxy.child.pid };
@@ -142,12 +149,16 @@ async function main(): Promise<void> {
         async (): Promise<void> => void proxied.push(...(await load([proxyTarget], concurrency))),
         async (): Promise<void> => void naive.push(...(await load([naiveTarget], concurrency))),
       ];
+      const undiciTarget: Target | undefined = undiciProxy && { url: `http://127.0.0.1:${undiciProxy.port}/mcp`, label: 'undici', pid: undiciProxy.child.pid };
+      if (undiciTarget) runs.push(async (): Promise<void> => void naiveUndici.push(...(await load([undiciTarget], concurrency))));
       // Rotate the order each round: the upstream slows as it fills, so no target always goes last.
       for (let i = 0; i < runs.length; i++) await (runs[(i + round - 1) % runs.length] as () => Promise<void>)();
-      // Then both proxies at once, half the clients each: the same load on the machine for both.
-      const [p, n] = await load([proxyTarget, naiveTarget], Math.ceil(concurrency / 2));
-      sideBySide.push({ proxy: p as Result, naive: n as Result });
+      // Then all proxies at once, the clients shared out: the same load on the machine for each.
+      const together = [proxyTarget, naiveTarget, ...(undiciTarget ? [undiciTarget] : [])];
+      const [p, n, u] = await load(together, Math.ceil(concurrency / together.length));
+      sideBySide.push({ proxy: p as Result, naive: n as Result, ...(u ? { naiveUndici: u } : {}) });
     } finally {
+      await undiciProxy?.stop();
       await naiveProxy.stop();
       await proxy.stop();
       await upstream.stop();
@@ -163,18 +174,23 @@ async function main(): Promise<void> {
   console.log(row('direct', direct));
   console.log(row('proxy', proxied));
   console.log(row('naive', naive));
-  for (const r of [...direct, ...proxied, ...naive]) {
+  if (naiveUndici.length > 0) console.log(row('undici', naiveUndici));
+  for (const r of [...direct, ...proxied, ...naive, ...naiveUndici]) {
     const cpu = r.cpuUsPerRequest === undefined ? '' : `  proxy cpu ${r.cpuUsPerRequest.toFixed(0)} µs/req`;
     console.log(`  run ${r.target.padEnd(6)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpu}`);
   }
   const cpuOf = (r: Result): number => r.cpuUsPerRequest ?? NaN;
   const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-  console.log(`\nside by side (both serving at the same moment, ${Math.ceil(concurrency / 2)} clients each): CPU per request`);
-  for (const { proxy: p, naive: n } of sideBySide) {
-    console.log(`  proxy ${cpuOf(p).toFixed(0)} µs/req (${p.rps.toFixed(0)} req/s)   naive ${cpuOf(n).toFixed(0)} µs/req (${n.rps.toFixed(0)} req/s)   proxy/naive ${(cpuOf(p) / cpuOf(n)).toFixed(2)}`);
+  const together = values.undici ? 3 : 2;
+  console.log(`\nside by side (all serving at the same moment, ${Math.ceil(concurrency / together)} clients each): CPU per request`);
+  for (const { proxy: p, naive: n, naiveUndici: u } of sideBySide) {
+    const undici = u ? `   undici ${cpuOf(u).toFixed(0)} µs/req (${u.rps.toFixed(0)} req/s)   undici/naive ${(cpuOf(u) / cpuOf(n)).toFixed(2)}` : '';
+    console.log(`  proxy ${cpuOf(p).toFixed(0)} µs/req (${p.rps.toFixed(0)} req/s)   naive ${cpuOf(n).toFixed(0)} µs/req (${n.rps.toFixed(0)} req/s)   proxy/naive ${(cpuOf(p) / cpuOf(n)).toFixed(2)}${undici}`);
   }
   const sideRatio = medianOf(sideBySide.map(({ proxy: p, naive: n }) => cpuOf(p) / cpuOf(n)));
-  console.log(`  median proxy/naive CPU per request: ${sideRatio.toFixed(2)}`);
+  const undiciRatios = sideBySide.flatMap(({ naive: n, naiveUndici: u }) => (u ? [cpuOf(u) / cpuOf(n)] : []));
+  const undiciRatio = undiciRatios.length > 0 ? medianOf(undiciRatios) : undefined;
+  console.log(`  median proxy/naive CPU per request: ${sideRatio.toFixed(2)}${undiciRatio === undefined ? '' : `; undici/naive: ${undiciRatio.toFixed(2)}`}`);
   const summary = {
     concurrency,
     direct_rps: Math.round(median(direct, 'rps')),
@@ -192,7 +208,15 @@ async function main(): Promise<void> {
     naive_added_p99_ms: Number((median(naive, 'p99') - median(direct, 'p99')).toFixed(2)),
     naive_cpu_us_per_request: Math.round(median(naive, 'cpuUsPerRequest')),
     side_by_side_cpu_ratio: Number(sideRatio.toFixed(2)),
-    errors: [...direct, ...proxied, ...naive, ...sideBySide.flatMap((x) => [x.proxy, x.naive])].reduce((n, r) => n + r.errors, 0),
+    ...(naiveUndici.length > 0
+      ? {
+          undici_rps: Math.round(median(naiveUndici, 'rps')),
+          undici_added_p99_ms: Number((median(naiveUndici, 'p99') - median(direct, 'p99')).toFixed(2)),
+          undici_cpu_us_per_request: Math.round(median(naiveUndici, 'cpuUsPerRequest')),
+          side_by_side_undici_cpu_ratio: Number((undiciRatio as number).toFixed(2)),
+        }
+      : {}),
+    errors: [...direct, ...proxied, ...naive, ...naiveUndici, ...sideBySide.flatMap((x) => [x.proxy, x.naive, ...(x.naiveUndici ? [x.naiveUndici] : [])])].reduce((n, r) => n + r.errors, 0),
   };
   if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
   console.log('\n' + JSON.stringify(summary));
