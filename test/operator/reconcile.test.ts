@@ -169,6 +169,20 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
     expect(proxyAfter[0]?.metadata.annotations?.['mcpfleet.dev/config-hash']).toBe(templateHash(deploy));
   }, TEST_TIMEOUT_MS);
 
+  it('builds the children anew for an MCPServer recreated under the same name (generation 1 again)', async () => {
+    const ns = await kube.newNamespace('again');
+    await create(ns, 'twice', { image: 'example/mcp-first:1' });
+    await waitReady(kube, 'twice', ns);
+    await kube.ok(['delete', 'mcps', 'twice', '-n', ns, '--wait=true']);
+    await create(ns, 'twice', { image: 'example/mcp-second:1', transport: 'streamable-http', mcpPort: 3001 });
+    const m = await waitReady(kube, 'twice', ns);
+    expect(m.metadata.generation).toBe(1);
+    const sts = (await kube.get('statefulset', 'mcp-twice', ns)) as Obj;
+    expect(container(sts, 'mcp')['image']).toBe('example/mcp-second:1');
+    expect(sts.metadata.ownerReferences?.[0]?.uid).toBe(m.metadata.uid);
+    expect(await kube.get('service', 'mcp-twice', ns)).toBeDefined(); // HTTP transports only
+  }, TEST_TIMEOUT_MS);
+
   it('brings deleted children back', async () => {
     const ns = await kube.newNamespace('heal');
     await create(ns, 'files', { image: 'example/mcp-files:1' });
