@@ -83,13 +83,12 @@ function operatorNeeds(ns: string): Check[] {
   ];
 }
 
-/** The leader-election Role: its own Lease and Events, in the release namespace only. */
+/** The leader-election Role: its own Lease, in the release namespace only. */
 function leaderElectionNeeds(ns: string, lease: string): Check[] {
   return [
     { verb: 'create', resource: 'leases.coordination.k8s.io', where: ns },
     // Candidates watch the one Lease (fieldSelector metadata.name=<lease>).
     ...['get', 'list', 'watch', 'update'].map((verb) => ({ verb, resource: `leases.coordination.k8s.io/${lease}`, where: ns })),
-    { verb: 'create', resource: 'events', where: ns },
   ];
 }
 
@@ -126,7 +125,9 @@ function operatorMustNot(ns: string, releaseNamespace: string): Check[] {
     { verb: 'update', resource: 'leases.coordination.k8s.io/some-other-lease', where: releaseNamespace },
     { verb: 'delete', resource: 'leases.coordination.k8s.io', where: releaseNamespace },
     { verb: 'list', resource: 'leases.coordination.k8s.io', where: releaseNamespace },
+    // It records no Events, so it may not write them anywhere.
     { verb: 'create', resource: 'events', where: ns },
+    { verb: 'create', resource: 'events', where: releaseNamespace },
   ];
 }
 
