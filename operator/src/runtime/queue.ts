@@ -152,9 +152,11 @@ export class WorkQueue {
     }
   }
 
+  /** Whether a lane entry is its key's live one (a key moved up leaves a stale entry behind). */
+  private readonly isCurrent = (key: string, token: number): boolean => this.queued.get(key)?.token === token;
+
   private take(): string | undefined {
-    const isCurrent = (key: string, token: number): boolean => this.queued.get(key)?.token === token;
-    return this.lanes.high.shift(isCurrent) ?? this.lanes.normal.shift(isCurrent);
+    return this.lanes.high.shift(this.isCurrent) ?? this.lanes.normal.shift(this.isCurrent);
   }
 
   private pump(): void {
