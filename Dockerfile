@@ -6,8 +6,8 @@
 #
 # Stages: build (all dependencies, tsc -> dist/), deps (production dependencies only),
 # runtime (slim Node + tini + a non-root user + deps + dist), then the two targets, which add
-# metadata only (labels, ports, entrypoint). Both images therefore hold the same bits: the
-# operator imports the proxyrunner's CLI code, and the operator's Deployments run the
+# metadata only (labels, ports, entrypoint). Both images therefore hold the same bits: both
+# programs import the shared process kit in common/, and the operator's Deployments run the
 # proxyrunner image with `command: ["node"]`, `args: ["dist/proxyrunner/src/main.js", ...]`
 # from the image's WORKDIR.
 #
@@ -32,6 +32,7 @@ COPY package.json package-lock.json ./
 # one, both for jest).
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY common common
 COPY proxyrunner/src proxyrunner/src
 COPY operator/src operator/src
 RUN npm run build

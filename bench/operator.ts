@@ -36,7 +36,7 @@ import { LABEL_INSTANCE } from '../operator/src/builders/meta.ts';
 import { KubeClient } from '../operator/src/runtime/client.ts';
 import { fromKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
 import { Informer } from '../operator/src/runtime/informer.ts';
-import { silentLogger } from '../proxyrunner/src/log.ts';
+import { silentLogger } from '../common/log.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,9 +1,9 @@
-// The operator's flags (table and parsing in proxyrunner/src/cli/flags.ts, shared with the
+// The operator's flags (table and parsing in common/cli/flags.ts, shared with the
 // proxyrunner), with the conventional WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME fallbacks.
 import os from 'node:os';
-import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from '../../proxyrunner/src/cli/flags.ts';
-import type { LogLevel } from '../../proxyrunner/src/log.ts';
-import { formatBytes, formatDuration, parseDuration } from '../../proxyrunner/src/quantity.ts';
+import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from '../../common/cli/flags.ts';
+import type { LogLevel } from '../../common/log.ts';
+import { formatBytes, formatDuration, parseDuration } from '../../common/quantity.ts';
 import { PROXY_DEFAULTS, type ProxyDefaults } from './api/types.ts';
 import { VERSION } from './version.ts';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // mcpfleet-operator: parse flags, size the heap, reconcile MCPServers until SIGTERM/SIGINT.
-import { runMain } from '../../proxyrunner/src/cli/entry.ts';
+import { runMain } from '../../common/cli/entry.ts';
 import { describeConfig, helpText, parseConfig } from './config.ts';
 import { operatorHeapFlags } from './memory.ts';
 import { startOperator } from './operator.ts';

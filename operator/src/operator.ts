@@ -2,7 +2,8 @@
 // queue and reconciler, leader election, periodic resync, and the metrics/health listener.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../proxyrunner/src/log.ts';
+import { createDiagnostics } from '../../common/diagnostics.ts';
+import type { Logger } from '../../common/log.ts';
 import type { MCPServer } from './api/types.ts';
 import { MANAGED_SELECTOR, LABEL_INSTANCE } from './builders/meta.ts';
 import type { OperatorConfig } from './config.ts';
@@ -119,25 +120,18 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
 
   // --- metrics and health
   const synced = (): boolean => allCaches().every((x) => x.hasSynced());
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-        (err: unknown) => {
-          log.error('metrics failed', { err: err as Error });
-          res.writeHead(500).end();
-        },
-      );
-    } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } else if (path === '/readyz') {
-      const ok = synced();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'caches not synced' }));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
+  const server = http.createServer(
+    createDiagnostics({
+      program: 'mcpfleet-operator',
+      registry: metrics.registry,
+      readiness: () => {
+        const ok = synced();
+        return { ready: ok, body: { status: ok ? 'ready' : 'caches not synced' } };
+      },
+      enableDebug: false,
+      log,
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.metricsPort, config.metricsHost, () => resolve());

@@ -3,9 +3,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config.ts';
-import { createDiagnostics, type Readiness } from './diagnostics.ts';
+import { createDiagnostics, type Readiness } from '../../common/diagnostics.ts';
 import { createPipeline, type Routes } from './http/pipeline.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../../common/log.ts';
 import { createMetrics, type ProxyMetrics } from './metrics.ts';
 import { SessionRegistry, type CloseReason, type Session } from './sessions.ts';
 import { createTransparentUpstream, type TransparentSession } from './upstream/transparent.ts';
@@ -60,7 +60,17 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     createPipeline({ routes: upstream.routes, maxBodyBytes: config.maxBodyBytes, metrics, log }),
   );
   const diagnosticsServer = http.createServer(
-    createDiagnostics({ registry: metrics.registry, readiness: () => upstream.readiness(), activeSessions, enableDebug: config.enableDebug, log }),
+    createDiagnostics({
+      program: 'mcpfleet-proxyrunner',
+      registry: metrics.registry,
+      readiness: () => {
+        const { ready, detail } = upstream.readiness();
+        return { ready, body: { status: ready ? 'ready' : 'not ready', upstream: detail } };
+      },
+      enableDebug: config.enableDebug,
+      debugFields: () => ({ sessionsActive: activeSessions() }),
+      log,
+    }),
   );
   try {
     await listen(mcpServer, config.host, config.port);

@@ -1,8 +1,8 @@
-// The proxyrunner's flags (table and parsing in cli/flags.ts) and the checks that span flags.
+// The proxyrunner's flags (table and parsing in common/cli/flags.ts) and the checks that span flags.
 import { readFileSync } from 'node:fs';
-import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from './cli/flags.ts';
-import type { LogLevel } from './log.ts';
-import { formatBytes, formatDuration } from './quantity.ts';
+import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from '../../common/cli/flags.ts';
+import type { LogLevel } from '../../common/log.ts';
+import { formatBytes, formatDuration } from '../../common/quantity.ts';
 
 export type UpstreamTransport = 'stdio' | 'sse' | 'streamable-http';
 export type ProxyMode = 'streamable-http' | 'sse';

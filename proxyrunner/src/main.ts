@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // mcpfleet-proxyrunner: parse flags, size the heap, serve until SIGTERM/SIGINT.
 import { startProxyRunner } from './app.ts';
-import { runMain } from './cli/entry.ts';
+import { runMain } from '../../common/cli/entry.ts';
 import { describeConfig, helpText, parseConfig } from './config.ts';
-import { heapFlags, heapSizing } from './memory.ts';
+import { heapFlags, heapSizing } from '../../common/memory.ts';
 import { VERSION } from './version.ts';
 
 runMain({

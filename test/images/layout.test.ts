@@ -16,7 +16,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { proxyDeployment, PROXY_UID } from '../../operator/src/builders/desired.ts';
 import type { MCPServer } from '../../operator/src/api/types.ts';
-import { parseBytes } from '../../proxyrunner/src/quantity.ts';
+import { parseBytes } from '../../common/quantity.ts';
 import { freePort, ROOT, waitForPort } from '../support/processes.ts';
 import { imageConfig, parseDockerfile, parseDockerignore, ignored, RUN_FLAGS, splitFlags, type Dockerfile, type ImageConfig, type IgnoreRule } from './dockerfile.ts';
 import { containerProcess, installedPackages, LayoutBuilder, shellCommands, treeState, type RunSpec, type StageResult } from './layout.ts';

@@ -2,7 +2,7 @@
 // what is observed (server-side apply), delete children it no longer wants, then write
 // status (merge patch of /status) only when it changed. An unchanged spec with children
 // as specified makes zero API writes.
-import type { Logger } from '../../../proxyrunner/src/log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { MCPServer, MCPServerStatus } from '../api/types.ts';
 import { desiredObjects, type BuildOptions } from '../builders/desired.ts';
 import { LABEL_COMPONENT, LABEL_INSTANCE } from '../builders/meta.ts';

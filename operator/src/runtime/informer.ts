@@ -8,7 +8,7 @@
 // client-node's makeInformer relists on 410 but stops for good on other errors; this is
 // the loop it lacks.
 import { keyOf, type KindInfo, type KubeObject } from '../kinds.ts';
-import type { Logger } from '../../../proxyrunner/src/log.ts';
+import type { Logger } from '../../../common/log.ts';
 import { ApiError, type KubeClient, type WatchEvent } from './client.ts';
 import { Backoff, sleep } from './backoff.ts';
 

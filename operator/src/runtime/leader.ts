@@ -13,7 +13,7 @@
 //     is shorter than leaseDuration, so its writes stop before anyone else may take over;
 //   - after renewDeadline without a renewal it steps down and becomes a candidate again;
 //   - on shutdown it releases the Lease (empty holder), so a successor takes over at once.
-import type { Logger } from '../../../proxyrunner/src/log.ts';
+import type { Logger } from '../../../common/log.ts';
 import { LEASE, type KubeObject } from '../kinds.ts';
 import { ApiError, type KubeClient } from './client.ts';
 import { sleep } from './backoff.ts';

@@ -1,6 +1,6 @@
 // What both message frontends share: the session registry of ClientSessions, the
 // connector to the upstream, and the answer when the upstream cannot be reached.
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { SessionRegistry } from '../sessions.ts';
 import { reject, type Exchange } from '../http/exchange.ts';

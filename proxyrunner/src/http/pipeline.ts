@@ -7,7 +7,7 @@
 //   5. upstream    – the route's handler forwards the exchange
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { INVALID_REQUEST, parseRpcBody, sessionIdProblem } from '../jsonrpc.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { readBody, type BodyResult } from './body.ts';
 import { beginExchange, reject, type Exchange } from './exchange.ts';

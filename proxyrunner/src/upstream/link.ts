@@ -1,7 +1,7 @@
 // A Link is one client session's message channel to the upstream MCP server. The stdio
 // multiplexer hands out virtual links over one process; SSE and streamable-HTTP
 // upstreams give each session its own connection. Frontends only ever see this shape.
-import type { Readiness } from '../diagnostics.ts';
+import type { Readiness } from '../../../common/diagnostics.ts';
 import type { RpcId, RpcMessage } from '../jsonrpc.ts';
 
 export interface Link {

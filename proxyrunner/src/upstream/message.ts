@@ -3,7 +3,7 @@
 // and one session registry ties them together.
 import { meteredRegistry, type Upstream } from '../app.ts';
 import type { ProxyConfig } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { ClientSession } from '../frontend/clientSession.ts';
 import type { FrontendDeps } from '../frontend/common.ts';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import type { RpcMessage } from '../jsonrpc.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../../../common/log.ts';
 import { createMetrics } from '../metrics.ts';
 import type { Link } from './link.ts';
 import { StdioMultiplexer } from './multiplexer.ts';

@@ -11,8 +11,8 @@
 //     upstream_closed) and all state is dropped with it.
 import type { RpcId, RpcMessage } from '../jsonrpc.ts';
 import { INTERNAL_ERROR, UPSTREAM_ERROR } from '../jsonrpc.ts';
-import type { Readiness } from '../diagnostics.ts';
-import type { Logger } from '../log.ts';
+import type { Readiness } from '../../../common/diagnostics.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { errorResponse, idKey, type Connector, type Link } from './link.ts';
 import { MAX_STDIN_BACKLOG, StdioSupervisor, type StdioLauncher } from './stdio.ts';

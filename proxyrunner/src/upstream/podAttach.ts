@@ -5,7 +5,7 @@
 // and reattaches with backoff, to whichever matching pod is running then.
 import { PassThrough } from 'node:stream';
 import { Attach, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { StdioLauncher } from './stdio.ts';
 
 export interface AttachTarget {

@@ -1,7 +1,7 @@
 // Upstream reachability for /readyz and mcpfleet_proxy_upstream_up: a TCP connect to
 // the target every few seconds, cached, so probes cost the upstream nothing.
 import net from 'node:net';
-import type { Readiness } from '../diagnostics.ts';
+import type { Readiness } from '../../../common/diagnostics.ts';
 
 export interface TcpProbe {
   readonly state: Readiness;

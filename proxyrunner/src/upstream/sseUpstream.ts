@@ -4,9 +4,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createParser } from 'eventsource-parser';
-import type { Readiness } from '../diagnostics.ts';
+import type { Readiness } from '../../../common/diagnostics.ts';
 import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { errorResponse, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';

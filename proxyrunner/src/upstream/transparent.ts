@@ -15,7 +15,7 @@ import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Stream } from 'node:stream';
 import { UPSTREAM_ERROR, sessionIdProblem } from '../jsonrpc.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { Session, SessionRegistry } from '../sessions.ts';
 import { replyError, type Exchange } from '../http/exchange.ts';

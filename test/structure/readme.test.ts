@@ -2,10 +2,10 @@
 // to a table in code and not to the README fails here.
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { helpText as proxyHelp } from '../config.ts';
-import { helpText as operatorHelp } from '../../../operator/src/config.ts';
+import { helpText as proxyHelp } from '../../proxyrunner/src/config.ts';
+import { helpText as operatorHelp } from '../../operator/src/config.ts';
 
-const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const flagsOf = (help: string): string[] => [...help.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1] as string);
 
 describe('README configuration tables', () => {
