@@ -30,12 +30,13 @@ import { ROOT } from '../test/support/processes.ts';
 import { manifest } from '../test/support/mcpServers.ts';
 import { CRD_FILE } from '../operator/src/api/crd.ts';
 import type { MCPServer, MCPServerSpec } from '../operator/src/api/types.ts';
-import { CHILD_KINDS, MCPSERVER, POD, type KubeObject } from '../operator/src/kinds.ts';
+import { CHILD_KINDS, MCPSERVER } from '../operator/src/kinds.ts';
+import { POD, type KubeObject } from '../operator/src/kube/kinds.ts';
 import { desiredObjects } from '../operator/src/builders/desired.ts';
 import { LABEL_INSTANCE } from '../operator/src/builders/meta.ts';
-import { KubeClient } from '../operator/src/runtime/client.ts';
-import { fromKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
-import { Informer } from '../operator/src/runtime/informer.ts';
+import { KubeClient } from '../operator/src/kube/client.ts';
+import { fromKubeconfig } from '../operator/src/kube/kubeconfig.ts';
+import { Informer } from '../operator/src/kube/informer.ts';
 import { silentLogger } from '../common/log.ts';
 
 const { values } = parseArgs({

@@ -3,7 +3,7 @@
 // over HTTP (no control plane needed to scrape it).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMetrics, type OperatorMetrics, type ServerState } from '../../operator/src/runtime/metrics.ts';
+import { createMetrics, type OperatorMetrics, type ServerState } from '../../operator/src/metrics.ts';
 import { McpHttpClient, toolCall } from '../support/mcpHttp.ts';
 
 const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
@@ -62,7 +62,7 @@ export interface OperatorMetricsServer {
 }
 
 /**
- * The operator's own metrics registry (operator/src/runtime/metrics.ts) with the given
+ * The operator's own metrics registry (operator/src/metrics.ts) with the given
  * MCPServers in its "cache", served like the operator serves it.
  */
 export async function serveOperatorMetrics(servers: ServerState[]): Promise<OperatorMetricsServer> {

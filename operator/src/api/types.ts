@@ -127,30 +127,9 @@ export interface MCPServerStatus {
   conditions?: Condition[];
 }
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-/** ObjectMeta as it arrives in JSON from the apiserver (timestamps are strings). */
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  managedFields?: unknown[];
-}
+// ObjectMeta and OwnerReference are Kubernetes' own (kube/kinds.ts); re-exported for the API's users.
+import type { ObjectMeta } from '../kube/kinds.ts';
+export type { ObjectMeta, OwnerReference } from '../kube/kinds.ts';
 
 export interface MCPServer {
   apiVersion: typeof API_VERSION;

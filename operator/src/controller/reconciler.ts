@@ -5,21 +5,14 @@
 import type { Logger } from '../../../common/log.ts';
 import type { MCPServer, MCPServerStatus } from '../api/types.ts';
 import { desiredObjects, type BuildOptions } from '../builders/desired.ts';
-import { LABEL_COMPONENT, LABEL_INSTANCE } from '../builders/meta.ts';
-import { CHILD_KINDS, MCPSERVER, type DesiredObject, type KindInfo, type KubeObject } from '../kinds.ts';
-import { ApiError, NotLeaderError, type KubeClient } from '../runtime/client.ts';
-import type { Cache } from '../runtime/cache.ts';
+import { LABEL_COMPONENT } from '../builders/meta.ts';
+import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
+import type { DesiredObject, KindInfo, KubeObject } from '../kube/kinds.ts';
+import { ApiError, NotLeaderError, type KubeClient } from '../kube/client.ts';
 import { needsApply, overlay } from './diff.ts';
+import { controllerOf, type Caches } from './watches.ts';
 import { computeStatus, statusEqual, statusWriteDelay, type ApplyError, type PodView } from './status.ts';
-import type { ProcessResult } from '../runtime/queue.ts';
-
-export interface Caches {
-  mcpservers: Cache<MCPServer & KubeObject>;
-  /** By plural (statefulsets, deployments, ...), indexed by "namespace/instance". */
-  children: ReadonlyMap<string, Cache<KubeObject>>;
-  /** Pods of MCPServers, indexed by "namespace/instance". */
-  pods: Cache<KubeObject>;
-}
+import type { ProcessResult } from '../kube/queue.ts';
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -27,18 +20,6 @@ export interface ReconcilerDeps {
   build: BuildOptions;
   log: Logger;
   now?: () => Date;
-}
-
-/** The index key of children and pods: "namespace/instance". */
-export function instanceIndex(obj: KubeObject): string | undefined {
-  const instance = obj.metadata.labels?.[LABEL_INSTANCE];
-  return instance === undefined || obj.metadata.namespace === undefined ? undefined : `${obj.metadata.namespace}/${instance}`;
-}
-
-/** The MCPServer that controls an object (its controller owner reference), if any. */
-export function controllerOf(obj: KubeObject): { name: string; uid: string } | undefined {
-  const ref = obj.metadata.ownerReferences?.find((r) => r.controller === true);
-  return ref === undefined ? undefined : { name: ref.name, uid: ref.uid };
 }
 
 export class ReconcileError extends Error {

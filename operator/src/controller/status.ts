@@ -4,10 +4,10 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { resolveSpec, type Condition, type ConditionStatus, type MCPServer, type MCPServerStatus, type Phase } from '../api/types.ts';
 import { CONFIG_HASH_ANNOTATION, serverUrl } from '../builders/meta.ts';
-import type { DesiredObject, KubeObject } from '../kinds.ts';
-import { isDeploymentFailure } from '../runtime/transforms.ts';
+import type { DesiredObject, KubeObject } from '../kube/kinds.ts';
+import { isDeploymentFailure } from './projections.ts';
 
-/** A pod as the cache keeps it (see runtime/transforms.ts): JSON, timestamps as strings. */
+/** A pod as the cache keeps it (see projections.ts): JSON, timestamps as strings. */
 export type PodView = Omit<V1Pod, 'metadata'> & { metadata: KubeObject['metadata'] };
 
 type DeploymentView = Omit<V1Deployment, 'metadata'> & { metadata: KubeObject['metadata'] };

@@ -3,7 +3,7 @@
 // mcpfleet_operator_api_writes_total metric counts real API writes.
 import http from 'node:http';
 import https from 'node:https';
-import { collectionPath, objectPath, type KindInfo, type KubeObject } from '../kinds.ts';
+import { collectionPath, objectPath, type KindInfo, type KubeObject } from './kinds.ts';
 import type { ClusterAccess } from './kubeconfig.ts';
 
 export const FIELD_MANAGER = 'mcpfleet-operator';

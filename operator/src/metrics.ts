@@ -1,9 +1,9 @@
 // Prometheus instruments of the operator. Labels are bounded: results, verbs, resources of
 // the kinds it handles, HTTP codes, phases, and the namespace/name of existing MCPServers.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { PHASES } from '../api/types.ts';
-import { WRITE_VERBS, type Verb } from './client.ts';
-import { VERSION } from '../version.ts';
+import { PHASES } from './api/types.ts';
+import { WRITE_VERBS, type Verb } from './kube/client.ts';
+import { VERSION } from './version.ts';
 
 export interface OperatorMetrics {
   readonly registry: Registry;

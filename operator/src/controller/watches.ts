@@ -1,0 +1,115 @@
+// What the operator watches and how each event becomes a reconcile key (controller-runtime's
+// builder.For/Owns/Watches): the MCPServers themselves, every kind it creates for them
+// (owned through a controller owner reference, found by the instance label), and their pods.
+// The caches keep only what the operator reads (projections.ts) and index children and pods
+// by "namespace/instance", so a reconcile finds an MCPServer's objects without a scan.
+//
+// Invariant: an update that changes nothing the operator reads (the echo of its own write, or
+// a controller's status churn that the projections drop) enqueues nothing; under load those
+// are most of the events.
+import type { Logger } from '../../../common/log.ts';
+import type { MCPServer } from '../api/types.ts';
+import { LABEL_INSTANCE, MANAGED_SELECTOR } from '../builders/meta.ts';
+import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
+import { Cache } from '../kube/cache.ts';
+import type { KubeClient } from '../kube/client.ts';
+import type { EventType } from '../kube/informer.ts';
+import { POD, keyOf, type KubeObject } from '../kube/kinds.ts';
+import type { Lane } from '../kube/queue.ts';
+import { sameForOperator, slimChild, slimPod, stripMeta } from './projections.ts';
+
+export type McpObject = MCPServer & KubeObject;
+
+export interface Caches {
+  mcpservers: Cache<McpObject>;
+  /** By plural (statefulsets, deployments, ...), indexed by "namespace/instance". */
+  children: ReadonlyMap<string, Cache<KubeObject>>;
+  /** Pods of MCPServers, indexed by "namespace/instance". */
+  pods: Cache<KubeObject>;
+}
+
+/** The index key of children and pods: "namespace/instance". */
+export function instanceIndex(obj: KubeObject): string | undefined {
+  const instance = obj.metadata.labels?.[LABEL_INSTANCE];
+  return instance === undefined || obj.metadata.namespace === undefined ? undefined : `${obj.metadata.namespace}/${instance}`;
+}
+
+/** The MCPServer that controls an object (its controller owner reference), if any. */
+export function controllerOf(obj: KubeObject): { name: string; uid: string } | undefined {
+  const ref = obj.metadata.ownerReferences?.find((r) => r.controller === true);
+  return ref === undefined ? undefined : { name: ref.name, uid: ref.uid };
+}
+
+export interface CacheOptions {
+  client: KubeClient;
+  /** undefined: all namespaces. */
+  namespaces: readonly string[] | undefined;
+  log: Logger;
+  onRestart: (resource: string, reason: string) => void;
+}
+
+/** The caches of everything the operator reads: MCPServers, their children, their pods. */
+export function createCaches({ client, namespaces, log, onRestart }: CacheOptions): Caches {
+  const children = new Map<string, Cache<KubeObject>>();
+  for (const kind of CHILD_KINDS) {
+    children.set(
+      kind.plural,
+      new Cache<KubeObject>(client, namespaces, { kind, labelSelector: MANAGED_SELECTOR, transform: slimChild(kind.kind), indexBy: instanceIndex, log, onRestart }),
+    );
+  }
+  return {
+    mcpservers: new Cache<McpObject>(client, namespaces, { kind: MCPSERVER, transform: stripMeta, log, onRestart }),
+    children,
+    pods: new Cache<KubeObject>(client, namespaces, { kind: POD, labelSelector: MANAGED_SELECTOR, transform: slimPod, indexBy: instanceIndex, log, onRestart }),
+  };
+}
+
+/** Every cache, for starting, stopping, sync checks and size metrics. */
+export function allCaches(caches: Caches): Cache<KubeObject>[] {
+  return [caches.mcpservers as unknown as Cache<KubeObject>, ...caches.children.values(), caches.pods];
+}
+
+export interface WatchTargets {
+  /** Queue a reconcile of the MCPServer with this key. */
+  enqueue(key: string, lane?: Lane): void;
+  /** The MCPServer with this key is gone: drop what is kept about it. */
+  forget(key: string): void;
+}
+
+/** Turns cache events into reconcile keys. */
+export function watchEvents(caches: Caches, targets: WatchTargets): void {
+  caches.mcpservers.on((type: EventType, obj, old) => {
+    if (type === 'update' && old !== undefined) {
+      if (old.metadata.resourceVersion === obj.metadata.resourceVersion) return; // the echo of our own write
+      const relevant =
+        old.metadata.generation !== obj.metadata.generation ||
+        old.metadata.deletionTimestamp !== obj.metadata.deletionTimestamp ||
+        old.metadata.uid !== obj.metadata.uid;
+      if (!relevant) return; // status or metadata only: nothing to do
+    }
+    if (type === 'delete') {
+      targets.forget(keyOf(obj.metadata.namespace, obj.metadata.name));
+      return; // owner references: the garbage collector removes the children
+    }
+    targets.enqueue(keyOf(obj.metadata.namespace, obj.metadata.name));
+  });
+  const irrelevant = (type: EventType, obj: KubeObject, old: KubeObject | undefined): boolean =>
+    type === 'update' && old !== undefined && (old.metadata.resourceVersion === obj.metadata.resourceVersion || sameForOperator(old, obj));
+  const enqueueOwner = (type: EventType, obj: KubeObject, old: KubeObject | undefined): void => {
+    if (irrelevant(type, obj, old)) return;
+    const owner = controllerOf(obj);
+    const name = owner?.name ?? obj.metadata.labels?.[LABEL_INSTANCE];
+    if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue(keyOf(obj.metadata.namespace, name), 'high');
+  };
+  for (const cache of caches.children.values()) cache.on(enqueueOwner);
+  caches.pods.on((type, obj, old) => {
+    if (irrelevant(type, obj, old)) return;
+    const name = obj.metadata.labels?.[LABEL_INSTANCE];
+    if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue(keyOf(obj.metadata.namespace, name), 'high');
+  });
+}
+
+/** Every MCPServer's key (the periodic resync). */
+export function* allKeys(caches: Caches): Generator<string> {
+  for (const m of caches.mcpservers.list()) yield keyOf(m.metadata.namespace, m.metadata.name);
+}
