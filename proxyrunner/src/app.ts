@@ -1,15 +1,15 @@
-// Composition: config in, two listening servers out. Everything with I/O is created
-// here and nowhere else, so tests can start a whole proxyrunner in-process.
+// The proxyrunner's top: config in, two listening servers out (MCP and diagnostics). The
+// upstream kind is assembled in compose/ (transparent.ts, or message.ts loaded on demand);
+// everything with I/O is created from here, so tests can start a whole proxyrunner in-process.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config.ts';
-import { createDiagnostics, type Readiness } from '../../common/diagnostics.ts';
-import { createPipeline, type Routes } from './http/pipeline.ts';
+import { createDiagnostics } from '../../common/diagnostics.ts';
+import { createPipeline } from './http/pipeline.ts';
 import type { Logger } from '../../common/log.ts';
 import { createMetrics, type ProxyMetrics } from './metrics.ts';
-import { SessionRegistry, type CloseReason, type Session } from './sessions.ts';
-import { createTransparentUpstream, type TransparentSession } from './upstream/transparent.ts';
-import { startTcpProbe } from './upstream/probe.ts';
+import { composeTransparent } from './compose/transparent.ts';
+import type { Upstream } from './compose/upstream.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningProxy {
@@ -18,14 +18,6 @@ export interface RunningProxy {
   metrics: ProxyMetrics;
   sessionCount(): number;
   stop(): Promise<void>;
-}
-
-/** What the listeners need from an upstream flavour. */
-export interface Upstream {
-  routes: Routes;
-  readiness(): Readiness;
-  sessionCount(): number;
-  close(): Promise<void>;
 }
 
 export async function startProxyRunner(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
@@ -38,12 +30,12 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
 
   let upstream: Upstream;
   if (config.transport === 'streamable-http' && config.proxyMode === 'streamable-http') {
-    upstream = transparent(config, metrics, log);
+    upstream = composeTransparent(config, metrics, log);
   } else {
     // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
     // a transparent proxy would otherwise carry in memory for nothing.
-    const { createMessageUpstream } = await import('./upstream/message.ts');
-    upstream = await createMessageUpstream(config, metrics, log);
+    const { composeMessage } = await import('./compose/message.ts');
+    upstream = await composeMessage(config, metrics, log);
   }
   activeSessions = () => upstream.sessionCount();
 
@@ -106,49 +98,6 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
       diagnosticsServer.closeAllConnections();
     });
   }
-}
-
-/** The session registry with its sweeper running and every create/close counted. */
-export function meteredRegistry<T>(config: ProxyConfig, metrics: ProxyMetrics, onClosed: (session: Session<T>, reason: CloseReason) => void): SessionRegistry<T> {
-  const registry = new SessionRegistry<T>({
-    maxSessions: config.maxSessions,
-    idleTimeoutMs: config.sessionIdleTimeoutMs,
-    onCreated: () => metrics.sessionCreated(),
-    onClosed: (session, reason) => {
-      metrics.sessionClosed(reason);
-      onClosed(session, reason);
-    },
-  });
-  registry.startSweeper();
-  return registry;
-}
-
-function transparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): Upstream {
-  const target = config.targetUrl as URL;
-  let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
-  const registry = meteredRegistry<TransparentSession>(config, metrics, (session, reason) => {
-    if (reason === 'idle_timeout' || reason === 'evicted') endUpstream?.(session);
-  });
-  const proxy = createTransparentUpstream({
-    target,
-    registry,
-    metrics,
-    log,
-    connectTimeoutMs: config.upstreamConnectTimeoutMs,
-    responseTimeoutMs: config.upstreamResponseTimeoutMs,
-  });
-  endUpstream = proxy.endUpstreamSession;
-  const probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
-  return {
-    routes: { '/mcp': proxy.route },
-    readiness: () => probe.state,
-    sessionCount: () => registry.size,
-    async close() {
-      probe.stop();
-      registry.stopSweeper();
-      proxy.close();
-    },
-  };
 }
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {

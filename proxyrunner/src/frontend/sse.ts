@@ -8,7 +8,7 @@ import { reject, type Exchange } from '../http/exchange.ts';
 import type { Routes } from '../http/pipeline.ts';
 import { ClientSession } from './clientSession.ts';
 import { SseStream } from './sseStream.ts';
-import { openLink, type FrontendDeps } from './common.ts';
+import { openLink, type FrontendDeps } from './deps.ts';
 
 /** How long an SSE client may take between opening its stream and initializing. */
 const INITIALIZE_WITHIN_MS = 60_000;

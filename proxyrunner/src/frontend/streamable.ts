@@ -13,7 +13,7 @@ import type { Session } from '../sessions.ts';
 import { idKey } from '../upstream/link.ts';
 import { ClientSession, PostCall } from './clientSession.ts';
 import { SseStream } from './sseStream.ts';
-import { openLink, type FrontendDeps } from './common.ts';
+import { openLink, type FrontendDeps } from './deps.ts';
 
 export function streamableRoute(deps: FrontendDeps): Route {
   const { registry, metrics } = deps;

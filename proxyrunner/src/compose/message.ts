@@ -1,28 +1,30 @@
-// Message-based upstreams (stdio, legacy SSE, or streamable HTTP behind the SSE
+// The message-based upstream kinds (stdio, legacy SSE, or streamable HTTP behind the SSE
 // frontend): a connector hands each session a Link, a frontend serves the client side,
-// and one session registry ties them together.
-import { meteredRegistry, type Upstream } from '../app.ts';
+// and one session registry ties them together. Loaded on demand by app.ts: this path pulls
+// in the MCP SDK (and zod), which a transparent proxy would otherwise carry for nothing.
 import type { ProxyConfig } from '../config.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { ClientSession } from '../frontend/clientSession.ts';
-import type { FrontendDeps } from '../frontend/common.ts';
+import type { FrontendDeps } from '../frontend/deps.ts';
 import { sseRoutes } from '../frontend/sse.ts';
 import { streamableRoute } from '../frontend/streamable.ts';
-import { HttpUpstreamConnector } from './httpUpstream.ts';
-import type { Connector } from './link.ts';
-import { StdioMultiplexer } from './multiplexer.ts';
-import { SseUpstreamConnector } from './sseUpstream.ts';
-import { childProcessLauncher, type StdioLauncher } from './stdio.ts';
+import { HttpUpstreamConnector } from '../upstream/httpUpstream.ts';
+import type { Connector } from '../upstream/link.ts';
+import { StdioMultiplexer } from '../upstream/multiplexer.ts';
+import { SseUpstreamConnector } from '../upstream/sseUpstream.ts';
+import { childProcessLauncher, type StdioLauncher } from '../upstream/stdio.ts';
+import { meteredRegistry } from './registry.ts';
+import type { Upstream } from './upstream.ts';
 
-export async function createMessageUpstream(
+export async function composeMessage(
   config: ProxyConfig,
   metrics: ProxyMetrics,
   log: Logger,
   launcher?: StdioLauncher,
 ): Promise<Upstream> {
   launcher ??= config.attach
-    ? (await import('./podAttach.ts')).podAttachLauncher(config.attach, log, config.upstreamConnectTimeoutMs)
+    ? (await import('../upstream/podAttach.ts')).podAttachLauncher(config.attach, log, config.upstreamConnectTimeoutMs)
     : childProcessLauncher(config.command, log);
   const connector = createConnector(config, metrics, log, launcher);
   const registry = meteredRegistry<ClientSession>(config, metrics, (session, reason) => session.data.end(reason));

@@ -1,5 +1,6 @@
-// What both message frontends share: the session registry of ClientSessions, the
-// connector to the upstream, and the answer when the upstream cannot be reached.
+// The dependencies both message frontends (sse.ts, streamable.ts) are given: the session
+// registry of ClientSessions, the connector to the upstream, metrics and log; and openLink,
+// their one answer when the upstream cannot be reached (503 with a JSON-RPC error).
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { SessionRegistry } from '../sessions.ts';
