@@ -1,2 +1,0 @@
-// MCPServer objects for integration tests and benchmarks (shared with the unit tests).
-export { httpSpec, manifest, sseSpec, stdioSpec, stored } from '../../operator/src/testing.ts';
