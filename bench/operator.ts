@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { ensureBinaries, startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../test/control-plane/controlPlane.ts';
 import { OPERATOR_DIST, OPERATOR_SOURCE, startOperator, type OperatorProcess } from '../test/support/operatorProcess.ts';
 import { ROOT } from '../test/support/processes.ts';
-import { manifest } from '../operator/src/testing.ts';
+import { manifest } from '../test/support/mcpServers.ts';
 import { CRD_FILE } from '../operator/src/api/crd.ts';
 import type { MCPServer, MCPServerSpec } from '../operator/src/api/types.ts';
 import { CHILD_KINDS, MCPSERVER } from '../operator/src/kinds.ts';

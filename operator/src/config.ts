@@ -121,23 +121,23 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A flat, loggable view of the effective configuration. */
-export function describeConfig(c: OperatorConfig): Record<string, unknown> {
+export function describeConfig(config: OperatorConfig): Record<string, unknown> {
   return {
-    watchNamespaces: c.watchNamespaces?.join(',') ?? '*',
-    proxyrunnerImage: c.proxyrunnerImage,
-    proxyrunnerImagePullSecrets: c.proxyrunnerImagePullSecrets.join(',') || undefined,
-    defaultSessionIdleTimeout: c.proxyDefaults.sessionIdleTimeout,
-    defaultMaxSessions: c.proxyDefaults.maxSessions,
-    concurrency: c.concurrency,
-    resyncPeriod: formatDuration(c.resyncPeriodMs),
-    memoryLimit: c.memoryLimitBytes === undefined ? 'none' : formatBytes(c.memoryLimitBytes),
-    leaderElect: c.leaderElect,
-    ...(c.leaderElect && {
-      lease: `${c.leaderElectionNamespace ?? '(auto)'}/${c.leaderElectionId}`,
-      leaseDuration: formatDuration(c.leaseDurationMs),
-      renewDeadline: formatDuration(c.renewDeadlineMs),
-      retryPeriod: formatDuration(c.retryPeriodMs),
-      identity: c.identity,
+    watchNamespaces: config.watchNamespaces?.join(',') ?? '*',
+    proxyrunnerImage: config.proxyrunnerImage,
+    proxyrunnerImagePullSecrets: config.proxyrunnerImagePullSecrets.join(',') || undefined,
+    defaultSessionIdleTimeout: config.proxyDefaults.sessionIdleTimeout,
+    defaultMaxSessions: config.proxyDefaults.maxSessions,
+    concurrency: config.concurrency,
+    resyncPeriod: formatDuration(config.resyncPeriodMs),
+    memoryLimit: config.memoryLimitBytes === undefined ? 'none' : formatBytes(config.memoryLimitBytes),
+    leaderElect: config.leaderElect,
+    ...(config.leaderElect && {
+      lease: `${config.leaderElectionNamespace ?? '(auto)'}/${config.leaderElectionId}`,
+      leaseDuration: formatDuration(config.leaseDurationMs),
+      renewDeadline: formatDuration(config.renewDeadlineMs),
+      retryPeriod: formatDuration(config.retryPeriodMs),
+      identity: config.identity,
     }),
   };
 }

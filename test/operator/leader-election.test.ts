@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ControlPlane } from '../control-plane/controlPlane.ts';
 import { eventually, Kube, sleep, waitReady, BUILD_TIMEOUT_MS, startClusterWithCrd } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
-import { manifest } from '../../operator/src/testing.ts';
+import { manifest } from '../support/mcpServers.ts';
 
 const TEST_TIMEOUT_MS = 180_000;
 const LEASE_MS = 4_000;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ControlPlane } from '../control-plane/controlPlane.ts';
 import { eventually, Kube, sleep, waitReady, type McpStatus, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
-import { manifest } from '../../operator/src/testing.ts';
+import { manifest } from '../support/mcpServers.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
 
 const TEST_TIMEOUT_MS = 180_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { httpSpec, sseSpec, stdioSpec, stored } from '../testing.ts';
+import { httpSpec, sseSpec, stdioSpec, stored } from '../../../test/support/mcpServers.ts';
 import { canonicalJson } from './canonical.ts';
 import {
   backendStatefulSet,

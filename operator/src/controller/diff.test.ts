@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { httpSpec, stored } from '../testing.ts';
+import { httpSpec, stored } from '../../../test/support/mcpServers.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { APPLIED_HASH_ANNOTATION } from '../builders/meta.ts';
 import type { DesiredObject, KubeObject } from '../kube/kinds.ts';

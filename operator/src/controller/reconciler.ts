@@ -48,7 +48,7 @@ const LAST_WAVE = 1;
 const NOT_FOUND_RETRY_MS = 250;
 
 export class Reconciler {
-  private readonly d: ReconcilerDeps;
+  private readonly deps: ReconcilerDeps;
   private readonly now: () => Date;
   /** When each MCPServer's status was last written (ms), to pace Pending updates. */
   private readonly lastStatusWrite = new Map<string, number>();
@@ -56,7 +56,7 @@ export class Reconciler {
   private readonly desiredByKey = new Map<string, { uid: string; generation: number; objects: readonly DesiredObject[] }>();
 
   constructor(deps: ReconcilerDeps) {
-    this.d = deps;
+    this.deps = deps;
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -65,7 +65,7 @@ export class Reconciler {
     const slash = key.indexOf('/');
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);
-    const { caches } = this.d;
+    const { caches } = this.deps;
     const mcp = caches.mcpservers.get(namespace, name);
     if (mcp === undefined) {
       this.forget(key);
@@ -125,17 +125,17 @@ export class Reconciler {
    */
   private desiredFor(key: string, mcp: MCPServer & KubeObject): readonly DesiredObject[] {
     const { uid, generation } = mcp.metadata;
-    if (uid === undefined || generation === undefined) return desiredObjects(mcp, this.d.build);
+    if (uid === undefined || generation === undefined) return desiredObjects(mcp, this.deps.build);
     const memo = this.desiredByKey.get(key);
     if (memo !== undefined && memo.uid === uid && memo.generation === generation) return memo.objects;
-    const objects = desiredObjects(mcp, this.d.build);
+    const objects = desiredObjects(mcp, this.deps.build);
     this.desiredByKey.set(key, { uid, generation, objects });
     return objects;
   }
 
   /** Makes one child as desired (a write only when needed); returns the error to report, if any. */
   private async ensure(key: string, mcp: MCPServer & KubeObject, d: DesiredObject): Promise<ApplyError | undefined> {
-    const { caches, client, log } = this.d;
+    const { caches, client, log } = this.deps;
     const namespace = d.metadata.namespace;
     const kind = kindFor(d);
     const cache = caches.children.get(kind.plural);
@@ -194,15 +194,15 @@ export class Reconciler {
     const namespace = mcp.metadata.namespace as string;
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata.name}`));
     for (const kind of CHILD_KINDS) {
-      const cache = this.d.caches.children.get(kind.plural);
+      const cache = this.deps.caches.children.get(kind.plural);
       if (cache === undefined) continue;
       for (const obj of cache.byIndex(`${namespace}/${mcp.metadata.name}`)) {
         if (wanted.has(`${kind.kind}/${obj.metadata.name}`)) continue;
         if (controllerOf(obj)?.uid !== mcp.metadata.uid) continue;
         if (obj.metadata.deletionTimestamp !== undefined && obj.metadata.deletionTimestamp !== null) continue;
         try {
-          await this.d.client.delete(kind, namespace, obj.metadata.name, obj.metadata.uid);
-          this.d.log.info('deleted child no longer wanted', { mcpserver: `${namespace}/${mcp.metadata.name}`, object: `${kind.kind}/${obj.metadata.name}` });
+          await this.deps.client.delete(kind, namespace, obj.metadata.name, obj.metadata.uid);
+          this.deps.log.info('deleted child no longer wanted', { mcpserver: `${namespace}/${mcp.metadata.name}`, object: `${kind.kind}/${obj.metadata.name}` });
         } catch (err) {
           if (err instanceof NotLeaderError) throw err;
           const e = err instanceof ApiError ? err : new ApiError(0, 'Error', String(err));
@@ -220,11 +220,11 @@ export class Reconciler {
     if (delay > 0) return delay;
     const namespace = mcp.metadata.namespace as string;
     try {
-      const updated = await this.d.client.patchStatus<MCPServer & KubeObject>(MCPSERVER, namespace, mcp.metadata.name, { status });
+      const updated = await this.deps.client.patchStatus<MCPServer & KubeObject>(MCPSERVER, namespace, mcp.metadata.name, { status });
       this.lastStatusWrite.set(key, nowMs);
-      this.d.caches.mcpservers.upsert(updated);
+      this.deps.caches.mcpservers.upsert(updated);
       if (mcp.status?.phase !== status.phase) {
-        this.d.log.info('phase changed', { mcpserver: `${namespace}/${mcp.metadata.name}`, from: mcp.status?.phase ?? '', to: status.phase, message: status.message });
+        this.deps.log.info('phase changed', { mcpserver: `${namespace}/${mcp.metadata.name}`, from: mcp.status?.phase ?? '', to: status.phase, message: status.message });
       }
     } catch (err) {
       // Deleted meanwhile: nothing to report on.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { httpSpec, sseSpec, stdioSpec, stored } from '../testing.ts';
+import { httpSpec, sseSpec, stdioSpec, stored } from '../../../test/support/mcpServers.ts';
 import type { MCPServer, MCPServerSpec } from '../api/types.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';

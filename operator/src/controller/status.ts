@@ -104,19 +104,19 @@ interface Verdict {
   message: string;
 }
 
-export function computeStatus(o: Observation): MCPServerStatus {
-  const { mcp } = o;
+export function computeStatus(observation: Observation): MCPServerStatus {
+  const { mcp } = observation;
   const spec = resolveSpec(mcp.spec);
   const generation = mcp.metadata.generation ?? 0;
   const stopped = spec.replicas === 0;
 
-  const desiredSts = o.desired.find((d) => d.kind === 'StatefulSet');
-  const desiredDeploy = o.desired.find((d) => d.kind === 'Deployment');
-  const deploy = (desiredDeploy && o.observed(desiredDeploy)) as DeploymentView | undefined;
-  const missing = o.desired.filter((d) => o.observed(d) === undefined).map(describe);
+  const desiredSts = observation.desired.find((d) => d.kind === 'StatefulSet');
+  const desiredDeploy = observation.desired.find((d) => d.kind === 'Deployment');
+  const deploy = (desiredDeploy && observation.observed(desiredDeploy)) as DeploymentView | undefined;
+  const missing = observation.desired.filter((d) => observation.observed(d) === undefined).map(describe);
 
-  const activeProxy = o.proxyPods.filter((p) => !isTerminating(p));
-  const activeBackend = o.backendPods.filter((p) => !isTerminating(p));
+  const activeProxy = observation.proxyPods.filter((p) => !isTerminating(p));
+  const activeBackend = observation.backendPods.filter((p) => !isTerminating(p));
   const readyReplicas = activeProxy.filter(isPodReady).length;
   const proxyHash = templateHash(desiredDeploy);
   const backendHash = templateHash(desiredSts);
@@ -126,20 +126,20 @@ export function computeStatus(o: Observation): MCPServerStatus {
 
   // --- failure classes
   const applied: Verdict =
-    o.applyErrors.length === 0
-      ? { ok: true, reason: 'Applied', message: `all ${o.desired.length} owned objects are as specified` }
+    observation.applyErrors.length === 0
+      ? { ok: true, reason: 'Applied', message: `all ${observation.desired.length} owned objects are as specified` }
       : {
           ok: false,
-          reason: o.applyErrors[0]?.reason ?? 'ApplyFailed',
-          message: o.applyErrors.map((e) => `${e.object}: ${e.message}`).join('; '),
+          reason: observation.applyErrors[0]?.reason ?? 'ApplyFailed',
+          message: observation.applyErrors.map((e) => `${e.object}: ${e.message}`).join('; '),
         };
-  const backendProblem = podFailure(o.backendPods);
+  const backendProblem = podFailure(observation.backendPods);
   const backend: Verdict = backendProblem
     ? { ok: false, ...backendProblem }
     : { ok: true, reason: 'NoFailures', message: 'no MCP server pod is failing' };
   const deployFailure = (deploy?.status?.conditions ?? []).find(isDeploymentFailure);
   const proxyProblem: Problem | undefined =
-    podFailure(o.proxyPods) ??
+    podFailure(observation.proxyPods) ??
     (deployFailure ? { reason: deployFailure.reason ?? deployFailure.type, message: `Deployment ${deploy?.metadata.name}: ${deployFailure.message ?? ''}` } : undefined);
   const proxy: Verdict = proxyProblem ? { ok: false, ...proxyProblem } : { ok: true, reason: 'NoFailures', message: 'no proxy pod is failing' };
 
@@ -160,7 +160,7 @@ export function computeStatus(o: Observation): MCPServerStatus {
       ok: false,
       reason: 'BackendNotReady',
       message:
-        podPending(o.backendPods) ??
+        podPending(observation.backendPods) ??
         (activeBackend.length === 0
           ? `no MCP server pod exists yet; if this persists, \`kubectl describe statefulset ${desiredSts?.metadata.name ?? ''}\` shows why it cannot be created`
           : 'the MCP server pod is not ready'),
@@ -169,7 +169,7 @@ export function computeStatus(o: Observation): MCPServerStatus {
     available = {
       ok: false,
       reason: 'ProxyNotReady',
-      message: podPending(o.proxyPods) ?? (activeProxy.length === 0 ? 'no proxy pod exists yet' : 'no proxy pod is ready'),
+      message: podPending(observation.proxyPods) ?? (activeProxy.length === 0 ? 'no proxy pod exists yet' : 'no proxy pod is ready'),
     };
   else available = { ok: true, reason: 'Serving', message: `${readyReplicas} proxy replica(s) serving` };
 
@@ -201,7 +201,7 @@ export function computeStatus(o: Observation): MCPServerStatus {
       status,
       reason: v.reason,
       message: v.message,
-      lastTransitionTime: before?.status === status ? before.lastTransitionTime : o.now,
+      lastTransitionTime: before?.status === status ? before.lastTransitionTime : observation.now,
       observedGeneration: generation,
     };
   };

@@ -52,7 +52,7 @@ export function microTime(ms: number): string {
 }
 
 export class LeaderElector {
-  private readonly o: LeaderElectionOptions;
+  private readonly opts: LeaderElectionOptions;
   private readonly now: () => number;
   private leading = false;
   /** When the request of the last successful acquire/renew was sent. */
@@ -68,16 +68,16 @@ export class LeaderElector {
   /** Aborted to cut a candidate's wait short when the watched Lease changes. */
   private wake = new AbortController();
 
-  constructor(o: LeaderElectionOptions) {
-    if (!(o.renewDeadlineMs < o.leaseDurationMs)) throw new Error('renew deadline must be shorter than the lease duration');
-    if (!(o.retryPeriodMs < o.renewDeadlineMs)) throw new Error('retry period must be shorter than the renew deadline');
-    this.o = o;
-    this.now = o.now ?? Date.now;
-    this.watcher = new Informer<Lease>(o.client, {
+  constructor(opts: LeaderElectionOptions) {
+    if (!(opts.renewDeadlineMs < opts.leaseDurationMs)) throw new Error('renew deadline must be shorter than the lease duration');
+    if (!(opts.retryPeriodMs < opts.renewDeadlineMs)) throw new Error('retry period must be shorter than the renew deadline');
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.watcher = new Informer<Lease>(opts.client, {
       kind: LEASE,
-      namespace: o.namespace,
-      fieldSelector: `metadata.name=${o.name}`,
-      log: o.log,
+      namespace: opts.namespace,
+      fieldSelector: `metadata.name=${opts.name}`,
+      log: opts.log,
       minWatchTimeoutSeconds: 60,
     });
     this.watcher.on((type, lease) => {
@@ -99,7 +99,7 @@ export class LeaderElector {
 
   /** True while writes are safe: leading, and renewed within renewDeadline. */
   isLeader(): boolean {
-    return this.leading && this.now() - this.lastRenewSent < this.o.renewDeadlineMs;
+    return this.leading && this.now() - this.lastRenewSent < this.opts.renewDeadlineMs;
   }
 
   start(): void {
@@ -126,28 +126,28 @@ export class LeaderElector {
       while (!signal.aborted && !this.leading) {
         if (await this.tryAcquireOrRenew()) {
           this.leading = true;
-          this.o.log.info('became leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
-          this.o.onStartedLeading();
+          this.opts.log.info('became leader', { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity });
+          this.opts.onStartedLeading();
           break;
         }
         await this.waitAsCandidate(signal);
       }
       // --- leader
       while (!signal.aborted && this.leading) {
-        await sleep(this.o.retryPeriodMs, signal);
+        await sleep(this.opts.retryPeriodMs, signal);
         if (signal.aborted) break;
         const renewed = await this.tryAcquireOrRenew();
-        if (!renewed && this.now() - this.lastRenewSent >= this.o.renewDeadlineMs) {
+        if (!renewed && this.now() - this.lastRenewSent >= this.opts.renewDeadlineMs) {
           this.leading = false;
-          this.o.log.warn('lost leadership: no renewal within the renew deadline', { renewDeadlineMs: this.o.renewDeadlineMs });
-          await this.o.onStoppedLeading();
+          this.opts.log.warn('lost leadership: no renewal within the renew deadline', { renewDeadlineMs: this.opts.renewDeadlineMs });
+          await this.opts.onStoppedLeading();
         }
       }
     }
   }
 
   private jittered(): number {
-    return Math.round(this.o.retryPeriodMs * (1 + Math.random() * 0.2));
+    return Math.round(this.opts.retryPeriodMs * (1 + Math.random() * 0.2));
   }
 
   /**
@@ -167,8 +167,8 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const sent = this.now();
-    const { client, namespace, name, identity } = this.o;
-    const durationSeconds = Math.max(1, Math.ceil(this.o.leaseDurationMs / 1000));
+    const { client, namespace, name, identity } = this.opts;
+    const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
     try {
       const lease = await client.get<Lease>(LEASE, namespace, name);
       if (lease === undefined) {
@@ -207,7 +207,7 @@ export class LeaderElector {
         },
       };
       const result = await client.update<Lease>(LEASE, { ...updated, metadata: { ...updated.metadata, namespace } }, true);
-      if (!mine) this.o.log.info('took over the lease', { previousHolder: holder || '(released)' });
+      if (!mine) this.opts.log.info('took over the lease', { previousHolder: holder || '(released)' });
       this.observedRecord = JSON.stringify([
         result.spec?.holderIdentity, result.spec?.renewTime, result.spec?.acquireTime, result.spec?.leaseTransitions,
       ]);
@@ -216,7 +216,7 @@ export class LeaderElector {
       return true;
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 409)) {
-        this.o.log.warn('leader election: lease request failed', { err });
+        this.opts.log.warn('leader election: lease request failed', { err });
       }
       return false;
     }
@@ -227,7 +227,7 @@ export class LeaderElector {
   }
 
   private async release(): Promise<void> {
-    const { client, namespace, name, identity } = this.o;
+    const { client, namespace, name, identity } = this.opts;
     try {
       const lease = await client.get<Lease>(LEASE, namespace, name);
       if (lease?.spec?.holderIdentity !== identity) return;
@@ -241,9 +241,9 @@ export class LeaderElector {
         },
         true,
       );
-      this.o.log.info('released the lease');
+      this.opts.log.info('released the lease');
     } catch (err) {
-      this.o.log.warn('could not release the lease', { err });
+      this.opts.log.warn('could not release the lease', { err });
     }
   }
 }

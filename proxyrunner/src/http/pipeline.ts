@@ -95,7 +95,7 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
 
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }

@@ -1,7 +1,8 @@
-// MCPServer objects for tests: as a user writes them (manifest) and as the apiserver returns
-// them (with uid, generation and the CRD's defaults filled in). Test-only; kept in src so the
-// unit tests next to the sources need nothing from test/.
-import { API_VERSION, DEFAULTS, KIND, type MCPServer, type MCPServerSpec } from './api/types.ts';
+// MCPServer objects for tests and benchmarks: as a user writes them (manifest) and as the
+// apiserver returns them (with uid, generation and the CRD's defaults filled in). In test/,
+// not operator/src/, so it never ships in dist/; the unit tests next to the sources import it
+// from here.
+import { API_VERSION, DEFAULTS, KIND, type MCPServer, type MCPServerSpec } from '../../operator/src/api/types.ts';
 
 export function manifest(name: string, spec: MCPServerSpec, namespace?: string): MCPServer {
   return {
