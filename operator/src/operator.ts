@@ -10,7 +10,7 @@ import { Reconciler } from './controller/reconciler.ts';
 import { allCaches, allKeys, createCaches, watchEvents, type Caches } from './controller/watches.ts';
 import type { Cache } from './kube/cache.ts';
 import { KubeClient, NotLeaderError } from './kube/client.ts';
-import type { KubeObject } from './kube/kinds.ts';
+import { keyString, type KubeObject, type ObjectKey } from './kube/kinds.ts';
 import { loadClusterAccess, type ClusterAccess } from './kube/kubeconfig.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { WorkQueue } from './kube/queue.ts';
@@ -23,7 +23,7 @@ export interface RunningOperator {
 }
 
 export async function startOperator(config: OperatorConfig, log: Logger, access: ClusterAccess = loadClusterAccess(config.kubeconfig)): Promise<RunningOperator> {
-  let queue: WorkQueue | undefined;
+  let queue: WorkQueue<ObjectKey> | undefined;
   let caches: Caches | undefined;
   const everyCache = (): Cache<KubeObject>[] => (caches === undefined ? [] : allCaches(caches));
 
@@ -52,7 +52,8 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
   caches = watched;
 
   const reconciler = new Reconciler({ client, caches: watched, build: { proxyrunnerImage: config.proxyrunnerImage, proxyrunnerImagePullSecrets: config.proxyrunnerImagePullSecrets, proxyDefaults: config.proxyDefaults }, log });
-  const workQueue = new WorkQueue({
+  const workQueue = new WorkQueue<ObjectKey>({
+    keyId: keyString,
     concurrency: config.concurrency,
     baseDelayMs: config.requeueBaseDelayMs,
     maxDelayMs: config.requeueMaxDelayMs,
@@ -60,7 +61,7 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
     onDone: (key, result, seconds, err) => {
       metrics.reconciled(result, seconds);
       if (result === 'error' && !(err instanceof NotLeaderError)) {
-        log.warn('reconcile failed, will retry', { mcpserver: key, failures: workQueue.failuresOf(key), err: err instanceof Error ? err : String(err) });
+        log.warn('reconcile failed, will retry', { mcpserver: keyString(key), failures: workQueue.failuresOf(key), err: err instanceof Error ? err : String(err) });
       }
     },
   });

@@ -7,7 +7,7 @@ import type { MCPServer, MCPServerStatus } from '../api/types.ts';
 import { desiredObjects, type BuildOptions } from '../builders/desired.ts';
 import { LABEL_COMPONENT } from '../builders/meta.ts';
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
-import type { DesiredObject, KindInfo, KubeObject } from '../kube/kinds.ts';
+import { keyString, type DesiredObject, type KindInfo, type KubeObject, type ObjectKey } from '../kube/kinds.ts';
 import { ApiError, NotLeaderError, type KubeClient } from '../kube/client.ts';
 import { needsApply, overlay } from './diff.ts';
 import { controllerOf, type Caches } from './watches.ts';
@@ -61,14 +61,14 @@ export class Reconciler {
   }
 
   /** Reconciles one MCPServer; asks to be run again when a status write was held back. */
-  async reconcile(key: string): Promise<ProcessResult> {
-    const slash = key.indexOf('/');
-    const namespace = key.slice(0, slash);
-    const name = key.slice(slash + 1);
+  async reconcile(request: ObjectKey): Promise<ProcessResult> {
+    const { namespace, name } = request;
+    /** "namespace/name": the key of this reconciler's memos, and how logs name the MCPServer. */
+    const key = keyString(request);
     const { caches } = this.deps;
     const mcp = caches.mcpservers.get(namespace, name);
     if (mcp === undefined) {
-      this.forget(key);
+      this.forget(request);
       return; // deleted: owner references let the garbage collector remove the children
     }
 
@@ -234,7 +234,8 @@ export class Reconciler {
   }
 
   /** Drops what is kept about an MCPServer that is gone. */
-  forget(key: string): void {
+  forget(request: ObjectKey): void {
+    const key = keyString(request);
     this.lastStatusWrite.delete(key);
     this.desiredByKey.delete(key);
   }

@@ -14,7 +14,7 @@ import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { Cache } from '../kube/cache.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { EventType } from '../kube/informer.ts';
-import { POD, keyOf, type KubeObject } from '../kube/kinds.ts';
+import { POD, type KubeObject, type ObjectKey } from '../kube/kinds.ts';
 import type { Lane } from '../kube/queue.ts';
 import { sameForOperator, slimChild, slimPod, stripMeta } from './projections.ts';
 
@@ -70,10 +70,10 @@ export function allCaches(caches: Caches): Cache<KubeObject>[] {
 }
 
 export interface WatchTargets {
-  /** Queue a reconcile of the MCPServer with this key. */
-  enqueue(key: string, lane?: Lane): void;
-  /** The MCPServer with this key is gone: drop what is kept about it. */
-  forget(key: string): void;
+  /** Queue a reconcile of this MCPServer. */
+  enqueue(key: ObjectKey, lane?: Lane): void;
+  /** This MCPServer is gone: drop what is kept about it. */
+  forget(key: ObjectKey): void;
 }
 
 /** Turns cache events into reconcile keys. */
@@ -88,10 +88,10 @@ export function watchEvents(caches: Caches, targets: WatchTargets): void {
       if (!relevant) return; // status or metadata only: nothing to do
     }
     if (type === 'delete') {
-      targets.forget(keyOf(obj.metadata.namespace, obj.metadata.name));
+      targets.forget(keyFor(obj));
       return; // owner references: the garbage collector removes the children
     }
-    targets.enqueue(keyOf(obj.metadata.namespace, obj.metadata.name));
+    targets.enqueue(keyFor(obj));
   });
   const irrelevant = (type: EventType, obj: KubeObject, old: KubeObject | undefined): boolean =>
     type === 'update' && old !== undefined && (old.metadata.resourceVersion === obj.metadata.resourceVersion || sameForOperator(old, obj));
@@ -99,17 +99,22 @@ export function watchEvents(caches: Caches, targets: WatchTargets): void {
     if (irrelevant(type, obj, old)) return;
     const owner = controllerOf(obj);
     const name = owner?.name ?? obj.metadata.labels?.[LABEL_INSTANCE];
-    if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue(keyOf(obj.metadata.namespace, name), 'high');
+    if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue({ namespace: obj.metadata.namespace, name }, 'high');
   };
   for (const cache of caches.children.values()) cache.on(enqueueOwner);
   caches.pods.on((type, obj, old) => {
     if (irrelevant(type, obj, old)) return;
     const name = obj.metadata.labels?.[LABEL_INSTANCE];
-    if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue(keyOf(obj.metadata.namespace, name), 'high');
+    if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue({ namespace: obj.metadata.namespace, name }, 'high');
   });
 }
 
 /** Every MCPServer's key (the periodic resync). */
-export function* allKeys(caches: Caches): Generator<string> {
-  for (const m of caches.mcpservers.list()) yield keyOf(m.metadata.namespace, m.metadata.name);
+export function* allKeys(caches: Caches): Generator<ObjectKey> {
+  for (const m of caches.mcpservers.list()) yield keyFor(m);
+}
+
+/** An MCPServer's key. MCPServers are namespaced: the apiserver always sets the namespace. */
+function keyFor(obj: KubeObject): ObjectKey {
+  return { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
 }

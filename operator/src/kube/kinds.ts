@@ -73,6 +73,17 @@ export interface DesiredObject extends KubeObject {
   metadata: ObjectMeta & { namespace: string };
 }
 
+/** A namespaced object's identity: what a reconcile is asked to do (controller-runtime's reconcile.Request). */
+export interface ObjectKey {
+  namespace: string;
+  name: string;
+}
+
+/** "namespace/name": an ObjectKey as a map key and in logs. */
+export function keyString(key: ObjectKey): string {
+  return keyOf(key.namespace, key.name);
+}
+
 export function keyOf(namespace: string | undefined, name: string): string {
   return namespace === undefined || namespace === '' ? name : `${namespace}/${name}`;
 }

@@ -198,4 +198,23 @@ describe('WorkQueue', () => {
     await q.drained();
     expect(seen).toEqual(['a', 'b']);
   });
+
+  it('typed keys: equal ids are one key (queued, failures, retries), and process gets the key object', async () => {
+    type Key = { namespace: string; name: string };
+    const seen: Key[] = [];
+    const q = new WorkQueue<Key>({ concurrency: 1, keyId: (k) => `${k.namespace}/${k.name}`, process: async (k) => void seen.push(k) });
+    q.add({ namespace: 'n', name: 'a' });
+    q.add({ namespace: 'n', name: 'a' }, 'high');
+    q.add({ namespace: 'm', name: 'a' });
+    expect(q.depth()).toBe(2);
+    q.addRateLimited({ namespace: 'n', name: 'b' });
+    expect(q.failuresOf({ namespace: 'n', name: 'b' })).toBe(1);
+    q.forget({ namespace: 'n', name: 'b' });
+    expect(q.failuresOf({ namespace: 'n', name: 'b' })).toBe(0);
+    expect(q.scheduled()).toBe(1);
+    q.start();
+    await q.drained();
+    expect(seen).toEqual([{ namespace: 'n', name: 'a' }, { namespace: 'm', name: 'a' }]);
+    await q.stop();
+  });
 });

@@ -7,6 +7,8 @@
 //   - addAfter(key, ms) schedules a key (the earliest schedule wins);
 //   - two lanes: 'high' keys are taken before 'normal' ones, and adding a queued key to the
 //     high lane moves it there.
+// Keys are typed (controller-runtime's reconcile.Request: e.g. {namespace, name}); keyId says
+// when two keys are the same one. String keys are their own id.
 import { exponentialDelay } from './backoff.ts';
 
 /**
@@ -18,25 +20,25 @@ import { exponentialDelay } from './backoff.ts';
  */
 export type Lane = 'high' | 'normal';
 
-/** A FIFO of keys; an entry counts only while its token is the key's current one. */
+/** A FIFO of key ids; an entry counts only while its token is the key's current one. */
 class LaneFifo {
-  private items: [key: string, token: number][] = [];
+  private items: [id: string, token: number][] = [];
   private head = 0;
 
-  push(key: string, token: number): void {
-    this.items.push([key, token]);
+  push(id: string, token: number): void {
+    this.items.push([id, token]);
   }
 
   /** The next live entry, or undefined. */
-  shift(isCurrent: (key: string, token: number) => boolean): string | undefined {
+  shift(isCurrent: (id: string, token: number) => boolean): string | undefined {
     while (this.head < this.items.length) {
-      const [key, token] = this.items[this.head] as [string, number];
+      const [id, token] = this.items[this.head] as [string, number];
       this.head++;
       if (this.head > 1024 && this.head * 2 > this.items.length) {
         this.items = this.items.slice(this.head);
         this.head = 0;
       }
-      if (isCurrent(key, token)) return key;
+      if (isCurrent(id, token)) return id;
     }
     return undefined;
   }
@@ -44,23 +46,28 @@ class LaneFifo {
 
 export type ProcessResult = void | { requeueAfterMs?: number };
 
-export interface QueueOptions {
+interface QueueBaseOptions<K> {
   concurrency: number;
-  process: (key: string) => Promise<ProcessResult>;
+  process: (key: K) => Promise<ProcessResult>;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Called after every processed key (result: success | error | requeue), with its duration. */
-  onDone?: (key: string, result: 'success' | 'error' | 'requeue', seconds: number, err?: unknown) => void;
+  onDone?: (key: K, result: 'success' | 'error' | 'requeue', seconds: number, err?: unknown) => void;
 }
 
-export class WorkQueue {
-  private readonly opts: Required<Omit<QueueOptions, 'onDone'>> & Pick<QueueOptions, 'onDone'>;
+/** keyId: the identity of a key (two keys with the same id are one key); required unless keys are strings. */
+export type QueueOptions<K> = QueueBaseOptions<K> & ([K] extends [string] ? { keyId?: (key: K) => string } : { keyId: (key: K) => string });
+
+export class WorkQueue<K = string> {
+  private readonly opts: Required<Omit<QueueBaseOptions<K>, 'onDone'>> & Pick<QueueBaseOptions<K>, 'onDone'>;
+  private readonly keyId: (key: K) => string;
   private readonly lanes: Record<Lane, LaneFifo> = { high: new LaneFifo(), normal: new LaneFifo() };
-  /** Queued keys: the token of their live lane entry and that lane. */
-  private readonly queued = new Map<string, { token: number; lane: Lane }>();
+  /** Queued keys by id: the key, the token of its live lane entry, and that lane. */
+  private readonly queued = new Map<string, { key: K; token: number; lane: Lane }>();
   private nextToken = 0;
+  /** Ids of the keys being processed. */
   private readonly processing = new Set<string>();
-  /** Keys added while being processed, with the lane to queue them in afterwards. */
+  /** Keys (by id) added while being processed, with the lane to queue them in afterwards. */
   private readonly dirty = new Map<string, Lane>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -68,8 +75,10 @@ export class WorkQueue {
   private running = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(opts: QueueOptions) {
-    this.opts = { baseDelayMs: 500, maxDelayMs: 300_000, ...opts };
+  constructor(opts: QueueOptions<K>) {
+    const { keyId, ...rest } = opts;
+    this.opts = { baseDelayMs: 500, maxDelayMs: 300_000, ...rest };
+    this.keyId = keyId ?? ((key: K) => key as unknown as string);
   }
 
   /** Keys waiting to be processed (not counting scheduled or in-flight ones). */
@@ -85,51 +94,54 @@ export class WorkQueue {
     return this.timers.size;
   }
 
-  failuresOf(key: string): number {
-    return this.failures.get(key) ?? 0;
+  failuresOf(key: K): number {
+    return this.failures.get(this.keyId(key)) ?? 0;
   }
 
-  add(key: string, lane: Lane = 'normal'): void {
-    if (this.processing.has(key)) {
-      if (this.dirty.get(key) !== 'high') this.dirty.set(key, lane);
+  add(key: K, lane: Lane = 'normal'): void {
+    const id = this.keyId(key);
+    if (this.processing.has(id)) {
+      if (this.dirty.get(id) !== 'high') this.dirty.set(id, lane);
       return;
     }
-    const queued = this.queued.get(key);
+    const queued = this.queued.get(id);
     if (queued !== undefined && (queued.lane === 'high' || lane === 'normal')) return;
     // New, or moving up to the high lane (its normal-lane entry goes stale).
     const token = this.nextToken++;
-    this.queued.set(key, { token, lane });
-    this.lanes[lane].push(key, token);
+    this.queued.set(id, { key, token, lane });
+    this.lanes[lane].push(id, token);
     this.pump();
   }
 
-  addAfter(key: string, ms: number): void {
+  addAfter(key: K, ms: number): void {
     if (ms <= 0) return this.add(key);
+    const id = this.keyId(key);
     const at = Date.now() + ms;
-    const existing = this.timers.get(key);
+    const existing = this.timers.get(id);
     if (existing !== undefined) {
       if (existing.at <= at) return;
       clearTimeout(existing.timer);
     }
     const timer = setTimeout(() => {
-      this.timers.delete(key);
+      this.timers.delete(id);
       this.add(key);
     }, ms);
     timer.unref();
-    this.timers.set(key, { at, timer });
+    this.timers.set(id, { at, timer });
   }
 
   /** Schedules a retry after this key's next exponential delay. */
-  addRateLimited(key: string): number {
-    const n = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, n);
+  addRateLimited(key: K): number {
+    const id = this.keyId(key);
+    const n = (this.failures.get(id) ?? 0) + 1;
+    this.failures.set(id, n);
     const delay = exponentialDelay(n, this.opts.baseDelayMs, this.opts.maxDelayMs);
     this.addAfter(key, delay);
     return delay;
   }
 
-  forget(key: string): void {
-    this.failures.delete(key);
+  forget(key: K): void {
+    this.failures.delete(this.keyId(key));
   }
 
   start(): void {
@@ -153,24 +165,29 @@ export class WorkQueue {
   }
 
   /** Whether a lane entry is its key's live one (a key moved up leaves a stale entry behind). */
-  private readonly isCurrent = (key: string, token: number): boolean => this.queued.get(key)?.token === token;
+  private readonly isCurrent = (id: string, token: number): boolean => this.queued.get(id)?.token === token;
 
-  private take(): string | undefined {
-    return this.lanes.high.shift(this.isCurrent) ?? this.lanes.normal.shift(this.isCurrent);
+  /** The next key to process, taken off the queue. */
+  private take(): K | undefined {
+    const id = this.lanes.high.shift(this.isCurrent) ?? this.lanes.normal.shift(this.isCurrent);
+    if (id === undefined) return undefined;
+    const entry = this.queued.get(id) as { key: K };
+    this.queued.delete(id);
+    return entry.key;
   }
 
   private pump(): void {
     while (this.running && this.active < this.opts.concurrency) {
       const key = this.take();
       if (key === undefined) break;
-      this.queued.delete(key);
-      this.processing.add(key);
+      this.processing.add(this.keyId(key));
       this.active++;
       void this.work(key);
     }
   }
 
-  private async work(key: string): Promise<void> {
+  private async work(key: K): Promise<void> {
+    const id = this.keyId(key);
     const started = performance.now();
     let result: 'success' | 'error' | 'requeue' = 'success';
     let error: unknown;
@@ -186,11 +203,11 @@ export class WorkQueue {
       error = err;
       if (this.running) this.addRateLimited(key);
     } finally {
-      this.processing.delete(key);
+      this.processing.delete(id);
       this.active--;
       this.opts.onDone?.(key, result, (performance.now() - started) / 1000, error);
-      const again = this.dirty.get(key);
-      this.dirty.delete(key);
+      const again = this.dirty.get(id);
+      this.dirty.delete(id);
       if (again !== undefined && this.running) this.add(key, again);
       this.pump();
       if (this.active === 0) {
