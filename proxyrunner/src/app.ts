@@ -48,6 +48,9 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
       requestTimeout: Math.max(config.clientBodyTimeoutMs, config.clientHeaderTimeoutMs),
       keepAliveTimeout: 65_000,
       connectionsCheckingInterval: Math.min(1_000, config.clientHeaderTimeoutMs),
+      // Strict HTTP parsing whatever NODE_OPTIONS says (--insecure-http-parser would
+      // let malformed framing through to the upstream).
+      insecureHTTPParser: false,
     },
     createPipeline({ routes: upstream.routes, maxBodyBytes: config.maxBodyBytes, metrics, log }),
   );

@@ -1,5 +1,7 @@
 // JSON-RPC as the proxy sees it: what a request body holds (for routing, session
-// bookkeeping and bounded metric labels) and the error bodies we answer with.
+// bookkeeping and bounded metric labels), the rule for what the proxy accepts, and the
+// error bodies we answer with.
+import { jsonShapeProblem } from './jsonShape.ts';
 
 export type RpcId = string | number;
 
@@ -49,31 +51,93 @@ export function methodLabel(method: string | undefined): string {
   return MCP_METHODS.has(method) ? method : 'other';
 }
 
-function isRpcMessage(value: unknown): value is RpcMessage {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const m = value as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return false;
-  if ('id' in m && m.id !== null && typeof m.id !== 'string' && typeof m.id !== 'number') return false;
-  if (m.method !== undefined) return typeof m.method === 'string' && (m.params === undefined || typeof m.params === 'object');
-  return ('result' in m || 'error' in m) && 'id' in m;
+/** Deepest JSON nesting the proxy parses or re-serialises (JSON.stringify recurses). */
+export const MAX_JSON_DEPTH = 64;
+/** Most messages in one batch (2025-03-26 batches). */
+export const MAX_BATCH_LENGTH = 100;
+/** Longest string request id, method name or progress token the proxy accepts. */
+export const MAX_ID_LENGTH = 256;
+export const MAX_METHOD_LENGTH = 256;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A request id the proxy can route: a non-empty bounded string or a safe integer (MCP: never null). */
+export function isRequestId(value: unknown): value is RpcId {
+  if (typeof value === 'string') return value.length > 0 && value.length <= MAX_ID_LENGTH;
+  return typeof value === 'number' && Number.isSafeInteger(value);
 }
 
-/** Parses and validates a POST body. Batches (2025-03-26) are accepted as arrays. */
+/**
+ * What is wrong with one message, for the proxy's purposes (undefined: nothing).
+ * Stricter than JSON-RPC where MCP is: ids are never null, params and _meta are
+ * objects, a message is exactly one of request, notification or response.
+ */
+export function rpcMessageProblem(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'a message must be a JSON object';
+  if (value.jsonrpc !== '2.0') return '"jsonrpc" must be "2.0"';
+  const hasId = 'id' in value;
+  if ('method' in value) {
+    const { method, params } = value;
+    if (typeof method !== 'string' || method.length === 0 || method.length > MAX_METHOD_LENGTH) return `"method" must be a non-empty string of at most ${MAX_METHOD_LENGTH} characters`;
+    if ('result' in value || 'error' in value) return 'a message cannot be both a request and a response';
+    if (hasId && !isRequestId(value.id)) return `a request "id" must be a non-empty string (at most ${MAX_ID_LENGTH} characters) or an integer; notifications have no "id"`;
+    if (method === 'initialize' && !hasId) return 'initialize must be a request (with an "id")';
+    if (params === undefined) return undefined;
+    if (!isPlainObject(params)) return '"params" must be an object';
+    const meta = params._meta;
+    if (meta === undefined) return undefined;
+    if (!isPlainObject(meta)) return '"params._meta" must be an object';
+    const token = meta.progressToken;
+    if (token !== undefined && !isRequestId(token)) return `"params._meta.progressToken" must be a non-empty string (at most ${MAX_ID_LENGTH} characters) or an integer`;
+    return undefined;
+  }
+  if (!hasId || !isRequestId(value.id)) return 'a response needs the "id" (a non-empty string or an integer) of the request it answers';
+  const hasResult = 'result' in value;
+  const hasError = 'error' in value;
+  if (hasResult === hasError) return 'a response has exactly one of "result" and "error"';
+  if (hasResult) return isPlainObject(value.result) ? undefined : '"result" must be an object';
+  const error = value.error;
+  if (!isPlainObject(error) || !Number.isSafeInteger(error.code) || typeof error.message !== 'string') return '"error" must be an object with an integer "code" and a string "message"';
+  return undefined;
+}
+
+const invalid = (problem: string): RpcParseResult => ({ ok: false, code: INVALID_REQUEST, message: `Invalid Request: not a valid JSON-RPC 2.0 message for MCP: ${problem}` });
+
+/**
+ * Parses and validates a POST body: the edge every client message passes. Nesting depth
+ * and duplicate message members are checked before parsing; every message after it.
+ * Batches (2025-03-26) are accepted as arrays, without initialize and without two
+ * requests sharing an id.
+ */
 export function parseRpcBody(raw: Buffer): RpcParseResult {
+  const text = raw.toString('utf8');
+  const shape = jsonShapeProblem(text, { maxDepth: MAX_JSON_DEPTH, uniqueMessageKeys: true });
+  if (shape !== undefined) return invalid(shape);
   let value: unknown;
   try {
-    value = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, code: PARSE_ERROR, message: `Parse error: body is not valid JSON (${(err as Error).message})` };
+    return { ok: false, code: PARSE_ERROR, message: `Parse error: body is not valid JSON (${(err as Error).message.slice(0, 200)})` };
   }
-  const list = Array.isArray(value) ? value : [value];
+  const batch = Array.isArray(value);
+  const list: unknown[] = batch ? (value as unknown[]) : [value];
   if (list.length === 0) return { ok: false, code: INVALID_REQUEST, message: 'Invalid Request: empty batch' };
+  if (list.length > MAX_BATCH_LENGTH) return invalid(`a batch holds at most ${MAX_BATCH_LENGTH} messages`);
   for (const item of list) {
-    if (!isRpcMessage(item)) {
-      return { ok: false, code: INVALID_REQUEST, message: 'Invalid Request: not a JSON-RPC 2.0 message (need "jsonrpc":"2.0" and a method, result or error)' };
-    }
+    const problem = rpcMessageProblem(item);
+    if (problem !== undefined) return invalid(problem);
   }
   const messages = list as RpcMessage[];
+  if (batch) {
+    const ids = new Set<string>();
+    for (const m of messages) {
+      if (m.method === 'initialize') return invalid('initialize must be sent alone, not in a batch');
+      if (m.method === undefined || m.id === undefined || m.id === null) continue;
+      const key = typeof m.id === 'number' ? `n${m.id}` : `s${m.id}`;
+      if (ids.has(key)) return invalid('two requests in one batch share an id');
+      ids.add(key);
+    }
+  }
   const first = messages[0] as RpcMessage;
   const single = messages.length === 1;
   return {
@@ -81,7 +145,7 @@ export function parseRpcBody(raw: Buffer): RpcParseResult {
     body: {
       messages,
       label: single ? methodLabel(first.method) : 'batch',
-      isInitialize: messages.some((m) => m.method === 'initialize' && m.id !== undefined),
+      isInitialize: single && first.method === 'initialize',
       errorId: single && first.method !== undefined && first.id !== undefined ? first.id : null,
     },
   };

@@ -15,6 +15,17 @@ runMain({
   startedMessage: 'mcpfleet proxyrunner serving',
   async start(config, log) {
     const proxy = await startProxyRunner(config, log);
+    // Last resort only: every input class is handled where it arrives. A bug that still
+    // escapes is logged and counted (mcpfleet_proxy_internal_errors_total) rather than
+    // ending every session of this process.
+    process.on('unhandledRejection', (err) => {
+      proxy.metrics.internalError();
+      log.error('unhandled rejection (a bug; please report)', { err: err as Error });
+    });
+    process.on('uncaughtException', (err) => {
+      proxy.metrics.internalError();
+      log.error('uncaught exception (a bug; please report)', { err });
+    });
     return { stop: () => proxy.stop(), startedFields: { version: VERSION, mcp: proxy.mcpUrl, metrics: proxy.metricsUrl, ...describeConfig(config) } };
   },
 });

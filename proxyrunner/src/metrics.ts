@@ -5,11 +5,11 @@ import { CLOSE_REASONS, type CloseReason } from './sessions.ts';
 
 export const REJECT_REASONS = [
   'body_too_large', 'malformed_json', 'invalid_request', 'invalid_session_id', 'unknown_session',
-  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable',
+  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'process_exit'] as const;
+export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'process_exit', 'invalid_session_id'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
 const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);
@@ -27,6 +27,8 @@ export interface ProxyMetrics {
   upstreamError(kind: UpstreamErrorKind): void;
   upstreamRestarted(): void;
   setUpstreamUp(up: boolean): void;
+  /** A bug caught by a last-resort handler (pipeline or process). */
+  internalError(): void;
 }
 
 export interface MetricsOptions {
@@ -109,6 +111,11 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     registers: [registry],
   });
   for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.inc({ kind }, 0);
+  const internalErrors = new Counter({
+    name: 'mcpfleet_proxy_internal_errors_total',
+    help: 'Errors caught only by a last-resort handler (a request handler that threw, an unhandled rejection): bugs, each logged.',
+    registers: [registry],
+  });
   const restarts = new Counter({ name: 'mcpfleet_proxy_upstream_restarts_total', help: 'Restarts of the stdio upstream process.', registers: [registry] });
   const up = new Gauge({ name: 'mcpfleet_proxy_upstream_up', help: '1 when the upstream was reachable at the last check.', registers: [registry] });
   const limit = new Gauge({ name: 'mcpfleet_proxy_memory_limit_bytes', help: 'Memory limit the heap was sized for (0 if none).', registers: [registry] });
@@ -148,5 +155,6 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     upstreamError: (kind) => upstreamErrors.inc({ kind }),
     upstreamRestarted: () => restarts.inc(),
     setUpstreamUp: (value) => up.set(value ? 1 : 0),
+    internalError: () => internalErrors.inc(),
   };
 }

@@ -76,7 +76,7 @@ export function sseRoutes(deps: FrontendDeps): Routes {
   }
 
   return {
-    '/sse': { methods: ['GET'], handle: (exchange) => void open(exchange) },
+    '/sse': { methods: ['GET'], handle: open },
     '/messages': { methods: ['POST'], handle: post },
   };
 }

@@ -72,10 +72,7 @@ export function streamableRoute(deps: FrontendDeps): Route {
         case 'POST': {
           const rpc = exchange.rpc;
           if (!rpc) return;
-          if (rpc.isInitialize) {
-            void initialize(exchange);
-            return;
-          }
+          if (rpc.isInitialize) return initialize(exchange);
           const session = lookup(exchange);
           if (!session) return;
           const requests = rpc.messages.filter((m) => m.method !== undefined && m.id !== undefined && m.id !== null);

@@ -62,12 +62,23 @@ export function replyError(
   message: string,
   options: { id?: RpcId | null; close?: boolean; headers?: Record<string, string> } = {},
 ): void {
-  const { res } = exchange;
-  if (res.headersSent) {
+  writeRpcError(exchange.res, status, options.id ?? exchange.rpc?.errorId ?? null, code, message, options);
+}
+
+/** The JSON-RPC error answer itself, for callers that have no exchange (last-resort handlers). */
+export function writeRpcError(
+  res: ServerResponse,
+  status: number,
+  id: RpcId | null,
+  code: number,
+  message: string,
+  options: { close?: boolean; headers?: Record<string, string> } = {},
+): void {
+  if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
-  const body = rpcErrorBody(options.id ?? exchange.rpc?.errorId ?? null, code, message);
+  const body = rpcErrorBody(id, code, message);
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
   res.setHeader('content-length', Buffer.byteLength(body));

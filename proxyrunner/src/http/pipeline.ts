@@ -1,20 +1,27 @@
 // The MCP listener's request pipeline, top to bottom:
 //   1. instrument  – count in-flight, record status/latency when the response closes
-//   2. route       – known path and allowed method, else 404/405
-//   3. session id  – syntax only (visible ASCII, bounded length), else 400
-//   4. body        – POST bodies read within --max-body-bytes (else 413) and parsed as
+//   2. request line – HTTP/1.0 or later and an origin-form target ("/path?query", visible
+//                    ASCII only), else 400: nothing else is ever routed or forwarded
+//   3. route       – known path and allowed method, else 404/405
+//   4. session id  – syntax only (visible ASCII, bounded length), else 400
+//   5. body        – POST bodies read within --max-body-bytes (else 413) and parsed as
 //                    JSON-RPC (else 400 with a JSON-RPC error)
-//   5. upstream    – the route's handler forwards the exchange
+//                    (the strict MCP rule of jsonrpc.ts: shape, ids, nesting depth)
+//   6. upstream    – the route's handler forwards the exchange
+// A handler that throws or rejects is a bug, not a class of input: the pipeline answers
+// 500 with a JSON-RPC error, logs it and counts mcpfleet_proxy_internal_errors_total,
+// so a bug costs one request, never the process.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { INVALID_REQUEST, parseRpcBody, sessionIdProblem } from '../jsonrpc.ts';
+import { INTERNAL_ERROR, INVALID_REQUEST, parseRpcBody, sessionIdProblem } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { readBody, type BodyResult } from './body.ts';
-import { beginExchange, reject, type Exchange } from './exchange.ts';
+import { beginExchange, reject, writeRpcError, type Exchange } from './exchange.ts';
 
 export interface Route {
   methods: readonly string[];
-  handle(exchange: Exchange): void;
+  /** May return a promise: a rejection is answered and counted like a throw. */
+  handle(exchange: Exchange): void | Promise<void>;
 }
 
 export type Routes = Readonly<Record<string, Route>>;
@@ -30,21 +37,41 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
   const { routes, metrics } = deps;
   // Plain callbacks rather than async functions: this runs for every request, and each
   // promise on the hot path is an allocation and a microtask.
+  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    metrics.internalError();
+    deps.log.error('request failed', { err: err as Error, path: req.url?.slice(0, 200) });
+    try {
+      writeRpcError(res, 500, null, INTERNAL_ERROR, 'Internal error: the proxy failed while handling this request (logged and counted)', { close: true });
+    } catch {
+      res.destroy();
+    }
+  };
   const guarded = (req: IncomingMessage, res: ServerResponse, step: () => void): void => {
     try {
       step();
     } catch (err) {
-      deps.log.error('request failed', { err: err as Error, path: req.url });
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
+      failed(req, res, err);
     }
+  };
+  const run = (route: Route, exchange: Exchange): void => {
+    const pending = route.handle(exchange);
+    if (pending !== undefined) pending.catch((err: unknown) => failed(exchange.req, exchange.res, err));
   };
 
   return (req, res) => guarded(req, res, () => handle(req, res));
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const exchange = beginExchange(req, res, metrics);
-    const route = routes[pathOf(req.url)];
+    if (req.httpVersionMajor < 1) {
+      reject(exchange, metrics, 'http_version', 400, INVALID_REQUEST, 'Bad Request: HTTP/1.0 or later is required', { close: true });
+      return;
+    }
+    const target = req.url ?? '';
+    if (!ORIGIN_FORM.test(target)) {
+      reject(exchange, metrics, 'request_target', 400, INVALID_REQUEST, 'Bad Request: the request target must be a path ("/mcp"), in visible ASCII', { close: true });
+      return;
+    }
+    const route = routes[pathOf(target)];
     if (!route) {
       reject(exchange, metrics, 'not_found', 404, INVALID_REQUEST, `Not found: this proxy serves ${Object.keys(routes).join(', ')}`);
       return;
@@ -66,7 +93,7 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
       exchange.sessionId = sessionHeader as string;
     }
     if (method !== 'POST') {
-      route.handle(exchange);
+      run(route, exchange);
       return;
     }
     readBody(req, deps.maxBodyBytes, (result) => guarded(req, res, () => withBody(exchange, route, result)));
@@ -89,12 +116,14 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     exchange.body = result.body;
     exchange.rpc = parsed.body;
     exchange.rpcLabel = parsed.body.label;
-    route.handle(exchange);
+    run(route, exchange);
   }
 }
 
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
+/** Origin-form (RFC 9112 §3.2.1): "/" then visible ASCII, no absolute-form, authority-form or "*". */
+const ORIGIN_FORM = /^\/[\x21-\x7E]*$/;
+
+function pathOf(url: string): string {
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;

@@ -7,7 +7,7 @@ import type { Readiness } from '../../../common/diagnostics.ts';
 import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import { errorResponse, type Connector, type Link } from './link.ts';
+import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
 
 export class HttpUpstreamConnector implements Connector {
@@ -57,7 +57,14 @@ export class HttpUpstreamConnector implements Connector {
         transport.terminateSession().catch(() => {}).finally(() => void transport.close());
       },
     };
-    transport.onmessage = (message) => link.onmessage(message as RpcMessage);
+    transport.onmessage = (message) => {
+      const relayed = relayable(message as RpcMessage);
+      if (relayed !== message) {
+        this.#metrics.upstreamError('protocol');
+        this.#log.warn('upstream sent a message nested too deep; not relayed');
+      }
+      if (relayed) link.onmessage(relayed);
+    };
     transport.onclose = () => {
       if (closed) return;
       closed = true;

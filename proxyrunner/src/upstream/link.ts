@@ -2,7 +2,8 @@
 // multiplexer hands out virtual links over one process; SSE and streamable-HTTP
 // upstreams give each session its own connection. Frontends only ever see this shape.
 import type { Readiness } from '../../../common/diagnostics.ts';
-import type { RpcId, RpcMessage } from '../jsonrpc.ts';
+import { MAX_JSON_DEPTH, UPSTREAM_ERROR, isRequestId, type RpcId, type RpcMessage } from '../jsonrpc.ts';
+import { valueDeeperThan } from '../jsonShape.ts';
 
 export interface Link {
   /** Sends a client message upstream. Failures come back as JSON-RPC errors via onmessage. */
@@ -37,3 +38,17 @@ export function errorResponse(id: RpcId, code: number, message: string, httpStat
 }
 
 export const proxyHttpStatus = (message: RpcMessage): number | undefined => (message as { [PROXY_HTTP_STATUS]?: number })[PROXY_HTTP_STATUS];
+
+/**
+ * An upstream message as the proxy may relay it. The proxy re-serialises what it relays
+ * (JSON.stringify recurses), so a message nested deeper than MAX_JSON_DEPTH is not
+ * relayed: a response becomes a JSON-RPC error for the same id (its requester is
+ * answered, not left waiting), anything else is dropped (undefined; the caller counts it).
+ */
+export function relayable(message: RpcMessage): RpcMessage | undefined {
+  if (!valueDeeperThan(message, MAX_JSON_DEPTH)) return message;
+  if (message.method === undefined && isRequestId(message.id)) {
+    return errorResponse(message.id, UPSTREAM_ERROR, `Upstream MCP server sent an answer nested deeper than ${MAX_JSON_DEPTH} levels; not relayed`);
+  }
+  return undefined;
+}

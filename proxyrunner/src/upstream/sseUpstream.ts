@@ -8,7 +8,7 @@ import type { Readiness } from '../../../common/diagnostics.ts';
 import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import { errorResponse, type Connector, type Link } from './link.ts';
+import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
 
 export interface SseUpstreamOptions {
@@ -83,7 +83,12 @@ export class SseUpstreamConnector implements Connector {
             log.warn('SSE upstream sent a non-JSON message; ignored', { data: event.data.slice(0, 200) });
             return;
           }
-          link.onmessage(message as RpcMessage);
+          const relayed = typeof message === 'object' && message !== null ? relayable(message as RpcMessage) : undefined;
+          if (relayed !== message) {
+            metrics.upstreamError('protocol');
+            log.warn('SSE upstream sent a message that cannot be relayed (not an object, or nested too deep)', { data: event.data.slice(0, 200) });
+          }
+          if (relayed) link.onmessage(relayed);
         },
       });
       const stream = this.#client.get(target, { headers: { accept: 'text/event-stream' } }, (res) => {

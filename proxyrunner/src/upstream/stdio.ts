@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { RpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import { relayable } from './link.ts';
 import { LineSplitter } from './lines.ts';
 
 /** A running stdio server: its pipes, how to stop it, and word of its end. */
@@ -155,6 +156,11 @@ export class StdioSupervisor {
       this.#log.warn('stdio server wrote a non-JSON-RPC message; ignored', { line: line.slice(0, 200) });
       return;
     }
-    this.#events.onMessage(message as RpcMessage);
+    const relayed = relayable(message as RpcMessage);
+    if (relayed !== message) {
+      this.#metrics.upstreamError('protocol');
+      this.#log.warn('stdio server wrote a message nested too deep; not relayed', { line: line.slice(0, 200) });
+    }
+    if (relayed) this.#events.onMessage(relayed);
   }
 }

@@ -8,6 +8,19 @@
 //   5xx                                          → kept
 // Sessions ended by the proxy (idle, evicted) are DELETEd upstream too, best effort,
 // so the upstream does not keep what we dropped.
+//
+// A well-behaved intermediary (RFC 9110 §7.6.1): hop-by-hop headers (Connection and
+// every header it names, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade,
+// Transfer-Encoding, Expect) are stripped in both directions; the proxy frames each
+// message itself. A POST body is the buffer the pipeline read; GET and DELETE carry
+// none upstream. So nothing a client sends can change how the pooled upstream
+// connection is framed or kept; Node's agent returns a socket to the pool only after a
+// complete keep-alive response, and http-proxy destroys it when the client leaves
+// mid-response.
+//
+// Session IDs follow one rule both ways (`sessionIdProblem`): an upstream that issues
+// an ID the proxy would refuse from a client gets its initialize answered 502 (the
+// client never sees that ID) and that upstream session DELETEd.
 import http from 'node:http';
 import https from 'node:https';
 import { createProxyServer } from 'http-proxy-3';
@@ -15,6 +28,7 @@ import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Stream } from 'node:stream';
 import { UPSTREAM_ERROR, sessionIdProblem } from '../jsonrpc.ts';
+import { hopByHopNames } from '../http/hopByHop.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { Session, SessionRegistry } from '../sessions.ts';
@@ -95,16 +109,30 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     clearTimeout(entry.timer);
     const status = proxyRes.statusCode ?? 0;
     const { exchange } = entry;
-    res.writeHead(status || 502, endToEndHeaders(proxyRes.rawHeaders));
+    const issued = proxyRes.headers['mcp-session-id'];
+    const issuedProblem = issued === undefined ? undefined : typeof issued === 'string' ? sessionIdProblem(issued) : 'Mcp-Session-Id sent more than once';
+    if (exchange.rpc?.isInitialize && is2xx(status) && issuedProblem !== undefined) {
+      refuseIssuedSession(proxyRes, exchange, issued as string | string[], issuedProblem);
+      return;
+    }
+    // An unusable ID on any other response is not passed on either: the client would
+    // adopt an ID the proxy then refuses.
+    const headers = endToEndHeaders(proxyRes.rawHeaders, issuedProblem !== undefined);
+    try {
+      res.writeHead(status || 502, headers);
+    } catch (err) {
+      proxyRes.destroy();
+      metrics.upstreamError('protocol');
+      log.warn('upstream response headers could not be relayed', { err: err as Error });
+      replyError(exchange, 502, UPSTREAM_ERROR, 'Upstream MCP server sent a response the proxy cannot relay (invalid header)');
+      return;
+    }
     const contentType = proxyRes.headers['content-type'];
     if (typeof contentType === 'string' && contentType.startsWith('text/event-stream')) exchange.markStream();
     forwardBody(proxyRes, res);
 
     if (exchange.rpc?.isInitialize && is2xx(status)) {
-      const issued = proxyRes.headers['mcp-session-id'];
-      if (typeof issued === 'string' && sessionIdProblem(issued) === undefined) {
-        registry.add(issued, { protocolVersion: undefined });
-      }
+      if (typeof issued === 'string') registry.add(issued, { protocolVersion: undefined });
       return;
     }
     const id = exchange.sessionId;
@@ -112,6 +140,15 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     if (req.method === 'DELETE' && (is2xx(status) || status === 404)) registry.remove(id, 'client_delete');
     else if (status === 404) registry.remove(id, 'upstream_not_found');
   });
+
+  /** initialize succeeded upstream with an ID the proxy would refuse: end it there, tell the client why. */
+  function refuseIssuedSession(proxyRes: IncomingMessage, exchange: Exchange, issued: string | string[], problem: string): void {
+    proxyRes.destroy(); // the body is not needed; the socket is not reused
+    metrics.upstreamError('invalid_session_id');
+    log.warn('upstream issued an unusable session id; session ended', { problem });
+    for (const id of Array.isArray(issued) ? issued : [issued]) deleteUpstream(id, undefined);
+    replyError(exchange, 502, UPSTREAM_ERROR, `Upstream MCP server issued an unusable Mcp-Session-Id (${problem}); the proxy ended that session`);
+  }
 
   // A safety net: errors are handled per request in `onError`; this only stops an
   // unexpected emit from crashing the process.
@@ -146,7 +183,9 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
         clearTimeout(entry.timer);
         release?.();
       });
-      proxy.web(req, res, exchange.body ? { buffer: replay(exchange.body) } : {}, onError);
+      const body = exchange.body ?? EMPTY;
+      stripHopByHop(req, body.length);
+      proxy.web(req, res, { buffer: replay(body) }, onError);
     },
   };
 
@@ -159,8 +198,12 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   const MAX_DELETE_BACKLOG = 1_000;
 
   function endUpstreamSession(session: Session<TransparentSession>): void {
+    deleteUpstream(session.id, session.data.protocolVersion);
+  }
+
+  function deleteUpstream(id: string, version: string | undefined): void {
     if (deleteBacklog.length >= MAX_DELETE_BACKLOG) return;
-    deleteBacklog.push([session.id, session.data.protocolVersion]);
+    deleteBacklog.push([id, version]);
     pumpDeletes();
   }
 
@@ -169,8 +212,14 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       const [id, version] = deleteBacklog.shift() as [string, string | undefined];
       const headers: Record<string, string> = { 'mcp-session-id': id };
       if (version) headers['mcp-protocol-version'] = version;
+      let request: http.ClientRequest;
+      try {
+        request = (secure ? https : http).request(target, { method: 'DELETE', headers, agent, timeout: 10_000 });
+      } catch (err) {
+        log.warn('upstream DELETE not sent', { err: err as Error });
+        continue; // an ID that cannot be a header value cannot be deleted either
+      }
       deletesInFlight++;
-      const request = (secure ? https : http).request(target, { method: 'DELETE', headers, agent, timeout: 10_000 });
       request.once('close', () => {
         deletesInFlight--;
         pumpDeletes();
@@ -200,15 +249,31 @@ function replay(body: Buffer): Stream {
   return { pipe: <T extends NodeJS.WritableStream>(destination: T): T => (destination.end(body), destination) } as unknown as Stream;
 }
 
-/** Hop-by-hop headers of the upstream connection; our own connection sets its own. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The client's request headers as the upstream should see them: hop-by-hop ones
+ * removed, and the body framed by us (a Content-Length for exactly the bytes we send).
+ * Edits `req.headers` in place, which http-proxy copies from.
+ */
+function stripHopByHop(req: IncomingMessage, bodyLength: number): void {
+  const headers = req.headers;
+  for (const name of hopByHopNames(headers.connection)) delete headers[name];
+  delete headers['content-length'];
+  delete headers.expect; // the body is already here: there is nothing left to expect
+  if (bodyLength > 0 || req.method === 'POST') headers['content-length'] = String(bodyLength);
+}
 
 /** The upstream's headers as a flat [name, value, …] list (order, case and repeats kept), minus hop-by-hop ones. */
-function endToEndHeaders(raw: readonly string[]): string[] {
+function endToEndHeaders(raw: readonly string[], dropSessionId: boolean): string[] {
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
+  const drop = hopByHopNames(connection);
+  if (dropSessionId) drop.add('mcp-session-id');
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (!HOP_BY_HOP.has(name.toLowerCase())) kept.push(name, raw[i + 1] as string);
+    if (!drop.has(name.toLowerCase())) kept.push(name, raw[i + 1] as string);
   }
   return kept;
 }

@@ -1,0 +1,20 @@
+// Hop-by-hop header fields (RFC 9110 §7.6.1): they describe one connection, so a proxy
+// consumes them and never forwards them. Connection may name more (e.g.
+// "Connection: close, X-Secret" makes X-Secret hop-by-hop too). Pure; used on requests
+// to the upstream and on responses to the client.
+
+/** Always hop-by-hop, whether or not Connection names them (lower case). */
+export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding'] as const;
+
+/** Every header name (lower case) to strip, given the Connection header value(s). */
+export function hopByHopNames(connection: string | readonly string[] | undefined): Set<string> {
+  const names = new Set<string>(HOP_BY_HOP);
+  if (connection === undefined) return names;
+  for (const value of typeof connection === 'string' ? [connection] : connection) {
+    for (const token of value.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}

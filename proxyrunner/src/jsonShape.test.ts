@@ -1,0 +1,49 @@
+import { describe, expect, it } from '@jest/globals';
+import { jsonShapeProblem, valueDeeperThan } from './jsonShape.ts';
+
+const limits = { maxDepth: 4, uniqueMessageKeys: true };
+
+describe('jsonShapeProblem', () => {
+  it('accepts nesting up to the limit and rejects one level more', () => {
+    expect(jsonShapeProblem('[[[[1]]]]', limits)).toBeUndefined();
+    expect(jsonShapeProblem('[[[[[1]]]]]', limits)).toMatch(/deeper than 4 levels/);
+    expect(jsonShapeProblem('{"a":{"b":{"c":{"d":{}}}}}', limits)).toMatch(/deeper than 4/);
+  });
+
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    expect(jsonShapeProblem('{"a":"[[[[[[[[{{{{", "b":"\\"[[[[[[["}', limits)).toBeUndefined();
+  });
+
+  it('scans a million levels without recursing and stops at the limit', () => {
+    const deep = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
+    expect(jsonShapeProblem(deep, { maxDepth: 64, uniqueMessageKeys: false })).toMatch(/deeper than 64/);
+  });
+
+  it('rejects duplicate members of a message, escaped spellings included', () => {
+    expect(jsonShapeProblem('{"method":"ping","method":"initialize"}', limits)).toMatch(/duplicate member "method"/);
+    expect(jsonShapeProblem('{"method":"ping","\\u006dethod":"initialize"}', limits)).toMatch(/duplicate member "method"/);
+    expect(jsonShapeProblem('[{"id":1},{"id":2,"id":3}]', limits)).toMatch(/duplicate member "id"/);
+  });
+
+  it('allows the same name in different messages and in nested objects', () => {
+    expect(jsonShapeProblem('[{"id":1,"method":"a"},{"id":2,"method":"b"}]', limits)).toBeUndefined();
+    expect(jsonShapeProblem('{"id":1,"params":{"id":2,"x":{"id":3}}}', limits)).toBeUndefined();
+    expect(jsonShapeProblem('{"a":["id","id"],"b":1}', limits)).toBeUndefined();
+  });
+
+  it('leaves syntax errors to JSON.parse', () => {
+    expect(jsonShapeProblem('{"a":', limits)).toBeUndefined();
+    expect(jsonShapeProblem(']]]]', limits)).toBeUndefined();
+  });
+});
+
+describe('valueDeeperThan', () => {
+  it('measures built values iteratively', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(valueDeeperThan(deep, 64)).toBe(true);
+    expect(valueDeeperThan({ a: [{ b: 1 }] }, 3)).toBe(false);
+    expect(valueDeeperThan({ a: [{ b: {} }] }, 3)).toBe(true);
+    expect(valueDeeperThan('text', 0)).toBe(false);
+  });
+});

@@ -1,0 +1,100 @@
+// A pre-parse scan of JSON text, for the two things JSON.parse cannot tell us:
+//   - nesting depth. V8 parses any depth, but JSON.stringify (which the proxy runs on
+//     every message it re-serialises) recurses and throws RangeError past a few
+//     thousand levels: the bound is enforced here, before anything is built;
+//   - duplicate member names in a message object ({"method":"ping","method":"initialize"}).
+//     JSON.parse keeps the last, an upstream may keep the first: the proxy would then
+//     account a message as something other than what the upstream acts on.
+// The scan is one loop over the characters with a bounded stack (it stops at the depth
+// limit), so the check itself cannot recurse or grow with hostile input. It does not
+// validate JSON syntax: JSON.parse does that after it.
+
+export interface JsonShapeLimits {
+  /** Deepest allowed nesting of objects/arrays (the top-level value is depth 1). */
+  maxDepth: number;
+  /** Also reject duplicate member names in message objects (top level, or batch items). */
+  uniqueMessageKeys: boolean;
+}
+
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_OBJECT = 0x7d; // }
+const OPEN_ARRAY = 0x5b; // [
+const CLOSE_ARRAY = 0x5d; // ]
+const QUOTE = 0x22; // "
+const BACKSLASH = 0x5c; // \
+const COMMA = 0x2c; // ,
+
+/** Undefined when the text is within the limits, else what is wrong (for an error message). */
+export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string | undefined {
+  const { maxDepth, uniqueMessageKeys } = limits;
+  // Container kinds by depth (true: object); never longer than maxDepth.
+  const isObject: boolean[] = [];
+  let depth = 0;
+  let expectKey = false;
+  let messageLevel = 0; // depth of the current message object's members, 0 when none
+  let keys: Set<string> | undefined;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < n; i++) {
+        const s = text.charCodeAt(i);
+        if (s === BACKSLASH) {
+          escaped = true;
+          i++;
+        } else if (s === QUOTE) break;
+      }
+      if (expectKey && keys && depth === messageLevel) {
+        const raw = text.slice(start, i + 1);
+        let key = raw.slice(1, -1);
+        if (escaped) {
+          try {
+            key = JSON.parse(raw) as string;
+          } catch {
+            return undefined; // malformed string: JSON.parse reports it
+          }
+        }
+        if (keys.has(key)) return `duplicate member "${key.slice(0, 64)}" in a JSON-RPC message`;
+        keys.add(key);
+      }
+      expectKey = false;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++depth > maxDepth) return `JSON nesting deeper than ${maxDepth} levels`;
+      const object = c === OPEN_OBJECT;
+      isObject[depth - 1] = object;
+      expectKey = object;
+      if (object && uniqueMessageKeys && (depth === 1 || (depth === 2 && isObject[0] === false))) {
+        messageLevel = depth;
+        keys = new Set();
+      }
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (depth === messageLevel) {
+        messageLevel = 0;
+        keys = undefined;
+      }
+      if (depth > 0) depth--;
+      expectKey = false;
+    } else if (c === COMMA) {
+      expectKey = depth > 0 && isObject[depth - 1] === true;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The same depth bound for a value that is already built (messages an upstream library
+ * parsed for us). Iterative, and stops as soon as the bound is passed.
+ */
+export function valueDeeperThan(value: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > maxDepth) return true;
+    const children = Array.isArray(current) ? current : Object.values(current);
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
