@@ -31,6 +31,13 @@ describe('jsonShapeProblem', () => {
     expect(jsonShapeProblem('{"a":["id","id"],"b":1}', limits)).toBeUndefined();
   });
 
+  it('rejects a member named __proto__ at any depth, however it is spelled', () => {
+    expect(jsonShapeProblem('{"__proto__":{}}', limits)).toMatch(/__proto__/);
+    expect(jsonShapeProblem('{"a":[{"b":{"__proto__":1}}]}', { maxDepth: 10, uniqueMessageKeys: false })).toMatch(/__proto__/);
+    expect(jsonShapeProblem('{"a":{"\\u005f_proto__":1}}', limits)).toMatch(/__proto__/);
+    expect(jsonShapeProblem('{"a":"__proto__","constructor":{"prototype":1}}', limits)).toBeUndefined();
+  });
+
   it('leaves syntax errors to JSON.parse', () => {
     expect(jsonShapeProblem('{"a":', limits)).toBeUndefined();
     expect(jsonShapeProblem(']]]]', limits)).toBeUndefined();

@@ -4,7 +4,11 @@
 //     thousand levels: the bound is enforced here, before anything is built;
 //   - duplicate member names in a message object ({"method":"ping","method":"initialize"}).
 //     JSON.parse keeps the last, an upstream may keep the first: the proxy would then
-//     account a message as something other than what the upstream acts on.
+//     account a message as something other than what the upstream acts on;
+//   - a member named "__proto__", anywhere. JSON.parse makes it a plain property, but the
+//     proxy re-serialises it to the upstream, where a JavaScript server that copies
+//     objects by assignment turns it into a prototype (an MCP server on the SDK then
+//     never answers): it has no business in an MCP message.
 // The scan is one loop over the characters with a bounded stack (it stops at the depth
 // limit), so the check itself cannot recurse or grow with hostile input. It does not
 // validate JSON syntax: JSON.parse does that after it.
@@ -23,6 +27,7 @@ const CLOSE_ARRAY = 0x5d; // ]
 const QUOTE = 0x22; // "
 const BACKSLASH = 0x5c; // \
 const COMMA = 0x2c; // ,
+const PROTO = '__proto__';
 
 /** Undefined when the text is within the limits, else what is wrong (for an error message). */
 export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string | undefined {
@@ -46,18 +51,23 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
           i++;
         } else if (s === QUOTE) break;
       }
-      if (expectKey && keys && depth === messageLevel) {
-        const raw = text.slice(start, i + 1);
-        let key = raw.slice(1, -1);
-        if (escaped) {
-          try {
-            key = JSON.parse(raw) as string;
-          } catch {
-            return undefined; // malformed string: JSON.parse reports it
+      if (expectKey) {
+        const messageKey = keys !== undefined && depth === messageLevel;
+        if (messageKey || escaped || i - start - 1 === PROTO.length) {
+          let key = text.slice(start + 1, i);
+          if (escaped) {
+            try {
+              key = JSON.parse(text.slice(start, i + 1)) as string;
+            } catch {
+              return undefined; // malformed string: JSON.parse reports it
+            }
+          }
+          if (key === PROTO) return 'a member named "__proto__" is not allowed';
+          if (messageKey && keys) {
+            if (keys.has(key)) return `duplicate member "${key.slice(0, 64)}" in a JSON-RPC message`;
+            keys.add(key);
           }
         }
-        if (keys.has(key)) return `duplicate member "${key.slice(0, 64)}" in a JSON-RPC message`;
-        keys.add(key);
       }
       expectKey = false;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
