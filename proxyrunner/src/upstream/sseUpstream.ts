@@ -70,6 +70,14 @@ export class SseUpstreamConnector implements Connector {
               fail(new Error(`upstream sent an invalid endpoint "${event.data.slice(0, 100)}"`));
               return;
             }
+            // Messages go only where --target-url points: an endpoint on another origin
+            // would make the proxy post its clients' messages to a host nobody configured.
+            if (endpoint.origin !== target.origin) {
+              metrics.upstreamError('protocol');
+              endpoint = undefined;
+              fail(new Error(`upstream named an endpoint on another origin (${target.origin} expected)`));
+              return;
+            }
             clearTimeout(timer);
             resolve(link);
             return;

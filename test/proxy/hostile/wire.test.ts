@@ -235,3 +235,81 @@ describe('session IDs issued by the upstream (transparent streamable HTTP)', () 
     }
   });
 });
+
+describe('upstream connections are reused only when known clean', () => {
+  it('never lets bytes an upstream sends after a complete response reach the next client (regression guard)', async () => {
+    let requests = 0;
+    const sockets: net.Socket[] = [];
+    const upstream = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      let buffer = '';
+      socket.setEncoding('latin1').on('data', (chunk: string) => {
+        buffer += chunk;
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const length = Number(/content-length: *(\d+)/i.exec(buffer.slice(0, end))?.[1] ?? 0);
+        if (buffer.length < end + 4 + length) return;
+        buffer = '';
+        if (++requests === 1) {
+          socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}');
+          // A desynchronised upstream: a second "response" nobody asked for, a moment later.
+          setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n{"smuggled":true}'), 100);
+        } else socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{"honest":true}');
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}/mcp`]);
+    const ping = () => fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    try {
+      expect(await (await ping()).text()).toBe('{}');
+      await eventually(async () => expect(sockets.some((s) => s.bytesWritten > 100)).toBe(true));
+      for (let i = 0; i < 3; i++) expect(await (await ping()).text()).toBe('{"honest":true}');
+    } finally {
+      await proxy.stop();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+});
+
+describe('the strict HTTP parser is on whatever NODE_OPTIONS says', () => {
+  it('refuses Content-Length with Transfer-Encoding (a smuggling shape) even under --insecure-http-parser (regression guard)', async () => {
+    const upstream = await recordingUpstream(okJson);
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url], { env: { NODE_OPTIONS: '--insecure-http-parser' } });
+    try {
+      const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
+      const answer = await rawExchange(proxy.port, `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+      expect(statusOf(answer)).toBe(400);
+      expect(upstream.received).toEqual([]);
+    } finally {
+      await proxy.stop();
+      await upstream.close();
+    }
+  });
+});
+
+describe('a legacy SSE upstream names where to post', () => {
+  it('refuses an endpoint on another origin: client messages go only where --target-url points', async () => {
+    const elsewhere = await recordingUpstream(okJson);
+    const upstream = await recordingUpstream(() => {});
+    const sse = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: endpoint\ndata: ${elsewhere.url.replace('/mcp', '/steal')}\n\n`);
+    });
+    await new Promise<void>((resolve) => sse.listen(0, '127.0.0.1', resolve));
+    const proxy = await startProxy(['--transport', 'sse', '--target-url', `http://127.0.0.1:${(sse.address() as net.AddressInfo).port}/sse`]);
+    try {
+      const res = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INIT_BODY });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/another origin/);
+      expect(elsewhere.received).toEqual([]);
+    } finally {
+      await proxy.stop();
+      sse.closeAllConnections();
+      await new Promise<void>((resolve) => sse.close(() => resolve()));
+      await elsewhere.close();
+      await upstream.close();
+    }
+  });
+});
