@@ -27,12 +27,12 @@ import { createProxyServer } from 'http-proxy-3';
 import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Stream } from 'node:stream';
-import { UPSTREAM_ERROR, sessionIdProblem } from '../jsonrpc.ts';
+import { INVALID_REQUEST, UPSTREAM_ERROR, sessionIdProblem } from '../jsonrpc.ts';
 import { hopByHopNames } from '../http/hopByHop.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { Session, SessionRegistry } from '../sessions.ts';
-import { replyError, type Exchange } from '../http/exchange.ts';
+import { reject, replyError, type Exchange } from '../http/exchange.ts';
 import type { Route } from '../http/pipeline.ts';
 import { classifyUpstreamError, UpstreamTimeoutError } from './errors.ts';
 
@@ -171,6 +171,11 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     methods: ['POST', 'GET', 'DELETE'],
     handle(exchange) {
       const { req, res } = exchange;
+      if (exchange.rpc?.isInitialize && exchange.sessionId !== undefined) {
+        // The same rule as the message path: a session starts with initialize, it is not re-initialized.
+        reject(exchange, metrics, 'invalid_request', 400, INVALID_REQUEST, 'Bad Request: initialize must be sent without Mcp-Session-Id');
+        return;
+      }
       const session = exchange.sessionId !== undefined ? registry.get(exchange.sessionId) : undefined;
       const entry: InFlight = { exchange, session, timer: undefined };
       inflight.set(req, entry);

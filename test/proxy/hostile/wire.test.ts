@@ -216,6 +216,20 @@ describe('session IDs issued by the upstream (transparent streamable HTTP)', () 
     },
   );
 
+  it('refuses initialize that carries a session header, as the message path does', async () => {
+    const upstream = await recordingUpstream(okJson);
+    const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
+    try {
+      const res = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'someone-elses' }, body: INIT_BODY });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32600, message: expect.stringMatching(/without Mcp-Session-Id/) } });
+      expect(upstream.received).toEqual([]);
+    } finally {
+      await proxy.stop();
+      await upstream.close();
+    }
+  });
+
   it('hands out a usable one, and accepts it back', async () => {
     const upstream = await recordingUpstream((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'Ab-9_~.!' });
