@@ -14,6 +14,11 @@ describe('jsonShapeProblem', () => {
     expect(jsonShapeProblem('{"a":"[[[[[[[[{{{{", "b":"\\"[[[[[[["}', limits)).toBeUndefined();
   });
 
+  it('ends a string at a quote after an even run of backslashes, not an odd one', () => {
+    expect(jsonShapeProblem('{"a":"x\\\\","b":[[[[[1]]]]]}', limits)).toMatch(/deeper than 4/);
+    expect(jsonShapeProblem('{"a":"x\\"[[[[[[","b":1}', limits)).toBeUndefined();
+  });
+
   it('scans a million levels without recursing and stops at the limit', () => {
     const deep = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
     expect(jsonShapeProblem(deep, { maxDepth: 64, uniqueMessageKeys: false })).toMatch(/deeper than 64/);

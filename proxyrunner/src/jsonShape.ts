@@ -39,18 +39,25 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
   let messageLevel = 0; // depth of the current message object's members, 0 when none
   let keys: Set<string> | undefined;
   const n = text.length;
+  let nextBackslash = text.indexOf('\\');
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
+      // Jump to the closing quote with indexOf (native, and most of a body is strings):
+      // a quote preceded by an odd run of backslashes is escaped, keep looking.
       const start = i;
-      let escaped = false;
-      for (i++; i < n; i++) {
-        const s = text.charCodeAt(i);
-        if (s === BACKSLASH) {
-          escaped = true;
-          i++;
-        } else if (s === QUOTE) break;
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1) {
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
+        if (slashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
       }
+      if (end === -1) return undefined; // unterminated string: JSON.parse reports it
+      // The next backslash at or after `start`, cached so the search stays linear overall.
+      if (nextBackslash !== -1 && nextBackslash < start) nextBackslash = text.indexOf('\\', start);
+      const escaped = nextBackslash !== -1 && nextBackslash < end;
+      i = end;
       if (expectKey) {
         const messageKey = keys !== undefined && depth === messageLevel;
         if (messageKey || escaped || i - start - 1 === PROTO.length) {
