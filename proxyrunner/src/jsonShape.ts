@@ -9,7 +9,7 @@
 //     proxy re-serialises it to the upstream, where a JavaScript server that copies
 //     objects by assignment turns it into a prototype (an MCP server on the SDK then
 //     never answers): it has no business in an MCP message.
-// The scan is one loop over the characters with a bounded stack (it stops at the depth
+// The scan is one loop over the bytes with a fixed-size stack (it stops at the depth
 // limit), so the check itself cannot recurse or grow with hostile input. It does not
 // validate JSON syntax: JSON.parse does that after it.
 
@@ -29,50 +29,71 @@ const BACKSLASH = 0x5c; // \
 const COMMA = 0x2c; // ,
 const PROTO = '__proto__';
 
-/** Undefined when the text is within the limits, else what is wrong (for an error message). */
-export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string | undefined {
+let isObjectScratch = new Uint8Array(65);
+
+/** A short ASCII member name decoded in JS (no call into the runtime), else undefined. */
+function shortAscii(bytes: Buffer, start: number, end: number): string | undefined {
+  if (end - start > 16) return undefined;
+  let key = '';
+  for (let i = start; i < end; i++) {
+    const b = bytes[i] as number;
+    if (b >= 0x80) return undefined;
+    key += String.fromCharCode(b);
+  }
+  return key;
+}
+
+/**
+ * Undefined when the JSON text is within the limits, else what is wrong (for an error
+ * message). Scans UTF-8 bytes: every structural character is ASCII, and no byte of a
+ * multi-byte character is below 0x80, so byte positions are exact.
+ */
+export function jsonShapeProblem(json: Buffer | string, limits: JsonShapeLimits): string | undefined {
+  const bytes = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
   const { maxDepth, uniqueMessageKeys } = limits;
-  // Container kinds by depth (true: object); never longer than maxDepth.
-  const isObject: boolean[] = [];
+  // Container kinds by depth (1: object). The scan is synchronous, so one scratch array
+  // serves every call (allocating a typed array per request costs more than the scan).
+  if (isObjectScratch.length <= maxDepth) isObjectScratch = new Uint8Array(maxDepth + 1);
+  const isObject = isObjectScratch;
   let depth = 0;
   let expectKey = false;
   let messageLevel = 0; // depth of the current message object's members, 0 when none
-  let keys: Set<string> | undefined;
-  const n = text.length;
-  let nextBackslash = text.indexOf('\\');
+  let keys: string[] | undefined; // a message has a handful of members: a list beats a Set
+  const n = bytes.length;
+  let nextBackslash = bytes.indexOf(BACKSLASH);
   for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
+    const c = bytes[i] as number;
     if (c === QUOTE) {
       // Jump to the closing quote with indexOf (native, and most of a body is strings):
       // a quote preceded by an odd run of backslashes is escaped, keep looking.
       const start = i;
-      let end = text.indexOf('"', i + 1);
+      let end = bytes.indexOf(QUOTE, i + 1);
       while (end !== -1) {
         let slashes = 0;
-        while (text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-        end = text.indexOf('"', end + 1);
+        while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
+        if ((slashes & 1) === 0) break;
+        end = bytes.indexOf(QUOTE, end + 1);
       }
       if (end === -1) return undefined; // unterminated string: JSON.parse reports it
       // The next backslash at or after `start`, cached so the search stays linear overall.
-      if (nextBackslash !== -1 && nextBackslash < start) nextBackslash = text.indexOf('\\', start);
+      if (nextBackslash !== -1 && nextBackslash < start) nextBackslash = bytes.indexOf(BACKSLASH, start);
       const escaped = nextBackslash !== -1 && nextBackslash < end;
       i = end;
       if (expectKey) {
         const messageKey = keys !== undefined && depth === messageLevel;
-        if (messageKey || escaped || i - start - 1 === PROTO.length) {
-          let key = text.slice(start + 1, i);
+        if (messageKey || escaped || end - start - 1 === PROTO.length) {
+          let key = shortAscii(bytes, start + 1, end) ?? bytes.toString('utf8', start + 1, end);
           if (escaped) {
             try {
-              key = JSON.parse(text.slice(start, i + 1)) as string;
+              key = JSON.parse(bytes.toString('utf8', start, end + 1)) as string;
             } catch {
               return undefined; // malformed string: JSON.parse reports it
             }
           }
           if (key === PROTO) return 'a member named "__proto__" is not allowed';
           if (messageKey && keys) {
-            if (keys.has(key)) return `duplicate member "${key.slice(0, 64)}" in a JSON-RPC message`;
-            keys.add(key);
+            if (keys.includes(key)) return `duplicate member "${key.slice(0, 64)}" in a JSON-RPC message`;
+            keys.push(key);
           }
         }
       }
@@ -80,11 +101,11 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth > maxDepth) return `JSON nesting deeper than ${maxDepth} levels`;
       const object = c === OPEN_OBJECT;
-      isObject[depth - 1] = object;
+      isObject[depth] = object ? 1 : 0;
       expectKey = object;
-      if (object && uniqueMessageKeys && (depth === 1 || (depth === 2 && isObject[0] === false))) {
+      if (object && uniqueMessageKeys && (depth === 1 || (depth === 2 && isObject[1] === 0))) {
         messageLevel = depth;
-        keys = new Set();
+        keys = [];
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === messageLevel) {
@@ -94,7 +115,7 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
       if (depth > 0) depth--;
       expectKey = false;
     } else if (c === COMMA) {
-      expectKey = depth > 0 && isObject[depth - 1] === true;
+      expectKey = depth > 0 && isObject[depth] === 1;
     }
   }
   return undefined;

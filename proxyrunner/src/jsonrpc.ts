@@ -110,12 +110,11 @@ const invalid = (problem: string): RpcParseResult => ({ ok: false, code: INVALID
  * requests sharing an id.
  */
 export function parseRpcBody(raw: Buffer): RpcParseResult {
-  const text = raw.toString('utf8');
-  const shape = jsonShapeProblem(text, { maxDepth: MAX_JSON_DEPTH, uniqueMessageKeys: true });
+  const shape = jsonShapeProblem(raw, { maxDepth: MAX_JSON_DEPTH, uniqueMessageKeys: true });
   if (shape !== undefined) return invalid(shape);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(raw.toString('utf8'));
   } catch (err) {
     return { ok: false, code: PARSE_ERROR, message: `Parse error: body is not valid JSON (${(err as Error).message.slice(0, 200)})` };
   }
