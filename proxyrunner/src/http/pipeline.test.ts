@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { silentLogger } from '../log.ts';
+import { silentLogger } from '../../../common/log.ts';
 import { createMetrics } from '../metrics.ts';
 import { createPipeline } from './pipeline.ts';
 
