@@ -119,7 +119,11 @@ function post(url: string, body: string, headers: Record<string, string>): Promi
   });
 }
 
+/** Statuses seen, so a test can show its bodies exercised both refusal and acceptance. */
+const seen: number[] = [];
+
 function expectWellFormed(answer: Answer, body: string): void {
+  seen.push(answer.status);
   const context = `${answer.status} ${answer.body.slice(0, 300)}\nfor body ${body.slice(0, 300)}`;
   expect([answer.status, context]).toEqual([expect.any(Number), context]);
   if (answer.status === 500 || answer.status < 200 || answer.status >= 600) throw new Error(`unexpected HTTP ${context}`);
@@ -193,6 +197,7 @@ describe.each(KINDS)('fuzzed JSON-RPC bodies: $name', (kind) => {
   });
 
   it(`answers ${BODIES} random bodies well, lives, and serves a normal session after`, async () => {
+    seen.length = 0;
     const next = fuzzer(kind.name.length * 7919 + 11);
     const bodies = Array.from({ length: BODIES }, () => next());
     if (kind.proxyMode === 'streamable-http') {
@@ -223,6 +228,9 @@ describe.each(KINDS)('fuzzed JSON-RPC bodies: $name', (kind) => {
       expect(JSON.stringify(echo)).toContain('Echo: still here');
       fresh.close();
     }
+    // The bodies reached both sides of the edge: some refused, some served.
+    expect(seen.filter((s) => s === 400).length).toBeGreaterThan(BODIES / 10);
+    expect(seen.filter((s) => s >= 200 && s < 300).length).toBeGreaterThan(BODIES / 10);
     const metrics = await scrape(proxy.metricsUrl);
     expect(metrics.value('mcpfleet_proxy_internal_errors_total')).toBe(0);
     expect(metrics.value('mcpfleet_proxy_requests_total', { method: 'POST', status: '500' })).toBeUndefined();
