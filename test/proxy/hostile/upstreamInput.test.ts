@@ -32,6 +32,39 @@ rl.on('line', (line) => {
 });
 `;
 
+/** A legacy SSE client session on the proxy: its POST endpoint and the messages its stream carried. */
+async function openSse(url: string): Promise<{ endpoint: string; messages: Record<string, unknown>[]; close(): void }> {
+  const messages: Record<string, unknown>[] = [];
+  let req!: http.ClientRequest;
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    req = http.get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        buffer += chunk;
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(event)?.[1] ?? '';
+          if (/^event: endpoint$/m.test(event)) resolve(new URL(data, url).href);
+          else messages.push(JSON.parse(data) as Record<string, unknown>);
+        }
+      });
+      res.on('error', () => {});
+    });
+    req.on('error', reject);
+  });
+  return { endpoint, messages, close: () => req.destroy() };
+}
+
+async function until<T>(check: () => T | undefined): Promise<T> {
+  for (let waited = 0; waited < 20_000; waited += 20) {
+    const value = check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('timed out');
+}
+
 async function expectDeepAnswerRefused(proxy: ProxyProcess): Promise<void> {
   const client = new McpHttpClient(proxy.mcpUrl, new http.Agent());
   const session = await client.initialize();
@@ -86,5 +119,38 @@ describe('deeply nested upstream messages', () => {
     const proxy = await startProxy(['--transport', 'sse', '--target-url', `http://127.0.0.1:${(server.address() as AddressInfo).port}/sse`]);
     cleanup.unshift(() => proxy.stop());
     await expectDeepAnswerRefused(proxy);
+  });
+
+  it('from a streamable HTTP server behind the legacy SSE frontend: the same', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.method !== 'POST') return void res.writeHead(405).end();
+      let body = '';
+      req.setEncoding('utf8').on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        const m = JSON.parse(body) as { id?: number | string; method?: string };
+        if (m.id === undefined) return void res.writeHead(202).end();
+        const id = JSON.stringify(m.id);
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'deep-1' });
+        if (m.method === 'tools/call') res.end(`{"jsonrpc":"2.0","id":${id},"result":{"content":${deep()}}}`);
+        else res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: m.method === 'initialize' ? INIT_RESULT : {} }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+    const proxy = await startProxy(['--transport', 'streamable-http', '--proxy-mode', 'sse', '--target-url', `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`]);
+    cleanup.unshift(() => proxy.stop());
+    const session = await openSse(proxy.mcpUrl);
+    cleanup.unshift(async () => session.close());
+    const post = (body: unknown) => fetch(session.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })).status).toBe(202);
+    await until(() => session.messages.find((m) => m.id === 1));
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    expect((await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'anything', arguments: {} } })).status).toBe(202);
+    const answer = await until(() => session.messages.find((m) => m.id === 7));
+    expect(answer).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32000, message: expect.stringMatching(/nested deeper than 64 levels/) } });
+    expect((await post({ jsonrpc: '2.0', id: 8, method: 'ping' })).status).toBe(202);
+    await until(() => session.messages.find((m) => m.id === 8));
+    expect(proxy.child.exitCode).toBeNull();
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_internal_errors_total')).toBe(0);
   });
 });
