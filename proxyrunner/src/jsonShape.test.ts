@@ -49,6 +49,28 @@ describe('jsonShapeProblem', () => {
   });
 });
 
+describe('jsonShapeProblem agrees with the parsed value (seeded property test)', () => {
+  it('finds a value too deep exactly when it is, whatever its strings hold', () => {
+    let seed = 42;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const int = (n: number): number => Math.floor(random() * n);
+    // Strings of every length around the JS/native switch, full of quotes and backslashes.
+    const alphabet = ['"', '\\', 'x', '\u00e9', '{', '}', '[', ']', ',', ':', ' '];
+    const text = (): string => Array.from({ length: int(140) }, () => alphabet[int(alphabet.length)]).join('');
+    const value = (depth: number): unknown => {
+      if (depth <= 0 || random() < 0.3) return random() < 0.5 ? text() : int(1000);
+      if (random() < 0.5) return Array.from({ length: int(4) }, () => value(depth - 1));
+      return Object.fromEntries(Array.from({ length: int(4) }, (_, i) => [`${text()}${i}`, value(depth - 1)]));
+    };
+    for (let run = 0; run < 2_000; run++) {
+      const v = value(1 + int(12));
+      const maxDepth = 1 + int(10);
+      const problem = jsonShapeProblem(JSON.stringify(v), { maxDepth, uniqueMessageKeys: false });
+      expect([run, problem !== undefined]).toEqual([run, valueDeeperThan(v, maxDepth)]);
+    }
+  });
+});
+
 describe('valueDeeperThan', () => {
   it('measures built values iteratively', () => {
     let deep: unknown = 1;

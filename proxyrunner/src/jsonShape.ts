@@ -28,6 +28,9 @@ const QUOTE = 0x22; // "
 const BACKSLASH = 0x5c; // \
 const COMMA = 0x2c; // ,
 const PROTO = '__proto__';
+/** Strings up to this many bytes are walked in JS; longer ones are searched natively. */
+const SHORT_STRING = 64;
+const UNKNOWN = -2;
 
 let isObjectScratch = new Uint8Array(65);
 
@@ -60,24 +63,44 @@ export function jsonShapeProblem(json: Buffer | string, limits: JsonShapeLimits)
   let messageLevel = 0; // depth of the current message object's members, 0 when none
   let keys: string[] | undefined; // a message has a handful of members: a list beats a Set
   const n = bytes.length;
-  let nextBackslash = bytes.indexOf(BACKSLASH);
+  let nextBackslash = UNKNOWN;
   for (let i = 0; i < n; i++) {
     const c = bytes[i] as number;
     if (c === QUOTE) {
-      // Jump to the closing quote with indexOf (native, and most of a body is strings):
-      // a quote preceded by an odd run of backslashes is escaped, keep looking.
+      // Short strings (most member names and values) are walked in JS; past a few dozen
+      // bytes the rest is found with Buffer.indexOf (native; a quote preceded by an odd
+      // run of backslashes is escaped, keep looking).
       const start = i;
-      let end = bytes.indexOf(QUOTE, i + 1);
-      while (end !== -1) {
-        let slashes = 0;
-        while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
-        if ((slashes & 1) === 0) break;
-        end = bytes.indexOf(QUOTE, end + 1);
+      let end = -1;
+      let escaped = false;
+      let j = i + 1;
+      const window = Math.min(n, j + SHORT_STRING);
+      while (j < window) {
+        const b = bytes[j] as number;
+        if (b === QUOTE) {
+          end = j;
+          break;
+        }
+        if (b === BACKSLASH) {
+          escaped = true;
+          j += 2;
+        } else j++;
       }
-      if (end === -1) return undefined; // unterminated string: JSON.parse reports it
-      // The next backslash at or after `start`, cached so the search stays linear overall.
-      if (nextBackslash !== -1 && nextBackslash < start) nextBackslash = bytes.indexOf(BACKSLASH, start);
-      const escaped = nextBackslash !== -1 && nextBackslash < end;
+      if (end === -1) {
+        end = bytes.indexOf(QUOTE, j);
+        while (end !== -1) {
+          let slashes = 0;
+          while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
+          if ((slashes & 1) === 0) break;
+          end = bytes.indexOf(QUOTE, end + 1);
+        }
+        if (end === -1) return undefined; // unterminated string: JSON.parse reports it
+        if (!escaped) {
+          // The next backslash at or after j, cached so the search stays linear overall.
+          if (nextBackslash === UNKNOWN || (nextBackslash !== -1 && nextBackslash < j)) nextBackslash = bytes.indexOf(BACKSLASH, j);
+          escaped = nextBackslash !== -1 && nextBackslash < end;
+        }
+      }
       i = end;
       if (expectKey) {
         const messageKey = keys !== undefined && depth === messageLevel;
