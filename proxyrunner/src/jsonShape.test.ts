@@ -17,6 +17,10 @@ describe('jsonShapeProblem', () => {
   it('ends a string at a quote after an even run of backslashes, not an odd one', () => {
     expect(jsonShapeProblem('{"a":"x\\\\","b":[[[[[1]]]]]}', limits)).toMatch(/deeper than 4/);
     expect(jsonShapeProblem('{"a":"x\\"[[[[[[","b":1}', limits)).toBeUndefined();
+    // The same past the JS walk, where the rest of the string is searched natively.
+    const long = 'y'.repeat(100);
+    expect(jsonShapeProblem(`{"a":"${long}\\\\","b":[[[[[1]]]]]}`, limits)).toMatch(/deeper than 4/);
+    expect(jsonShapeProblem(`{"a":"${long}\\"[[[[[[","b":1}`, limits)).toBeUndefined();
   });
 
   it('scans a million levels without recursing and stops at the limit', () => {
