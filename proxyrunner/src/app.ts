@@ -3,8 +3,11 @@
 // everything with I/O is created from here, so tests can start a whole proxyrunner in-process.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ByteBudget, deriveBudget, type MemoryBudget } from './budget.ts';
 import type { ProxyConfig } from './config.ts';
 import { createDiagnostics } from '../../common/diagnostics.ts';
+import { createAdmission, type Admission } from './http/admission.ts';
+import { startBufferCollector } from './overload.ts';
 import { createPipeline } from './http/pipeline.ts';
 import type { Logger } from '../../common/log.ts';
 import { createMetrics, type ProxyMetrics } from './metrics.ts';
@@ -16,16 +19,26 @@ export interface RunningProxy {
   mcpUrl: string;
   metricsUrl: string;
   metrics: ProxyMetrics;
+  budget: MemoryBudget;
   sessionCount(): number;
   stop(): Promise<void>;
 }
 
 export async function startProxyRunner(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
   let activeSessions = (): number => 0;
+  // Derived here, not when flags are parsed: the cgroup limit is filled in after parsing.
+  const budget = deriveBudget(config.memoryLimitBytes, config.limits);
+  const pool = new ByteBudget(budget.bufferBytes);
+  let admission: Admission | undefined;
   const metrics = createMetrics({
     activeSessions: () => activeSessions(),
     memoryLimitBytes: config.memoryLimitBytes,
     info: { version: VERSION, transport: config.transport, proxyMode: config.proxyMode },
+    budget: {
+      limits: { connections: budget.maxConnections, streams: budget.maxStreams, messageBytes: budget.maxMessageBytes, bufferedBytes: budget.bufferBytes },
+      openConnections: () => admission?.openConnections() ?? 0,
+      bufferedBytes: () => pool.used,
+    },
   });
 
   let upstream: Upstream;
@@ -35,10 +48,11 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
     // a transparent proxy would otherwise carry in memory for nothing.
     const { composeMessage } = await import('./compose/message.ts');
-    upstream = await composeMessage(config, metrics, log);
+    upstream = await composeMessage(config, metrics, log, { budget, pool });
   }
   activeSessions = () => upstream.sessionCount();
 
+  const pipeline = createPipeline({ routes: upstream.routes, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log });
   const mcpServer = http.createServer(
     {
       // Slow clients: headers and the whole request must arrive in bounded time.
@@ -52,8 +66,11 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
       // let malformed framing through to the upstream).
       insecureHTTPParser: false,
     },
-    createPipeline({ routes: upstream.routes, maxBodyBytes: config.maxBodyBytes, metrics, log }),
   );
+  // Dead stream buffers beyond a quarter of the buffer budget are collected at once.
+  const collector = startBufferCollector({ thresholdBytes: Math.floor(budget.bufferBytes / 4) });
+  admission = createAdmission(mcpServer, budget, pool, metrics, pipeline);
+  mcpServer.on('request', admission.listener);
   const diagnosticsServer = http.createServer(
     createDiagnostics({
       program: 'mcpfleet-proxyrunner',
@@ -85,11 +102,13 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     mcpUrl,
     metricsUrl,
     metrics,
+    budget,
     sessionCount: activeSessions,
     stop: () => (stopping ??= shutdown()),
   };
 
   async function shutdown(): Promise<void> {
+    collector.stop();
     const closed = new Promise<void>((resolve) => mcpServer.close(() => resolve()));
     mcpServer.closeIdleConnections();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());

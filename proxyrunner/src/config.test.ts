@@ -18,7 +18,7 @@ describe('parseConfig', () => {
       metricsPort: 9464,
       sessionIdleTimeoutMs: 30 * 60_000,
       maxSessions: 10_000,
-      maxBodyBytes: 4 * 2 ** 20,
+      limits: { maxBodyBytes: undefined, maxMessageBytes: undefined, maxConnections: undefined, maxStreams: undefined, bufferBytes: undefined },
       memoryLimitBytes: undefined,
       enableDebug: false,
     });

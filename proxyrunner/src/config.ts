@@ -1,6 +1,7 @@
 // The proxyrunner's flags (table and parsing in common/cli/flags.ts) and the checks that span flags.
 import { readFileSync } from 'node:fs';
-import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec } from '../../common/cli/flags.ts';
+import type { BudgetOverrides } from './budget.ts';
+import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec, type Flags } from '../../common/cli/flags.ts';
 import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
 
@@ -20,7 +21,8 @@ export interface ProxyConfig {
   metricsPort: number;
   sessionIdleTimeoutMs: number;
   maxSessions: number;
-  maxBodyBytes: number;
+  /** Budget flags as given; unset ones are derived from the memory limit (budget.ts). */
+  limits: BudgetOverrides;
   clientHeaderTimeoutMs: number;
   clientBodyTimeoutMs: number;
   upstreamConnectTimeoutMs: number;
@@ -44,12 +46,16 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'metrics-port', kind: 'int', default: '9464', help: 'port of /metrics, /healthz, /readyz and /debug/*' },
   { name: 'session-idle-timeout', kind: 'duration', default: '30m', help: 'end a session after this long without a request or open stream' },
   { name: 'max-sessions', kind: 'int', default: '10000', help: 'hard cap on sessions; the least recently used is evicted beyond it' },
-  { name: 'max-body-bytes', kind: 'bytes', default: '4Mi', help: 'largest request body accepted (413 beyond)' },
+  { name: 'max-body-bytes', kind: 'bytes', help: 'largest request body accepted, 413 beyond (default and ceiling: --max-message-bytes)' },
+  { name: 'max-message-bytes', kind: 'bytes', help: 'largest message the proxy holds whole: request body, stdio line, SSE event (default: from the memory limit, 4Mi at 128Mi)' },
+  { name: 'max-connections', kind: 'int', help: 'client connections served at once; beyond it 503 + Retry-After (default: from the memory limit, 1024 at 128Mi)' },
+  { name: 'max-streams', kind: 'int', help: 'open GET/SSE streams at once; beyond it 503 + Retry-After (default: from the memory limit, 341 at 128Mi)' },
+  { name: 'max-buffered-bytes', kind: 'bytes', help: 'bytes held at once in bodies, lines, events and queued writes; beyond it 503 or a JSON-RPC error (default: half the limit above 64Mi)' },
   { name: 'client-header-timeout', kind: 'duration', default: '10s', help: 'a client must send its request headers within this (slowloris guard)' },
   { name: 'client-body-timeout', kind: 'duration', default: '30s', help: 'a client must send its whole request within this; responses and streams are not limited' },
   { name: 'upstream-connect-timeout', kind: 'duration', default: '5s', help: 'time allowed to connect to the upstream' },
   { name: 'upstream-response-timeout', kind: 'duration', default: '5m', help: 'time allowed until the upstream starts answering (0 = none); streams are never cut' },
-  { name: 'memory-limit', kind: 'bytes', help: 'memory budget used to size the V8 heap (default: the cgroup limit, if any)' },
+  { name: 'memory-limit', kind: 'bytes', help: 'memory budget: sizes the V8 heap and the --max-* limits (default: the cgroup limit, else 1Gi for the limits)' },
   { name: 'log-level', kind: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'least severe level logged' },
   { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
   { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
@@ -115,7 +121,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     metricsPort: flags.int('metrics-port', 0, 65535),
     sessionIdleTimeoutMs: flags.duration('session-idle-timeout'),
     maxSessions: flags.int('max-sessions', 1, 10_000_000),
-    maxBodyBytes: flags.bytes('max-body-bytes'),
+    limits: budgetFlags(flags),
     clientHeaderTimeoutMs: flags.duration('client-header-timeout'),
     clientBodyTimeoutMs: flags.duration('client-body-timeout'),
     upstreamConnectTimeoutMs: flags.duration('upstream-connect-timeout'),
@@ -125,6 +131,26 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     enableDebug: flags.bool('enable-debug'),
     shutdownTimeoutMs: flags.duration('shutdown-timeout'),
   };
+}
+
+function budgetFlags(flags: Flags): BudgetOverrides {
+  const limits: BudgetOverrides = {
+    maxConnections: flags.optionalInt('max-connections', 1, 10_000_000),
+    maxStreams: flags.optionalInt('max-streams', 1, 10_000_000),
+    maxMessageBytes: flags.optionalBytes('max-message-bytes'),
+    maxBodyBytes: flags.optionalBytes('max-body-bytes'),
+    bufferBytes: flags.optionalBytes('max-buffered-bytes'),
+  };
+  for (const [name, value] of [['max-message-bytes', limits.maxMessageBytes], ['max-body-bytes', limits.maxBodyBytes], ['max-buffered-bytes', limits.bufferBytes]] as const) {
+    if (value !== undefined && value < 1024) throw new UsageError(`--${name} must be at least 1Ki`);
+  }
+  if (limits.maxBodyBytes !== undefined && limits.maxMessageBytes !== undefined && limits.maxBodyBytes > limits.maxMessageBytes) {
+    throw new UsageError('--max-body-bytes cannot exceed --max-message-bytes: a request body is a message the proxy parses');
+  }
+  if (limits.maxMessageBytes !== undefined && limits.bufferBytes !== undefined && limits.maxMessageBytes > limits.bufferBytes) {
+    throw new UsageError('--max-message-bytes cannot exceed --max-buffered-bytes');
+  }
+  return limits;
 }
 
 function serviceAccountNamespace(): string {
@@ -156,7 +182,7 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     proxyMode: config.proxyMode,
     sessionIdleTimeout: formatDuration(config.sessionIdleTimeoutMs),
     maxSessions: config.maxSessions,
-    maxBodyBytes: formatBytes(config.maxBodyBytes),
+    maxBodyBytes: config.limits.maxBodyBytes === undefined ? 'derived' : formatBytes(config.limits.maxBodyBytes),
     memoryLimit: config.memoryLimitBytes ? formatBytes(config.memoryLimitBytes) : 'none',
   };
 }

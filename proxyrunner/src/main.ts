@@ -11,7 +11,8 @@ runMain({
   parse: (argv) => parseConfig(argv),
   help: helpText,
   // Without a budget, V8's defaults: nothing to size against.
-  heapFlags: (limit) => (limit ? heapFlags(heapSizing(limit)) : []),
+  // --expose-gc: the overload watch (overload.ts) collects when RSS nears the limit.
+  heapFlags: (limit) => (limit ? [...heapFlags(heapSizing(limit)), '--expose-gc'] : []),
   startedMessage: 'mcpfleet proxyrunner serving',
   async start(config, log) {
     const proxy = await startProxyRunner(config, log);

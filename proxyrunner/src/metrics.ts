@@ -5,9 +5,13 @@ import { CLOSE_REASONS, type CloseReason } from './sessions.ts';
 
 export const REJECT_REASONS = [
   'body_too_large', 'malformed_json', 'invalid_request', 'invalid_session_id', 'unknown_session',
-  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target',
+  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target', 'overloaded',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Why an upstream message was dropped instead of delivered (its requester gets a JSON-RPC error). */
+export const DROP_REASONS = ['too_large', 'over_budget'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
 
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'process_exit', 'invalid_session_id'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
@@ -29,6 +33,17 @@ export interface ProxyMetrics {
   setUpstreamUp(up: boolean): void;
   /** A bug caught by a last-resort handler (pipeline or process). */
   internalError(): void;
+  /** An upstream message too large to hold; `attributed` when its requester was told. */
+  messageDropped(reason: DropReason, attributed: boolean): void;
+  /** A stream cut because its reader fell too far behind. */
+  streamCut(): void;
+}
+
+/** The memory budget as the metrics see it (limits, and live use read at scrape time). */
+export interface BudgetGauges {
+  limits: { connections: number; streams: number; messageBytes: number; bufferedBytes: number };
+  openConnections(): number;
+  bufferedBytes(): number;
 }
 
 export interface MetricsOptions {
@@ -36,6 +51,7 @@ export interface MetricsOptions {
   activeSessions: () => number;
   memoryLimitBytes: number | undefined;
   info: { version: string; transport: string; proxyMode: string };
+  budget?: BudgetGauges;
   defaultMetrics?: boolean;
 }
 
@@ -123,6 +139,48 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
   const info = new Gauge({ name: 'mcpfleet_proxy_build_info', help: 'Version and mode of this proxyrunner.', labelNames: ['version', 'transport', 'proxy_mode'], registers: [registry] });
   info.set({ version: options.info.version, transport: options.info.transport, proxy_mode: options.info.proxyMode }, 1);
 
+  const budget = options.budget;
+  const budgetLimit = new Gauge({
+    name: 'mcpfleet_proxy_budget_limit',
+    help: 'Limits of the memory budget: connections, streams, message_bytes, buffered_bytes.',
+    labelNames: ['resource'],
+    registers: [registry],
+  });
+  if (budget) {
+    budgetLimit.set({ resource: 'connections' }, budget.limits.connections);
+    budgetLimit.set({ resource: 'streams' }, budget.limits.streams);
+    budgetLimit.set({ resource: 'message_bytes' }, budget.limits.messageBytes);
+    budgetLimit.set({ resource: 'buffered_bytes' }, budget.limits.bufferedBytes);
+  }
+  new Gauge({
+    name: 'mcpfleet_proxy_connections_open',
+    help: 'Client connections open on the MCP listener (including ones being refused).',
+    registers: [registry],
+    collect() {
+      this.set(budget?.openConnections() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'mcpfleet_proxy_buffered_bytes',
+    help: 'Bytes held now against the buffer budget (bodies, lines and events being read, writes queued for slow readers).',
+    registers: [registry],
+    collect() {
+      this.set(budget?.bufferedBytes() ?? 0);
+    },
+  });
+  const dropped = new Counter({
+    name: 'mcpfleet_proxy_upstream_messages_dropped_total',
+    help: 'Upstream messages dropped unread (too large, or over the buffer budget), by reason and whether the requester got an error for it.',
+    labelNames: ['reason', 'attributed'],
+    registers: [registry],
+  });
+  for (const reason of DROP_REASONS) for (const attributed of ['true', 'false']) dropped.inc({ reason, attributed }, 0);
+  const cut = new Counter({
+    name: 'mcpfleet_proxy_streams_cut_total',
+    help: 'Event streams the proxy closed because the client read too slowly (its queue hit the budget).',
+    registers: [registry],
+  });
+
   // Label children are resolved once per distinct combination (bounded) instead of
   // hashing label objects on every request.
   const requestChildren = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> | undefined }>();
@@ -156,5 +214,7 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     upstreamRestarted: () => restarts.inc(),
     setUpstreamUp: (value) => up.set(value ? 1 : 0),
     internalError: () => internalErrors.inc(),
+    messageDropped: (reason, attributed) => dropped.inc({ reason, attributed: String(attributed) }),
+    streamCut: () => cut.inc(),
   };
 }

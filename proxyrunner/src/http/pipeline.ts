@@ -13,6 +13,7 @@
 // so a bug costs one request, never the process.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { INTERNAL_ERROR, INVALID_REQUEST, parseRpcBody, sessionIdProblem } from '../jsonrpc.ts';
+import type { ByteBudget } from '../budget.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { readBody, type BodyResult } from './body.ts';
@@ -29,6 +30,8 @@ export type Routes = Readonly<Record<string, Route>>;
 export interface PipelineDeps {
   routes: Routes;
   maxBodyBytes: number;
+  /** Buffer budget the bodies being read are charged to. */
+  pool?: ByteBudget;
   metrics: ProxyMetrics;
   log: Logger;
 }
@@ -96,7 +99,7 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
       run(route, exchange);
       return;
     }
-    readBody(req, deps.maxBodyBytes, (result) => guarded(req, res, () => withBody(exchange, route, result)));
+    readBody(req, deps.maxBodyBytes, (result) => guarded(req, res, () => withBody(exchange, route, result)), deps.pool, res);
   }
 
   function withBody(exchange: Exchange, route: Route, result: BodyResult): void {
@@ -106,6 +109,13 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     }
     if (result.kind === 'too_large') {
       reject(exchange, metrics, 'body_too_large', 413, INVALID_REQUEST, `Payload Too Large: request bodies are limited to ${deps.maxBodyBytes} bytes`, { close: true });
+      return;
+    }
+    if (result.kind === 'over_budget') {
+      reject(exchange, metrics, 'overloaded', 503, INVALID_REQUEST, 'Service Unavailable: the proxy\'s memory budget is spent; retry later', {
+        close: true,
+        headers: { 'retry-after': '1' },
+      });
       return;
     }
     const parsed = parseRpcBody(result.body);

@@ -1,12 +1,15 @@
 // A streamable-HTTP upstream behind the SSE frontend (legacy clients, modern server):
 // each session is one SDK StreamableHTTPClientTransport, which speaks the client side
-// of the protocol (session header, JSON or SSE answers, the GET stream).
+// of the protocol (session header, JSON or SSE answers, the GET stream). Its fetch is
+// bounded (boundedFetch.ts): no answer or event larger than the budget is held whole.
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Readiness } from '../../../common/diagnostics.ts';
 import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import { boundedFetch } from './boundedFetch.ts';
+import type { FrameLimits } from './lines.ts';
 import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
 
@@ -15,9 +18,11 @@ export class HttpUpstreamConnector implements Connector {
   readonly #metrics: ProxyMetrics;
   readonly #log: Logger;
   readonly #probe: TcpProbe;
+  readonly #limits: FrameLimits | undefined;
 
-  constructor(target: URL, metrics: ProxyMetrics, log: Logger) {
+  constructor(target: URL, metrics: ProxyMetrics, log: Logger, limits?: FrameLimits) {
     this.#target = target;
+    this.#limits = limits;
     this.#metrics = metrics;
     this.#log = log;
     this.#probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
@@ -32,7 +37,18 @@ export class HttpUpstreamConnector implements Connector {
   }
 
   async open(): Promise<Link> {
-    const transport = new StreamableHTTPClientTransport(this.#target);
+    const limits = this.#limits;
+    const transport = new StreamableHTTPClientTransport(
+      this.#target,
+      limits && {
+        fetch: boundedFetch({
+          limits,
+          metrics: this.#metrics,
+          onServerRequestDropped: (id, message) => void transport.send({ jsonrpc: '2.0', id, error: { code: UPSTREAM_ERROR, message } }).catch(() => {}),
+          onDropped: (details) => this.#log.warn('streamable-HTTP upstream sent a message too large to hold; discarded', details),
+        }),
+      },
+    );
     let closed = false;
     const link: Link = {
       onmessage: () => {},

@@ -15,6 +15,7 @@ import type { Readiness } from '../../../common/diagnostics.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { errorResponse, idKey, type Connector, type Link } from './link.ts';
+import type { FrameLimits } from './lines.ts';
 import { MAX_STDIN_BACKLOG, StdioSupervisor, type StdioLauncher } from './stdio.ts';
 
 interface Pending {
@@ -65,7 +66,7 @@ export class StdioMultiplexer implements Connector {
   #initializedSent = false;
   #upWaiters: (() => void)[] = [];
 
-  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics) {
+  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, limits?: FrameLimits) {
     this.#log = log;
     this.#supervisor = new StdioSupervisor(
       launch,
@@ -82,6 +83,7 @@ export class StdioMultiplexer implements Connector {
       },
       log,
       metrics,
+      limits,
     );
     metrics.setUpstreamUp(false);
     this.#supervisor.start();

@@ -1,21 +1,27 @@
 // A legacy HTTP+SSE (2024-11-05) upstream: each session gets its own GET stream, whose
 // `endpoint` event names where to POST. When that stream ends, so does the session
 // (no silent reconnect: a new stream would be a different upstream session).
+// Events are framed by a bounded splitter before eventsource-parser sees them: one too
+// large to hold is discarded as it streams, and the request it answered gets a JSON-RPC
+// error that names the limit, while the session and its stream carry on.
 import http from 'node:http';
 import https from 'node:https';
 import { createParser } from 'eventsource-parser';
 import type { Readiness } from '../../../common/diagnostics.ts';
-import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
+import { UPSTREAM_ERROR, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import type { Discarded, FrameLimits } from './lines.ts';
 import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
+import { describeTruncatedEvent, SseEventSplitter } from './sseEvents.ts';
 
 export interface SseUpstreamOptions {
   target: URL;
   connectTimeoutMs: number;
   log: Logger;
   metrics: ProxyMetrics;
+  limits: FrameLimits;
 }
 
 export class SseUpstreamConnector implements Connector {
@@ -99,15 +105,26 @@ export class SseUpstreamConnector implements Connector {
           if (relayed) link.onmessage(relayed);
         },
       });
+      const splitter = new SseEventSplitter(
+        this.#options.limits,
+        (event) => parser.feed(event.toString('utf8')),
+        (discarded) => {
+          if (!endpoint) {
+            fail(new Error(`upstream sent an event of ${discarded.bytes}+ bytes before naming an endpoint`));
+            return;
+          }
+          this.#discarded(discarded, link, endpoint);
+        },
+      );
       const stream = this.#client.get(target, { headers: { accept: 'text/event-stream' } }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           fail(new Error(`upstream answered GET ${target.pathname} with HTTP ${res.statusCode}`));
           return;
         }
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => parser.feed(chunk));
+        res.on('data', (chunk: Buffer) => splitter.push(chunk));
         res.on('close', () => {
+          splitter.close();
           clearTimeout(timer);
           if (!endpoint) reject(new Error('upstream closed the SSE stream before naming an endpoint'));
           else if (!closedByUs) link.onclose();
@@ -121,6 +138,24 @@ export class SseUpstreamConnector implements Connector {
         }
       });
     });
+  }
+
+  /** An event too large to hold was dropped: tell whoever waits for it. */
+  #discarded(discarded: Discarded, link: Link, endpoint: URL): void {
+    const { metrics, log, limits } = this.#options;
+    const { event, shape } = describeTruncatedEvent(discarded.head, discarded.tail);
+    const attributed = event === 'message' && shape.kind !== 'unknown' && shape.id !== undefined;
+    metrics.messageDropped(discarded.reason, attributed);
+    log.warn('SSE upstream sent an event too large to hold; discarded', { bytes: discarded.bytes, reason: discarded.reason, limitBytes: limits.maxBytes, kind: shape.kind });
+    if (!attributed) return;
+    const why =
+      discarded.reason === 'too_large'
+        ? `larger than the proxy's --max-message-bytes limit of ${limits.maxBytes} bytes`
+        : `over the proxy's memory budget (--max-buffered-bytes ${limits.pool.capacity} bytes) at the time`;
+    const message = `MCP message of ${discarded.bytes}+ bytes dropped: ${why}`;
+    const id = shape.id as RpcId;
+    if (shape.kind === 'response') link.onmessage({ jsonrpc: '2.0', id, error: { code: UPSTREAM_ERROR, message } });
+    else this.#post(endpoint, { jsonrpc: '2.0', id, error: { code: UPSTREAM_ERROR, message: `request not delivered: ${message}` } }, link);
   }
 
   #post(endpoint: URL, message: RpcMessage, link: Link): void {

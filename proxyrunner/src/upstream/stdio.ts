@@ -1,14 +1,18 @@
 // Supervision of the stdio MCP server: start it, frame its stdout into JSON-RPC
 // messages, restart it with exponential backoff when it dies. Where the process comes
 // from is pluggable: a local child process here, a Kubernetes pod's attached
-// stdin/stdout in the cluster.
+// stdin/stdout in the cluster. A line too large to hold (--max-message-bytes, or the
+// buffer budget) is discarded as it streams and the process keeps running: a response
+// is replaced by a JSON-RPC error for the same id, a request is answered with an error.
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { RpcMessage } from '../jsonrpc.ts';
+import { UNLIMITED } from '../budget.ts';
+import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { relayable } from './link.ts';
-import { LineSplitter } from './lines.ts';
+import { LineSplitter, type Discarded, type FrameLimits } from './lines.ts';
+import { describeTruncated } from './oversized.ts';
 
 /** A running stdio server: its pipes, how to stop it, and word of its end. */
 export interface StdioProcess {
@@ -44,7 +48,8 @@ export interface SupervisorEvents {
   onDown(reason: string): void;
 }
 
-const MAX_LINE_BYTES = 64 * 2 ** 20;
+/** Without a budget (unit tests): the old fixed ceiling. */
+const DEFAULT_LIMITS: FrameLimits = { maxBytes: 64 * 2 ** 20, pool: UNLIMITED };
 /** Beyond this much unread input queued for the server, new requests are refused. */
 export const MAX_STDIN_BACKLOG = 16 * 2 ** 20;
 
@@ -53,14 +58,16 @@ export class StdioSupervisor {
   readonly #log: Logger;
   readonly #metrics: ProxyMetrics;
   readonly #events: SupervisorEvents;
+  readonly #limits: FrameLimits;
   #current: StdioProcess | undefined;
   #stopped = false;
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #lastDown = 'not started';
 
-  constructor(launch: StdioLauncher, events: SupervisorEvents, log: Logger, metrics: ProxyMetrics) {
+  constructor(launch: StdioLauncher, events: SupervisorEvents, log: Logger, metrics: ProxyMetrics, limits: FrameLimits = DEFAULT_LIMITS) {
     this.#launch = launch;
+    this.#limits = limits;
     this.#events = events;
     this.#log = log;
     this.#metrics = metrics;
@@ -114,12 +121,9 @@ export class StdioSupervisor {
     }
     const startedAt = Date.now();
     this.#current = proc;
-    const splitter = new LineSplitter(MAX_LINE_BYTES, (line) => this.#line(line), () => {
-      this.#metrics.upstreamError('protocol');
-      this.#log.error('stdio server wrote a line over the limit; restarting it', { limitBytes: MAX_LINE_BYTES });
-      proc.kill();
-    });
+    const splitter = new LineSplitter(this.#limits, (line) => this.#line(line), (discarded) => this.#discarded(discarded));
     proc.stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
+    proc.stdout.once('close', () => splitter.close());
     proc.stdin.on('error', (err) => this.#log.warn('stdio server stdin error', { err }));
     this.#events.onUp();
     const reason = await proc.exited;
@@ -140,6 +144,32 @@ export class StdioSupervisor {
       this.#metrics.upstreamRestarted();
       void this.#run();
     }, delay);
+  }
+
+  #discarded(discarded: Discarded): void {
+    const shape = describeTruncated(discarded.head.toString('utf8'), discarded.tail.toString('utf8'));
+    const limit = this.#limits.maxBytes;
+    const why =
+      discarded.reason === 'too_large'
+        ? `larger than the proxy's --max-message-bytes limit of ${limit} bytes`
+        : `over the proxy's memory budget (--max-buffered-bytes ${this.#limits.pool.capacity} bytes) at the time`;
+    const attributed = shape.kind !== 'unknown' && shape.id !== undefined;
+    this.#metrics.messageDropped(discarded.reason, attributed);
+    this.#log.warn('stdio server wrote a message too large to hold; discarded', {
+      bytes: discarded.bytes,
+      reason: discarded.reason,
+      limitBytes: limit,
+      kind: shape.kind,
+      id: shape.kind === 'unknown' ? undefined : shape.id,
+    });
+    if (!attributed) return;
+    const message = `MCP message of ${discarded.bytes}+ bytes dropped: ${why}`;
+    if (shape.kind === 'response') {
+      // Delivered as if the server had answered with this error: it reaches the request's session.
+      this.#events.onMessage({ jsonrpc: '2.0', id: shape.id, error: { code: UPSTREAM_ERROR, message } });
+    } else if (shape.kind === 'request') {
+      this.write({ jsonrpc: '2.0', id: shape.id, error: { code: UPSTREAM_ERROR, message: `request not delivered: ${message}` } });
+    }
   }
 
   #line(line: string): void {
