@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const EVERYTHING = path.join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-/** The built CLI (npm run build), exactly what the image runs. */
-export const PROXYRUNNER = path.join(ROOT, 'dist/proxyrunner/src/main.js');
+/** The built CLI (npm run build), exactly what the image runs; MCPFLEET_PROXYRUNNER points benchmarks at another build (a before/after). */
+export const PROXYRUNNER = process.env['MCPFLEET_PROXYRUNNER'] ?? path.join(ROOT, 'dist/proxyrunner/src/main.js');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
