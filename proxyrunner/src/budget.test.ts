@@ -7,7 +7,7 @@ describe('deriveBudget', () => {
   it('sizes every limit from 128Mi as the README states', () => {
     expect(deriveBudget(128 * MiB)).toEqual({
       limitBytes: 128 * MiB,
-      maxConnections: 1024,
+      maxConnections: 512,
       maxStreams: 341,
       maxMessageBytes: 4 * MiB,
       maxBodyBytes: 4 * MiB,

@@ -27,10 +27,12 @@ export const BASELINE_BYTES = 64 * MiB;
  * response objects), and of one open GET stream with the session behind it (its timers,
  * the upstream socket of a pass-through or legacy-SSE stream). bench:flood at 128Mi,
  * 682 streams held: 35 KiB each over stdio, 47 KiB over a legacy SSE upstream, 52 KiB
- * passed through to a streamable-HTTP upstream; connections refused while those were
- * held added about 16 KiB each.
+ * passed through to a streamable-HTTP upstream. A connection held costs about 17 KiB,
+ * but a flood also leaves what answering the refused ones took resident (the heap and
+ * malloc keep freed pages): with 1,024 connections (2,048 at once) RSS stayed at
+ * 112-119 MiB after 10,000 and peaked at 128.3 MiB in the next step, so 32 KiB.
  */
-export const CONNECTION_COST_BYTES = 16 * 1024;
+export const CONNECTION_COST_BYTES = 32 * 1024;
 export const STREAM_COST_BYTES = 48 * 1024;
 
 /**
@@ -68,7 +70,7 @@ function powerOfTwoBelow(n: number): number {
  * split: half for buffered bytes (bodies, lines, events, queued writes), a quarter for
  * connections, a quarter for streams. One message, held with its copies, may take at
  * most half of the buffer share (so two can be in flight), rounded down to a power of two.
- * At 128Mi: 32 MiB of buffers, 4 MiB messages, 1024 connections, 341 streams.
+ * At 128Mi: 32 MiB of buffers, 4 MiB messages, 512 connections, 341 streams.
  */
 export function deriveBudget(limitBytes: number | undefined, overrides: BudgetOverrides = {}): MemoryBudget {
   const limit = limitBytes ?? DEFAULT_BUDGET_LIMIT_BYTES;

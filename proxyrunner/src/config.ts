@@ -48,7 +48,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'max-sessions', kind: 'int', default: '10000', help: 'hard cap on sessions; the least recently used is evicted beyond it' },
   { name: 'max-body-bytes', kind: 'bytes', help: 'largest request body accepted, 413 beyond (default and ceiling: --max-message-bytes)' },
   { name: 'max-message-bytes', kind: 'bytes', help: 'largest message the proxy holds whole: request body, stdio line, SSE event (default: from the memory limit, 4Mi at 128Mi)' },
-  { name: 'max-connections', kind: 'int', help: 'client connections served at once; beyond it 503 + Retry-After (default: from the memory limit, 1024 at 128Mi)' },
+  { name: 'max-connections', kind: 'int', help: 'client connections served at once; beyond it 503 + Retry-After, beyond twice it closed at accept (default: from the memory limit, 512 at 128Mi)' },
   { name: 'max-streams', kind: 'int', help: 'open GET/SSE streams at once; beyond it 503 + Retry-After (default: from the memory limit, 341 at 128Mi)' },
   { name: 'max-buffered-bytes', kind: 'bytes', help: 'bytes held at once in bodies, lines, events and queued writes; beyond it 503 or a JSON-RPC error (default: half the limit above 64Mi)' },
   { name: 'client-header-timeout', kind: 'duration', default: '10s', help: 'a client must send its request headers within this (slowloris guard)' },

@@ -1,5 +1,5 @@
 // The memory budget under hostile load, over real sockets against the built proxyrunner
-// at --memory-limit 128Mi (derived limits: 4 MiB messages, 1024 connections):
+// at --memory-limit 128Mi (derived limits: 4 MiB messages, 512 connections, 341 streams):
 //   - one upstream message far larger than --max-message-bytes (stdio line, legacy SSE
 //     event, streamable-HTTP JSON body or SSE event): the caller gets a JSON-RPC error
 //     naming the limit, the same session works on, the stdio process is not restarted;
