@@ -31,11 +31,11 @@ import { manifest } from '../test/support/mcpServers.ts';
 import { CRD_FILE } from '../operator/src/api/crd.ts';
 import type { MCPServer, MCPServerSpec } from '../operator/src/api/types.ts';
 import { CHILD_KINDS, MCPSERVER } from '../operator/src/kinds.ts';
-import { POD, type KubeObject } from '../operator/src/kube/kinds.ts';
+import { POD, type KubeObject } from '../common/kube/kinds.ts';
 import { desiredObjects } from '../operator/src/builders/desired.ts';
 import { LABEL_INSTANCE } from '../operator/src/builders/meta.ts';
-import { KubeClient } from '../operator/src/kube/client.ts';
-import { fromKubeconfig } from '../operator/src/kube/kubeconfig.ts';
+import { KubeClient } from '../common/kube/client.ts';
+import { fromKubeconfig } from '../common/kube/kubeconfig.ts';
 import { Informer } from '../operator/src/kube/informer.ts';
 import { silentLogger } from '../common/log.ts';
 

@@ -1,7 +1,7 @@
 // The operator's own kinds: the MCPServer (from the API types) and every kind it creates
 // for one. The built-in kinds and their REST paths live in kube/kinds.ts.
 import { GROUP, KIND, PLURAL, VERSION } from './api/types.ts';
-import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, kindInfo, type KindInfo } from './kube/kinds.ts';
+import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, kindInfo, type KindInfo } from '../../common/kube/kinds.ts';
 
 export const MCPSERVER: KindInfo = kindInfo(KIND, GROUP, VERSION, PLURAL);
 

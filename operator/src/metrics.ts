@@ -2,7 +2,7 @@
 // the kinds it handles, HTTP codes, phases, and the namespace/name of existing MCPServers.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PHASES } from './api/types.ts';
-import { WRITE_VERBS, type Verb } from './kube/client.ts';
+import { WRITE_VERBS, type Verb } from '../../common/kube/client.ts';
 import { VERSION } from './version.ts';
 
 export interface OperatorMetrics {

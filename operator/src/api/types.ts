@@ -128,8 +128,8 @@ export interface MCPServerStatus {
 }
 
 // ObjectMeta and OwnerReference are Kubernetes' own (kube/kinds.ts); re-exported for the API's users.
-import type { ObjectMeta } from '../kube/kinds.ts';
-export type { ObjectMeta, OwnerReference } from '../kube/kinds.ts';
+import type { ObjectMeta } from '../../../common/kube/kinds.ts';
+export type { ObjectMeta, OwnerReference } from '../../../common/kube/kinds.ts';
 
 export interface MCPServer {
   apiVersion: typeof API_VERSION;

@@ -10,7 +10,7 @@ import {
   type BuildOptions,
 } from './desired.ts';
 import { APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION } from './meta.ts';
-import type { DesiredObject } from '../kube/kinds.ts';
+import type { DesiredObject } from '../../../common/kube/kinds.ts';
 
 const opts: BuildOptions = { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:test' };
 

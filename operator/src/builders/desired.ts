@@ -16,7 +16,7 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import { PROXY_DEFAULTS, PROXY_METRICS_PORT, resolveSpec, type MCPServer, type ProxyDefaults, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
-import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../kube/kinds.ts';
+import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../../../common/kube/kinds.ts';
 import { canonicalize, isPlainObject, sha256 } from './canonical.ts';
 import { strategicMerge } from './merge.ts';
 import {

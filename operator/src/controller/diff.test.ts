@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { httpSpec, stored } from '../../../test/support/mcpServers.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { APPLIED_HASH_ANNOTATION } from '../builders/meta.ts';
-import type { DesiredObject, KubeObject } from '../kube/kinds.ts';
+import type { DesiredObject, KubeObject } from '../../../common/kube/kinds.ts';
 import { firstDifference, needsApply, overlay, parseQuantity } from './diff.ts';
 
 const [backendSvc, sts, , deploy] = desiredObjects(stored('web', { ...httpSpec, resources: { limits: { cpu: '0.5', memory: '1024Mi' } } }), {

@@ -9,7 +9,7 @@
 // would keep them anyway. Values the apiserver normalises are compared semantically.
 import { APPLIED_HASH_ANNOTATION } from '../builders/meta.ts';
 import { isPlainObject } from '../builders/canonical.ts';
-import type { DesiredObject, KubeObject } from '../kube/kinds.ts';
+import type { DesiredObject, KubeObject } from '../../../common/kube/kinds.ts';
 
 export type ApplyDecision = { apply: false } | { apply: true; reason: string };
 

@@ -1,7 +1,7 @@
 // What the caches keep of each object, and which updates the operator can ignore.
 import { describe, expect, it } from '@jest/globals';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
-import type { KubeObject } from '../kube/kinds.ts';
+import type { KubeObject } from '../../../common/kube/kinds.ts';
 import { sameForOperator, slimChild, slimPod, stripMeta } from './projections.ts';
 
 describe('cache transforms', () => {

@@ -1,7 +1,7 @@
 // What the caches keep of each object: everything the operator reads, nothing else.
 // managedFields (often the largest part of an object) are never read; pods shrink to
 // their identity and the status fields that status computation looks at.
-import type { KubeObject } from '../kube/kinds.ts';
+import type { KubeObject } from '../../../common/kube/kinds.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

@@ -3,7 +3,7 @@ import { httpSpec, sseSpec, stdioSpec, stored } from '../../../test/support/mcpS
 import type { MCPServer, MCPServerSpec } from '../api/types.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
-import type { DesiredObject, KubeObject } from '../kube/kinds.ts';
+import type { DesiredObject, KubeObject } from '../../../common/kube/kinds.ts';
 import { computeStatus, PENDING_STATUS_INTERVAL_MS, statusEqual, statusWriteDelay, type ApplyError, type Observation, type PodView } from './status.ts';
 
 const NOW = '2026-02-02T10:00:00Z';

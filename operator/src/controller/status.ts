@@ -4,7 +4,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { resolveSpec, type Condition, type ConditionStatus, type MCPServer, type MCPServerStatus, type Phase } from '../api/types.ts';
 import { CONFIG_HASH_ANNOTATION, serverUrl } from '../builders/meta.ts';
-import type { DesiredObject, KubeObject } from '../kube/kinds.ts';
+import type { DesiredObject, KubeObject } from '../../../common/kube/kinds.ts';
 import { isDeploymentFailure } from './projections.ts';
 
 /** A pod as the cache keeps it (see projections.ts): JSON, timestamps as strings. */

@@ -12,9 +12,9 @@ import type { MCPServer } from '../api/types.ts';
 import { LABEL_INSTANCE, MANAGED_SELECTOR } from '../builders/meta.ts';
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { Cache } from '../kube/cache.ts';
-import type { KubeClient } from '../kube/client.ts';
+import type { KubeClient } from '../../../common/kube/client.ts';
 import type { EventType } from '../kube/informer.ts';
-import { POD, type KubeObject, type ObjectKey } from '../kube/kinds.ts';
+import { POD, type KubeObject, type ObjectKey } from '../../../common/kube/kinds.ts';
 import type { Lane } from '../kube/queue.ts';
 import { sameForOperator, slimChild, slimPod, stripMeta } from './projections.ts';
 

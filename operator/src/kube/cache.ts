@@ -1,8 +1,8 @@
 // One kind across the watched namespaces: an informer per namespace (or one for all),
 // read through a single interface.
-import type { KubeObject } from './kinds.ts';
+import type { KubeObject } from '../../../common/kube/kinds.ts';
 import { Informer, type Handler, type InformerOptions } from './informer.ts';
-import type { KubeClient } from './client.ts';
+import type { KubeClient } from '../../../common/kube/client.ts';
 
 export class Cache<T extends KubeObject> {
   readonly resource: string;

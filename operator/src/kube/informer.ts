@@ -7,9 +7,9 @@
 //     backoff and jitter, resuming from the last resourceVersion.
 // client-node's makeInformer relists on 410 but stops for good on other errors; this is
 // the loop it lacks.
-import { keyOf, type KindInfo, type KubeObject } from './kinds.ts';
+import { keyOf, type KindInfo, type KubeObject } from '../../../common/kube/kinds.ts';
 import type { Logger } from '../../../common/log.ts';
-import { ApiError, type KubeClient, type WatchEvent } from './client.ts';
+import { ApiError, type KubeClient, type WatchEvent } from '../../../common/kube/client.ts';
 import { Backoff, sleep } from './backoff.ts';
 
 export type EventType = 'add' | 'update' | 'delete';

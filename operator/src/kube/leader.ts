@@ -14,8 +14,8 @@
 //   - after renewDeadline without a renewal it steps down and becomes a candidate again;
 //   - on shutdown it releases the Lease (empty holder), so a successor takes over at once.
 import type { Logger } from '../../../common/log.ts';
-import { LEASE, type KubeObject } from './kinds.ts';
-import { ApiError, type KubeClient } from './client.ts';
+import { LEASE, type KubeObject } from '../../../common/kube/kinds.ts';
+import { ApiError, type KubeClient } from '../../../common/kube/client.ts';
 import { sleep } from './backoff.ts';
 import { Informer } from './informer.ts';
 

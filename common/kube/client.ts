@@ -1,11 +1,14 @@
-// A thin Kubernetes REST client over node:https: exactly the calls the operator makes,
-// each counted (by verb, resource and code) where it is actually sent, so the
-// mcpfleet_operator_api_writes_total metric counts real API writes.
+// A thin Kubernetes REST client over node:https, shared by both programs: exactly the calls
+// the operator and the proxyrunner make, each counted (by verb, resource and code) where it
+// is actually sent, so the mcpfleet_operator_api_writes_total metric counts real API writes.
+// Domain-free: no MCPServer here. pods/attach (a WebSocket) is in ./attach.ts, loaded only by
+// the program that attaches.
 import http from 'node:http';
 import https from 'node:https';
 import { collectionPath, objectPath, type KindInfo, type KubeObject } from './kinds.ts';
-import type { ClusterAccess } from './kubeconfig.ts';
+import type { ClusterAccess, Credentials } from './kubeconfig.ts';
 
+/** The field manager of server-side applies and status patches, unless the client is given another. */
 export const FIELD_MANAGER = 'mcpfleet-operator';
 
 export type Verb = 'get' | 'list' | 'watch' | 'apply' | 'patch' | 'create' | 'update' | 'delete';
@@ -55,6 +58,8 @@ export interface ClientOptions {
   /** Sockets for non-watch requests (default 32). */
   maxSockets?: number;
   userAgent?: string;
+  /** Field manager of applies and patches (default FIELD_MANAGER). */
+  fieldManager?: string;
 }
 
 interface RequestOptions {
@@ -80,6 +85,7 @@ export class KubeClient {
   private readonly agent: http.Agent;
   private readonly watchAgent: http.Agent;
   private readonly userAgent: string;
+  private readonly fieldManager: string;
   private readonly secure: boolean;
 
   constructor(access: ClusterAccess, options: ClientOptions = {}) {
@@ -88,6 +94,7 @@ export class KubeClient {
     this.writeGate = options.writeGate ?? (() => true);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'mcpfleet-operator';
+    this.fieldManager = options.fieldManager ?? FIELD_MANAGER;
     this.secure = access.server.startsWith('https:');
     const tls = { ca: access.ca, rejectUnauthorized: !access.insecureSkipTLSVerify };
     const maxSockets = options.maxSockets ?? 32;
@@ -107,7 +114,8 @@ export class KubeClient {
   private async headers(contentType: string | undefined, accept: string): Promise<http.OutgoingHttpHeaders> {
     const creds = await this.access.credentials();
     const headers: http.OutgoingHttpHeaders = { accept, 'user-agent': this.userAgent };
-    if (creds.token !== undefined) headers['authorization'] = creds.token.startsWith('Basic ') ? creds.token : `Bearer ${creds.token}`;
+    const auth = authorization(creds);
+    if (auth !== undefined) headers['authorization'] = auth;
     if (contentType !== undefined) headers['content-type'] = contentType;
     return headers;
   }
@@ -208,7 +216,7 @@ export class KubeClient {
       resource: kind.plural,
       method: 'PATCH',
       path: objectPath(kind, obj.metadata.namespace, obj.metadata.name),
-      query: { fieldManager: FIELD_MANAGER, force: 'true' },
+      query: { fieldManager: this.fieldManager, force: 'true' },
       body: obj,
       contentType: 'application/apply-patch+yaml',
     });
@@ -221,7 +229,7 @@ export class KubeClient {
       resource: `${kind.plural}/status`,
       method: 'PATCH',
       path: `${objectPath(kind, namespace, name)}/status`,
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.fieldManager },
       body: patch,
       contentType: 'application/merge-patch+json',
     });
@@ -348,6 +356,12 @@ export class KubeClient {
       this.hooks.request?.('watch', kind.plural, code, (performance.now() - started) / 1000);
     }
   }
+}
+
+/** The Authorization header for these credentials (a token is a bearer token unless it is Basic). */
+export function authorization(creds: Credentials): string | undefined {
+  if (creds.token === undefined) return undefined;
+  return creds.token.startsWith('Basic ') ? creds.token : `Bearer ${creds.token}`;
 }
 
 function statusError(code: number, text: string): ApiError {

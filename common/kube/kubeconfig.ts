@@ -1,7 +1,8 @@
 // Where the API is and how to authenticate: --kubeconfig / KUBECONFIG / ~/.kube/config, or
 // the in-cluster ServiceAccount. This is a small reader rather than @kubernetes/client-node's
 // KubeConfig because importing that package loads every generated model and API class
-// (about 55 MiB of resident memory measured here), a quarter of the operator's budget.
+// (about 55 MiB of resident memory measured here), a quarter of the operator's budget and
+// most of a proxyrunner's.
 //
 // Supported: token, tokenFile, client certificate/key (file or data), CA (file or data),
 // insecure-skip-tls-verify, basic auth, exec credential plugins (client.authentication.k8s.io

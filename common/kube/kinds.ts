@@ -1,5 +1,6 @@
-// Kubernetes objects as JSON, the built-in kinds the operator reads and writes, and their
-// REST paths. Domain-free: the MCPServer kind is declared in ../kinds.ts from the API types.
+// Kubernetes objects as JSON, the built-in kinds the operator and the proxyrunner read and
+// write, and their REST paths. Domain-free: the MCPServer kind is declared in
+// operator/src/kinds.ts from the API types.
 
 export interface KindInfo {
   kind: string;
