@@ -1,8 +1,9 @@
 // stdio inside Kubernetes, against a real kube-apiserver: the proxyrunner finds the
 // backend pod by label through the API, attaches (or says clearly why it cannot), and
 // retries. kwok's nodes run no kubelet, so the attach stream itself cannot open here: what
-// this proves is discovery, pod selection, the API round trip and the failure path;
-// the stream is the SDK's Attach and is covered by the multiplexer tests above it.
+// this proves is discovery, pod selection, the API round trip (the WebSocket upgrade is
+// accepted by the real apiserver) and the failure path. The stream itself is carried over
+// the channel protocol against a fake apiserver in attachProtocol.test.ts.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ensureBinaries, startControlPlane, type ControlPlane } from '../control-plane/controlPlane.ts';
 import { eventually, scrape } from '../support/metrics.ts';

@@ -1,7 +1,9 @@
 // The shape of the code, checked: no import cycles anywhere under common/, operator/ and
 // proxyrunner/, and the boundaries between them hold — common/ is the only code both programs
-// share (it imports neither), neither program imports the other, and operator/src/kube/ is a
-// Kubernetes library that knows nothing of MCPServers (it imports only kube/ and common/).
+// share (it imports neither), neither program imports the other, operator/src/kube/ and
+// common/kube/ are a Kubernetes library that knows nothing of MCPServers (they import only
+// kube/ and common/), and no program code loads @kubernetes/client-node at run time (its
+// import alone costs 38–54 MiB of resident memory; its types may be used, `import type`).
 //
 // Every relative specifier counts: static `import`/`export ... from`, side-effect `import '…'`,
 // dynamic `import('…')`, and `import type` too. A type-only cycle costs nothing at run time,
@@ -101,9 +103,21 @@ describe('import structure', () => {
     ['common/ imports only common/', 'common/', (to: string) => to.startsWith('common/')],
     ['operator/ does not import proxyrunner/', 'operator/', (to: string) => !to.startsWith('proxyrunner/')],
     ['proxyrunner/ does not import operator/', 'proxyrunner/', (to: string) => !to.startsWith('operator/')],
+    ['common/kube/ imports only common/', 'common/kube/', (to: string) => to.startsWith('common/')],
     ['operator/src/kube/ imports only kube/ and common/', 'operator/src/kube/', (to: string) => to.startsWith('operator/src/kube/') || to.startsWith('common/')],
   ])('%s', (_rule, from, allowed) => {
     const violations = [...graph].filter(([file]) => file.startsWith(from)).flatMap(([file, deps]) => deps.filter((d) => !allowed(d)).map((d) => `${file} -> ${d}`));
     expect(violations).toEqual([]);
+  });
+
+  it('no program code loads @kubernetes/client-node at run time (type imports only)', () => {
+    const value = /(?:^|[;}\n])\s*(?:import|export)\s+(?!type\s)(?:[\w$*{}\s,]+?\s+from\s+)?['"]@kubernetes\/client-node['"]|\bimport\(\s*['"]@kubernetes\/client-node['"]/;
+    expect(value.test("import { KubeConfig } from '@kubernetes/client-node';")).toBe(true);
+    expect(value.test("const k = await import('@kubernetes/client-node');")).toBe(true);
+    expect(value.test("import type { V1Pod } from '@kubernetes/client-node';")).toBe(false);
+    const loaders = SCANNED.flatMap((d) => tsFiles(path.join(ROOT, d)))
+      .filter((f) => !f.endsWith('.test.ts'))
+      .filter((f) => value.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    expect(loaders).toEqual([]);
   });
 });

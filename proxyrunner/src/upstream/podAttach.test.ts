@@ -1,20 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
-import { pickPod } from './podAttach.ts';
+import { pickPod, type PodView } from './podAttach.ts';
 
-const pod = (name: string, opts: { phase?: string; running?: boolean; deleting?: boolean; started?: string; container?: string } = {}): V1Pod => ({
-  metadata: { name, ...(opts.deleting ? { deletionTimestamp: new Date() } : {}) },
+const pod = (name: string, opts: { phase?: string; running?: boolean; deleting?: boolean; started?: string; container?: string } = {}): PodView => ({
+  metadata: { name, ...(opts.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
   status: {
     phase: opts.phase ?? 'Running',
-    startTime: new Date(opts.started ?? '2026-01-01T00:00:00Z'),
-    containerStatuses: [{ name: opts.container ?? 'mcp', image: 'x', imageID: '', ready: true, restartCount: 0, state: opts.running === false ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: new Date() } } }],
+    startTime: opts.started ?? '2026-01-01T00:00:00Z',
+    containerStatuses: [{ name: opts.container ?? 'mcp', state: opts.running === false ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: '2026-01-01T00:00:00Z' } } }],
   },
 });
 
 describe('pickPod', () => {
   it('takes the newest running pod whose container runs', () => {
     const chosen = pickPod([pod('old', { started: '2026-01-01T00:00:00Z' }), pod('new', { started: '2026-02-01T00:00:00Z' })], 'mcp');
-    expect(chosen?.metadata?.name).toBe('new');
+    expect(chosen?.metadata.name).toBe('new');
   });
   it('skips terminating, pending, crashing pods and other containers', () => {
     const pods = [
@@ -24,6 +23,6 @@ describe('pickPod', () => {
       pod('sidecar-only', { container: 'other' }),
     ];
     expect(pickPod(pods, 'mcp')).toBeUndefined();
-    expect(pickPod([...pods, pod('good')], 'mcp')?.metadata?.name).toBe('good');
+    expect(pickPod([...pods, pod('good')], 'mcp')?.metadata.name).toBe('good');
   });
 });

@@ -1,0 +1,176 @@
+// pods/attach over the WebSocket channel protocol, against a fake apiserver on loopback that
+// speaks it for real (test/support/fakeApiserver.ts): first the client in common/kube/attach.ts
+// on its own (subprotocol negotiation and fallback, framing in both directions, the status
+// channel, half-close, refusals, oversized frames), then a real proxyrunner in attach mode
+// carrying MCP sessions (initialize → tools/call → DELETE) to a real stdio MCP server that the
+// fake runs as the "container". kwok has no kubelet, so the real-apiserver test (podAttach
+// .test.ts) cannot carry a stream; this one can.
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { attach, frame, describeEnd, type AttachRequest } from '../../common/kube/attach.ts';
+import type { ClusterAccess } from '../../common/kube/kubeconfig.ts';
+import { channelFrame, fakeKubeconfig, startFakeApiserver, type FakeApiserver } from '../support/fakeApiserver.ts';
+import { eventually, scrape } from '../support/metrics.ts';
+import { connect } from '../support/sdk.ts';
+import { everythingStdioCommand, startProxy, type ProxyProcess } from '../support/processes.ts';
+
+jest.setTimeout(60_000);
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function fake(options: Parameters<typeof startFakeApiserver>[0]): Promise<FakeApiserver> {
+  const api = await startFakeApiserver(options);
+  open.push(api);
+  api.pods.push({ name: 'mcp-0', labels: { app: 'demo' } });
+  return api;
+}
+
+const access = (url: string, token?: string): ClusterAccess => ({
+  server: url,
+  insecureSkipTLSVerify: false,
+  namespace: 'ns',
+  credentials: async () => (token === undefined ? {} : { token }),
+  source: 'test',
+});
+
+const request: AttachRequest = { namespace: 'ns', pod: 'mcp-0', container: 'mcp', connectTimeoutMs: 5_000, maxFrameBytes: 64 * 1024 };
+
+function collect(stream: NodeJS.ReadableStream): () => string {
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  return () => text;
+}
+
+describe('attach client (WebSocket channel protocol)', () => {
+  it('negotiates v5, sends stdin frames and the stdin half-close, demultiplexes stdout/stderr, and reports the status', async () => {
+    const api = await fake({
+      token: 's3cret',
+      onAttach: (s) => {
+        s.socket.on('message', (data: Buffer) => {
+          if (data[0] === 255) {
+            // stdin closed: answer on both output channels, then end like a container that failed.
+            s.socket.send(channelFrame(1, 'out:'));
+            s.socket.send(channelFrame(1, Buffer.concat(s.stdin).toString('utf8')));
+            s.socket.send(channelFrame(2, 'a warning'));
+            s.socket.send(channelFrame(3, JSON.stringify({ status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with exit code 3' })), () => s.socket.close(1000));
+          }
+        });
+      },
+    });
+    const stream = await attach(access(api.url, 's3cret'), request);
+    expect(stream.protocol).toBe('v5.channel.k8s.io');
+    const stdout = collect(stream.stdout);
+    const stderr = collect(stream.stderr);
+    stream.stdin.write('hello ');
+    stream.stdin.end('world');
+    const how = await stream.ended;
+    expect(stdout()).toBe('out:hello world');
+    expect(stderr()).toBe('a warning');
+    expect(how).toBe('closed (1000): NonZeroExitCode: command terminated with exit code 3');
+    const session = api.sessions[0]!;
+    expect(session.stdin.map(String)).toEqual(['hello ', 'world']);
+    expect(session.halfClosed).toEqual([0]);
+    expect(session.authorization).toBe('Bearer s3cret');
+    expect(Object.fromEntries(session.query)).toEqual({ container: 'mcp', stdin: 'true', stdout: 'true', stderr: 'true' });
+    expect(stream.stdin.destroyed).toBe(true);
+  });
+
+  it('falls back to v4 (no half-close frame: ending stdin sends nothing)', async () => {
+    const api = await fake({ protocols: ['v4.channel.k8s.io'] });
+    const stream = await attach(access(api.url), request);
+    expect(stream.protocol).toBe('v4.channel.k8s.io');
+    stream.stdin.end('x');
+    await eventually(async () => expect(api.sessions[0]?.stdin.map(String)).toEqual(['x']));
+    stream.close();
+    expect(await stream.ended).toBe('closed (1000)');
+    expect(api.sessions[0]!.halfClosed).toEqual([]);
+  });
+
+  it('says why when the server speaks neither protocol, refuses the upgrade, or the pod is missing', async () => {
+    const old = await fake({ protocols: ['channel.k8s.io'] });
+    await expect(attach(access(old.url), request)).rejects.toThrow(/Server sent no subprotocol/);
+    const guarded = await fake({ token: 'right' });
+    await expect(attach(access(guarded.url, 'wrong'), request)).rejects.toThrow('refused: HTTP 401: Unauthorized');
+    await expect(attach(access(guarded.url, 'right'), { ...request, pod: 'gone' })).rejects.toThrow('refused: HTTP 404: pods "gone" not found');
+  });
+
+  it('ends the stream on a frame over the limit, before buffering it', async () => {
+    const api = await fake({ onAttach: (s) => s.socket.send(channelFrame(1, Buffer.alloc(request.maxFrameBytes + 1, 0x61))) });
+    const stream = await attach(access(api.url), request);
+    const stdout = collect(stream.stdout);
+    expect(await stream.ended).toMatch(/^closed \(10\d\d\): Max payload size exceeded$/);
+    expect(stdout()).toBe('');
+  });
+
+  it('times out an opening that never gets an answer', async () => {
+    const net = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    open.push({ close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), silent.close(() => r()))) });
+    const port = (silent.address() as { port: number }).port;
+    await expect(attach(access(`http://127.0.0.1:${port}`), { ...request, connectTimeoutMs: 300 })).rejects.toThrow(/timed out|did not open within 300 ms/);
+  });
+
+  it('frames and words', () => {
+    expect([...frame(0, Buffer.from('ab'))]).toEqual([0, 0x61, 0x62]);
+    expect(describeEnd(undefined, 1006, '')).toBe('closed (1006)');
+    expect(describeEnd({ status: 'Success' }, 1000, '')).toBe('closed (1000): Success');
+  });
+});
+
+describe('proxyrunner in attach mode over the fake apiserver', () => {
+  async function attachProxy(api: FakeApiserver, token?: string): Promise<ProxyProcess> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'attach-'));
+    const kubeconfig = path.join(dir, 'config');
+    await writeFile(kubeconfig, fakeKubeconfig(api.url, token));
+    const proxy = await startProxy(['--transport', 'stdio', '--attach-selector', 'app=demo', '--attach-namespace', 'ns'], { env: { KUBECONFIG: kubeconfig } });
+    open.push({ close: () => proxy.stop() });
+    return proxy;
+  }
+
+  it('carries initialize → tools/call → DELETE to a real stdio MCP server in the "pod", and reattaches when it dies', async () => {
+    const api = await fake({ token: 'sa-token', container: everythingStdioCommand() });
+    api.pods.push({ name: 'other-0', labels: { app: 'other' } });
+    const proxy = await attachProxy(api, 'sa-token');
+    await eventually(async () => expect(proxy.stderr()).toContain('"msg":"attached to stdio server pod","component":"proxyrunner","namespace":"ns","pod":"mcp-0","container":"mcp","protocol":"v5.channel.k8s.io"'), 20_000);
+    expect(api.requests[0]).toBe('GET /api/v1/namespaces/ns/pods?labelSelector=app%3Ddemo&limit=500');
+
+    const a = await connect(proxy.mcpUrl);
+    const b = await connect(proxy.mcpUrl);
+    const [ra, rb] = await Promise.all([
+      a.client.callTool({ name: 'echo', arguments: { message: 'from a' } }),
+      b.client.callTool({ name: 'echo', arguments: { message: 'from b' } }),
+    ]);
+    expect(ra.content).toEqual([{ type: 'text', text: 'Echo: from a' }]);
+    expect(rb.content).toEqual([{ type: 'text', text: 'Echo: from b' }]);
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(2);
+    await a.end();
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(1));
+
+    // The container dies (its status comes on the error channel): b's session ends with it,
+    // the proxy reattaches to a new container, and a new session works.
+    api.containers[0]!.kill('SIGKILL');
+    await eventually(async () => expect(proxy.stderr()).toMatch(/"reason":"attach to pod mcp-0 closed \(1000\): NonZeroExitCode: container exited \(SIGKILL\)"/), 20_000);
+    await eventually(async () => expect(api.sessions).toHaveLength(2), 20_000);
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_upstream_up')).toBe(1), 20_000);
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(0);
+    const c = await connect(proxy.mcpUrl);
+    expect((await c.client.callTool({ name: 'echo', arguments: { message: 'again' } })).content).toEqual([{ type: 'text', text: 'Echo: again' }]);
+    await c.end();
+    await b.client.close();
+  });
+
+  it('is not ready, and says why, when the apiserver refuses its credentials', async () => {
+    const api = await fake({ token: 'right' });
+    const proxy = await attachProxy(api, 'wrong');
+    await eventually(async () => expect(proxy.stderr()).toContain('failed to start: Unauthorized'), 20_000);
+    const ready = await fetch(proxy.metricsUrl.replace('/metrics', '/readyz'));
+    expect(ready.status).toBe(503);
+  });
+});
