@@ -7,6 +7,7 @@ import { formatBytes, formatDuration } from '../../common/quantity.ts';
 
 export type UpstreamTransport = 'stdio' | 'sse' | 'streamable-http';
 export type ProxyMode = 'streamable-http' | 'sse';
+export type StdioIsolation = 'shared' | 'session';
 
 export interface ProxyConfig {
   transport: UpstreamTransport;
@@ -14,6 +15,8 @@ export interface ProxyConfig {
   command: string[];
   /** stdio in Kubernetes: attach to a pod's container instead of spawning `command`. */
   attach: { namespace: string; selector: string; container: string } | undefined;
+  /** stdio: one process for all sessions (shared) or one per session. */
+  stdioIsolation: StdioIsolation;
   proxyMode: ProxyMode;
   host: string;
   port: number;
@@ -39,6 +42,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'attach-selector', kind: 'string', help: 'stdio in Kubernetes: label selector of the MCP server pod to attach to (instead of a command)' },
   { name: 'attach-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: 'namespace of that pod (default: this pod\'s namespace)' },
   { name: 'attach-container', kind: 'string', default: 'mcp', help: 'container to attach to in that pod' },
+  { name: 'stdio-isolation', kind: 'string', default: 'shared', choices: ['shared', 'session'], help: 'stdio: one server process multiplexed across sessions (shared), or one process per session, capped by --max-sessions (session); attach mode is always shared' },
   { name: 'proxy-mode', kind: 'string', default: 'streamable-http', choices: ['streamable-http', 'sse'], help: 'what clients see: streamable HTTP at /mcp, or legacy SSE at /sse + /messages' },
   { name: 'host', kind: 'string', default: '0.0.0.0', help: 'address the MCP listener binds' },
   { name: 'port', kind: 'int', default: '8080', help: 'port of the MCP listener' },
@@ -104,6 +108,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (transport === 'stdio' && !selector && command.length === 0) {
     throw new UsageError('--transport stdio needs the server command after "--" (or MCPFLEET_COMMAND), or --attach-selector');
   }
+  const stdioIsolation = flags.string('stdio-isolation') as StdioIsolation;
+  if (stdioIsolation === 'session' && transport !== 'stdio') {
+    throw new UsageError(`--stdio-isolation session applies to --transport stdio only (got ${transport})`);
+  }
+  if (stdioIsolation === 'session' && selector) {
+    throw new UsageError('--stdio-isolation session cannot attach to a pod: an attached pod is one process, so it is shared (one backend pod per session is not offered)');
+  }
   const attach =
     transport === 'stdio' && selector
       ? { selector, container: flags.string('attach-container') as string, namespace: flags.string('attach-namespace') || serviceAccountNamespace() }
@@ -114,6 +125,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     targetUrl,
     command: transport === 'stdio' && !attach ? command : [],
     attach,
+    stdioIsolation,
     proxyMode: flags.string('proxy-mode') as ProxyMode,
     host: flags.string('host') as string,
     port: flags.int('port', 0, 65535),
@@ -179,6 +191,7 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     target: config.targetUrl?.href,
     command: config.command.join(' ') || undefined,
     attach: config.attach ? `${config.attach.namespace}/${config.attach.selector} (${config.attach.container})` : undefined,
+    stdioIsolation: config.transport === 'stdio' ? config.stdioIsolation : undefined,
     proxyMode: config.proxyMode,
     sessionIdleTimeout: formatDuration(config.sessionIdleTimeoutMs),
     maxSessions: config.maxSessions,

@@ -16,6 +16,10 @@ export type DropReason = (typeof DROP_REASONS)[number];
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'process_exit', 'invalid_session_id'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
+/** JSON-RPC messages the proxy refused to relay between a session and the upstream. */
+export const MESSAGE_REFUSAL_REASONS = ['duplicate_request_id', 'foreign_response', 'unattributable_server_request'] as const;
+export type MessageRefusalReason = (typeof MESSAGE_REFUSAL_REASONS)[number];
+
 const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);
 
 export interface ProxyMetrics {
@@ -29,6 +33,9 @@ export interface ProxyMetrics {
   streamClosed(): void;
   rejected(reason: RejectReason): void;
   upstreamError(kind: UpstreamErrorKind): void;
+  messageRefused(reason: MessageRefusalReason): void;
+  /** A request sent to a message-based upstream (+1) or answered, timed out or dropped (-1). */
+  upstreamPending(delta: number): void;
   upstreamRestarted(): void;
   setUpstreamUp(up: boolean): void;
   /** A bug caught by a last-resort handler (pipeline or process). */
@@ -127,11 +134,7 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     registers: [registry],
   });
   for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.inc({ kind }, 0);
-  const internalErrors = new Counter({
-    name: 'mcpfleet_proxy_internal_errors_total',
-    help: 'Errors caught only by a last-resort handler (a request handler that threw, an unhandled rejection): bugs, each logged.',
-    registers: [registry],
-  });
+  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target', 'overloaded',
   const restarts = new Counter({ name: 'mcpfleet_proxy_upstream_restarts_total', help: 'Restarts of the stdio upstream process.', registers: [registry] });
   const up = new Gauge({ name: 'mcpfleet_proxy_upstream_up', help: '1 when the upstream was reachable at the last check.', registers: [registry] });
   const limit = new Gauge({ name: 'mcpfleet_proxy_memory_limit_bytes', help: 'Memory limit the heap was sized for (0 if none).', registers: [registry] });
@@ -211,6 +214,8 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     streamClosed: () => void streamsOpenCount--,
     rejected: (reason) => rejectedCounter.inc({ reason }),
     upstreamError: (kind) => upstreamErrors.inc({ kind }),
+    messageRefused: (reason) => refusedMessages.inc({ reason }),
+    upstreamPending: (delta) => void (upstreamPendingCount += delta),
     upstreamRestarted: () => restarts.inc(),
     setUpstreamUp: (value) => up.set(value ? 1 : 0),
     internalError: () => internalErrors.inc(),

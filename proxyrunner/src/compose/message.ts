@@ -11,9 +11,11 @@ import type { ClientSession } from '../frontend/clientSession.ts';
 import type { FrontendDeps } from '../frontend/deps.ts';
 import { sseRoutes } from '../frontend/sse.ts';
 import { streamableRoute } from '../frontend/streamable.ts';
+import { withDeadlines } from '../upstream/deadline.ts';
 import type { Connector } from '../upstream/link.ts';
 import type { FrameLimits } from '../upstream/lines.ts';
 import { StdioMultiplexer } from '../upstream/multiplexer.ts';
+import { PerSessionStdioConnector } from '../upstream/perSessionStdio.ts';
 import { SseUpstreamConnector } from '../upstream/sseUpstream.ts';
 import { childProcessLauncher, type StdioLauncher } from '../upstream/stdio.ts';
 import { meteredRegistry } from './registry.ts';
@@ -30,7 +32,8 @@ export async function composeMessage(
     ? (await import('../upstream/podAttach.ts')).podAttachLauncher(config.attach, log, config.upstreamConnectTimeoutMs)
     : childProcessLauncher(config.command, log);
   const limits: FrameLimits = { maxBytes: memory.budget.maxMessageBytes, pool: memory.pool };
-  const connector = await createConnector(config, metrics, log, launcher, limits);
+  // Every upstream kind gets the same bounded waits (--upstream-response-timeout).
+  const connector = withDeadlines(await createConnector(config, metrics, log, launcher, limits), { timeoutMs: config.upstreamResponseTimeoutMs, metrics });
   const registry = meteredRegistry<ClientSession>(config, metrics, (session, reason) => session.data.end(reason));
   const deps: FrontendDeps = { registry, connector, metrics, log, maxPending: Math.max(16, Math.min(config.maxSessions, 1024)) };
   return {
@@ -48,7 +51,9 @@ export async function composeMessage(
 async function createConnector(config: ProxyConfig, metrics: ProxyMetrics, log: Logger, launcher: StdioLauncher, limits: FrameLimits): Promise<Connector> {
   switch (config.transport) {
     case 'stdio':
-      return new StdioMultiplexer(launcher, log, metrics, limits);
+      return config.stdioIsolation === 'session' && !config.attach
+        ? new PerSessionStdioConnector(launcher, log, metrics, config.maxSessions)
+        : new StdioMultiplexer(launcher, log, metrics, { limits });
     case 'sse':
       return new SseUpstreamConnector({ target: config.targetUrl as URL, connectTimeoutMs: config.upstreamConnectTimeoutMs, log, metrics, limits });
     case 'streamable-http': {

@@ -7,9 +7,21 @@
 //   - server requests go to the POST still waiting (if exactly one), else the GET stream;
 //   - everything else goes to the GET stream, or is dropped if the client opened none
 //     (the spec allows it; buffering it would grow without bound).
+// Every request the client sends is tracked by its id until answered (#inflight, with
+// the POST waiting for it, if any): a second request reusing an id still in flight gets
+// a JSON-RPC error of its own and is never sent upstream, so it can neither replace nor
+// hang the first. A client's own notifications/cancelled settles the POST waiting for
+// that request (with a "cancelled" error), so nothing waits for an answer that will
+// not come. The upstream side bounds every wait (upstream/deadline.ts).
 import type { ServerResponse } from 'node:http';
-import type { RpcMessage } from '../jsonrpc.ts';
+import { INVALID_REQUEST, type RpcId, type RpcMessage } from '../jsonrpc.ts';
+import type { ProxyMetrics } from '../metrics.ts';
 import { idKey, proxyHttpStatus, type Link } from '../upstream/link.ts';
+
+/** JSON-RPC code for a request the client itself cancelled (as the SDKs use it). */
+const REQUEST_CANCELLED = -32800;
+
+const idOf = (key: string): RpcId => (key[0] === 'n' ? Number(key.slice(1)) : key.slice(1));
 import { SseStream } from './sseStream.ts';
 
 export class PostCall {
@@ -65,12 +77,15 @@ export class ClientSession {
   /** Told whether the upstream accepted initialize (used where no POST awaits it). */
   onInitializeResult: ((ok: boolean) => void) | undefined;
   readonly #initializeKeys = new Set<string>();
-  readonly #calls = new Map<string, PostCall>();
+  /** Requests sent upstream and not yet answered → the POST waiting for each (null: none, legacy SSE). */
+  readonly #inflight = new Map<string, PostCall | null>();
   readonly #progress = new Map<string, PostCall>();
+  readonly #metrics: ProxyMetrics | undefined;
   #ended = false;
 
-  constructor(link: Link, onUpstreamClose: () => void) {
+  constructor(link: Link, onUpstreamClose: () => void, metrics?: ProxyMetrics) {
     this.link = link;
+    this.#metrics = metrics;
     link.onmessage = (message) => this.deliver(message);
     link.onclose = () => {
       if (!this.#ended) onUpstreamClose();
@@ -79,16 +94,54 @@ export class ClientSession {
 
   /** Forwards a POST's messages upstream; its requests will be answered through `call`. */
   forward(messages: readonly RpcMessage[], call: PostCall | undefined): void {
+    const accepted: RpcMessage[] = [];
     for (const message of messages) {
-      if (message.method === 'initialize' && message.id !== undefined && message.id !== null) this.#initializeKeys.add(idKey(message.id));
-      if (call && message.method !== undefined && message.id !== undefined && message.id !== null) {
-        const key = idKey(message.id);
-        this.#calls.set(key, call);
+      const { id, method } = message;
+      if (method !== undefined && id !== undefined && id !== null) {
+        const key = idKey(id);
+        if (this.#inflight.has(key)) {
+          this.#refuseDuplicate(message, key, call);
+          continue;
+        }
+        if (method === 'initialize') this.#initializeKeys.add(key);
+        this.#inflight.set(key, call ?? null);
         const token = (message.params?._meta as Record<string, unknown> | undefined)?.progressToken;
-        if (typeof token === 'string' || typeof token === 'number') this.#progress.set(idKey(token), call);
+        if (call && (typeof token === 'string' || typeof token === 'number')) this.#progress.set(idKey(token), call);
+      } else if (method === 'notifications/cancelled') {
+        this.#cancelledByClient(message);
       }
+      accepted.push(message);
     }
-    for (const message of messages) this.link.send(message);
+    for (const message of accepted) this.link.send(message);
+  }
+
+  /** The request reuses an id still in flight: it gets its own error, the first is untouched. */
+  #refuseDuplicate(message: RpcMessage, key: string, call: PostCall | undefined): void {
+    this.#metrics?.messageRefused('duplicate_request_id');
+    const error: RpcMessage = {
+      jsonrpc: '2.0',
+      id: message.id as RpcId,
+      error: { code: INVALID_REQUEST, message: `Request id ${JSON.stringify(message.id)} is already in flight in this session; use a new id` },
+    };
+    // This POST waits for the key unless it is the one that sent the first request too.
+    if (call && call.waitsFor(key) && this.#inflight.get(key) !== call) call.respond(key, error);
+    else if (call) call.related(error);
+    else this.standalone?.send(error);
+  }
+
+  /** The client gave up on one of its requests: whatever waits for it is settled now. */
+  #cancelledByClient(message: RpcMessage): void {
+    const requestId = message.params?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const key = idKey(requestId);
+    if (!this.#inflight.has(key)) return;
+    const call = this.#inflight.get(key);
+    this.#inflight.delete(key);
+    this.#initializeKeys.delete(key);
+    if (call) {
+      call.respond(key, { jsonrpc: '2.0', id: requestId, error: { code: REQUEST_CANCELLED, message: 'Request cancelled by the client' } });
+      if (call.done) this.#forget(call);
+    }
   }
 
   deliver(message: RpcMessage): void {
@@ -96,9 +149,9 @@ export class ClientSession {
     if (method === undefined && id !== undefined && id !== null) {
       const key = idKey(id);
       if (this.#initializeKeys.delete(key)) this.onInitializeResult?.(message.result !== undefined);
-      const call = this.#calls.get(key);
+      const call = this.#inflight.get(key);
+      this.#inflight.delete(key);
       if (call) {
-        this.#calls.delete(key);
         call.respond(key, message);
         if (call.done) this.#forget(call);
         return;
@@ -115,7 +168,8 @@ export class ClientSession {
       }
     }
     if (id !== undefined && id !== null && !this.standalone?.open) {
-      const waiting = new Set(this.#calls.values());
+      const waiting = new Set<PostCall>();
+      for (const call of this.#inflight.values()) if (call) waiting.add(call);
       if (waiting.size === 1) {
         (waiting.values().next().value as PostCall).related(message);
         return;
@@ -127,11 +181,11 @@ export class ClientSession {
   /** The POST's client went away: its requests are cancelled upstream, their answers dropped. */
   abandon(call: PostCall): void {
     if (call.done || this.#ended) return;
-    for (const [key, owner] of this.#calls) {
+    for (const [key, owner] of this.#inflight) {
       if (owner !== call) continue;
-      this.#calls.delete(key);
-      const requestId = key[0] === 'n' ? Number(key.slice(1)) : key.slice(1);
-      this.link.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'client disconnected' } });
+      this.#inflight.delete(key);
+      this.#initializeKeys.delete(key);
+      this.link.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: idOf(key), reason: 'client disconnected' } });
     }
     this.#forget(call);
   }
@@ -145,13 +199,14 @@ export class ClientSession {
     if (this.#ended) return;
     this.#ended = true;
     this.link.close();
-    const calls = new Set(this.#calls.values());
-    this.#calls.clear();
+    const calls = new Set<PostCall>();
+    for (const call of this.#inflight.values()) if (call) calls.add(call);
+    this.#inflight.clear();
     this.#progress.clear();
     for (const call of calls) {
       call.abort((key) => ({
         jsonrpc: '2.0',
-        id: key[0] === 'n' ? Number(key.slice(1)) : key.slice(1),
+        id: idOf(key),
         error: { code: -32000, message: `session ended: ${reason}` },
       }));
     }

@@ -6,7 +6,7 @@ import type { ProxyMetrics } from '../metrics.ts';
 import type { SessionRegistry } from '../sessions.ts';
 import { reject, type Exchange } from '../http/exchange.ts';
 import { UPSTREAM_ERROR } from '../jsonrpc.ts';
-import type { Connector, Link } from '../upstream/link.ts';
+import { UpstreamAtCapacity, type Connector, type Link } from '../upstream/link.ts';
 import type { ClientSession } from './clientSession.ts';
 
 export interface FrontendDeps {
@@ -22,6 +22,10 @@ export async function openLink(exchange: Exchange, deps: FrontendDeps): Promise<
   try {
     return await deps.connector.open();
   } catch (err) {
+    if (err instanceof UpstreamAtCapacity) {
+      reject(exchange, deps.metrics, 'overloaded', 503, UPSTREAM_ERROR, `Proxy at capacity: ${err.message}; retry shortly`, { headers: { 'retry-after': '1' } });
+      return undefined;
+    }
     deps.metrics.upstreamError('connect');
     deps.log.warn('upstream unavailable', { err: err as Error });
     reject(exchange, deps.metrics, 'upstream_unavailable', 503, UPSTREAM_ERROR, `Upstream MCP server unavailable: ${(err as Error).message}`, {

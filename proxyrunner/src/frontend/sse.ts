@@ -33,7 +33,7 @@ export function sseRoutes(deps: FrontendDeps): Routes {
     const session = new ClientSession(link, () => {
       pending.delete(id);
       if (!registry.remove(id, 'upstream_closed')) session.end('upstream closed');
-    });
+    }, metrics);
     const stream = new SseStream(res);
     session.standalone = stream;
     exchange.markStream();

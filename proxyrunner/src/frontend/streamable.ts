@@ -52,7 +52,7 @@ export function streamableRoute(deps: FrontendDeps): Route {
     const id = randomUUID();
     const session = new ClientSession(link, () => {
       if (!registry.remove(id, 'upstream_closed')) session.end('upstream closed');
-    });
+    }, metrics);
     const call = new PostCall(res, [idKey(message.id)], (response): Record<string, string> => {
       if (response.result === undefined) return {};
       registry.add(id, session);

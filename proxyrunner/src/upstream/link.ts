@@ -22,6 +22,9 @@ export interface Connector {
   close(): Promise<void>;
 }
 
+/** The upstream side is full (e.g. every per-session process is in use): retry later. */
+export class UpstreamAtCapacity extends Error {}
+
 export const idKey = (id: RpcId): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
 
 /**

@@ -60,6 +60,11 @@ function collect(link: Link): RpcMessage[] {
 }
 
 const tick = (ms = 10): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function counter(m: ReturnType<typeof metrics>, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await m.registry.getSingleMetric(name)?.get();
+  return metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? NaN;
+}
+
 const metrics = () => createMetrics({ activeSessions: () => 0, memoryLimitBytes: undefined, info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' }, defaultMetrics: false });
 
 describe('StdioMultiplexer', () => {
@@ -135,10 +140,136 @@ describe('StdioMultiplexer', () => {
     b.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
     await tick();
     expect(gotA).toEqual([]);
-    expect(gotB).toEqual([{ jsonrpc: '2.0', id: 'srv-1', method: 'sampling/createMessage', params: {} }]);
-    b.send({ jsonrpc: '2.0', id: 'srv-1', result: { content: 'ok' } });
+    expect(gotB).toEqual([{ jsonrpc: '2.0', id: 'mcpfleet-srv-1', method: 'sampling/createMessage', params: {} }]);
+    b.send({ jsonrpc: '2.0', id: 'mcpfleet-srv-1', result: { content: 'ok' } });
     await tick();
     expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', id: 'srv-1', result: { content: 'ok' } });
+    await mux.close();
+  });
+
+  it('drops an answer to a server request from a session it was not delivered to', async () => {
+    const { server, launch } = fakeServer((message, s) => {
+      if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: 7, method: 'sampling/createMessage', params: {} });
+    });
+    const m = metrics();
+    const mux = new StdioMultiplexer(launch, silentLogger, m);
+    const a = await mux.open();
+    const b = await mux.open();
+    const gotA = collect(a);
+    collect(b);
+    for (const l of [a, b]) l.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
+    await tick();
+    const delivered = gotA[0]?.id;
+    expect(delivered).toBe('mcpfleet-srv-1');
+    // B forges answers: with the delivered id, and with the server's own id.
+    b.send({ jsonrpc: '2.0', id: delivered as string, result: { forged: true } });
+    b.send({ jsonrpc: '2.0', id: 7, result: { forged: true } });
+    await tick();
+    expect(server.received.filter((r) => r.method === undefined)).toEqual([]);
+    a.send({ jsonrpc: '2.0', id: delivered as string, result: { genuine: true } });
+    await tick();
+    expect(server.received.filter((r) => r.method === undefined)).toEqual([{ jsonrpc: '2.0', id: 7, result: { genuine: true } }]);
+    expect(await counter(m, 'mcpfleet_proxy_messages_refused_total', { reason: 'foreign_response' })).toBe(2);
+    expect(mux.pendingCount).toBe(1); // A's tool call, still unanswered
+    await mux.close();
+  });
+
+  it('answers the server with an error when two sessions could own its request', async () => {
+    const { server, launch } = fakeServer(() => {});
+    const m = metrics();
+    const mux = new StdioMultiplexer(launch, silentLogger, m);
+    const a = await mux.open();
+    const b = await mux.open();
+    const gotA = collect(a);
+    const gotB = collect(b);
+    for (const l of [a, b]) l.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
+    b.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
+    await tick();
+    server.send({ jsonrpc: '2.0', id: 'x', method: 'elicitation/create', params: {} });
+    await tick();
+    expect(gotA).toEqual([]);
+    expect(gotB).toEqual([]);
+    expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', id: 'x', error: { code: -32603, message: expect.stringMatching(/cannot attribute this request to one client session \(2 sessions/) } });
+    expect(await counter(m, 'mcpfleet_proxy_messages_refused_total', { reason: 'unattributable_server_request' })).toBe(1);
+    await mux.close();
+  });
+
+  it('attributes a server request by a progress token the proxy minted', async () => {
+    const { server, launch } = fakeServer(() => {});
+    const mux = new StdioMultiplexer(launch, silentLogger, metrics());
+    const a = await mux.open();
+    const b = await mux.open();
+    const gotA = collect(a);
+    const gotB = collect(b);
+    for (const l of [a, b]) l.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
+    b.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { _meta: { progressToken: 'b-token' } } });
+    await tick();
+    const token = (server.received.at(-1)?.params?._meta as { progressToken: string }).progressToken;
+    server.send({ jsonrpc: '2.0', id: 'x', method: 'sampling/createMessage', params: { _meta: { progressToken: token } } });
+    await tick();
+    expect(gotA).toEqual([]);
+    expect(gotB.map((g) => g.method)).toEqual(['sampling/createMessage']);
+    await mux.close();
+  });
+
+  it('sends the server\'s cancellation of its request only to the session that got it', async () => {
+    const { server, launch } = fakeServer((message, s) => {
+      if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: 9, method: 'roots/list' });
+    });
+    const mux = new StdioMultiplexer(launch, silentLogger, metrics());
+    const a = await mux.open();
+    const b = await mux.open();
+    const gotA = collect(a);
+    const gotB = collect(b);
+    for (const l of [a, b]) l.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    b.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
+    await tick();
+    server.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 9 } });
+    await tick();
+    expect(gotA).toEqual([]);
+    expect(gotB).toEqual([
+      { jsonrpc: '2.0', id: 'mcpfleet-srv-1', method: 'roots/list' },
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'mcpfleet-srv-1' } },
+    ]);
+    expect(mux.pendingCount).toBe(1);
+    await mux.close();
+  });
+
+  it('refuses a second request with an id still in flight in the same session', async () => {
+    const { server, launch } = fakeServer(() => {});
+    const mux = new StdioMultiplexer(launch, silentLogger, metrics());
+    const a = await mux.open();
+    const got = collect(a);
+    a.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { n: 1 } });
+    a.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { n: 2 } });
+    await tick();
+    expect(server.received).toHaveLength(1);
+    expect(got).toEqual([expect.objectContaining({ id: 4, error: expect.objectContaining({ message: expect.stringMatching(/already in flight/) }) })]);
+    server.send({ jsonrpc: '2.0', id: server.received[0]?.id as number, result: { n: 1 } });
+    await tick();
+    expect(got.at(-1)).toEqual({ jsonrpc: '2.0', id: 4, result: { n: 1 } });
+    await mux.close();
+  });
+
+  it('frees a request the client cancels and tells the server', async () => {
+    const { server, launch } = fakeServer(() => {});
+    const mux = new StdioMultiplexer(launch, silentLogger, metrics());
+    const a = await mux.open();
+    const got = collect(a);
+    a.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { _meta: { progressToken: 1 } } });
+    await tick();
+    expect(mux.pendingCount).toBe(1);
+    const upstreamId = server.received[0]?.id;
+    a.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 4, reason: 'timeout' } });
+    await tick();
+    expect(mux.pendingCount).toBe(0);
+    expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'timeout' } });
+    server.send({ jsonrpc: '2.0', id: upstreamId as number, result: {} });
+    await tick();
+    expect(got).toEqual([]);
     await mux.close();
   });
 

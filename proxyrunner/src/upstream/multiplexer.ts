@@ -1,16 +1,37 @@
 // One stdio MCP server shared by many HTTP sessions. A stdio server believes it has a
-// single client, so the multiplexer makes that true:
-//   - request ids are rewritten to proxy-unique numbers and mapped back on response;
-//   - progress tokens likewise, so progress reaches the session that asked;
+// single client, so the multiplexer makes that true without letting one session see or
+// answer another's traffic:
+//   - client request ids are rewritten to proxy-unique numbers and mapped back on
+//     response; a second request reusing an id still in flight in the same session is
+//     answered with a JSON-RPC error (the first one is untouched);
+//   - progress tokens likewise, so progress reaches only the session that asked;
 //   - the first initialize goes to the server, its result is cached and replayed to
 //     every later session (notifications/initialized is sent once);
 //   - server notifications fan out (resources/updated only to subscribers);
-//   - server-to-client requests (sampling, elicitation, roots) go to the session with
-//     the most recent request in flight, else the most recently active one;
+//   - a server-to-client request (sampling, elicitation, roots/list, ping) is delivered
+//     to exactly ONE session, under a proxy-minted id ("mcpfleet-srv-N"). Only that
+//     session's response with that id is written back to the server (with the server's
+//     own id); a response from any other session, or for an id the proxy never
+//     delivered, is dropped and counted (messages_refused_total{reason="foreign_response"}).
+//     The server's notifications/cancelled for it goes only to that session.
+//   - attribution rule for a server request, first match wins:
+//       1. params._meta.progressToken is a token the proxy minted for a client request
+//          still in flight → that request's session;
+//       2. exactly one session (initialized or not) has client requests in flight →
+//          that session;
+//       3. no session has requests in flight and exactly one session is initialized →
+//          that session;
+//       4. otherwise (no session, or several candidates and nothing in the request ties
+//          it to one) the proxy does not guess: the server gets a JSON-RPC error
+//          (-32603, "cannot attribute this request to one client session") and it is
+//          counted (messages_refused_total{reason="unattributable_server_request"}).
+//     Stdio carries no per-request context (the MCP revisions up to 2025-11-25 define no
+//     related-request field on the wire), so a server that needs sampling/elicitation
+//     under concurrent sessions should run with --stdio-isolation session.
 //   - when the process dies every link is closed (their sessions end as
 //     upstream_closed) and all state is dropped with it.
 import type { RpcId, RpcMessage } from '../jsonrpc.ts';
-import { INTERNAL_ERROR, UPSTREAM_ERROR } from '../jsonrpc.ts';
+import { INTERNAL_ERROR, INVALID_REQUEST, UPSTREAM_ERROR } from '../jsonrpc.ts';
 import type { Readiness } from '../../../common/diagnostics.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -25,13 +46,24 @@ interface Pending {
   isInitialize: boolean;
 }
 
+/** A server-to-client request delivered to one session under a proxy-minted id. */
+interface ServerRequest {
+  link: MuxLink;
+  serverId: RpcId;
+  /** The server's progress token on it: only this session may report progress for it. */
+  progressToken: string | number | undefined;
+}
+
+const SERVER_REQUEST_PREFIX = 'mcpfleet-srv-';
+
 class MuxLink implements Link {
   onmessage: (message: RpcMessage) => void = () => {};
   onclose: () => void = () => {};
   /** client request id → upstream id, for requests still unanswered */
   readonly ids = new Map<string, number>();
+  /** proxy ids of the server requests delivered to this session and not yet answered */
+  readonly serverRequests = new Set<string>();
   readonly subscriptions = new Set<string>();
-  lastRequestAt = 0;
   initialized = false;
   closed = false;
   readonly #mux: StdioMultiplexer;
@@ -53,37 +85,53 @@ class MuxLink implements Link {
 
 type InitState = { kind: 'none' } | { kind: 'pending'; waiters: { link: MuxLink; id: RpcId }[] } | { kind: 'ready'; result: unknown };
 
+export interface MultiplexerOptions {
+  /** Restart the process when it dies (shared mode); false: it lives and dies with its one session. */
+  restart?: boolean;
+  /** Bounds on the server's lines (the memory budget). */
+  limits?: FrameLimits;
+}
+
 export class StdioMultiplexer implements Connector {
   readonly #supervisor: StdioSupervisor;
   readonly #log: Logger;
+  readonly #metrics: ProxyMetrics;
   readonly #links = new Set<MuxLink>();
   readonly #pending = new Map<number, Pending>();
   readonly #progress = new Map<string, { link: MuxLink; token: string | number }>();
-  /** server request id → the link it was routed to */
-  readonly #serverRequests = new Map<string, MuxLink>();
+  /** proxy-minted id → the server request delivered under it */
+  readonly #serverRequests = new Map<string, ServerRequest>();
+  /** idKey(server's id) → proxy-minted id, to route the server's cancellation */
+  readonly #serverRequestIds = new Map<string, string>();
   #nextId = 1;
+  #nextServerRequest = 1;
   #init: InitState = { kind: 'none' };
   #initializedSent = false;
-  #upWaiters: (() => void)[] = [];
+  #upWaiters: { wake: () => void; fail: (reason: string) => void }[] = [];
+  readonly #restart: boolean;
 
-  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, limits?: FrameLimits) {
+  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, options: MultiplexerOptions = {}) {
     this.#log = log;
+    this.#metrics = metrics;
+    this.#restart = options.restart ?? true;
     this.#supervisor = new StdioSupervisor(
       launch,
       {
         onMessage: (message) => this.#fromServer(message),
         onUp: () => {
           metrics.setUpstreamUp(true);
-          for (const wake of this.#upWaiters.splice(0)) wake();
+          for (const waiter of this.#upWaiters.splice(0)) waiter.wake();
         },
         onDown: (reason) => {
           metrics.setUpstreamUp(false);
+          if (!this.#restart) for (const waiter of this.#upWaiters.splice(0)) waiter.fail(reason);
           this.#reset(reason);
         },
       },
       log,
       metrics,
-      limits,
+      options.limits,
+      this.#restart,
     );
     metrics.setUpstreamUp(false);
     this.#supervisor.start();
@@ -91,6 +139,11 @@ export class StdioMultiplexer implements Connector {
 
   get linkCount(): number {
     return this.#links.size;
+  }
+
+  /** Requests in flight at the server plus server requests awaiting a session's answer. */
+  get pendingCount(): number {
+    return this.#pending.size + this.#serverRequests.size;
   }
 
   readiness(): Readiness {
@@ -103,15 +156,21 @@ export class StdioMultiplexer implements Connector {
   async open(): Promise<Link> {
     if (!this.#supervisor.running) {
       await new Promise<void>((resolve, reject) => {
+        const waiter = {
+          wake: (): void => {
+            clearTimeout(timer);
+            resolve();
+          },
+          fail: (reason: string): void => {
+            clearTimeout(timer);
+            reject(new Error(`stdio MCP server is not running (${reason})`));
+          },
+        };
         const timer = setTimeout(() => {
-          this.#upWaiters = this.#upWaiters.filter((w) => w !== wake);
+          this.#upWaiters = this.#upWaiters.filter((w) => w !== waiter);
           reject(new Error(`stdio MCP server is not running (${this.#supervisor.lastDown})`));
         }, 5_000);
-        const wake = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.#upWaiters.push(wake);
+        this.#upWaiters.push(waiter);
       });
     }
     const link = new MuxLink(this);
@@ -126,7 +185,9 @@ export class StdioMultiplexer implements Connector {
 
   fromClient(link: MuxLink, message: RpcMessage): void {
     const { method, id } = message;
-    if (method !== undefined && id !== undefined && id !== null) {
+    if (method === undefined) {
+      this.#clientResponse(link, message);
+    } else if (id !== undefined && id !== null) {
       this.#clientRequest(link, message, method, id);
     } else if (method === 'notifications/initialized') {
       link.initialized = true;
@@ -136,19 +197,56 @@ export class StdioMultiplexer implements Connector {
       }
     } else if (method === 'notifications/cancelled') {
       const requestId = message.params?.requestId as RpcId | undefined;
-      const upstreamId = requestId === undefined ? undefined : link.ids.get(idKey(requestId));
-      if (upstreamId !== undefined) this.#write({ ...message, params: { ...message.params, requestId: upstreamId } });
-    } else if (method === undefined && id !== undefined && id !== null) {
-      // The client answers a request the server sent it.
-      this.#serverRequests.delete(idKey(id));
-      this.#write(message);
+      if (requestId !== undefined && requestId !== null) this.#cancelledByClient(link, requestId, message);
+    } else if (method === 'notifications/progress') {
+      // Progress on a server request: only from the session it was delivered to.
+      const token = message.params?.progressToken;
+      const owned = [...link.serverRequests].some((proxyId) => this.#serverRequests.get(proxyId)?.progressToken === token);
+      if (owned) this.#write(message);
     } else {
       this.#write(message);
     }
   }
 
+  /** The client answers a server request: only one that was delivered to it. */
+  #clientResponse(link: MuxLink, message: RpcMessage): void {
+    const id = message.id;
+    const entry = typeof id === 'string' ? this.#serverRequests.get(id) : undefined;
+    if (!entry || entry.link !== link) {
+      this.#metrics.messageRefused('foreign_response');
+      this.#log.warn('dropped a client response to a server request not delivered to its session', { id: typeof id === 'string' ? id.slice(0, 100) : id });
+      return;
+    }
+    this.#forgetServerRequest(id as string);
+    this.#write({ ...message, id: entry.serverId });
+  }
+
+  /** The client gives up on one of its requests: the server is told, the entry freed. */
+  #cancelledByClient(link: MuxLink, requestId: RpcId, message: RpcMessage): void {
+    const key = idKey(requestId);
+    const upstreamId = link.ids.get(key);
+    if (upstreamId === undefined) {
+      // Maybe an initialize still waiting for the shared one: stop waiting.
+      if (this.#init.kind === 'pending') this.#init.waiters = this.#init.waiters.filter((w) => !(w.link === link && idKey(w.id) === key));
+      return;
+    }
+    link.ids.delete(key);
+    const pending = this.#pending.get(upstreamId);
+    if (pending?.isInitialize) {
+      pending.link = undefined; // initialize is never cancelled; its result primes the cache
+      return;
+    }
+    this.#pending.delete(upstreamId);
+    if (pending?.progressToken) this.#progress.delete(pending.progressToken);
+    this.#write({ ...message, params: { ...message.params, requestId: upstreamId } });
+  }
+
   #clientRequest(link: MuxLink, message: RpcMessage, method: string, id: RpcId): void {
-    link.lastRequestAt = Date.now();
+    if (link.ids.has(idKey(id))) {
+      this.#metrics.messageRefused('duplicate_request_id');
+      link.onmessage(errorResponse(id, INVALID_REQUEST, `request id ${JSON.stringify(id)} is already in flight in this session`, 400));
+      return;
+    }
     if (method === 'initialize') {
       this.#initialize(link, message, id);
       return;
@@ -217,10 +315,13 @@ export class StdioMultiplexer implements Connector {
         return;
       }
       case 'notifications/cancelled': {
+        // Only the server's own requests can be cancelled by it; only their session hears.
         const requestId = message.params?.requestId as RpcId | undefined;
-        const target = requestId === undefined ? undefined : this.#serverRequests.get(idKey(requestId));
-        if (requestId !== undefined) this.#serverRequests.delete(idKey(requestId));
-        target?.onmessage(message);
+        const proxyId = requestId === undefined || requestId === null ? undefined : this.#serverRequestIds.get(idKey(requestId));
+        const entry = proxyId === undefined ? undefined : this.#serverRequests.get(proxyId);
+        if (!entry || proxyId === undefined) return;
+        this.#forgetServerRequest(proxyId);
+        entry.link.onmessage({ ...message, params: { ...message.params, requestId: proxyId } });
         return;
       }
       case 'notifications/resources/updated': {
@@ -257,20 +358,58 @@ export class StdioMultiplexer implements Connector {
     }
   }
 
-  #serverRequest(message: RpcMessage, id: RpcId): void {
-    let target: MuxLink | undefined;
-    for (const link of this.#links) {
-      if (!link.initialized) continue;
-      const score = (link.ids.size > 0 ? 2 ** 52 : 0) + link.lastRequestAt;
-      const best = target ? (target.ids.size > 0 ? 2 ** 52 : 0) + target.lastRequestAt : -1;
-      if (score > best) target = link;
-    }
-    if (!target) {
-      this.#write(errorResponse(id, INTERNAL_ERROR, 'no client session is connected to answer this request'));
+  #serverRequest(message: RpcMessage, serverId: RpcId): void {
+    const target = this.#attribute(message);
+    if (typeof target === 'string') {
+      this.#metrics.messageRefused('unattributable_server_request');
+      this.#log.warn('server request not attributable to one session; answered with an error', { method: message.method, why: target });
+      this.#write(errorResponse(serverId, INTERNAL_ERROR, `mcpfleet proxy: cannot attribute this request to one client session (${target})`));
       return;
     }
-    this.#serverRequests.set(idKey(id), target);
-    target.onmessage(message);
+    if (this.#serverRequestIds.has(idKey(serverId))) {
+      this.#write(errorResponse(serverId, INVALID_REQUEST, 'mcpfleet proxy: request id already in flight'));
+      return;
+    }
+    const proxyId = `${SERVER_REQUEST_PREFIX}${this.#nextServerRequest++}`;
+    const meta = message.params?._meta as Record<string, unknown> | undefined;
+    const token = meta?.progressToken;
+    this.#serverRequests.set(proxyId, { link: target, serverId, progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined });
+    this.#serverRequestIds.set(idKey(serverId), proxyId);
+    target.serverRequests.add(proxyId);
+    target.onmessage({ ...message, id: proxyId });
+  }
+
+  /** The one session a server request belongs to, or why there is none (see the header). */
+  #attribute(message: RpcMessage): MuxLink | string {
+    const token = (message.params?._meta as Record<string, unknown> | undefined)?.progressToken;
+    const hinted = typeof token === 'string' ? this.#progress.get(token) : undefined;
+    if (hinted) return hinted.link;
+    let busy: MuxLink | undefined;
+    let busyCount = 0;
+    let ready: MuxLink | undefined;
+    let readyCount = 0;
+    for (const link of this.#links) {
+      if (link.ids.size > 0) {
+        busyCount++;
+        busy = link;
+      }
+      if (link.initialized) {
+        readyCount++;
+        ready = link;
+      }
+    }
+    if (busyCount === 1 && busy) return busy;
+    if (busyCount > 1) return `${busyCount} sessions have requests in flight`;
+    if (readyCount === 1 && ready) return ready;
+    return readyCount === 0 ? 'no client session is connected' : `${readyCount} idle sessions are connected`;
+  }
+
+  #forgetServerRequest(proxyId: string): void {
+    const entry = this.#serverRequests.get(proxyId);
+    if (!entry) return;
+    this.#serverRequests.delete(proxyId);
+    this.#serverRequestIds.delete(idKey(entry.serverId));
+    entry.link.serverRequests.delete(proxyId);
   }
 
   #subscribed(uri: string): boolean {
@@ -291,11 +430,10 @@ export class StdioMultiplexer implements Connector {
       this.#write({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'client session ended' } });
     }
     link.ids.clear();
-    for (const [key, owner] of this.#serverRequests) {
-      if (owner !== link) continue;
-      this.#serverRequests.delete(key);
-      const raw = key.slice(1);
-      this.#write(errorResponse(key[0] === 'n' ? Number(raw) : raw, INTERNAL_ERROR, 'client session ended'));
+    for (const proxyId of [...link.serverRequests]) {
+      const entry = this.#serverRequests.get(proxyId);
+      this.#forgetServerRequest(proxyId);
+      if (entry) this.#write(errorResponse(entry.serverId, INTERNAL_ERROR, 'client session ended'));
     }
     for (const uri of link.subscriptions) {
       if (!this.#subscribed(uri)) this.#internalRequest('resources/unsubscribe', { uri });
@@ -320,6 +458,7 @@ export class StdioMultiplexer implements Connector {
     this.#pending.clear();
     this.#progress.clear();
     this.#serverRequests.clear();
+    this.#serverRequestIds.clear();
     const init = this.#init;
     this.#init = { kind: 'none' };
     this.#initializedSent = false;
@@ -332,6 +471,7 @@ export class StdioMultiplexer implements Connector {
         link.onmessage(errorResponse(key[0] === 'n' ? Number(raw) : raw, UPSTREAM_ERROR, `stdio MCP server stopped: ${reason}`));
       }
       link.ids.clear();
+      link.serverRequests.clear();
       link.closed = true;
       link.onclose();
     }

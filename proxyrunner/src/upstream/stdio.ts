@@ -64,10 +64,13 @@ export class StdioSupervisor {
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #lastDown = 'not started';
+  readonly #restart: boolean;
 
-  constructor(launch: StdioLauncher, events: SupervisorEvents, log: Logger, metrics: ProxyMetrics, limits: FrameLimits = DEFAULT_LIMITS) {
+  /** restart: false for a process that lives and dies with one session (--stdio-isolation session). */
+  constructor(launch: StdioLauncher, events: SupervisorEvents, log: Logger, metrics: ProxyMetrics, limits: FrameLimits = DEFAULT_LIMITS, restart = true) {
     this.#launch = launch;
     this.#limits = limits;
+    this.#restart = restart;
     this.#events = events;
     this.#log = log;
     this.#metrics = metrics;
@@ -138,6 +141,11 @@ export class StdioSupervisor {
     this.#events.onDown(reason);
     if (this.#stopped) return;
     this.#metrics.upstreamError('process_exit');
+    if (!this.#restart) {
+      this.#stopped = true;
+      this.#log.info('stdio server ended; not restarted (one process per session)', { reason });
+      return;
+    }
     const delay = Math.min(30_000, 250 * 2 ** this.#failures++);
     this.#log.warn('stdio server down; restarting', { reason, restartInMs: delay });
     this.#restartTimer = setTimeout(() => {
