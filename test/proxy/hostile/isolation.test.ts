@@ -1,0 +1,117 @@
+// Session isolation on one shared stdio process, attacked from a second session over real
+// sockets: a real proxyrunner (built CLI) in front of a scripted stdio server
+// (test/fixtures/serverRequestsStdio.ts) that sends server-to-client requests during a tool
+// call and answers the tool call with whatever answer it received.
+//   - session B forges answers to the server request delivered to A (with the id A got and
+//     with the server's own id): both are dropped, the server gets A's answer;
+//   - two sessions have calls in flight and nothing ties the server request to one: the
+//     server gets a JSON-RPC error instead of either session getting the request;
+//   - a session reuses the id of its own request still in flight: the second gets a
+//     JSON-RPC error, the first completes.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import path from 'node:path';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connect, type Connected } from '../../support/sdk.ts';
+import { eventually, scrape } from '../../support/metrics.ts';
+import { ROOT, startProxy, type ProxyProcess } from '../../support/processes.ts';
+import { callTool, rpcPost, rpcSession, toolJson } from '../../support/rpcClient.ts';
+
+jest.setTimeout(30_000);
+
+const FIXTURE = [process.execPath, path.join(ROOT, 'test/fixtures/serverRequestsStdio.ts')];
+
+const SERVER_REQUESTS = [
+  ['sampling/createMessage', CreateMessageRequestSchema, { model: 'a-model', role: 'assistant', content: { type: 'text', text: 'from A' } }],
+  ['elicitation/create', ElicitRequestSchema, { action: 'accept', content: { name: 'from A' } }],
+  ['roots/list', ListRootsRequestSchema, { roots: [{ uri: 'file:///from-A' }] }],
+] as const;
+
+describe('shared stdio process: a server request belongs to one session', () => {
+  let proxy: ProxyProcess;
+  const open: Connected[] = [];
+
+  beforeAll(async () => {
+    proxy = await startProxy(['--transport', 'stdio', '--log-level', 'warn'], { command: FIXTURE });
+  });
+
+  afterAll(async () => {
+    for (const c of open) await c.end().catch(() => {});
+    await proxy?.stop();
+  });
+
+  const refused = async (reason: string): Promise<number> => (await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_messages_refused_total', { reason }) ?? NaN;
+
+  it.each(SERVER_REQUESTS)('only the session that got %s can answer it', async (method, schema, expected) => {
+    const a = await connect(proxy.mcpUrl, { capabilities: { sampling: {}, elicitation: {}, roots: {} } });
+    open.push(a);
+    let delivered: (id: string | number) => void = () => {};
+    const deliveredId = new Promise<string | number>((resolve) => (delivered = resolve));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    a.client.setRequestHandler(schema, async (_request, extra) => {
+      delivered(extra.requestId);
+      await released;
+      return expected as never;
+    });
+    const b = await rpcSession(proxy.mcpUrl);
+    const before = await refused('foreign_response');
+
+    const result = a.client.callTool({ name: 'ask', arguments: { method } });
+    const id = await deliveredId;
+    const forged = { jsonrpc: '2.0', result: { model: 'b-model', role: 'assistant', content: { type: 'text', text: 'FORGED by B' }, action: 'decline', roots: [{ uri: 'file:///FORGED' }] } };
+    // B answers with the id A was given, and with the id the server used (srv-N).
+    const guesses = [id, ...Array.from({ length: 3 }, (_, i) => `srv-${i + 1}`)];
+    for (const guess of guesses) expect((await rpcPost(proxy.mcpUrl, { ...forged, id: guess }, b)).status).toBe(202);
+    release();
+
+    const content = (await result).content as { text: string }[];
+    const { answer } = JSON.parse(content[0]!.text) as { answer: { result?: unknown } };
+    expect(JSON.stringify(answer)).not.toContain('FORGED');
+    expect(answer.result).toEqual(expect.objectContaining(expected));
+    await eventually(async () => expect(await refused('foreign_response')).toBe(before + guesses.length));
+  });
+
+  it('answers the server with an error when two sessions have calls in flight and nothing ties its request to one', async () => {
+    const a = await connect(proxy.mcpUrl, { capabilities: { sampling: {} } });
+    open.push(a);
+    let asked = 0;
+    a.client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked++;
+      return { model: 'a-model', role: 'assistant', content: { type: 'text', text: 'from A' } };
+    });
+    const b = await rpcSession(proxy.mcpUrl);
+    const before = await refused('unattributable_server_request');
+
+    const holding = rpcPost(proxy.mcpUrl, callTool(1, 'hold'), b);
+    // The server sends its request only once B's hold is in flight at the server.
+    const asking = a.client.callTool({ name: 'ask', arguments: { method: 'sampling/createMessage', afterHold: true } });
+    const { answer } = JSON.parse(((await asking).content as { text: string }[])[0]!.text) as { answer: { error?: { code: number; message: string } } };
+    expect(answer.error).toEqual({ code: -32603, message: expect.stringMatching(/cannot attribute this request to one client session/) });
+    expect(asked).toBe(0);
+
+    expect(toolJson(await rpcPost(proxy.mcpUrl, callTool(2, 'release'), b))).toEqual({ released: true });
+    const held = await holding;
+    expect(held.status).toBe(200);
+    // B's call completed and carried no server request.
+    expect(held.messages.map((m) => m['method'])).toEqual([undefined]);
+    expect(toolJson(held)).toEqual({ released: true });
+    expect(await refused('unattributable_server_request')).toBe(before + 1);
+  });
+
+  it('refuses a request reusing an id still in flight in its session, and completes the first', async () => {
+    const session = await rpcSession(proxy.mcpUrl);
+    const observer = await rpcSession(proxy.mcpUrl);
+    const first = rpcPost(proxy.mcpUrl, callTool(7, 'hold'), session);
+    await eventually(async () => expect(toolJson(await rpcPost(proxy.mcpUrl, callTool(1, 'held'), observer))).toEqual({ held: 1 }));
+
+    const second = await rpcPost(proxy.mcpUrl, callTool(7, 'pid'), session);
+    expect(second.messages).toEqual([{ jsonrpc: '2.0', id: 7, error: { code: -32600, message: expect.stringMatching(/already in flight/) } }]);
+
+    expect(toolJson(await rpcPost(proxy.mcpUrl, callTool(8, 'release'), session))).toEqual({ released: true });
+    const done = await first;
+    expect(done.status).toBe(200);
+    expect(done.messages).toEqual([expect.objectContaining({ id: 7 })]);
+    expect(toolJson(done)).toEqual({ released: true });
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_messages_refused_total', { reason: 'duplicate_request_id' })).toBeGreaterThanOrEqual(1);
+  });
+});
