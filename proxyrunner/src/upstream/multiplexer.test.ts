@@ -238,6 +238,30 @@ describe('StdioMultiplexer', () => {
     await mux.close();
   });
 
+  it('answers the server with an error when the session leaves its request unanswered past the timeout', async () => {
+    const { server, launch } = fakeServer((message, s) => {
+      if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: 'ask', method: 'elicitation/create', params: {} });
+    });
+    const m = metrics();
+    const mux = new StdioMultiplexer(launch, silentLogger, m, { serverRequestTimeoutMs: 50 });
+    const a = await mux.open();
+    const got = collect(a);
+    a.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
+    while (!server.received.some((r) => r.id === 'ask')) await tick();
+    expect(server.received.find((r) => r.id === 'ask')).toEqual({ jsonrpc: '2.0', id: 'ask', error: { code: -32603, message: expect.stringMatching(/did not answer/) } });
+    expect(got).toEqual([
+      { jsonrpc: '2.0', id: 'mcpfleet-srv-1', method: 'elicitation/create', params: {} },
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'mcpfleet-srv-1', reason: expect.any(String) } },
+    ]);
+    a.send({ jsonrpc: '2.0', id: 'mcpfleet-srv-1', result: { late: true } });
+    await tick();
+    expect(server.received.filter((r) => r.id === 'ask')).toHaveLength(1);
+    expect(mux.pendingCount).toBe(1); // only the tool call
+    expect(await counter(m, 'mcpfleet_proxy_messages_refused_total', { reason: 'unanswered_server_request' })).toBe(1);
+    await mux.close();
+  });
+
   it('refuses a second request with an id still in flight in the same session', async () => {
     const { server, launch } = fakeServer(() => {});
     const mux = new StdioMultiplexer(launch, silentLogger, metrics());

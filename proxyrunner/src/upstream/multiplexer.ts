@@ -13,7 +13,9 @@
 //     session's response with that id is written back to the server (with the server's
 //     own id); a response from any other session, or for an id the proxy never
 //     delivered, is dropped and counted (messages_refused_total{reason="foreign_response"}).
-//     The server's notifications/cancelled for it goes only to that session.
+//     The server's notifications/cancelled for it goes only to that session. A session
+//     that does not answer within the response timeout: the server gets a JSON-RPC error,
+//     the session notifications/cancelled, and the entry is freed.
 //   - attribution rule for a server request, first match wins:
 //       1. params._meta.progressToken is a token the proxy minted for a client request
 //          still in flight → that request's session;
@@ -52,6 +54,7 @@ interface ServerRequest {
   serverId: RpcId;
   /** The server's progress token on it: only this session may report progress for it. */
   progressToken: string | number | undefined;
+  timer: NodeJS.Timeout | undefined;
 }
 
 const SERVER_REQUEST_PREFIX = 'mcpfleet-srv-';
@@ -90,6 +93,8 @@ export interface MultiplexerOptions {
   restart?: boolean;
   /** Bounds on the server's lines (the memory budget). */
   limits?: FrameLimits;
+  /** How long a session may take to answer a server request (0: no limit). */
+  serverRequestTimeoutMs?: number;
 }
 
 export class StdioMultiplexer implements Connector {
@@ -109,11 +114,13 @@ export class StdioMultiplexer implements Connector {
   #initializedSent = false;
   #upWaiters: { wake: () => void; fail: (reason: string) => void }[] = [];
   readonly #restart: boolean;
+  readonly #serverRequestTimeoutMs: number;
 
   constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, options: MultiplexerOptions = {}) {
     this.#log = log;
     this.#metrics = metrics;
     this.#restart = options.restart ?? true;
+    this.#serverRequestTimeoutMs = options.serverRequestTimeoutMs ?? 0;
     this.#supervisor = new StdioSupervisor(
       launch,
       {
@@ -373,7 +380,8 @@ export class StdioMultiplexer implements Connector {
     const proxyId = `${SERVER_REQUEST_PREFIX}${this.#nextServerRequest++}`;
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     const token = meta?.progressToken;
-    this.#serverRequests.set(proxyId, { link: target, serverId, progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined });
+    const timer = this.#serverRequestTimeoutMs > 0 ? setTimeout(() => this.#serverRequestTimedOut(proxyId), this.#serverRequestTimeoutMs) : undefined;
+    this.#serverRequests.set(proxyId, { link: target, serverId, progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined, timer });
     this.#serverRequestIds.set(idKey(serverId), proxyId);
     target.serverRequests.add(proxyId);
     target.onmessage({ ...message, id: proxyId });
@@ -404,9 +412,21 @@ export class StdioMultiplexer implements Connector {
     return readyCount === 0 ? 'no client session is connected' : `${readyCount} idle sessions are connected`;
   }
 
+  /** The session never answered: the server is told so, the session that it may stop. */
+  #serverRequestTimedOut(proxyId: string): void {
+    const entry = this.#serverRequests.get(proxyId);
+    if (!entry) return;
+    this.#forgetServerRequest(proxyId);
+    this.#metrics.messageRefused('unanswered_server_request');
+    const limit = `${this.#serverRequestTimeoutMs} ms`;
+    this.#write(errorResponse(entry.serverId, INTERNAL_ERROR, `mcpfleet proxy: the client session did not answer within ${limit}`));
+    entry.link.onmessage({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: proxyId, reason: `no answer within ${limit}` } });
+  }
+
   #forgetServerRequest(proxyId: string): void {
     const entry = this.#serverRequests.get(proxyId);
     if (!entry) return;
+    clearTimeout(entry.timer);
     this.#serverRequests.delete(proxyId);
     this.#serverRequestIds.delete(idKey(entry.serverId));
     entry.link.serverRequests.delete(proxyId);
@@ -457,6 +477,7 @@ export class StdioMultiplexer implements Connector {
     this.#links.clear();
     this.#pending.clear();
     this.#progress.clear();
+    for (const entry of this.#serverRequests.values()) clearTimeout(entry.timer);
     this.#serverRequests.clear();
     this.#serverRequestIds.clear();
     const init = this.#init;
