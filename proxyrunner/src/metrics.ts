@@ -17,7 +17,7 @@ export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
 /** JSON-RPC messages the proxy refused to relay between a session and the upstream. */
-export const MESSAGE_REFUSAL_REASONS = ['duplicate_request_id', 'foreign_response', 'unattributable_server_request', 'unanswered_server_request'] as const;
+export const MESSAGE_REFUSAL_REASONS = ['duplicate_request_id', 'foreign_response', 'unattributable_server_request', 'unanswered_server_request', 'foreign_task'] as const;
 export type MessageRefusalReason = (typeof MESSAGE_REFUSAL_REASONS)[number];
 
 const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);

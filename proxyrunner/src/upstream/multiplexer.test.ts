@@ -262,6 +262,50 @@ describe('StdioMultiplexer', () => {
     await mux.close();
   });
 
+  it('keeps a task to the session that created it: lookups, listing, status and its server requests', async () => {
+    let task = 0;
+    const { server, launch } = fakeServer((message, s) => {
+      if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: message.id as number, result: { task: { taskId: `task-${++task}`, status: 'working' } } });
+      if (message.method === 'tasks/list') s.send({ jsonrpc: '2.0', id: message.id as number, result: { tasks: [{ taskId: 'task-1' }, { taskId: 'task-2' }, { taskId: 'task-x' }] } });
+      if (message.method === 'tasks/get') s.send({ jsonrpc: '2.0', id: message.id as number, result: { taskId: message.params?.taskId, status: 'working' } });
+    });
+    const m = metrics();
+    const mux = new StdioMultiplexer(launch, silentLogger, m);
+    const a = await mux.open();
+    const b = await mux.open();
+    const gotA = collect(a);
+    const gotB = collect(b);
+    for (const l of [a, b]) l.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { task: {} } });
+    await tick();
+    b.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { task: {} } });
+    await tick();
+    gotA.length = 0;
+    gotB.length = 0;
+
+    b.send({ jsonrpc: '2.0', id: 2, method: 'tasks/get', params: { taskId: 'task-1' } });
+    b.send({ jsonrpc: '2.0', id: 3, method: 'tasks/list', params: {} });
+    a.send({ jsonrpc: '2.0', id: 2, method: 'tasks/get', params: { taskId: 'task-1' } });
+    await tick();
+    expect(gotB).toEqual([
+      expect.objectContaining({ id: 2, error: { code: -32602, message: 'Task not found' } }),
+      { jsonrpc: '2.0', id: 3, result: { tasks: [{ taskId: 'task-2' }] } },
+    ]);
+    expect(gotA).toEqual([{ jsonrpc: '2.0', id: 2, result: { taskId: 'task-1', status: 'working' } }]);
+    expect(server.received.filter((r) => r.method === 'tasks/get')).toHaveLength(1);
+    expect(await counter(m, 'mcpfleet_proxy_messages_refused_total', { reason: 'foreign_task' })).toBe(1);
+
+    // Neither session is in flight; the task metadata names the owner.
+    gotA.length = 0;
+    gotB.length = 0;
+    server.send({ jsonrpc: '2.0', method: 'notifications/tasks/status', params: { taskId: 'task-2', status: 'input_required' } });
+    server.send({ jsonrpc: '2.0', id: 'e', method: 'elicitation/create', params: { _meta: { 'io.modelcontextprotocol/related-task': { taskId: 'task-2' } } } });
+    await tick();
+    expect(gotA).toEqual([]);
+    expect(gotB.map((g) => g.method)).toEqual(['notifications/tasks/status', 'elicitation/create']);
+    await mux.close();
+  });
+
   it('refuses a second request with an id still in flight in the same session', async () => {
     const { server, launch } = fakeServer(() => {});
     const mux = new StdioMultiplexer(launch, silentLogger, metrics());

@@ -17,8 +17,9 @@
 //     that does not answer within the response timeout: the server gets a JSON-RPC error,
 //     the session notifications/cancelled, and the entry is freed.
 //   - attribution rule for a server request, first match wins:
-//       1. params._meta.progressToken is a token the proxy minted for a client request
-//          still in flight → that request's session;
+//       1. params._meta["io.modelcontextprotocol/related-task"].taskId names a task a
+//          session owns → that session; or params._meta.progressToken is a token the
+//          proxy minted for a client request still in flight → that request's session;
 //       2. exactly one session (initialized or not) has client requests in flight →
 //          that session;
 //       3. no session has requests in flight and exactly one session is initialized →
@@ -27,9 +28,17 @@
 //          it to one) the proxy does not guess: the server gets a JSON-RPC error
 //          (-32603, "cannot attribute this request to one client session") and it is
 //          counted (messages_refused_total{reason="unattributable_server_request"}).
-//     Stdio carries no per-request context (the MCP revisions up to 2025-11-25 define no
-//     related-request field on the wire), so a server that needs sampling/elicitation
-//     under concurrent sessions should run with --stdio-isolation session.
+//     Outside tasks, stdio carries no per-request context (the MCP revisions up to
+//     2025-11-25 define no related-request field on the wire), so a server that needs
+//     sampling/elicitation under concurrent sessions should run with --stdio-isolation
+//     session.
+//   - tasks (2025-11-25): a task belongs to the session whose request created it (the
+//     taskId in a CreateTaskResult it was answered). tasks/get, tasks/result and
+//     tasks/cancel for another session's task are answered "Task not found" and counted
+//     (foreign_task); tasks/list answers are filtered to the session's own tasks;
+//     notifications/tasks/status and any server message whose
+//     _meta["io.modelcontextprotocol/related-task"] names a task go only to its owner.
+//     At most MAX_TASKS_PER_SESSION task ids are remembered per session (oldest forgotten).
 //   - when the process dies every link is closed (their sessions end as
 //     upstream_closed) and all state is dropped with it.
 import type { RpcId, RpcMessage } from '../jsonrpc.ts';
@@ -41,11 +50,23 @@ import { errorResponse, idKey, type Connector, type Link } from './link.ts';
 import type { FrameLimits } from './lines.ts';
 import { MAX_STDIN_BACKLOG, StdioSupervisor, type StdioLauncher } from './stdio.ts';
 
+const INVALID_PARAMS = -32602;
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+/** Task ids remembered per session; beyond it the oldest is forgotten (its owner gets "Task not found"). */
+export const MAX_TASKS_PER_SESSION = 1024;
+const TASK_BY_ID = new Set(['tasks/get', 'tasks/result', 'tasks/cancel']);
+
+const relatedTask = (message: RpcMessage): string | undefined => {
+  const related = (message.params?._meta as Record<string, unknown> | undefined)?.[RELATED_TASK] as { taskId?: unknown } | undefined;
+  return typeof related?.taskId === 'string' ? related.taskId : undefined;
+};
+
 interface Pending {
   link: MuxLink | undefined; // undefined: a request the proxy made itself
   originalId: RpcId;
   progressToken: string | undefined;
   isInitialize: boolean;
+  method: string;
 }
 
 /** A server-to-client request delivered to one session under a proxy-minted id. */
@@ -67,6 +88,8 @@ class MuxLink implements Link {
   /** proxy ids of the server requests delivered to this session and not yet answered */
   readonly serverRequests = new Set<string>();
   readonly subscriptions = new Set<string>();
+  /** task ids this session's requests created, oldest first */
+  readonly tasks = new Set<string>();
   initialized = false;
   closed = false;
   readonly #mux: StdioMultiplexer;
@@ -106,6 +129,8 @@ export class StdioMultiplexer implements Connector {
   readonly #progress = new Map<string, { link: MuxLink; token: string | number }>();
   /** proxy-minted id → the server request delivered under it */
   readonly #serverRequests = new Map<string, ServerRequest>();
+  /** task id → the session whose request created it */
+  readonly #tasks = new Map<string, MuxLink>();
   /** idKey(server's id) → proxy-minted id, to route the server's cancellation */
   readonly #serverRequestIds = new Map<string, string>();
   #nextId = 1;
@@ -258,6 +283,14 @@ export class StdioMultiplexer implements Connector {
       this.#initialize(link, message, id);
       return;
     }
+    if (TASK_BY_ID.has(method)) {
+      const taskId = message.params?.taskId;
+      if (typeof taskId !== 'string' || this.#tasks.get(taskId) !== link) {
+        if (typeof taskId === 'string' && this.#tasks.has(taskId)) this.#metrics.messageRefused('foreign_task');
+        link.onmessage(errorResponse(id, INVALID_PARAMS, 'Task not found', 200));
+        return;
+      }
+    }
     if (method === 'resources/unsubscribe') {
       const uri = message.params?.uri;
       if (typeof uri === 'string') link.subscriptions.delete(uri);
@@ -297,7 +330,7 @@ export class StdioMultiplexer implements Connector {
       this.#progress.set(progressToken, { link, token });
       params = { ...params, _meta: { ...meta, progressToken } };
     }
-    this.#pending.set(upstreamId, { link, originalId: id, progressToken, isInitialize });
+    this.#pending.set(upstreamId, { link, originalId: id, progressToken, isInitialize, method: message.method ?? '' });
     link.ids.set(idKey(id), upstreamId);
     if (!this.#write({ ...message, id: upstreamId, ...(params ? { params } : {}) })) {
       this.#settle(upstreamId, errorResponse(upstreamId, UPSTREAM_ERROR, 'stdio MCP server is not running'));
@@ -312,6 +345,11 @@ export class StdioMultiplexer implements Connector {
     }
     if (id !== undefined && id !== null) {
       this.#serverRequest(message, id);
+      return;
+    }
+    const taskId = method === 'notifications/tasks/status' && typeof message.params?.taskId === 'string' ? message.params.taskId : relatedTask(message);
+    if (taskId !== undefined) {
+      this.#tasks.get(taskId)?.onmessage(message); // a task's news is its owner's alone
       return;
     }
     switch (method) {
@@ -350,7 +388,28 @@ export class StdioMultiplexer implements Connector {
     const { link } = pending;
     if (link) link.ids.delete(idKey(pending.originalId));
     if (pending.isInitialize) this.#initialized(message);
-    link?.onmessage({ ...message, id: pending.originalId });
+    if (!link) return;
+    const result = message.result as { task?: { taskId?: unknown }; tasks?: unknown } | undefined;
+    if (typeof result?.task?.taskId === 'string') this.#ownTask(link, result.task.taskId);
+    if (pending.method === 'tasks/list' && Array.isArray(result?.tasks)) {
+      const own = result.tasks.filter((t: { taskId?: unknown } | null) => typeof t?.taskId === 'string' && this.#tasks.get(t.taskId) === link);
+      link.onmessage({ ...message, id: pending.originalId, result: { ...result, tasks: own } });
+      return;
+    }
+    link.onmessage({ ...message, id: pending.originalId });
+  }
+
+  #ownTask(link: MuxLink, taskId: string): void {
+    const owner = this.#tasks.get(taskId);
+    if (owner && owner !== link) return; // a server reusing a task id does not hand it over
+    link.tasks.delete(taskId);
+    link.tasks.add(taskId);
+    this.#tasks.set(taskId, link);
+    if (link.tasks.size > MAX_TASKS_PER_SESSION) {
+      const oldest = link.tasks.values().next().value as string;
+      link.tasks.delete(oldest);
+      this.#tasks.delete(oldest);
+    }
   }
 
   #initialized(message: RpcMessage): void {
@@ -389,6 +448,9 @@ export class StdioMultiplexer implements Connector {
 
   /** The one session a server request belongs to, or why there is none (see the header). */
   #attribute(message: RpcMessage): MuxLink | string {
+    const taskId = relatedTask(message);
+    const taskOwner = taskId === undefined ? undefined : this.#tasks.get(taskId);
+    if (taskOwner) return taskOwner;
     const token = (message.params?._meta as Record<string, unknown> | undefined)?.progressToken;
     const hinted = typeof token === 'string' ? this.#progress.get(token) : undefined;
     if (hinted) return hinted.link;
@@ -455,6 +517,8 @@ export class StdioMultiplexer implements Connector {
       this.#forgetServerRequest(proxyId);
       if (entry) this.#write(errorResponse(entry.serverId, INTERNAL_ERROR, 'client session ended'));
     }
+    for (const taskId of link.tasks) this.#tasks.delete(taskId);
+    link.tasks.clear();
     for (const uri of link.subscriptions) {
       if (!this.#subscribed(uri)) this.#internalRequest('resources/unsubscribe', { uri });
     }
@@ -463,7 +527,7 @@ export class StdioMultiplexer implements Connector {
 
   #internalRequest(method: string, params: Record<string, unknown>): void {
     const upstreamId = this.#nextId++;
-    this.#pending.set(upstreamId, { link: undefined, originalId: upstreamId, progressToken: undefined, isInitialize: false });
+    this.#pending.set(upstreamId, { link: undefined, originalId: upstreamId, progressToken: undefined, isInitialize: false, method });
     this.#write({ jsonrpc: '2.0', id: upstreamId, method, params });
   }
 
@@ -480,6 +544,7 @@ export class StdioMultiplexer implements Connector {
     for (const entry of this.#serverRequests.values()) clearTimeout(entry.timer);
     this.#serverRequests.clear();
     this.#serverRequestIds.clear();
+    this.#tasks.clear();
     const init = this.#init;
     this.#init = { kind: 'none' };
     this.#initializedSent = false;
@@ -493,6 +558,7 @@ export class StdioMultiplexer implements Connector {
       }
       link.ids.clear();
       link.serverRequests.clear();
+      link.tasks.clear();
       link.closed = true;
       link.onclose();
     }
