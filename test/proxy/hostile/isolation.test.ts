@@ -9,10 +9,12 @@
 //   - a session reuses the id of its own request still in flight: the second gets a
 //     JSON-RPC error, the first completes.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import http from 'node:http';
 import path from 'node:path';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connect, type Connected } from '../../support/sdk.ts';
 import { eventually, scrape } from '../../support/metrics.ts';
+import { fakeHttpUpstream, readBody, type FakeUpstream } from '../../support/fakeUpstream.ts';
 import { ROOT, startProxy, type ProxyProcess } from '../../support/processes.ts';
 import { callTool, rpcPost, rpcSession, toolJson } from '../../support/rpcClient.ts';
 
@@ -113,5 +115,57 @@ describe('shared stdio process: a server request belongs to one session', () => 
     expect(done.messages).toEqual([expect.objectContaining({ id: 7 })]);
     expect(toolJson(done)).toEqual({ released: true });
     expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_messages_refused_total', { reason: 'duplicate_request_id' })).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('legacy SSE upstream: a reused in-flight id', () => {
+  let proxy: ProxyProcess | undefined;
+  let upstream: FakeUpstream | undefined;
+  const streams = new Map<string, http.ServerResponse>();
+  const held: { stream: http.ServerResponse; id: unknown }[] = [];
+
+  beforeAll(async () => {
+    let next = 0;
+    // A raw legacy-SSE MCP server: `hold` is answered when `release` is called.
+    upstream = await fakeHttpUpstream(async (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'GET') {
+        const key = String(++next);
+        streams.set(key, res);
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).write(`event: endpoint\ndata: /messages?s=${key}\n\n`);
+        return;
+      }
+      const stream = streams.get(url.searchParams.get('s') ?? '') as http.ServerResponse;
+      const message = JSON.parse(await readBody(req)) as { id?: unknown; method?: string; params?: { name?: string } };
+      res.writeHead(202).end();
+      const answer = (id: unknown, result: unknown): void => void stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result })}\n\n`);
+      const tool = (value: unknown): { content: { type: string; text: string }[] } => ({ content: [{ type: 'text', text: JSON.stringify(value) }] });
+      if (message.method === 'initialize') answer(message.id, { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'sse', version: '1' } });
+      else if (message.method === 'tools/call' && message.params?.name === 'hold') held.push({ stream, id: message.id });
+      else if (message.method === 'tools/call' && message.params?.name === 'release') {
+        for (const h of held.splice(0)) answer(h.id, tool({ released: true }));
+        answer(message.id, tool({ released: true }));
+      } else if (message.method === 'tools/call') answer(message.id, tool({ other: true }));
+    });
+    proxy = await startProxy(['--transport', 'sse', '--target-url', upstream.url.replace('/mcp', '/sse'), '--log-level', 'warn']);
+  });
+
+  afterAll(async () => {
+    for (const res of streams.values()) res.end();
+    await proxy?.stop();
+    await upstream?.close();
+  });
+
+  it('gets a JSON-RPC error and the first request completes', async () => {
+    const url = (proxy as ProxyProcess).mcpUrl;
+    const session = await rpcSession(url);
+    const first = rpcPost(url, callTool(7, 'hold'), session);
+    await eventually(async () => expect(held).toHaveLength(1));
+    const second = await rpcPost(url, callTool(7, 'other'), session);
+    expect(second.messages).toEqual([{ jsonrpc: '2.0', id: 7, error: { code: -32600, message: expect.stringMatching(/already in flight/) } }]);
+    expect(toolJson(await rpcPost(url, callTool(8, 'release'), session))).toEqual({ released: true });
+    const done = await first;
+    expect(done.messages).toEqual([expect.objectContaining({ id: 7 })]);
+    expect(toolJson(done)).toEqual({ released: true });
   });
 });
