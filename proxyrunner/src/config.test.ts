@@ -73,6 +73,15 @@ describe('parseConfig', () => {
     expect(parse(['--attach-selector', 'a=b', '--attach-namespace', 'ns', '--attach-container', 'srv']).attach).toEqual({ selector: 'a=b', namespace: 'ns', container: 'srv' });
   });
 
+  it('isolates stdio per session only where a process is spawned', () => {
+    expect(parse(['--', 'server']).stdioIsolation).toBe('shared');
+    expect(parse(['--stdio-isolation', 'session', '--', 'server']).stdioIsolation).toBe('session');
+    expect(parse(['--', 'server'], { MCPFLEET_STDIO_ISOLATION: 'session' }).stdioIsolation).toBe('session');
+    expect(() => parse(['--stdio-isolation', 'session', '--attach-selector', 'app=x'])).toThrow(/cannot attach to a pod/);
+    expect(() => parse(['--stdio-isolation', 'session', '--transport', 'sse', '--target-url', 'http://127.0.0.1:1/sse'])).toThrow(/--transport stdio only/);
+    expect(() => parse(['--stdio-isolation', 'process', '--', 'server'])).toThrow(UsageError);
+  });
+
   it('returns help for -h and --help', () => {
     expect(parseConfig(['-h'], {})).toBe('help');
     expect(parseConfig(['--help'], {})).toBe('help');
