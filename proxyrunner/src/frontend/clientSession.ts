@@ -4,7 +4,8 @@
 //   - a response goes to the POST that carried its request (as JSON when nothing else
 //     preceded it, else as the last event of an SSE stream on that POST);
 //   - progress goes to the POST whose request named the token;
-//   - server requests go to the POST still waiting (if exactly one), else the GET stream;
+//   - server requests go to the GET stream when one is open, else to the newest POST still
+//     waiting (the multiplexer already chose this session; any of its streams reaches it);
 //   - everything else goes to the GET stream, or is dropped if the client opened none
 //     (the spec allows it; buffering it would grow without bound).
 // Every request the client sends is tracked by its id until answered (#inflight, with
@@ -168,10 +169,12 @@ export class ClientSession {
       }
     }
     if (id !== undefined && id !== null && !this.standalone?.open) {
-      const waiting = new Set<PostCall>();
-      for (const call of this.#inflight.values()) if (call) waiting.add(call);
-      if (waiting.size === 1) {
-        (waiting.values().next().value as PostCall).related(message);
+      // No GET stream: any of this session's open POST streams reaches the same client,
+      // which beats leaving the server waiting. The newest one is the likeliest cause.
+      let newest: PostCall | undefined;
+      for (const call of this.#inflight.values()) if (call && !call.done) newest = call;
+      if (newest) {
+        newest.related(message);
         return;
       }
     }
