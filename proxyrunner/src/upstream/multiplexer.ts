@@ -246,7 +246,8 @@ export class StdioMultiplexer implements Connector {
     const entry = typeof id === 'string' ? this.#serverRequests.get(id) : undefined;
     if (!entry || entry.link !== link) {
       this.#metrics.messageRefused('foreign_response');
-      this.#log.warn('dropped a client response to a server request not delivered to its session', { id: typeof id === 'string' ? id.slice(0, 100) : id });
+      // debug, not warn: a client controls how often this happens (the counter is the signal)
+      this.#log.debug('dropped a client response to a server request not delivered to its session', { id: typeof id === 'string' ? id.slice(0, 100) : id });
       return;
     }
     this.#forgetServerRequest(id as string);
