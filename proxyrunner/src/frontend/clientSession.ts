@@ -18,12 +18,12 @@ import type { ServerResponse } from 'node:http';
 import { INVALID_REQUEST, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { idKey, proxyHttpStatus, type Link } from '../upstream/link.ts';
+import { SseStream } from './sseStream.ts';
 
 /** JSON-RPC code for a request the client itself cancelled (as the SDKs use it). */
 const REQUEST_CANCELLED = -32800;
 
 const idOf = (key: string): RpcId => (key[0] === 'n' ? Number(key.slice(1)) : key.slice(1));
-import { SseStream } from './sseStream.ts';
 
 export class PostCall {
   readonly #res: ServerResponse;
