@@ -99,6 +99,25 @@ describe('StdioMultiplexer', () => {
     await mux.close();
   });
 
+  it('sends initialize again when the shared one stays unanswered past the timeout', async () => {
+    let answer = false;
+    const { server, launch } = fakeServer((message, s) => {
+      if (message.method === 'initialize' && answer) echoing(message, s);
+    });
+    const mux = new StdioMultiplexer(launch, silentLogger, metrics(), { responseTimeoutMs: 20 });
+    const a = await mux.open();
+    a.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
+    await tick(40);
+    answer = true;
+    const b = await mux.open();
+    const gotB = collect(b);
+    b.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
+    await tick();
+    expect(server.received.filter((m) => m.method === 'initialize')).toHaveLength(2);
+    expect(gotB).toEqual([expect.objectContaining({ id: 1, result: expect.objectContaining({ serverInfo: { name: 'fake', version: '1' } }) })]);
+    await mux.close();
+  });
+
   it('routes progress by rewritten token and fans out other notifications', async () => {
     const { server, launch } = fakeServer((message, s) => {
       echoing(message, s);
@@ -243,7 +262,7 @@ describe('StdioMultiplexer', () => {
       if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: 'ask', method: 'elicitation/create', params: {} });
     });
     const m = metrics();
-    const mux = new StdioMultiplexer(launch, silentLogger, m, { serverRequestTimeoutMs: 50 });
+    const mux = new StdioMultiplexer(launch, silentLogger, m, { responseTimeoutMs: 50 });
     const a = await mux.open();
     const got = collect(a);
     a.send({ jsonrpc: '2.0', method: 'notifications/initialized' });

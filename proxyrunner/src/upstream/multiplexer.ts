@@ -109,15 +109,22 @@ class MuxLink implements Link {
   }
 }
 
-type InitState = { kind: 'none' } | { kind: 'pending'; waiters: { link: MuxLink; id: RpcId }[] } | { kind: 'ready'; result: unknown };
+type InitState =
+  | { kind: 'none' }
+  | { kind: 'pending'; since: number; waiters: { link: MuxLink; id: RpcId }[] }
+  | { kind: 'ready'; result: unknown };
 
 export interface MultiplexerOptions {
   /** Restart the process when it dies (shared mode); false: it lives and dies with its one session. */
   restart?: boolean;
   /** Bounds on the server's lines (the memory budget). */
   limits?: FrameLimits;
-  /** How long a session may take to answer a server request (0: no limit). */
-  serverRequestTimeoutMs?: number;
+  /**
+   * --upstream-response-timeout (0: no limit): how long a session may take to answer a server
+   * request, and how long the shared initialize may stay unanswered before the next session's
+   * initialize is sent rather than queued behind it.
+   */
+  responseTimeoutMs?: number;
 }
 
 export class StdioMultiplexer implements Connector {
@@ -139,13 +146,13 @@ export class StdioMultiplexer implements Connector {
   #initializedSent = false;
   #upWaiters: { wake: () => void; fail: (reason: string) => void }[] = [];
   readonly #restart: boolean;
-  readonly #serverRequestTimeoutMs: number;
+  readonly #responseTimeoutMs: number;
 
   constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, options: MultiplexerOptions = {}) {
     this.#log = log;
     this.#metrics = metrics;
     this.#restart = options.restart ?? true;
-    this.#serverRequestTimeoutMs = options.serverRequestTimeoutMs ?? 0;
+    this.#responseTimeoutMs = options.responseTimeoutMs ?? 0;
     this.#supervisor = new StdioSupervisor(
       launch,
       {
@@ -308,10 +315,15 @@ export class StdioMultiplexer implements Connector {
     const init = this.#init;
     if (init.kind === 'ready') {
       link.onmessage({ jsonrpc: '2.0', id, result: init.result });
+    } else if (init.kind === 'pending' && this.#responseTimeoutMs > 0 && Date.now() - init.since > this.#responseTimeoutMs) {
+      // The shared initialize went unanswered past the timeout: ask again instead of
+      // queueing every later session behind it for as long as the process lives.
+      init.since = Date.now();
+      this.#forward(link, message, id, true);
     } else if (init.kind === 'pending') {
       init.waiters.push({ link, id });
     } else {
-      this.#init = { kind: 'pending', waiters: [] };
+      this.#init = { kind: 'pending', since: Date.now(), waiters: [] };
       this.#forward(link, message, id, true);
     }
   }
@@ -440,7 +452,7 @@ export class StdioMultiplexer implements Connector {
     const proxyId = `${SERVER_REQUEST_PREFIX}${this.#nextServerRequest++}`;
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     const token = meta?.progressToken;
-    const timer = this.#serverRequestTimeoutMs > 0 ? setTimeout(() => this.#serverRequestTimedOut(proxyId), this.#serverRequestTimeoutMs) : undefined;
+    const timer = this.#responseTimeoutMs > 0 ? setTimeout(() => this.#serverRequestTimedOut(proxyId), this.#responseTimeoutMs) : undefined;
     this.#serverRequests.set(proxyId, { link: target, serverId, progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined, timer });
     this.#serverRequestIds.set(idKey(serverId), proxyId);
     target.serverRequests.add(proxyId);
@@ -481,7 +493,7 @@ export class StdioMultiplexer implements Connector {
     if (!entry) return;
     this.#forgetServerRequest(proxyId);
     this.#metrics.messageRefused('unanswered_server_request');
-    const limit = `${this.#serverRequestTimeoutMs} ms`;
+    const limit = `${this.#responseTimeoutMs} ms`;
     this.#write(errorResponse(entry.serverId, INTERNAL_ERROR, `mcpfleet proxy: the client session did not answer within ${limit}`));
     entry.link.onmessage({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: proxyId, reason: `no answer within ${limit}` } });
   }

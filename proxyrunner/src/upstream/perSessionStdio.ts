@@ -21,12 +21,12 @@ export class PerSessionStdioConnector implements Connector {
   readonly #log: Logger;
   readonly #metrics: ProxyMetrics;
   readonly #maxProcesses: number;
-  readonly #serverRequestTimeoutMs: number;
+  readonly #responseTimeoutMs: number;
   readonly #live = new Set<StdioMultiplexer>();
 
-  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, maxProcesses: number, serverRequestTimeoutMs = 0) {
+  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, maxProcesses: number, responseTimeoutMs = 0) {
     this.#launch = launch;
-    this.#serverRequestTimeoutMs = serverRequestTimeoutMs;
+    this.#responseTimeoutMs = responseTimeoutMs;
     this.#log = log;
     this.#maxProcesses = maxProcesses;
     // Processes come and go with sessions: "up" means the proxy can start them, and the
@@ -48,7 +48,7 @@ export class PerSessionStdioConnector implements Connector {
     if (this.#live.size >= this.#maxProcesses) {
       throw new UpstreamAtCapacity(`all ${this.#maxProcesses} per-session stdio processes are in use (--max-sessions)`);
     }
-    const mux = new StdioMultiplexer(this.#launch, this.#log, this.#metrics, { restart: false, serverRequestTimeoutMs: this.#serverRequestTimeoutMs });
+    const mux = new StdioMultiplexer(this.#launch, this.#log, this.#metrics, { restart: false, responseTimeoutMs: this.#responseTimeoutMs });
     this.#live.add(mux);
     const stop = (): void => {
       if (!this.#live.delete(mux)) return;
