@@ -7,7 +7,8 @@
 //   - two sessions have calls in flight and nothing ties the server request to one: the
 //     server gets a JSON-RPC error instead of either session getting the request;
 //   - a session reuses the id of its own request still in flight: the second gets a
-//     JSON-RPC error, the first completes.
+//     JSON-RPC error, the first completes;
+//   - session B asks for, lists or cancels the task session A created: "Task not found".
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import http from 'node:http';
 import path from 'node:path';
@@ -98,6 +99,24 @@ describe('shared stdio process: a server request belongs to one session', () => 
     expect(held.messages.map((m) => m['method'])).toEqual([undefined]);
     expect(toolJson(held)).toEqual({ released: true });
     expect(await refused('unattributable_server_request')).toBe(before + 1);
+  });
+
+  it('keeps a task to the session that created it', async () => {
+    const a = await rpcSession(proxy.mcpUrl);
+    const b = await rpcSession(proxy.mcpUrl);
+    const created = await rpcPost(proxy.mcpUrl, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'pid', arguments: {}, task: { ttl: 60_000 } } }, a);
+    const taskId = (created.messages[0] as { result: { task: { taskId: string } } }).result.task.taskId;
+    expect(taskId).toMatch(/^task-/);
+
+    for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel']) {
+      const stolen = await rpcPost(proxy.mcpUrl, { jsonrpc: '2.0', id: 2, method, params: { taskId } }, b);
+      expect(stolen.messages).toEqual([{ jsonrpc: '2.0', id: 2, error: { code: -32602, message: 'Task not found' } }]);
+    }
+    const listed = await rpcPost(proxy.mcpUrl, { jsonrpc: '2.0', id: 3, method: 'tasks/list', params: {} }, b);
+    expect(JSON.stringify(listed.messages)).not.toContain(taskId);
+    const own = await rpcPost(proxy.mcpUrl, { jsonrpc: '2.0', id: 2, method: 'tasks/result', params: { taskId } }, a);
+    expect(JSON.stringify(own.messages)).toContain(`SECRET result of ${taskId}`);
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_messages_refused_total', { reason: 'foreign_task' })).toBe(3);
   });
 
   it('refuses a request reusing an id still in flight in its session, and completes the first', async () => {
