@@ -134,7 +134,27 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
     registers: [registry],
   });
   for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.inc({ kind }, 0);
-  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target', 'overloaded',
+  const internalErrors = new Counter({
+    name: 'mcpfleet_proxy_internal_errors_total',
+    help: 'Errors caught only by a last-resort handler (a request handler that threw, an unhandled rejection): bugs, each logged.',
+    registers: [registry],
+  });
+  const refusedMessages = new Counter({
+    name: 'mcpfleet_proxy_messages_refused_total',
+    help: 'JSON-RPC messages not relayed between a session and the upstream, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of MESSAGE_REFUSAL_REASONS) refusedMessages.inc({ reason }, 0);
+  let upstreamPendingCount = 0;
+  new Gauge({
+    name: 'mcpfleet_proxy_upstream_requests_pending',
+    help: 'Client requests sent to a message-based upstream (stdio, legacy SSE, streamable HTTP behind SSE) and not yet answered.',
+    registers: [registry],
+    collect() {
+      this.set(upstreamPendingCount);
+    },
+  });
   const restarts = new Counter({ name: 'mcpfleet_proxy_upstream_restarts_total', help: 'Restarts of the stdio upstream process.', registers: [registry] });
   const up = new Gauge({ name: 'mcpfleet_proxy_upstream_up', help: '1 when the upstream was reachable at the last check.', registers: [registry] });
   const limit = new Gauge({ name: 'mcpfleet_proxy_memory_limit_bytes', help: 'Memory limit the heap was sized for (0 if none).', registers: [registry] });
