@@ -52,7 +52,7 @@ async function createConnector(config: ProxyConfig, metrics: ProxyMetrics, log: 
   switch (config.transport) {
     case 'stdio':
       return config.stdioIsolation === 'session' && !config.attach
-        ? new PerSessionStdioConnector(launcher, log, metrics, config.maxSessions, config.upstreamResponseTimeoutMs)
+        ? new PerSessionStdioConnector(launcher, log, metrics, config.maxSessions, config.upstreamResponseTimeoutMs, limits)
         : new StdioMultiplexer(launcher, log, metrics, { limits, responseTimeoutMs: config.upstreamResponseTimeoutMs });
     case 'sse':
       return new SseUpstreamConnector({ target: config.targetUrl as URL, connectTimeoutMs: config.upstreamConnectTimeoutMs, log, metrics, limits });

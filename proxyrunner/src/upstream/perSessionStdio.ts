@@ -14,6 +14,7 @@ import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { UpstreamAtCapacity, type Connector, type Link } from './link.ts';
 import { StdioMultiplexer } from './multiplexer.ts';
+import type { FrameLimits } from './lines.ts';
 import type { StdioLauncher } from './stdio.ts';
 
 export class PerSessionStdioConnector implements Connector {
@@ -22,9 +23,11 @@ export class PerSessionStdioConnector implements Connector {
   readonly #metrics: ProxyMetrics;
   readonly #maxProcesses: number;
   readonly #responseTimeoutMs: number;
+  readonly #limits: FrameLimits | undefined;
   readonly #live = new Set<StdioMultiplexer>();
 
-  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, maxProcesses: number, responseTimeoutMs = 0) {
+  constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, maxProcesses: number, responseTimeoutMs = 0, limits?: FrameLimits) {
+    this.#limits = limits;
     this.#launch = launch;
     this.#responseTimeoutMs = responseTimeoutMs;
     this.#log = log;
@@ -48,7 +51,7 @@ export class PerSessionStdioConnector implements Connector {
     if (this.#live.size >= this.#maxProcesses) {
       throw new UpstreamAtCapacity(`all ${this.#maxProcesses} per-session stdio processes are in use (--max-sessions)`);
     }
-    const mux = new StdioMultiplexer(this.#launch, this.#log, this.#metrics, { restart: false, responseTimeoutMs: this.#responseTimeoutMs });
+    const mux = new StdioMultiplexer(this.#launch, this.#log, this.#metrics, { restart: false, responseTimeoutMs: this.#responseTimeoutMs, limits: this.#limits });
     this.#live.add(mux);
     const stop = (): void => {
       if (!this.#live.delete(mux)) return;
