@@ -4,6 +4,9 @@
 #
 #   etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm
 #
+# With --node it also builds kubelet and kube-proxy (same pinned module and ldflags) for the
+# real test node of test/cluster/.
+#
 # 1. If KUBEBUILDER_ASSETS is set and holds all of them, that directory is used as it is.
 # 2. Otherwise they are built from Go modules (never downloaded as release binaries) into
 #      ${MCPFLEET_CACHE:-$HOME/.cache/mcpfleet}/k8s-<KUBERNETES_VERSION>/bin
@@ -18,6 +21,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.env"
 
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
+for arg in "$@"; do
+  case "$arg" in
+    --node) binaries+=(kubelet kube-proxy) ;;
+    *) echo "usage: build.sh [--node]" >&2; exit 2 ;;
+  esac
+done
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 started=$SECONDS
 
