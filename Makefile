@@ -19,7 +19,7 @@ endif
 
 DEPS_STAMP := node_modules/.package-lock.json
 
-.PHONY: help node deps build typecheck control-plane test test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
+.PHONY: help node deps build typecheck control-plane test test-e2e cluster-up cluster-down test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -47,8 +47,19 @@ build: deps ## compile to dist/ (what the images and benchmarks run)
 control-plane: ## build (or find via KUBEBUILDER_ASSETS) etcd, kube-apiserver, kcm, scheduler, kubectl, kwok, helm
 	bash test/control-plane/build.sh
 
-test: deps typecheck control-plane ## the whole test suite (unit, proxy end-to-end, operator on a real control plane)
+test: deps typecheck control-plane ## the whole test suite (unit, proxy end-to-end, operator on a real control plane), then test-e2e
 	npm test
+	$(MAKE) test-e2e
+
+# A real one-node cluster (needs root): test/cluster/README.md.
+cluster-up: deps ## start a real one-node cluster (kubelet, containerd, CNI, kube-proxy, CoreDNS) running our images
+	bash test/cluster/cluster-up.sh
+
+cluster-down: ## stop it and remove everything it made (processes, mounts, bridge, rules, sysctls)
+	bash test/cluster/cluster-down.sh
+
+test-e2e: deps ## cluster-up, the e2e suite (helm install, every transport, stdio attach, pod churn), cluster-down
+	bash test/cluster/e2e.sh
 
 test-unit: deps
 	npm run test:unit

@@ -17,5 +17,8 @@ export default {
     { ...common, displayName: 'deploy', testMatch: ['<rootDir>/test/{deploy,images}/**/*.test.ts'] },
     // PromQL of the alerts and dashboard against a real Prometheus scraping a real proxyrunner.
     { ...common, displayName: 'monitoring', testMatch: ['<rootDir>/test/monitoring/**/*.test.ts'] },
+    // The product on a real node (kubelet, containerd, our images): needs root and the cluster of
+    // test/cluster/cluster-up.sh, so only `make test-e2e` (test/cluster/e2e.sh) turns it on.
+    ...(process.env.MCPFLEET_E2E === '1' ? [{ ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] }] : []),
   ],
 };
