@@ -6,7 +6,9 @@
 // <out>/pod-churn.json and <out>/pod-churn.svg and ends with one JSON summary line.
 //
 //   npm run bench:pod-churn -- [--sessions 200000] [--concurrency 50] [--memory-limit 128Mi]
-//                              [--namespace bench-churn] [--out bench-results] [--keep]
+//                              [--upstream echo|everything] [--namespace bench-churn]
+//                              [--out bench-results] [--keep]
+// The upstream defaults to the SDK echo server (test/fixtures/echoServer.ts), as bench:churn.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '200000' },
     concurrency: { type: 'string', default: '50' },
     'memory-limit': { type: 'string', default: '128Mi' },
+    upstream: { type: 'string', default: 'echo' },
     namespace: { type: 'string', default: 'bench-churn' },
     out: { type: 'string', default: 'bench-results' },
     keep: { type: 'boolean', default: false },
@@ -26,22 +29,24 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('npm run bench:pod-churn -- [--sessions 200000] [--concurrency 50] [--memory-limit 128Mi] [--namespace bench-churn] [--out bench-results] [--keep]\n(needs `make cluster-up`; --keep leaves the MCPServer and namespace in place)');
+  console.log('npm run bench:pod-churn -- [--sessions 200000] [--concurrency 50] [--memory-limit 128Mi] [--upstream echo|everything] [--namespace bench-churn] [--out bench-results] [--keep]\n(needs `make cluster-up`; --keep leaves the MCPServer and namespace in place)');
   process.exit(0);
 }
 
 const cluster = new Cluster();
 const sessions = Number(values.sessions);
 const concurrency = Number(values.concurrency);
+if (values.upstream !== 'echo' && values.upstream !== 'everything') throw new Error('--upstream must be echo or everything');
 if (!Number.isInteger(sessions) || sessions <= 0 || !Number.isInteger(concurrency) || concurrency <= 0) {
   throw new Error('--sessions and --concurrency must be positive integers');
 }
-console.log(`bench:pod-churn  ${sessions} sessions, ${concurrency} workers, proxy container limits.memory ${values['memory-limit']}; installing the chart`);
+console.log(`bench:pod-churn  ${sessions} sessions, ${concurrency} workers, proxy container limits.memory ${values['memory-limit']}, upstream ${values.upstream}; installing the chart`);
 await cluster.installChart();
 const { summary, samples } = await runPodChurn(cluster, {
   sessions,
   concurrency,
   memoryLimit: values['memory-limit'],
+  upstream: values.upstream === 'everything' ? 'everything' : 'echo',
   namespace: values.namespace,
   name: 'churn',
   log: (l) => console.log(`  ${l}`),

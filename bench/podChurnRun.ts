@@ -14,6 +14,8 @@ export interface PodChurnOptions {
   sessions: number;
   concurrency: number;
   memoryLimit: string;
+  /** The MCP server behind the proxy: the SDK echo server (as bench:churn) or server-everything. */
+  upstream: 'echo' | 'everything';
   namespace: string;
   name: string;
   /** Progress lines go here (null: silent). */
@@ -34,6 +36,7 @@ export interface PodChurnSample {
 
 export interface PodChurnSummary {
   sessions: number;
+  upstream: string;
   memory_limit: string;
   cgroup_limit_mb: number;
   working_set_start_mb: number;
@@ -59,17 +62,17 @@ const GONE = { usage: NaN, workingSet: NaN, limit: NaN, maxUsage: NaN, failcnt: 
 const round = (n: number): number => Number(n.toFixed(1));
 
 /** The MCPServer under test: streamable HTTP, one proxy replica with the seed's 128Mi limit. */
-export function churnServer(name: string, image: string, memoryLimit: string): object {
+export function churnServer(name: string, cluster: Cluster, upstream: 'echo' | 'everything', memoryLimit: string): object {
   return {
     apiVersion: 'mcpfleet.dev/v1alpha1',
     kind: 'MCPServer',
     metadata: { name },
     spec: {
-      image,
+      ...(upstream === 'echo'
+        ? { image: cluster.info.echoImage, args: ['--port', '3001'] }
+        : { image: cluster.info.everythingImage, args: ['streamableHttp'], env: [{ name: 'PORT', value: '3001' }] }),
       transport: 'streamable-http',
       mcpPort: 3001,
-      args: ['streamableHttp'],
-      env: [{ name: 'PORT', value: '3001' }],
       replicas: 1,
       proxyPort: 8080,
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
@@ -132,7 +135,7 @@ export async function runPodChurn(cluster: Cluster, o: PodChurnOptions): Promise
   const log = o.log ?? ((): void => {});
   const sampleEvery = o.sampleEvery ?? Math.max(1000, Math.floor(o.sessions / 40));
   await cluster.restrictedNamespace(o.namespace);
-  await cluster.apply(churnServer(o.name, cluster.info.everythingImage, o.memoryLimit), o.namespace);
+  await cluster.apply(churnServer(o.name, cluster, o.upstream, o.memoryLimit), o.namespace);
   await cluster.waitReady(o.name, o.namespace);
   const [pod] = (await cluster.pods(o.name, o.namespace, 'proxy')).filter((p) => p.metadata.deletionTimestamp === undefined);
   if (pod === undefined) throw new Error(`no proxy pod for ${o.namespace}/${o.name}`);
@@ -220,6 +223,7 @@ export async function runPodChurn(cluster: Cluster, o: PodChurnOptions): Promise
   const warm = samples.find((s) => s.sessions >= Math.min(20_000, o.sessions / 10)) ?? samples[1] ?? end;
   const summary: PodChurnSummary = {
     sessions: done,
+    upstream: o.upstream,
     memory_limit: o.memoryLimit,
     cgroup_limit_mb: round(mem.limit / MiB),
     working_set_start_mb: samples[0]!.working_set_mb,

@@ -6,7 +6,7 @@
 #                  (test/control-plane/build.sh, the same pinned binaries the other tests use)
 #   node           containerd + runc (Debian), CNI bridge + host-local (Debian), kubelet and
 #                  kube-proxy (build.sh --node), CoreDNS (binaries.sh) as a host process
-#   images         pause, operator, proxyrunner, server-everything (images.sh, buildah)
+#   images         pause, operator, proxyrunner, server-everything, echo (images.sh, buildah)
 #
 # State: one work dir, $NODE_WORK (~/.cache/mcpfleet/node/run), plus containerd's image store
 # ($CONTAINERD_ROOT) kept between runs. Host changes (undone by cluster-down.sh): the bridge
@@ -223,7 +223,7 @@ start containerd containerd --config "$W/containerd/config.toml"
 ctr() { command ctr -a "$sock" -n k8s.io "$@"; }
 wait_for "containerd" 60 containerd ctr version
 mkdir -p "$CONTAINERD_ROOT/imported"
-for name in pause operator proxyrunner everything; do
+for name in pause operator proxyrunner everything echo; do
   stamp="$(cat "$NODE_CACHE/images/$name.stamp")"
   if [[ -f "$CONTAINERD_ROOT/imported/$name" && "$(cat "$CONTAINERD_ROOT/imported/$name")" == "$stamp" ]]; then continue; fi
   t0=$SECONDS
@@ -335,6 +335,7 @@ NODE_IP=$NODE_IP
 OPERATOR_IMAGE=localhost/mcpfleet-operator:dev
 PROXYRUNNER_IMAGE=localhost/mcpfleet-proxyrunner:dev
 EVERYTHING_IMAGE=$(cat "$NODE_CACHE/images/everything.ref")
+ECHO_IMAGE=localhost/mcp-echo:dev
 CONTAINERD_SOCKET=$sock
 EOF
 trap - EXIT

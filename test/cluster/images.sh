@@ -10,7 +10,8 @@
 #   registry.k8s.io/pause:3.10.1                  the sandbox image, pause.c from Kubernetes' source
 #   localhost/mcpfleet-operator:dev               the project's Dockerfile, --target operator
 #   localhost/mcpfleet-proxyrunner:dev            the project's Dockerfile, --target proxyrunner
-#   localhost/mcp-everything:dev                  server-everything (the lockfile's version), the
+#   localhost/mcp-echo:dev                        test/fixtures/echoServer.ts, the benchmarks' upstream
+#   localhost/mcp-everything:<version>            server-everything (the lockfile's version), the
 #       stand-in for docker.io/mcp/everything (node dist/index.js <stdio|sse|streamableHttp>)
 #
 # Usage: images.sh            (all)     images.sh base|pause|app|everything
@@ -150,11 +151,32 @@ build_everything() {
   log "built localhost/mcp-everything:$version"
 }
 
+# ---- echo: the benchmarks' lean upstream ----------------------------------------------------------
+lock_version() { # lock_version <package>: its version in package-lock.json
+  sed -n "/\"node_modules\/${1//\//\\/}\": {/,/}/s/^ *\"version\": \"\([^\"]*\)\".*/\1/p" "$repo/package-lock.json" | head -1
+}
+
+build_echo() {
+  local sdk zod stamp ctx
+  sdk="$(lock_version @modelcontextprotocol/sdk)"; zod="$(lock_version zod)"
+  [[ -n "$sdk" && -n "$zod" ]] || { log "no @modelcontextprotocol/sdk or zod in package-lock.json"; return 1; }
+  stamp="sdk@$sdk zod@$zod $(cat "$here/echo/Dockerfile" "$repo/test/fixtures/echoServer.ts" | sha256sum | cut -c1-16) $(image_id "$NODE_IMAGE_TAG")"
+  if have echo "$stamp"; then log "have localhost/mcp-echo:dev"; return 0; fi
+  ctx="$(mktemp -d)"
+  cp "$here/echo/Dockerfile" "$repo/test/fixtures/echoServer.ts" "$ctx/"
+  (cd "$ctx" && nice -n 10 buildah bud -q --pull=never --network host --layers --format docker \
+    --build-arg "SDK_VERSION=$sdk" --build-arg "ZOD_VERSION=$zod" -t localhost/mcp-echo:dev -f Dockerfile . >/dev/null)
+  rm -rf "$ctx"
+  export_image echo localhost/mcp-echo:dev "$stamp"
+  log "built localhost/mcp-echo:dev (sdk $sdk, zod $zod)"
+}
+
 case "${1:-all}" in
   base) build_base ;;
   pause) build_pause ;;
   app) build_base; build_app ;;
   everything) build_base; build_everything ;;
-  all) build_base; build_pause; build_app; build_everything ;;
-  *) echo "usage: images.sh [all|base|pause|app|everything]" >&2; exit 2 ;;
+  echo) build_base; build_echo ;;
+  all) build_base; build_pause; build_app; build_everything; build_echo ;;
+  *) echo "usage: images.sh [all|base|pause|app|everything|echo]" >&2; exit 2 ;;
 esac

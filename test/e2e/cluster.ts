@@ -27,6 +27,8 @@ export interface ClusterInfo {
   operatorImage: string;
   proxyrunnerImage: string;
   everythingImage: string;
+  /** test/fixtures/echoServer.ts: the benchmarks' lean upstream (spec.args ["--port", "3001"]). */
+  echoImage: string;
 }
 
 /** Reads cluster-up's cluster.env; a clear error when no cluster runs. */
@@ -53,6 +55,7 @@ export function clusterInfo(): ClusterInfo {
     operatorImage: need('OPERATOR_IMAGE'),
     proxyrunnerImage: need('PROXYRUNNER_IMAGE'),
     everythingImage: need('EVERYTHING_IMAGE'),
+    echoImage: need('ECHO_IMAGE'),
   };
 }
 

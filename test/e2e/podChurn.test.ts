@@ -20,6 +20,7 @@ describe('session churn in a real 128Mi container', () => {
       sessions: SESSIONS,
       concurrency: 50,
       memoryLimit: '128Mi',
+      upstream: 'echo',
       namespace: 'e2e-churn',
       name: 'churn',
       log: null,

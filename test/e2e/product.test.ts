@@ -129,7 +129,7 @@ describe('the product on a real node', () => {
     expect(JSON.stringify((await a.client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } })).content)).toContain('5');
     expect((await scrape(metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(2);
 
-    await cluster.ok(['delete', 'pod', backend.metadata.name, '-n', NS, '--wait=false']);
+    await cluster.ok(['delete', 'pod', backend.metadata.name, '-n', NS, '--grace-period=1', '--wait=false']);
     const ended = await waitFor('both sessions to end as upstream_closed', 2 * MINUTE, async () => {
       const m = await scrape(metricsUrl);
       return m.value('mcpfleet_proxy_sessions_active') === 0 ? m : undefined;
@@ -207,7 +207,8 @@ describe('the product on a real node', () => {
     }
     expect(targets.length).toBeGreaterThanOrEqual(2 + 4 + 3);
     const script = 'id -u; id -g; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):" /proc/1/status; ' +
-      'if touch /probe 2>/dev/null; then echo root-writable; rm -f /probe; else echo root-read-only; fi; ' +
+      // The root mount's own flag (a non-root user could not write to / anyway).
+      'awk \'$2 == "/" { split($4, o, ","); print "root-" o[1] }\' /proc/mounts | tail -1; ' +
       'if touch /tmp/probe 2>/dev/null; then echo tmp-writable; rm -f /tmp/probe; else echo tmp-read-only; fi';
     for (const { pod, container, readOnly } of targets) {
       const ns = pod.metadata.namespace as string;
@@ -220,7 +221,7 @@ describe('the product on a real node', () => {
         .toEqual({ where, uid: 'non-root', gid: 'non-root' });
       const status = Object.fromEntries(lines.slice(2, 7).map((l) => l.split(/:\s+/) as [string, string]));
       expect({ where, ...status }).toEqual({ where, CapEff: '0000000000000000', CapPrm: '0000000000000000', CapBnd: '0000000000000000', NoNewPrivs: '1', Seccomp: '2' });
-      expect({ where, root: lines[7], tmp: lines[8] }).toEqual({ where, root: readOnly ? 'root-read-only' : 'root-writable', tmp: 'tmp-writable' });
+      expect({ where, root: lines[7], tmp: lines[8] }).toEqual({ where, root: readOnly ? 'root-ro' : 'root-rw', tmp: 'tmp-writable' });
     }
   }, 5 * MINUTE);
 

@@ -70,6 +70,7 @@ export interface ScrapeTarget {
   target: string;
   /** Target labels, as a PodMonitor's relabelling would attach them. */
   labels?: Record<string, string>;
+  /** honor_labels of its job (all targets of one job share it). */
   honorLabels?: boolean;
 }
 
@@ -104,11 +105,15 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
     rule_files: options.ruleFiles ?? [],
-    scrape_configs: options.targets.map((t) => ({
-      job_name: t.job,
-      honor_labels: t.honorLabels ?? false,
-      static_configs: [{ targets: [t.target], labels: t.labels ?? {} }],
-    })),
+    // One scrape config per job (Prometheus refuses a repeated job_name); each target keeps its labels.
+    scrape_configs: [...new Set(options.targets.map((t) => t.job))].map((job) => {
+      const targets = options.targets.filter((t) => t.job === job);
+      return {
+        job_name: job,
+        honor_labels: targets.some((t) => t.honorLabels ?? false),
+        static_configs: targets.map((t) => ({ targets: [t.target], labels: t.labels ?? {} })),
+      };
+    }),
   };
   const configFile = path.join(dir, 'prometheus.yml');
   writeFileSync(configFile, JSON.stringify(config, null, 2)); // JSON is YAML
