@@ -105,12 +105,22 @@ build_pause() {
 }
 
 # ---- operator + proxyrunner: the project's own Dockerfile -------------------------------------------
-# The build context is the .dockerignore allowlist; its files' hashes (plus the Dockerfile and the
-# base image) decide whether to rebuild.
+# The build context is the .dockerignore allowlist (its `!path` lines, minus its `**/*.x`
+# exclusions); those files' hashes, the Dockerfile and the base image decide whether to rebuild.
+context_files() {
+  local allow=() excludes=() line
+  while IFS= read -r line; do
+    case "$line" in
+      '!'*) allow+=("${line#!}") ;;
+      '**/'*) excludes+=(! -name "${line#\*\*/}") ;;
+    esac
+  done < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$repo/.dockerignore")
+  (cd "$repo" && find "${allow[@]}" -type f "${excludes[@]}" -print0 | sort -z)
+}
 context_hash() {
   (cd "$repo" && {
-    sha256sum Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json
-    find proxyrunner/src operator/src -type f ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha256sum
+    sha256sum Dockerfile .dockerignore
+    context_files | xargs -0 sha256sum
     image_id "$NODE_IMAGE_TAG"
   } | sha256sum | cut -c1-32)
 }
