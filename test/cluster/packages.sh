@@ -5,7 +5,7 @@
 # registry, debootstrap makes the node base image's rootfs, gcc compiles the pause binary.
 set -euo pipefail
 packages=(containerd runc containernetworking-plugins iptables conntrack nftables buildah
-          debootstrap gcc libc6-dev openssl iproute2 util-linux)
+          debootstrap gcc libc6-dev openssl iproute2 util-linux curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
