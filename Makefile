@@ -22,7 +22,7 @@ DEPS_STAMP := node_modules/.package-lock.json
 .PHONY: help node deps build typecheck control-plane test test-e2e cluster-up cluster-down test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
 $(NODE_BIN)/node:
 	@echo ">> bootstrapping Node $(NODE_VERSION) into $(NODE_DIR) (system node is $$(node --version 2>/dev/null || echo missing))"
