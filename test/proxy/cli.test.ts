@@ -57,7 +57,7 @@ describe('memory limit', () => {
     expect(cmdline).toEqual(expect.arrayContaining(['--max-old-space-size=35', '--max-semi-space-size=2']));
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     expect(environ).toContain('MALLOC_ARENA_MAX=2');
-    expect(proxy.stderr()).toContain('"heap":"--max-old-space-size=35 --max-semi-space-size=2"');
+    expect(proxy.stderr()).toContain('"heap":"--max-old-space-size=35 --max-semi-space-size=2 --expose-gc"');
   });
 
   it('reports the limit next to the process metrics for dashboards', async () => {
