@@ -51,8 +51,11 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     upstream = await composeMessage(config, metrics, log, { budget, pool });
   }
   activeSessions = () => upstream.sessionCount();
+  const authn = config.authn
+    ? (await import('./auth/authnSetup.ts')).createAuthentication(config.authn, metrics.registry, log, Object.keys(upstream.routes))
+    : undefined;
 
-  const pipeline = createPipeline({ routes: upstream.routes, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log });
+  const pipeline = createPipeline({ routes: { ...upstream.routes, ...authn?.routes }, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log, authenticate: authn?.step });
   const mcpServer = http.createServer(
     {
       // Slow clients: headers and the whole request must arrive in bounded time.

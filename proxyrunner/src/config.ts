@@ -4,6 +4,7 @@ import type { BudgetOverrides } from './budget.ts';
 import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec, type Flags } from '../../common/cli/flags.ts';
 import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
+import { AUTHN_FLAGS, describeAuthn, parseAuthnConfig, type AuthnConfig } from './auth/authnConfig.ts';
 
 export type UpstreamTransport = 'stdio' | 'sse' | 'streamable-http';
 export type ProxyMode = 'streamable-http' | 'sse';
@@ -34,6 +35,8 @@ export interface ProxyConfig {
   logLevel: LogLevel;
   enableDebug: boolean;
   shutdownTimeoutMs: number;
+  /** undefined: authentication off (no --oidc-issuer, no kubernetesServiceAccount type). */
+  authn: AuthnConfig | undefined;
 }
 
 const FLAGS: readonly FlagSpec[] = [
@@ -63,6 +66,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', kind: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'least severe level logged' },
   { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
   { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
+  ...AUTHN_FLAGS,
 ];
 
 export { envName, UsageError };
@@ -142,6 +146,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     logLevel: flags.string('log-level') as LogLevel,
     enableDebug: flags.bool('enable-debug'),
     shutdownTimeoutMs: flags.duration('shutdown-timeout'),
+    authn: parseAuthnConfig(flags, env),
   };
 }
 
@@ -197,5 +202,6 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     maxSessions: config.maxSessions,
     maxBodyBytes: config.limits.maxBodyBytes === undefined ? 'derived' : formatBytes(config.limits.maxBodyBytes),
     memoryLimit: config.memoryLimitBytes ? formatBytes(config.memoryLimitBytes) : 'none',
+    ...describeAuthn(config.authn),
   };
 }

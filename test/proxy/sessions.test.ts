@@ -132,7 +132,7 @@ describe('streamable HTTP upstream (transparent)', () => {
 });
 
 describe('2026-07-28 (stateless) requests', () => {
-  it('pass through unchanged, headers included, and create no state', async () => {
+  it('pass through unchanged, headers included (but never Authorization), and create no state', async () => {
     const seen: http.IncomingHttpHeaders[] = [];
     const bodies: string[] = [];
     const upstream = await fakeHttpUpstream(async (req, res) => {
@@ -157,7 +157,9 @@ describe('2026-07-28 (stateless) requests', () => {
     // Hop-by-hop: the upstream's keep-alive terms are its own connection's, not the client's.
     expect(res.headers.get('keep-alive')).not.toContain('max=9');
     expect(bodies[0]).toBe(body);
-    expect(seen[0]).toMatchObject({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', authorization: 'Bearer t0ken' });
+    expect(seen[0]).toMatchObject({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' });
+    // No token passthrough (MCP specification, "Authorization"): the client's credentials are the proxy's.
+    expect(seen[0]).not.toHaveProperty('authorization');
     const metrics = await scrape(proxy.metricsUrl);
     expect(metrics.value('mcpfleet_proxy_sessions_created_total')).toBe(0);
     expect(metrics.value('mcpfleet_proxy_requests_total', { rpc_method: 'tools/call', status: '200' })).toBe(1);

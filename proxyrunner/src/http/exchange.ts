@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { RpcBody, RpcId } from '../jsonrpc.ts';
 import { rpcErrorBody } from '../jsonrpc.ts';
 import type { ProxyMetrics, RejectReason } from '../metrics.ts';
+import type { Principal } from '../auth/principal.ts';
 
 export interface Exchange {
   readonly req: IncomingMessage;
@@ -15,6 +16,8 @@ export interface Exchange {
   rpc: RpcBody | undefined;
   /** Metric label for the JSON-RPC method ("none" when there is no body). */
   rpcLabel: string;
+  /** Who sent it, set by the authentication stage (auth/); undefined when authentication is off. */
+  principal: Principal | undefined;
   /** Marks the response as an event stream (counted in streams_open until it closes). */
   markStream(): void;
   /** Runs when the response closes, finished or not. */
@@ -33,6 +36,7 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics
     body: undefined,
     rpc: undefined,
     rpcLabel: 'none',
+    principal: undefined,
     markStream() {
       if (streaming) return;
       streaming = true;

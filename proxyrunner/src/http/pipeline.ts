@@ -3,6 +3,8 @@
 //   2. request line – HTTP/1.0 or later and an origin-form target ("/path?query", visible
 //                    ASCII only), else 400: nothing else is ever routed or forwarded
 //   3. route       – known path and allowed method, else 404/405
+//   3b. authenticate – with authentication on, every non-public route needs a valid bearer
+//                    token (auth/authnStage.ts: 401/403/503), before any body is read
 //   4. session id  – syntax only (visible ASCII, bounded length), else 400
 //   5. body        – POST bodies read within --max-body-bytes (else 413) and parsed as
 //                    JSON-RPC (else 400 with a JSON-RPC error)
@@ -16,11 +18,14 @@ import { INTERNAL_ERROR, INVALID_REQUEST, parseRpcBody, sessionIdProblem } from 
 import type { ByteBudget } from '../budget.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import type { AuthnStep } from '../auth/authnStage.ts';
 import { readBody, type BodyResult } from './body.ts';
 import { beginExchange, reject, writeRpcError, type Exchange } from './exchange.ts';
 
 export interface Route {
   methods: readonly string[];
+  /** Served without authentication (the RFC 9728 metadata document). */
+  public?: boolean;
   /** May return a promise: a rejection is answered and counted like a throw. */
   handle(exchange: Exchange): void | Promise<void>;
 }
@@ -34,6 +39,8 @@ export interface PipelineDeps {
   pool?: ByteBudget;
   metrics: ProxyMetrics;
   log: Logger;
+  /** Present when authentication is on. */
+  authenticate?: AuthnStep | undefined;
 }
 
 export function createPipeline(deps: PipelineDeps): RequestListener {
@@ -86,6 +93,16 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
       });
       return;
     }
+    if (deps.authenticate && !route.public) {
+      deps.authenticate(exchange, () => guarded(req, res, () => authenticated(exchange, route)));
+      return;
+    }
+    authenticated(exchange, route);
+  }
+
+  function authenticated(exchange: Exchange, route: Route): void {
+    const { req, res } = exchange;
+    const method = req.method ?? '';
     const sessionHeader = req.headers['mcp-session-id'];
     if (sessionHeader !== undefined) {
       const problem = Array.isArray(sessionHeader) ? 'Mcp-Session-Id must be sent once' : sessionIdProblem(sessionHeader);

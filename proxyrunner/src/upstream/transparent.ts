@@ -183,6 +183,10 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
         const version = req.headers['mcp-protocol-version'];
         if (typeof version === 'string' && version.length < 32) session.data.protocolVersion = version;
       }
+      // The client's credentials are for this proxy only: the MCP specification forbids
+      // passing a token through (the upstream could replay it). http-proxy copies
+      // req.headers into the upstream request.
+      if (req.headers.authorization !== undefined) delete req.headers.authorization;
       const release = session ? registry.acquire(session) : undefined;
       exchange.onClose(() => {
         clearTimeout(entry.timer);

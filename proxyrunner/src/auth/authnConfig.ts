@@ -1,0 +1,174 @@
+// The authentication flags (`--oidc-*`, `--resource-url`) and their checks, kept beside the
+// code that uses them; config.ts splices AUTHN_FLAGS into the proxyrunner's one flag table.
+//
+// Authentication is off unless `--oidc-issuer` is set or `--oidc-type kubernetesServiceAccount`
+// is chosen. When it is on, a resource URL or audience is required (an audience check that
+// accepts anything is no check), the algorithm list may hold only asymmetric algorithms, and
+// the client secret for introspection comes from a file or the environment, never a flag.
+import { readFileSync } from 'node:fs';
+import { UsageError, type FlagSpec, type Flags } from '../../../common/cli/flags.ts';
+
+export type OidcType = 'inline' | 'kubernetesServiceAccount';
+
+/** Asymmetric JWS algorithms: `none` and HMAC (HS*) can never be allowed. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+/** In-cluster defaults of the kubernetesServiceAccount type (the pod's own mounted credentials). */
+export const IN_CLUSTER = {
+  apiServer: 'https://kubernetes.default.svc',
+  caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+  tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+} as const;
+
+export interface AuthnConfig {
+  type: OidcType;
+  /** Expected `iss`; for kubernetesServiceAccount, read from the apiserver's discovery when unset. */
+  issuer: string | undefined;
+  /** Accepted `aud` values: the configured audience, else the resource URL. */
+  audiences: string[];
+  /** This MCP server's resource identifier (RFC 9728 `resource`, RFC 8707). */
+  resourceUrl: URL;
+  /** JWKS location; when unset, the discovery document's `jwks_uri`. */
+  jwksUrl: URL | undefined;
+  introspection: { url: URL; clientId: string; clientSecret: string } | undefined;
+  /** PEM bundle trusted for the issuer, JWKS and introspection (added to the system CAs). */
+  caBundle: string | undefined;
+  /** kubernetesServiceAccount: apiserver base URL, and the token file sent when fetching its discovery and JWKS. */
+  kubernetes: { apiServer: URL; tokenFile: string } | undefined;
+  /** Scopes a token must carry (all of them); also `scopes_supported` in the metadata. */
+  requiredScopes: string[];
+  /** `namespace/name` or `namespace/*`; empty = any account of the issuer. */
+  allowedServiceAccounts: string[];
+  algorithms: string[];
+  clockSkewSeconds: number;
+  jwksCooldownMs: number;
+  groupsClaim: string;
+  rolesClaim: string;
+  /** Verified tokens kept (by SHA-256) until expiry, so a token's signature is checked once. */
+  cacheMaxEntries: number;
+}
+
+export const AUTHN_FLAGS: readonly FlagSpec[] = [
+  { name: 'oidc-type', kind: 'string', default: 'inline', choices: ['inline', 'kubernetesServiceAccount'], help: 'token issuer kind: an OIDC provider (inline), or the cluster\'s own service-account issuer' },
+  { name: 'oidc-issuer', kind: 'string', help: 'expected token issuer (iss); setting it turns authentication on. Its /.well-known/openid-configuration names the JWKS' },
+  { name: 'oidc-audience', kind: 'string', help: 'expected token audience (aud); default: --resource-url' },
+  { name: 'resource-url', kind: 'string', help: 'this MCP server\'s public URL (RFC 9728 resource, e.g. https://mcp.example.com/mcp); required with authentication' },
+  { name: 'oidc-jwks-url', kind: 'string', help: 'JWKS URL (default: jwks_uri from the issuer\'s discovery document)' },
+  { name: 'oidc-introspection-url', kind: 'string', help: 'RFC 7662 introspection endpoint for opaque (non-JWT) tokens' },
+  { name: 'oidc-client-id', kind: 'string', help: 'client id for introspection' },
+  { name: 'oidc-client-secret-file', kind: 'string', help: 'file holding the introspection client secret (or set MCPFLEET_OIDC_CLIENT_SECRET); never a flag value' },
+  { name: 'oidc-ca-bundle-file', kind: 'string', help: 'PEM CA bundle trusted for the issuer, JWKS and introspection (default: system CAs; kubernetesServiceAccount: the pod\'s ca.crt)' },
+  { name: 'oidc-kubernetes-api-url', kind: 'string', default: IN_CLUSTER.apiServer, help: 'kubernetesServiceAccount: apiserver serving discovery and /openid/v1/jwks' },
+  { name: 'oidc-kubernetes-token-file', kind: 'string', default: IN_CLUSTER.tokenFile, help: 'kubernetesServiceAccount: bearer token sent when fetching discovery and JWKS from the apiserver' },
+  { name: 'oidc-scopes', kind: 'string', help: 'comma-separated scopes every token must carry (403 insufficient_scope otherwise); advertised as scopes_supported' },
+  { name: 'oidc-allowed-service-accounts', kind: 'string', help: 'kubernetesServiceAccount: comma-separated namespace/name (or namespace/*) allowed in; default any' },
+  { name: 'oidc-algorithms', kind: 'string', default: ASYMMETRIC_ALGORITHMS.join(','), help: 'accepted JWS algorithms (asymmetric only; none and HS* are refused)' },
+  { name: 'oidc-clock-skew', kind: 'duration', default: '30s', help: 'tolerance on exp/nbf/iat' },
+  { name: 'oidc-jwks-refresh-cooldown', kind: 'duration', default: '30s', help: 'least time between JWKS refetches caused by an unknown key id' },
+  { name: 'oidc-groups-claim', kind: 'string', default: 'groups', help: 'claim holding the principal\'s groups (dotted path allowed)' },
+  { name: 'oidc-roles-claim', kind: 'string', default: 'roles', help: 'claim holding the principal\'s roles (dotted path allowed)' },
+  { name: 'oidc-token-cache-size', kind: 'int', default: '10000', help: 'verified tokens remembered (by SHA-256) until they expire' },
+];
+
+/** undefined when authentication is off. */
+export function parseAuthnConfig(flags: Flags, env: NodeJS.ProcessEnv): AuthnConfig | undefined {
+  const type = flags.string('oidc-type') as OidcType;
+  const issuer = flags.string('oidc-issuer') || undefined;
+  if (issuer) url('oidc-issuer', issuer, true);
+  if (type === 'inline' && !issuer) {
+    for (const name of ['oidc-audience', 'oidc-jwks-url', 'oidc-introspection-url', 'resource-url', 'oidc-scopes', 'oidc-allowed-service-accounts']) {
+      if (flags.string(name)) throw new UsageError(`--${name} needs --oidc-issuer (or --oidc-type kubernetesServiceAccount): authentication is off without an issuer`);
+    }
+    return undefined;
+  }
+  const resource = flags.string('resource-url');
+  if (!resource) throw new UsageError('--resource-url is required with authentication (this server\'s public MCP URL, e.g. https://mcp.example.com/mcp)');
+  const resourceUrl = url('resource-url', resource, false);
+  if (resourceUrl.hash) throw new UsageError('--resource-url must not have a fragment (RFC 8707)');
+  const audience = flags.string('oidc-audience');
+
+  const algorithms = flags.list('oidc-algorithms');
+  const refused = algorithms.filter((a) => !(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a));
+  if (refused.length > 0) throw new UsageError(`--oidc-algorithms: ${refused.join(', ')} not allowed (asymmetric only: ${ASYMMETRIC_ALGORITHMS.join(', ')})`);
+  if (algorithms.length === 0) throw new UsageError('--oidc-algorithms must name at least one algorithm');
+
+  const introspectionText = flags.string('oidc-introspection-url');
+  let introspection: AuthnConfig['introspection'];
+  if (introspectionText) {
+    const clientId = flags.string('oidc-client-id');
+    if (!clientId) throw new UsageError('--oidc-introspection-url needs --oidc-client-id');
+    const secretFile = flags.string('oidc-client-secret-file');
+    const clientSecret = secretFile ? readText('oidc-client-secret-file', secretFile).trim() : env['MCPFLEET_OIDC_CLIENT_SECRET'];
+    if (!clientSecret) throw new UsageError('--oidc-introspection-url needs a client secret: --oidc-client-secret-file or MCPFLEET_OIDC_CLIENT_SECRET');
+    introspection = { url: url('oidc-introspection-url', introspectionText), clientId, clientSecret };
+  }
+
+  const k8s = type === 'kubernetesServiceAccount';
+  const caFile = flags.string('oidc-ca-bundle-file') || (k8s ? IN_CLUSTER.caFile : undefined);
+  const allowedServiceAccounts = flags.list('oidc-allowed-service-accounts');
+  for (const entry of allowedServiceAccounts) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/(\*|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.test(entry)) {
+      throw new UsageError(`--oidc-allowed-service-accounts: "${entry}" is not namespace/name or namespace/*`);
+    }
+  }
+  if (allowedServiceAccounts.length > 0 && !k8s) throw new UsageError('--oidc-allowed-service-accounts needs --oidc-type kubernetesServiceAccount');
+
+  return {
+    type,
+    issuer,
+    audiences: [audience || resourceUrl.href],
+    resourceUrl,
+    jwksUrl: flags.string('oidc-jwks-url') ? url('oidc-jwks-url', flags.string('oidc-jwks-url') as string) : undefined,
+    introspection,
+    caBundle: caFile ? readText('oidc-ca-bundle-file', caFile) : undefined,
+    kubernetes: k8s
+      ? { apiServer: url('oidc-kubernetes-api-url', flags.string('oidc-kubernetes-api-url') as string), tokenFile: flags.string('oidc-kubernetes-token-file') as string }
+      : undefined,
+    requiredScopes: flags.list('oidc-scopes'),
+    allowedServiceAccounts,
+    algorithms,
+    clockSkewSeconds: Math.round(flags.duration('oidc-clock-skew') / 1000),
+    jwksCooldownMs: flags.duration('oidc-jwks-refresh-cooldown'),
+    groupsClaim: flags.string('oidc-groups-claim') as string,
+    rolesClaim: flags.string('oidc-roles-claim') as string,
+    cacheMaxEntries: flags.int('oidc-token-cache-size', 0, 1_000_000),
+  };
+}
+
+/** A loggable view: URLs and choices, never the client secret or CA contents. */
+export function describeAuthn(config: AuthnConfig | undefined): Record<string, unknown> {
+  if (!config) return { authentication: 'off' };
+  return {
+    authentication: config.type,
+    issuer: config.issuer ?? '(from apiserver discovery)',
+    audiences: config.audiences,
+    resourceUrl: config.resourceUrl.href,
+    jwksUrl: config.jwksUrl?.href ?? '(from discovery)',
+    introspectionUrl: config.introspection?.url.href,
+    requiredScopes: config.requiredScopes,
+    allowedServiceAccounts: config.allowedServiceAccounts.length > 0 ? config.allowedServiceAccounts : undefined,
+  };
+}
+
+/** Key material and introspection must come over TLS (plain http only on loopback, for tests). */
+function url(flag: string, text: string, trustSource = true): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new UsageError(`--${flag} "${text}" is not a URL`);
+  }
+  const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && (loopback || !trustSource))) {
+    throw new UsageError(`--${flag} must be an https URL (http only on loopback), got "${text}"`);
+  }
+  return parsed;
+}
+
+function readText(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
