@@ -182,14 +182,14 @@ describe('authentication options', () => {
   });
 
   it('answers 403 insufficient_scope when a required scope is missing', async () => {
-    const p = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, ...authArgs(['--oidc-scopes', 'mcp:tools,mcp:admin'])]);
+    const p = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, ...authArgs(['--oidc-required-scopes', 'mcp:tools,mcp:admin', '--oidc-scopes', 'openid'])]);
     stops.push(() => p.stop());
     const res = await post(p.mcpUrl, await issuer.sign(validClaims({ scope: 'mcp:tools' })));
     expect(res.status).toBe(403);
     expect(challengeParams(res.challenge)).toMatchObject({ error: 'insufficient_scope', scope: 'mcp:tools mcp:admin', resource_metadata: PRM_URL });
     expect((await post(p.mcpUrl, await issuer.sign(validClaims({ scope: 'mcp:admin mcp:tools' })))).status).toBe(200);
     const doc = await (await fetch(`${new URL(p.mcpUrl).origin}/.well-known/oauth-protected-resource/mcp`)).json();
-    expect(doc).toMatchObject({ scopes_supported: ['mcp:tools', 'mcp:admin'] });
+    expect(doc).toMatchObject({ scopes_supported: ['openid', 'mcp:tools', 'mcp:admin'] });
     const metrics = await scrape(p.metricsUrl);
     expect(metrics.value('mcpfleet_proxy_auth_total', { result: 'forbidden' })).toBe(1);
   });

@@ -62,7 +62,7 @@ async function post(url: string, token: string): Promise<{ status: number; chall
 describe('JWT access tokens from a real OpenID Provider', () => {
   let proxy: ProxyProcess;
   beforeAll(async () => {
-    proxy = await proxyFor(RESOURCE, ['--oidc-scopes', 'mcp:tools', '--oidc-jwks-refresh-cooldown', '1s', '--oidc-clock-skew', '0s']);
+    proxy = await proxyFor(RESOURCE, ['--oidc-required-scopes', 'mcp:tools', '--oidc-jwks-refresh-cooldown', '1s', '--oidc-clock-skew', '0s']);
   });
 
   it('lets a token issued for this resource through, without passing it on', async () => {

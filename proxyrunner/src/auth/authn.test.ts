@@ -32,6 +32,9 @@ describe('authentication flags', () => {
     const config = parse(['--oidc-issuer', 'https://issuer.example.test', '--resource-url', 'https://mcp.example.test/mcp']);
     expect(config.authn).toMatchObject({ type: 'inline', issuer: 'https://issuer.example.test', audiences: ['https://mcp.example.test/mcp'], clockSkewSeconds: 30, jwksCooldownMs: 30_000 });
     expect(parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-audience', 'mcp']).authn?.audiences).toEqual(['mcp']);
+    // ToolHive's scopes are advertised only; required scopes are a separate, explicit choice.
+    const scoped = parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-scopes', 'openid', '--oidc-required-scopes', 'mcp:tools']);
+    expect(scoped.authn).toMatchObject({ requiredScopes: ['mcp:tools'], advertisedScopes: ['openid', 'mcp:tools'] });
   });
 
   it('refuses none and HMAC algorithms, and plain http off loopback', () => {

@@ -35,8 +35,10 @@ export interface AuthnConfig {
   caBundle: string | undefined;
   /** kubernetesServiceAccount: apiserver base URL, and the token file sent when fetching its discovery and JWKS. */
   kubernetes: { apiServer: URL; tokenFile: string } | undefined;
-  /** Scopes a token must carry (all of them); also `scopes_supported` in the metadata. */
+  /** Scopes a token must carry (all of them); 403 insufficient_scope otherwise. */
   requiredScopes: string[];
+  /** `scopes_supported` in the metadata (ToolHive's `scopes`): the advertised ones plus the required ones. */
+  advertisedScopes: string[];
   /** `namespace/name` or `namespace/*`; empty = any account of the issuer. */
   allowedServiceAccounts: string[];
   algorithms: string[];
@@ -60,7 +62,8 @@ export const AUTHN_FLAGS: readonly FlagSpec[] = [
   { name: 'oidc-ca-bundle-file', kind: 'string', help: 'PEM CA bundle trusted for the issuer, JWKS and introspection (default: system CAs; kubernetesServiceAccount: the pod\'s ca.crt)' },
   { name: 'oidc-kubernetes-api-url', kind: 'string', default: IN_CLUSTER.apiServer, help: 'kubernetesServiceAccount: apiserver serving discovery and /openid/v1/jwks' },
   { name: 'oidc-kubernetes-token-file', kind: 'string', default: IN_CLUSTER.tokenFile, help: 'kubernetesServiceAccount: bearer token sent when fetching discovery and JWKS from the apiserver' },
-  { name: 'oidc-scopes', kind: 'string', help: 'comma-separated scopes every token must carry (403 insufficient_scope otherwise); advertised as scopes_supported' },
+  { name: 'oidc-scopes', kind: 'string', help: 'comma-separated scopes advertised in the resource metadata (scopes_supported), as ToolHive\'s scopes' },
+  { name: 'oidc-required-scopes', kind: 'string', help: 'comma-separated scopes every token must carry (403 insufficient_scope otherwise); advertised too' },
   { name: 'oidc-allowed-service-accounts', kind: 'string', help: 'kubernetesServiceAccount: comma-separated namespace/name (or namespace/*) allowed in; default any' },
   { name: 'oidc-algorithms', kind: 'string', default: ASYMMETRIC_ALGORITHMS.join(','), help: 'accepted JWS algorithms (asymmetric only; none and HS* are refused)' },
   { name: 'oidc-clock-skew', kind: 'duration', default: '30s', help: 'tolerance on exp/nbf/iat' },
@@ -76,7 +79,7 @@ export function parseAuthnConfig(flags: Flags, env: NodeJS.ProcessEnv): AuthnCon
   const issuer = flags.string('oidc-issuer') || undefined;
   if (issuer) url('oidc-issuer', issuer, true);
   if (type === 'inline' && !issuer) {
-    for (const name of ['oidc-audience', 'oidc-jwks-url', 'oidc-introspection-url', 'resource-url', 'oidc-scopes', 'oidc-allowed-service-accounts']) {
+    for (const name of ['oidc-audience', 'oidc-jwks-url', 'oidc-introspection-url', 'resource-url', 'oidc-scopes', 'oidc-required-scopes', 'oidc-allowed-service-accounts']) {
       if (flags.string(name)) throw new UsageError(`--${name} needs --oidc-issuer (or --oidc-type kubernetesServiceAccount): authentication is off without an issuer`);
     }
     return undefined;
@@ -124,7 +127,8 @@ export function parseAuthnConfig(flags: Flags, env: NodeJS.ProcessEnv): AuthnCon
     kubernetes: k8s
       ? { apiServer: url('oidc-kubernetes-api-url', flags.string('oidc-kubernetes-api-url') as string), tokenFile: flags.string('oidc-kubernetes-token-file') as string }
       : undefined,
-    requiredScopes: flags.list('oidc-scopes'),
+    requiredScopes: flags.list('oidc-required-scopes'),
+    advertisedScopes: [...new Set([...flags.list('oidc-scopes'), ...flags.list('oidc-required-scopes')])],
     allowedServiceAccounts,
     algorithms,
     clockSkewSeconds: Math.round(flags.duration('oidc-clock-skew') / 1000),
@@ -146,6 +150,7 @@ export function describeAuthn(config: AuthnConfig | undefined): Record<string, u
     jwksUrl: config.jwksUrl?.href ?? '(from discovery)',
     introspectionUrl: config.introspection?.url.href,
     requiredScopes: config.requiredScopes,
+    advertisedScopes: config.advertisedScopes,
     allowedServiceAccounts: config.allowedServiceAccounts.length > 0 ? config.allowedServiceAccounts : undefined,
   };
 }

@@ -25,5 +25,5 @@ export function createAuthentication(config: AuthnConfig, registry: Registry, lo
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
   const step = createAuthnStage({ verifier, requiredScopes: config.requiredScopes, resourceMetadataUrl: metadataUrl, metrics: createAuthnMetrics(registry), log });
   const issuer = async (): Promise<string | undefined> => config.issuer ?? (await keys.resolve()).issuer;
-  return { step, routes: prmRoutes(config.resourceUrl, mcpPaths, config.requiredScopes, issuer), verifier };
+  return { step, routes: prmRoutes(config.resourceUrl, mcpPaths, config.advertisedScopes, issuer), verifier };
 }
