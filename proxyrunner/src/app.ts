@@ -52,7 +52,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
   }
   activeSessions = () => upstream.sessionCount();
   const authn = config.authn
-    ? (await import('./auth/authnSetup.ts')).createAuthentication(config.authn, metrics.registry, log, Object.keys(upstream.routes))
+    ? (await import('./auth/authnSetup.ts')).createAuthentication(config.authn, metrics.registry, log, Object.keys(upstream.routes), config.maxSessions)
     : undefined;
 
   const pipeline = createPipeline({ routes: { ...upstream.routes, ...authn?.routes }, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log, authenticate: authn?.step });

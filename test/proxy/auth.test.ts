@@ -252,3 +252,64 @@ describe('MCP SDK clients with a bearer token through every upstream kind', () =
     expect(await callEcho(p.mcpUrl, await issuer.sign(validClaims()))).toMatchObject({ content: [{ type: 'text', text: 'Echo: hi' }] });
   });
 });
+
+describe('a session belongs to the principal that started it', () => {
+  const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'auth-test', version: '1' } } });
+  const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const headers = (token: string, sessionId?: string): Record<string, string> => ({
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...(sessionId ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' } : {}),
+  });
+
+  async function streamableUpstreams(): Promise<ProxyProcess[]> {
+    const echo = await startEchoServer();
+    stops.push(() => echo.stop());
+    const stdio = await startProxy(['--transport', 'stdio', ...authArgs()], { command: everythingStdioCommand() });
+    stops.push(() => stdio.stop());
+    const http = await startProxy(['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${echo.port}/mcp`, ...authArgs()]);
+    stops.push(() => http.stop());
+    return [stdio, http];
+  }
+
+  it('refuses another principal\'s requests and DELETE on it (404), over stdio and streamable-HTTP upstreams', async () => {
+    const alice = await issuer.sign(validClaims({ sub: 'alice' }));
+    const bob = await issuer.sign(validClaims({ sub: 'bob' }));
+    for (const p of await streamableUpstreams()) {
+      const init = await fetch(p.mcpUrl, { method: 'POST', headers: headers(alice), body: INIT });
+      await init.text();
+      const id = init.headers.get('mcp-session-id') as string;
+      expect(id).toBeTruthy();
+      expect((await fetch(p.mcpUrl, { method: 'POST', headers: headers(alice, id), body: INITIALIZED })).status).toBe(202);
+      const stolen = await fetch(p.mcpUrl, { method: 'POST', headers: headers(bob, id), body: LIST });
+      expect(stolen.status).toBe(404);
+      expect(await stolen.text()).not.toContain('tools');
+      expect((await fetch(p.mcpUrl, { method: 'DELETE', headers: headers(bob, id) })).status).toBe(404);
+      const own = await fetch(p.mcpUrl, { method: 'POST', headers: headers(alice, id), body: LIST });
+      expect(own.status).toBe(200);
+      expect(await own.text()).toContain('echo');
+      // Alice's own DELETE ends it, and frees the binding.
+      expect((await fetch(p.mcpUrl, { method: 'DELETE', headers: headers(alice, id) })).status).toBe(200);
+      const metrics = await scrape(p.metricsUrl);
+      expect(metrics.value('mcpfleet_proxy_auth_total', { result: 'forbidden' })).toBe(2);
+    }
+  });
+
+  it('refuses another principal\'s POSTs into a legacy SSE session', async () => {
+    const p = await startProxy(['--transport', 'stdio', '--proxy-mode', 'sse', ...authArgs()], { command: everythingStdioCommand() });
+    stops.push(() => p.stop());
+    const alice = await issuer.sign(validClaims({ sub: 'alice' }));
+    const bob = await issuer.sign(validClaims({ sub: 'bob' }));
+    const controller = new AbortController();
+    const stream = await fetch(p.mcpUrl, { headers: { authorization: `Bearer ${alice}`, accept: 'text/event-stream' }, signal: controller.signal });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!/endpoint\ndata: (\S+)/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const endpoint = new URL((/endpoint\ndata: (\S+)/.exec(text) as RegExpExecArray)[1] as string, p.mcpUrl).href;
+    expect((await fetch(endpoint, { method: 'POST', headers: headers(alice), body: INIT })).status).toBe(202);
+    expect((await fetch(endpoint, { method: 'POST', headers: headers(bob), body: LIST })).status).toBe(404);
+    expect((await fetch(endpoint, { method: 'POST', headers: headers(alice), body: INITIALIZED })).status).toBe(202);
+    controller.abort();
+  });
+});

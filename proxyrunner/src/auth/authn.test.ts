@@ -137,3 +137,20 @@ describe('token verifier cache', () => {
     expect(await verifier.verify(c)).toMatchObject({ ok: false, kind: 'invalid_token', reason: 'the token has expired' });
   });
 });
+
+describe('session owners', () => {
+  it('is an LRU bounded by its capacity; a bound session keeps its first owner', async () => {
+    const { SessionOwners } = await import('./authnSessions.ts');
+    const owners = new SessionOwners(2);
+    owners.bind('a', 'alice');
+    owners.bind('a', 'bob'); // first owner stays
+    owners.bind('b', 'bob');
+    expect(owners.owner('a')).toBe('alice'); // refreshes a: b is now the oldest
+    owners.bind('c', 'carol');
+    expect([owners.owner('a'), owners.owner('b'), owners.owner('c'), owners.size]).toEqual(['alice', undefined, 'carol', 2]);
+    owners.unbind('a');
+    expect(owners.owner('a')).toBeUndefined();
+    owners.bind('x'.repeat(300), 'mallory');
+    expect(owners.size).toBe(1);
+  });
+});

@@ -9,6 +9,7 @@ import { createTokenVerifier, type TokenVerifier } from './authn.ts';
 import type { AuthnConfig } from './authnConfig.ts';
 import { createAuthnMetrics } from './authnMetrics.ts';
 import { createAuthnStage, type AuthnStep } from './authnStage.ts';
+import { SessionOwners } from './authnSessions.ts';
 import { createKeyResolver } from './jwks.ts';
 import { prmRoutes, resourceMetadataUrl } from './prm.ts';
 
@@ -19,11 +20,11 @@ export interface Authentication {
   verifier: TokenVerifier;
 }
 
-export function createAuthentication(config: AuthnConfig, registry: Registry, log: Logger, mcpPaths: readonly string[]): Authentication {
+export function createAuthentication(config: AuthnConfig, registry: Registry, log: Logger, mcpPaths: readonly string[], maxSessions: number): Authentication {
   const keys = createKeyResolver(config);
   const verifier = createTokenVerifier(config, keys);
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
-  const step = createAuthnStage({ verifier, requiredScopes: config.requiredScopes, resourceMetadataUrl: metadataUrl, metrics: createAuthnMetrics(registry), log });
+  const step = createAuthnStage({ verifier, requiredScopes: config.requiredScopes, resourceMetadataUrl: metadataUrl, metrics: createAuthnMetrics(registry), log, sessions: new SessionOwners(Math.max(1_000, maxSessions * 2)) });
   const issuer = async (): Promise<string | undefined> => config.issuer ?? (await keys.resolve()).issuer;
   return { step, routes: prmRoutes(config.resourceUrl, mcpPaths, config.advertisedScopes, issuer), verifier };
 }

@@ -6,6 +6,7 @@
 //   token fails to verify → 401, … error="invalid_token", error_description="…"
 //   lacks required scopes → 403, … error="insufficient_scope", scope="…"
 //   principal not let in  → 403
+//   another principal's session → 404, as for an unknown session (authnSessions.ts)
 //   issuer unreachable    → 503 with Retry-After (the client's token may be fine)
 //   verified            → exchange.principal is set and the pipeline goes on
 // A token seen before is answered from the verifier's cache synchronously (no promise on
@@ -15,6 +16,7 @@ import type { Logger } from '../../../common/log.ts';
 import type { Exchange } from '../http/exchange.ts';
 import type { TokenVerifier, AuthnVerdict } from './authn.ts';
 import type { AuthnMetrics, AuthResult } from './authnMetrics.ts';
+import { ownerKey, sessionIdOf, type SessionOwners } from './authnSessions.ts';
 import type { Principal } from './principal.ts';
 
 export type AuthnStep = (exchange: Exchange, next: () => void) => void;
@@ -26,6 +28,8 @@ export interface AuthnStageDeps {
   resourceMetadataUrl: string;
   metrics: AuthnMetrics;
   log: Logger;
+  /** Session ownership; every session is bound to the principal that first used it. */
+  sessions: SessionOwners;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -91,9 +95,32 @@ export function createAuthnStage(deps: AuthnStageDeps): AuthnStep {
       refuse(exchange, 403, 'forbidden', challenge('insufficient_scope', `missing scope ${missing.join(' ')}`), 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`);
       return;
     }
+    const sessionId = sessionIdOf(exchange.req);
+    if (sessionId !== undefined && !ownSession(exchange, principal, sessionId)) {
+      log.info('request for another principal\'s session refused', { subject: principal.subject });
+      refuse(exchange, 404, 'forbidden', undefined, 'not_found', 'Session not found');
+      return;
+    }
     metrics.result('allowed');
     exchange.principal = principal;
     next();
+  }
+
+  /** False when the session is bound to someone else; binds it on a 2xx answer when unbound. */
+  function ownSession(exchange: Exchange, principal: Principal, sessionId: string): boolean {
+    const me = ownerKey(principal);
+    const owner = deps.sessions.owner(sessionId);
+    if (owner !== undefined && owner !== me) return false;
+    const { req, res } = exchange;
+    if (owner === undefined || req.method === 'DELETE') {
+      // 'finish' (not 'close'): only an answer that was sent completely counts.
+      res.once('finish', () => {
+        if (res.statusCode < 200 || res.statusCode >= 300) return;
+        if (req.method === 'DELETE') deps.sessions.unbind(sessionId);
+        else deps.sessions.bind(sessionId, me);
+      });
+    }
+    return true;
   }
 
   function challenge(error: 'invalid_token' | 'insufficient_scope', description: string): string {
