@@ -9,10 +9,14 @@ import path from 'node:path';
 import { base64url, UnsecuredJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import { silentLogger } from '../../common/log.ts';
+import { startProxyRunner } from '../../proxyrunner/src/app.ts';
+import { parseConfig } from '../../proxyrunner/src/config.ts';
 import { fakeHttpUpstream, readBody, type FakeUpstream } from '../support/fakeUpstream.ts';
 import { scrape } from '../support/metrics.ts';
-import { everythingStdioCommand, startProxy, type ProxyProcess } from '../support/processes.ts';
-import { PROXY_CLIENT, startOidcProvider, type OidcProvider } from '../support/oidcProvider.ts';
+import { everythingStdioCommand, freePort, startProxy, type ProxyProcess } from '../support/processes.ts';
+import { AGENT, PROXY_CLIENT, startOidcProvider, type OidcProvider } from '../support/oidcProvider.ts';
 
 jest.setTimeout(60_000);
 
@@ -145,5 +149,34 @@ describe('opaque access tokens by introspection (RFC 7662)', () => {
     const metrics = await scrape(p.metricsUrl);
     expect(metrics.value('mcpfleet_proxy_auth_total', { result: 'allowed' })).toBe(1);
     expect(metrics.value('mcpfleet_proxy_auth_total', { result: 'invalid_token' })).toBe(2);
+  });
+});
+
+describe('the MCP SDK client\'s own OAuth support', () => {
+  it('finds the provider from the proxy\'s 401 and metadata, gets a token by client credentials, and calls a tool', async () => {
+    // The SDK checks that the metadata's resource is the URL it connects to, so the proxy's
+    // resource URL is its real address: the proxy runs in-process on a port chosen first.
+    const port = await freePort();
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const provider = await startOidcProvider([{ resource, format: 'jwt' }]);
+    stops.push(() => provider.close());
+    const config = parseConfig([
+      '--transport', 'stdio', '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', '0',
+      '--oidc-issuer', provider.issuer, '--resource-url', resource, '--oidc-scopes', 'mcp:tools',
+      '--', ...everythingStdioCommand(),
+    ], {});
+    if (config === 'help') throw new Error('unexpected help');
+    const proxy = await startProxyRunner(config, silentLogger);
+    stops.push(() => proxy.stop());
+
+    const authProvider = new ClientCredentialsProvider({ clientId: AGENT.id, clientSecret: AGENT.secret, scope: 'mcp:tools' });
+    const client = new Client({ name: 'sdk-oauth-test', version: '1' });
+    const transport = new StreamableHTTPClientTransport(new URL(resource), { authProvider });
+    await client.connect(transport);
+    expect(await client.callTool({ name: 'echo', arguments: { message: 'via OAuth' } })).toMatchObject({ content: [{ text: 'Echo: via OAuth' }] });
+    const token = authProvider.tokens()?.access_token as string;
+    expect(decodeJwt(token)).toMatchObject({ iss: provider.issuer, aud: resource, scope: 'mcp:tools' });
+    await transport.terminateSession();
+    await client.close();
   });
 });
