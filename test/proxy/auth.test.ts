@@ -201,6 +201,18 @@ describe('authentication options', () => {
     expect((await post(p.mcpUrl, await issuer.sign(validClaims()))).status).toBe(401);
   });
 
+  it('keeps verifying with the last fetched keys while the issuer is down, once they are due for a refresh', async () => {
+    const flaky = await startTestIssuer();
+    const p = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, '--oidc-issuer', flaky.url, '--resource-url', RESOURCE, '--oidc-jwks-cache-max-age', '1s']);
+    stops.push(() => p.stop());
+    expect((await post(p.mcpUrl, await flaky.sign(validClaims({ sub: 'before' })))).status).toBe(200);
+    await flaky.close();
+    await new Promise((r) => setTimeout(r, 1_100)); // the key set is now stale: jose would refetch and fail
+    for (const sub of ['during-1', 'during-2']) expect((await post(p.mcpUrl, await flaky.sign(validClaims({ sub })))).status).toBe(200);
+    // Still no key for a kid the issuer never published.
+    expect((await post(p.mcpUrl, await flaky.sign(validClaims(), { key: await flaky.unpublishedKey() }))).status).toBe(401);
+  });
+
   it('answers 503 with Retry-After while the issuer cannot be reached', async () => {
     const gone = await startTestIssuer();
     const token = await gone.sign(validClaims());

@@ -44,6 +44,8 @@ export interface AuthnConfig {
   algorithms: string[];
   clockSkewSeconds: number;
   jwksCooldownMs: number;
+  /** How long a fetched JWKS is used before it is fetched again. */
+  jwksCacheMaxAgeMs: number;
   groupsClaim: string;
   rolesClaim: string;
   /** Verified tokens kept (by SHA-256) until expiry, so a token's signature is checked once. */
@@ -68,6 +70,7 @@ export const AUTHN_FLAGS: readonly FlagSpec[] = [
   { name: 'oidc-algorithms', kind: 'string', default: ASYMMETRIC_ALGORITHMS.join(','), help: 'accepted JWS algorithms (asymmetric only; none and HS* are refused)' },
   { name: 'oidc-clock-skew', kind: 'duration', default: '30s', help: 'tolerance on exp/nbf/iat' },
   { name: 'oidc-jwks-refresh-cooldown', kind: 'duration', default: '30s', help: 'least time between JWKS refetches caused by an unknown key id' },
+  { name: 'oidc-jwks-cache-max-age', kind: 'duration', default: '10m', help: 'refetch the JWKS after this long (while the issuer is unreachable, the last keys stay in use for up to 1h)' },
   { name: 'oidc-groups-claim', kind: 'string', default: 'groups', help: 'claim holding the principal\'s groups (dotted path allowed)' },
   { name: 'oidc-roles-claim', kind: 'string', default: 'roles', help: 'claim holding the principal\'s roles (dotted path allowed)' },
   { name: 'oidc-token-cache-size', kind: 'int', default: '10000', help: 'verified tokens remembered (by SHA-256) until they expire' },
@@ -133,6 +136,7 @@ export function parseAuthnConfig(flags: Flags, env: NodeJS.ProcessEnv): AuthnCon
     algorithms,
     clockSkewSeconds: Math.round(flags.duration('oidc-clock-skew') / 1000),
     jwksCooldownMs: flags.duration('oidc-jwks-refresh-cooldown'),
+    jwksCacheMaxAgeMs: flags.duration('oidc-jwks-cache-max-age'),
     groupsClaim: flags.string('oidc-groups-claim') as string,
     rolesClaim: flags.string('oidc-roles-claim') as string,
     cacheMaxEntries: flags.int('oidc-token-cache-size', 0, 1_000_000),

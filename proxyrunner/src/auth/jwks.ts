@@ -7,7 +7,12 @@
 // whose `kid` is unknown (key rotation without restart) but at most once per cooldown, so
 // tokens with made-up key ids cannot turn into a flood of JWKS requests. A failed discovery
 // is retried on a later request, not more often than the cooldown either.
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+//
+// An issuer outage does not take authentication down with it: when a refetch fails, the last
+// key set fetched stays in use for up to STALE_KEYS_MAX_MS after it was fetched, and the issuer
+// is asked again at most once per cooldown (jose alone would retry on every request, each
+// waiting out the timeout). Keys the issuer removed are dropped at the first successful fetch.
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { AuthnConfig } from './authnConfig.ts';
 import { createAuthnFetch, fetchJsonObject, type AuthnFetch } from './authnHttp.ts';
 
@@ -18,6 +23,9 @@ export interface IssuerKeys {
 }
 
 export class DiscoveryError extends Error {}
+
+/** Longest a fetched key set is used while the issuer cannot be reached. */
+export const STALE_KEYS_MAX_MS = 60 * 60_000;
 
 export interface KeyResolver {
   /** Resolves (once, then from memory) the issuer name and its key set. */
@@ -91,11 +99,53 @@ export function createKeyResolver(config: AuthnConfig, now: () => number = Date.
         throw new DiscoveryError(`discovery at ${url.href} has an invalid jwks_uri`);
       }
     }
-    const getKey = createRemoteJWKSet(jwksUrl as URL, {
-      cooldownDuration: config.jwksCooldownMs,
-      timeoutDuration: 5_000,
-      [customFetch]: fetchImpl as unknown as typeof fetch,
-    });
-    return { issuer: issuer as string, getKey, jwksUrl: jwksUrl as URL };
+    return { issuer: issuer as string, getKey: outageTolerant(jwksUrl as URL), jwksUrl: jwksUrl as URL };
   }
+
+  function outageTolerant(jwksUrl: URL): JWTVerifyGetKey {
+    let fetchedAt = -Infinity;
+    let failedAt = -Infinity;
+    const countingFetch: AuthnFetch = async (url, init) => {
+      const response = await fetchImpl(url, init);
+      if (response.status === 200) fetchedAt = now();
+      return response;
+    };
+    const remote = createRemoteJWKSet(jwksUrl, {
+      cooldownDuration: config.jwksCooldownMs,
+      cacheMaxAge: config.jwksCacheMaxAgeMs,
+      timeoutDuration: 5_000,
+      [customFetch]: countingFetch as unknown as typeof fetch,
+    });
+    let staleSource: JSONWebKeySet | undefined;
+    let staleKeys: JWTVerifyGetKey | undefined;
+    const stale = (): JWTVerifyGetKey | undefined => {
+      const known = remote.jwks();
+      if (!known || now() - fetchedAt > STALE_KEYS_MAX_MS) return undefined;
+      if (known !== staleSource) {
+        staleSource = known;
+        staleKeys = createLocalJWKSet(known);
+      }
+      return staleKeys;
+    };
+    return async (header, token) => {
+      const fallback = remote.fresh ? undefined : stale();
+      if (fallback && now() - failedAt < config.jwksCooldownMs) return fallback(header, token);
+      try {
+        return await remote(header, token);
+      } catch (err) {
+        if (!keyFetchFailed(err)) throw err;
+        failedAt = now();
+        const keys = stale();
+        if (keys) return keys(header, token);
+        throw err;
+      }
+    };
+  }
+}
+
+/** The JWKS could not be fetched (as opposed to: the token matches no key). */
+function keyFetchFailed(err: unknown): boolean {
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return true;
+  if (err instanceof joseErrors.JOSEError) return err.code === 'ERR_JOSE_GENERIC';
+  return true; // sockets, our own timeouts, size limit
 }
