@@ -10,7 +10,7 @@ const common = {
 export default {
   reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{common,proxyrunner,operator}/**/*.test.ts', '<rootDir>/test/structure/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{common,proxyrunner,operator}/**/*.test.ts', '<rootDir>/test/{structure,contract}/**/*.test.ts'] },
     { ...common, displayName: 'proxy', testMatch: ['<rootDir>/test/proxy/**/*.test.ts'] },
     { ...common, displayName: 'operator', testMatch: ['<rootDir>/test/operator/**/*.test.ts'] },
     // Helm chart, generated install, RBAC and image layout, on the real control plane.

@@ -1,13 +1,14 @@
-// The proxyrunner's flags (table and parsing in common/cli/flags.ts) and the checks that span flags.
+// The proxyrunner's configuration: its flags (the table is in common/contract/proxyrunner.ts, which
+// the operator starts proxyrunners with; parsing in common/cli/flags.ts) and the checks that span flags.
 import { readFileSync } from 'node:fs';
 import type { BudgetOverrides } from './budget.ts';
 import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec, type Flags } from '../../common/cli/flags.ts';
+import { PROXYRUNNER_FLAGS, type ProxyMode, type UpstreamTransport } from '../../common/contract/proxyrunner.ts';
 import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
 import { AUTHN_FLAGS, describeAuthn, parseAuthnConfig, type AuthnConfig } from './auth/authnConfig.ts';
 
-export type UpstreamTransport = 'stdio' | 'sse' | 'streamable-http';
-export type ProxyMode = 'streamable-http' | 'sse';
+export type { ProxyMode, UpstreamTransport };
 export type StdioIsolation = 'shared' | 'session';
 
 export interface ProxyConfig {
@@ -39,35 +40,9 @@ export interface ProxyConfig {
   authn: AuthnConfig | undefined;
 }
 
-const FLAGS: readonly FlagSpec[] = [
-  { name: 'transport', kind: 'string', default: 'stdio', choices: ['stdio', 'sse', 'streamable-http'], help: 'how the upstream MCP server talks' },
-  { name: 'target-url', kind: 'string', help: 'upstream URL for sse (its /sse endpoint) and streamable-http (its /mcp endpoint)' },
-  { name: 'attach-selector', kind: 'string', help: 'stdio in Kubernetes: label selector of the MCP server pod to attach to (instead of a command)' },
-  { name: 'attach-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: 'namespace of that pod (default: this pod\'s namespace)' },
-  { name: 'attach-container', kind: 'string', default: 'mcp', help: 'container to attach to in that pod' },
-  { name: 'stdio-isolation', kind: 'string', default: 'shared', choices: ['shared', 'session'], help: 'stdio: one server process multiplexed across sessions (shared), or one process per session, capped by --max-sessions (session); attach mode is always shared' },
-  { name: 'proxy-mode', kind: 'string', default: 'streamable-http', choices: ['streamable-http', 'sse'], help: 'what clients see: streamable HTTP at /mcp, or legacy SSE at /sse + /messages' },
-  { name: 'host', kind: 'string', default: '0.0.0.0', help: 'address the MCP listener binds' },
-  { name: 'port', kind: 'int', default: '8080', help: 'port of the MCP listener' },
-  { name: 'metrics-host', kind: 'string', default: '0.0.0.0', help: 'address of the metrics/health listener' },
-  { name: 'metrics-port', kind: 'int', default: '9464', help: 'port of /metrics, /healthz, /readyz and /debug/*' },
-  { name: 'session-idle-timeout', kind: 'duration', default: '30m', help: 'end a session after this long without a request or open stream' },
-  { name: 'max-sessions', kind: 'int', default: '10000', help: 'hard cap on sessions; the least recently used is evicted beyond it' },
-  { name: 'max-body-bytes', kind: 'bytes', help: 'largest request body accepted, 413 beyond (default and ceiling: --max-message-bytes)' },
-  { name: 'max-message-bytes', kind: 'bytes', help: 'largest message the proxy holds whole: request body, stdio line, SSE event (default: from the memory limit, 4Mi at 128Mi)' },
-  { name: 'max-connections', kind: 'int', help: 'client connections served at once; beyond it 503 + Retry-After, beyond twice it closed at accept (default: from the memory limit, 512 at 128Mi)' },
-  { name: 'max-streams', kind: 'int', help: 'open GET/SSE streams at once; beyond it 503 + Retry-After (default: from the memory limit, 341 at 128Mi)' },
-  { name: 'max-buffered-bytes', kind: 'bytes', help: 'bytes held at once in bodies, lines, events and queued writes; beyond it 503 or a JSON-RPC error (default: half the limit above 64Mi)' },
-  { name: 'client-header-timeout', kind: 'duration', default: '10s', help: 'a client must send its request headers within this (slowloris guard)' },
-  { name: 'client-body-timeout', kind: 'duration', default: '30s', help: 'a client must send its whole request within this; responses and streams are not limited' },
-  { name: 'upstream-connect-timeout', kind: 'duration', default: '5s', help: 'time allowed to connect to the upstream' },
-  { name: 'upstream-response-timeout', kind: 'duration', default: '5m', help: 'time allowed until the upstream starts answering (0 = none); streams are never cut' },
-  { name: 'memory-limit', kind: 'bytes', help: 'memory budget: sizes the V8 heap and the --max-* limits (default: the cgroup limit, else 1Gi for the limits)' },
-  { name: 'log-level', kind: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'least severe level logged' },
-  { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
-  { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
-  ...AUTHN_FLAGS,
-];
+// The table itself is the operator's contract too: common/contract/proxyrunner.ts.
+// The authentication flags stay beside their parser (auth/authnConfig.ts): the operator sets none of them.
+const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS];
 
 export { envName, UsageError };
 

@@ -6,6 +6,8 @@
 // Field names follow ToolHive's MCPServer (toolhive.stacklok.dev) wherever the feature is
 // the same, so a ToolHive manifest migrates by changing apiVersion.
 
+import { PROXYRUNNER_METRICS_PORT, proxyrunnerDefault } from '../../../common/contract/proxyrunner.ts';
+
 export const GROUP = 'mcpfleet.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -44,10 +46,14 @@ export interface ProxyDefaults {
   maxSessions: number;
 }
 
-export const PROXY_DEFAULTS: ProxyDefaults = { sessionIdleTimeout: '30m', maxSessions: 10_000 };
+/** The proxyrunner's own defaults (its flag table, the contract both programs share). */
+export const PROXY_DEFAULTS: ProxyDefaults = {
+  sessionIdleTimeout: proxyrunnerDefault('session-idle-timeout') as string,
+  maxSessions: Number(proxyrunnerDefault('max-sessions')),
+};
 
 /** The proxyrunner's metrics/health port; proxyPort may not take it. */
-export const PROXY_METRICS_PORT = 9464;
+export const PROXY_METRICS_PORT = PROXYRUNNER_METRICS_PORT;
 
 /** A CPU or memory quantity ("500m", "128Mi", 2). */
 export type Quantity = string | number;

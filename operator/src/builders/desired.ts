@@ -5,6 +5,7 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
+  V1EnvVarSource,
   V1PodSecurityContext,
   V1PodTemplateSpec,
   V1ResourceRequirements,
@@ -16,6 +17,7 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import { PROXY_DEFAULTS, PROXY_METRICS_PORT, resolveSpec, type MCPServer, type ProxyDefaults, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
+import { proxyrunnerCommandLine, type ProxyrunnerOptions } from '../../../common/contract/proxyrunner.ts';
 import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../../../common/kube/kinds.ts';
 import { canonicalize, isPlainObject, sha256 } from './canonical.ts';
 import { strategicMerge } from './merge.ts';
@@ -213,40 +215,39 @@ export function backendService(mcp: MCPServer): Desired<V1Service> {
 }
 
 /**
- * The proxyrunner's flags (stdio attaches instead of spawning a command). Only flags: the
- * image's entrypoint (tini, node, the program) runs them, so the operator does not depend on
- * where the image keeps its files, and tini stays PID 1.
+ * How this server's proxyrunner is started, as the proxyrunner's own contract types it
+ * (common/contract/proxyrunner.ts): stdio attaches to the backend pod instead of spawning a
+ * command; the memory budget comes from the container's limit.
  */
-export function proxyArgs(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): string[] {
+export function proxyOptions(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): ProxyrunnerOptions<V1EnvVarSource> {
   const spec = resolveSpec(mcp.spec);
-  const args = ['--transport', spec.transport];
-  if (spec.transport !== 'stdio') {
-    const path = spec.transport === 'sse' ? '/sse' : '/mcp';
-    args.push('--target-url', `http://${childNames(mcp.metadata.name).backend}:${spec.mcpPort}${path}`);
-  }
-  args.push(
-    '--proxy-mode', spec.proxyMode,
-    '--port', String(spec.proxyPort),
-    '--metrics-port', String(PROXY_METRICS_PORT),
-    '--session-idle-timeout', spec.sessionIdleTimeout ?? defaults.sessionIdleTimeout,
-    '--max-sessions', String(spec.maxSessions ?? defaults.maxSessions),
-  );
-  return args;
+  return {
+    transport: spec.transport,
+    ...(spec.transport !== 'stdio' && {
+      targetUrl: `http://${childNames(mcp.metadata.name).backend}:${spec.mcpPort}${spec.transport === 'sse' ? '/sse' : '/mcp'}`,
+    }),
+    ...(spec.transport === 'stdio' && {
+      attach: { namespace: namespaceOf(mcp), selector: selectorString(selectorLabels(mcp.metadata.name, 'backend')), container: BACKEND_CONTAINER },
+    }),
+    proxyMode: spec.proxyMode,
+    port: spec.proxyPort,
+    metricsPort: PROXY_METRICS_PORT,
+    sessionIdleTimeout: spec.sessionIdleTimeout ?? defaults.sessionIdleTimeout,
+    maxSessions: spec.maxSessions ?? defaults.maxSessions,
+    memoryLimit: { valueFrom: { resourceFieldRef: { containerName: PROXY_CONTAINER, resource: 'limits.memory' } } },
+  };
 }
 
-function proxyEnv(mcp: MCPServer): V1EnvVar[] {
-  const spec = resolveSpec(mcp.spec);
-  const env: V1EnvVar[] = [
-    { name: 'MCPFLEET_MEMORY_LIMIT', valueFrom: { resourceFieldRef: { containerName: PROXY_CONTAINER, resource: 'limits.memory' } } },
-  ];
-  if (spec.transport === 'stdio') {
-    env.push(
-      { name: 'MCPFLEET_ATTACH_NAMESPACE', value: namespaceOf(mcp) },
-      { name: 'MCPFLEET_ATTACH_SELECTOR', value: selectorString(selectorLabels(mcp.metadata.name, 'backend')) },
-      { name: 'MCPFLEET_ATTACH_CONTAINER', value: BACKEND_CONTAINER },
-    );
-  }
-  return env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/**
+ * The proxyrunner's flags. Only flags: the image's entrypoint (tini, node, the program) runs
+ * them, so the operator does not depend on where the image keeps its files, and tini stays PID 1.
+ */
+export function proxyArgs(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): string[] {
+  return proxyrunnerCommandLine(proxyOptions(mcp, defaults)).args;
+}
+
+function proxyEnv(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): V1EnvVar[] {
+  return proxyrunnerCommandLine(proxyOptions(mcp, defaults)).env;
 }
 
 export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1Deployment> {
@@ -257,7 +258,7 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
     name: PROXY_CONTAINER,
     image: opts.proxyrunnerImage,
     args: proxyArgs(mcp, opts.proxyDefaults),
-    env: proxyEnv(mcp),
+    env: proxyEnv(mcp, opts.proxyDefaults),
     ports: [
       { name: 'mcp', containerPort: spec.proxyPort, protocol: 'TCP' },
       { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },

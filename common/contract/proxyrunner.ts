@@ -1,0 +1,120 @@
+// The contract between the operator and the proxyrunner, in the one place both may import:
+// the proxyrunner's flag table (proxyrunner/src/config.ts parses it, --help prints it) and the
+// function that turns typed options into the argv and environment that start a proxyrunner
+// (the operator's builders put them in each proxy Deployment). A renamed flag, a changed
+// default or a new transport is therefore a type error or a failing contract test
+// (test/contract/proxyrunner.test.ts parses what the operator writes with the proxyrunner's
+// own parser), never a proxy that exits 2 in somebody's cluster.
+//
+// Adding a flag: one line in PROXYRUNNER_FLAGS (in --help order), its parsing in
+// proxyrunner/src/config.ts, its row in README's flag table; if the operator sets it, a field
+// in ProxyrunnerOptions and a line in proxyrunnerCommandLine (and a case in the contract test).
+import { envName, type FlagSpec } from '../cli/flags.ts';
+
+/** Where /metrics, /healthz and /readyz listen unless told otherwise; an MCPServer's proxyPort may not take it. */
+export const PROXYRUNNER_METRICS_PORT = 9464;
+
+export const UPSTREAM_TRANSPORTS = ['stdio', 'sse', 'streamable-http'] as const;
+/** How the upstream MCP server talks. */
+export type UpstreamTransport = (typeof UPSTREAM_TRANSPORTS)[number];
+
+export const PROXY_MODES = ['streamable-http', 'sse'] as const;
+/** What clients of the proxy see. */
+export type ProxyMode = (typeof PROXY_MODES)[number];
+
+export const PROXYRUNNER_FLAGS = [
+  { name: 'transport', kind: 'string', default: 'stdio', choices: UPSTREAM_TRANSPORTS, help: 'how the upstream MCP server talks' },
+  { name: 'target-url', kind: 'string', help: 'upstream URL for sse (its /sse endpoint) and streamable-http (its /mcp endpoint)' },
+  { name: 'attach-selector', kind: 'string', help: 'stdio in Kubernetes: label selector of the MCP server pod to attach to (instead of a command)' },
+  { name: 'attach-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: 'namespace of that pod (default: this pod\'s namespace)' },
+  { name: 'attach-container', kind: 'string', default: 'mcp', help: 'container to attach to in that pod' },
+  { name: 'stdio-isolation', kind: 'string', default: 'shared', choices: ['shared', 'session'], help: 'stdio: one server process multiplexed across sessions (shared), or one process per session, capped by --max-sessions (session); attach mode is always shared' },
+  { name: 'proxy-mode', kind: 'string', default: 'streamable-http', choices: PROXY_MODES, help: 'what clients see: streamable HTTP at /mcp, or legacy SSE at /sse + /messages' },
+  { name: 'host', kind: 'string', default: '0.0.0.0', help: 'address the MCP listener binds' },
+  { name: 'port', kind: 'int', default: '8080', help: 'port of the MCP listener' },
+  { name: 'metrics-host', kind: 'string', default: '0.0.0.0', help: 'address of the metrics/health listener' },
+  { name: 'metrics-port', kind: 'int', default: String(PROXYRUNNER_METRICS_PORT), help: 'port of /metrics, /healthz, /readyz and /debug/*' },
+  { name: 'session-idle-timeout', kind: 'duration', default: '30m', help: 'end a session after this long without a request or open stream' },
+  { name: 'max-sessions', kind: 'int', default: '10000', help: 'hard cap on sessions; the least recently used is evicted beyond it' },
+  { name: 'max-body-bytes', kind: 'bytes', help: 'largest request body accepted, 413 beyond (default and ceiling: --max-message-bytes)' },
+  { name: 'max-message-bytes', kind: 'bytes', help: 'largest message the proxy holds whole: request body, stdio line, SSE event (default: from the memory limit, 4Mi at 128Mi)' },
+  { name: 'max-connections', kind: 'int', help: 'client connections served at once; beyond it 503 + Retry-After, beyond twice it closed at accept (default: from the memory limit, 512 at 128Mi)' },
+  { name: 'max-streams', kind: 'int', help: 'open GET/SSE streams at once; beyond it 503 + Retry-After (default: from the memory limit, 341 at 128Mi)' },
+  { name: 'max-buffered-bytes', kind: 'bytes', help: 'bytes held at once in bodies, lines, events and queued writes; beyond it 503 or a JSON-RPC error (default: half the limit above 64Mi)' },
+  { name: 'client-header-timeout', kind: 'duration', default: '10s', help: 'a client must send its request headers within this (slowloris guard)' },
+  { name: 'client-body-timeout', kind: 'duration', default: '30s', help: 'a client must send its whole request within this; responses and streams are not limited' },
+  { name: 'upstream-connect-timeout', kind: 'duration', default: '5s', help: 'time allowed to connect to the upstream' },
+  { name: 'upstream-response-timeout', kind: 'duration', default: '5m', help: 'time allowed until the upstream starts answering (0 = none); streams are never cut' },
+  { name: 'memory-limit', kind: 'bytes', help: 'memory budget: sizes the V8 heap and the --max-* limits (default: the cgroup limit, else 1Gi for the limits)' },
+  { name: 'log-level', kind: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'least severe level logged' },
+  { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
+  { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
+] as const satisfies readonly FlagSpec[];
+
+/** The name of a proxyrunner flag (without the dashes); a typo is a type error. */
+export type ProxyrunnerFlag = (typeof PROXYRUNNER_FLAGS)[number]['name'];
+
+/** The flag's default as the proxyrunner would apply it (the table is the one source). */
+export function proxyrunnerDefault(name: ProxyrunnerFlag): string | undefined {
+  const flag: FlagSpec | undefined = PROXYRUNNER_FLAGS.find((f) => f.name === name);
+  return flag?.default;
+}
+
+/** The environment variable the proxyrunner reads for a flag (MCPFLEET_<FLAG>). */
+export const proxyrunnerEnvName = (name: ProxyrunnerFlag): string => envName(name);
+
+/** An environment variable set either to a value or from a source the caller defines (a Kubernetes valueFrom, say). */
+export type EnvEntry<S> = { name: string; value: string } | { name: string; valueFrom: S };
+
+/** What the operator (or anyone starting a proxyrunner) decides; everything else keeps the proxyrunner's default. */
+export interface ProxyrunnerOptions<S = never> {
+  transport: UpstreamTransport;
+  /** sse and streamable-http: the upstream's endpoint. */
+  targetUrl?: string;
+  /** stdio in Kubernetes: the pod and container to attach to (passed as MCPFLEET_ATTACH_* variables). */
+  attach?: { namespace: string; selector: string; container: string };
+  proxyMode: ProxyMode;
+  port: number;
+  metricsPort: number;
+  /** A duration as the flag takes it ("30m"). */
+  sessionIdleTimeout: string;
+  maxSessions: number;
+  /** The memory budget, as a quantity or from a source (MCPFLEET_MEMORY_LIMIT). */
+  memoryLimit?: string | { valueFrom: S };
+}
+
+export interface ProxyrunnerCommandLine<S> {
+  /** Flags only, no command: the image's entrypoint runs the program. */
+  args: string[];
+  /** Sorted by name. */
+  env: EnvEntry<S>[];
+}
+
+const arg = (name: ProxyrunnerFlag, value: string | number): [string, string] => [`--${name}`, String(value)];
+
+/** Typed options -> the argv and environment the proxyrunner's parseConfig reads back into the same settings. */
+export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>): ProxyrunnerCommandLine<S> {
+  const args: string[] = [...arg('transport', options.transport)];
+  if (options.targetUrl !== undefined) args.push(...arg('target-url', options.targetUrl));
+  args.push(
+    ...arg('proxy-mode', options.proxyMode),
+    ...arg('port', options.port),
+    ...arg('metrics-port', options.metricsPort),
+    ...arg('session-idle-timeout', options.sessionIdleTimeout),
+    ...arg('max-sessions', options.maxSessions),
+  );
+
+  const env: EnvEntry<S>[] = [];
+  const memory = options.memoryLimit;
+  if (typeof memory === 'string') env.push({ name: proxyrunnerEnvName('memory-limit'), value: memory });
+  else if (memory !== undefined) env.push({ name: proxyrunnerEnvName('memory-limit'), valueFrom: memory.valueFrom });
+  if (options.attach !== undefined) {
+    env.push(
+      { name: proxyrunnerEnvName('attach-namespace'), value: options.attach.namespace },
+      { name: proxyrunnerEnvName('attach-selector'), value: options.attach.selector },
+      { name: proxyrunnerEnvName('attach-container'), value: options.attach.container },
+    );
+  }
+  env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { args, env };
+}

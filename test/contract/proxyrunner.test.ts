@@ -1,0 +1,126 @@
+// The operator↔proxyrunner contract, end to end: the Deployment the operator builds for each
+// transport, proxy mode and setting is read back by the proxyrunner's own parser (parseConfig),
+// exactly as the container would start (args as given, env as the kubelet resolves it), and the
+// proxyrunner must come up with the settings the MCPServer asked for. A flag renamed or dropped
+// on either side, a default moved, or a port the probes do not point at fails here, not in a
+// cluster.
+import { describe, expect, it } from '@jest/globals';
+import type { V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import { parseBytes } from '../../common/quantity.ts';
+import { proxyrunnerCommandLine, PROXYRUNNER_METRICS_PORT } from '../../common/contract/proxyrunner.ts';
+import type { MCPServerSpec } from '../../operator/src/api/types.ts';
+import { proxyDeployment, type BuildOptions } from '../../operator/src/builders/desired.ts';
+import { parseConfig, type ProxyConfig } from '../../proxyrunner/src/config.ts';
+import { httpSpec, sseSpec, stdioSpec, stored } from '../support/mcpServers.ts';
+
+const opts: BuildOptions = { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:test' };
+
+function proxyContainer(deployment: V1Deployment): V1Container {
+  const container = deployment.spec?.template.spec?.containers.find((c) => c.name === 'proxyrunner');
+  if (container === undefined) throw new Error('no proxyrunner container');
+  return container;
+}
+
+/** The environment the container sees: values as written, valueFrom resolved as the kubelet does. */
+function kubeletEnv(container: V1Container): NodeJS.ProcessEnv {
+  const resolve = (e: V1EnvVar): string => {
+    if (e.value !== undefined) return e.value;
+    const field = e.valueFrom?.resourceFieldRef;
+    if (field?.resource === 'limits.memory' && field.containerName === container.name) {
+      // The kubelet writes the limit in bytes (divisor 1).
+      return String(parseBytes(String(container.resources?.limits?.['memory'])));
+    }
+    throw new Error(`the contract test cannot resolve env ${e.name}: ${JSON.stringify(e.valueFrom)}`);
+  };
+  return Object.fromEntries((container.env ?? []).map((e) => [e.name, resolve(e)]));
+}
+
+/** What the proxyrunner in this Deployment would run with. */
+function startedConfig(deployment: V1Deployment): ProxyConfig {
+  const container = proxyContainer(deployment);
+  // Flags only: the image's entrypoint is the program, so args are its whole argv.
+  expect(container.command).toBeUndefined();
+  const config = parseConfig(container.args ?? [], kubeletEnv(container));
+  if (config === 'help') throw new Error('the operator asked for --help');
+  return config;
+}
+
+const build = (spec: MCPServerSpec, name = 'web', buildOpts = opts): V1Deployment =>
+  proxyDeployment(stored(name, spec), buildOpts) as unknown as V1Deployment;
+
+describe('operator → proxyrunner contract', () => {
+  const cases: [string, MCPServerSpec, Partial<ProxyConfig>][] = [
+    [
+      'stdio (attach to the backend pod)',
+      stdioSpec,
+      {
+        transport: 'stdio',
+        targetUrl: undefined,
+        command: [],
+        attach: { namespace: 'team-a', selector: 'app.kubernetes.io/component=backend,app.kubernetes.io/instance=web,app.kubernetes.io/name=mcpserver', container: 'mcp' },
+        proxyMode: 'streamable-http',
+      },
+    ],
+    ['stdio served as legacy SSE', { ...stdioSpec, proxyMode: 'sse' }, { transport: 'stdio', proxyMode: 'sse' }],
+    ['streamable-http', httpSpec, { transport: 'streamable-http', targetUrl: new URL('http://mcp-web:3001/mcp'), attach: undefined, command: [], proxyMode: 'streamable-http' }],
+    ['streamable-http served as legacy SSE', { ...httpSpec, proxyMode: 'sse' }, { transport: 'streamable-http', proxyMode: 'sse' }],
+    ['sse', sseSpec, { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), attach: undefined, command: [], proxyMode: 'sse' }],
+    ['sse served as streamable HTTP', { ...sseSpec, proxyMode: 'streamable-http' }, { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), proxyMode: 'streamable-http' }],
+  ];
+
+  it.each(cases)('%s: the proxyrunner parses what the operator wrote into what the MCPServer asked for', (_name, spec, expected) => {
+    const deployment = build(spec);
+    const config = startedConfig(deployment);
+    expect(config).toMatchObject({
+      ...expected,
+      // Every listener reachable from the kubelet's probes and the Service.
+      host: '0.0.0.0',
+      port: 8080,
+      metricsHost: '0.0.0.0',
+      metricsPort: PROXYRUNNER_METRICS_PORT,
+      sessionIdleTimeoutMs: 30 * 60_000,
+      maxSessions: 10_000,
+      memoryLimitBytes: parseBytes('256Mi'),
+    });
+    // The container's named ports (which the Service and probes use) are the ones it listens on.
+    const ports = Object.fromEntries((proxyContainer(deployment).ports ?? []).map((p) => [p.name, p.containerPort]));
+    expect(ports).toEqual({ mcp: config.port, metrics: config.metricsPort });
+    expect(proxyContainer(deployment).readinessProbe?.httpGet?.port).toBe('metrics');
+  });
+
+  it('carries every setting the operator sets: ports, session settings, memory budget', () => {
+    const config = startedConfig(
+      build({ ...httpSpec, proxyPort: 9000, sessionIdleTimeout: '90s', maxSessions: 42, proxyResources: { limits: { memory: '128Mi' } } }),
+    );
+    expect(config).toMatchObject({ port: 9000, sessionIdleTimeoutMs: 90_000, maxSessions: 42, memoryLimitBytes: 128 * 2 ** 20 });
+  });
+
+  it('carries the operator defaults for servers that leave session settings unset', () => {
+    const config = startedConfig(build(httpSpec, 'web', { ...opts, proxyDefaults: { sessionIdleTimeout: '2m', maxSessions: 77 } }));
+    expect(config).toMatchObject({ sessionIdleTimeoutMs: 120_000, maxSessions: 77 });
+  });
+
+  it('round-trips typed options outside Kubernetes too (memory limit as a value)', () => {
+    const { args, env } = proxyrunnerCommandLine({
+      transport: 'stdio',
+      attach: { namespace: 'ns', selector: 'a=b', container: 'c' },
+      proxyMode: 'sse',
+      port: 1234,
+      metricsPort: 5678,
+      sessionIdleTimeout: '1h',
+      maxSessions: 3,
+      memoryLimit: '64Mi',
+    });
+    const parsed = parseConfig(args, Object.fromEntries(env.map((e) => [e.name, 'value' in e ? e.value : undefined])));
+    expect(parsed).toMatchObject({
+      transport: 'stdio',
+      attach: { namespace: 'ns', selector: 'a=b', container: 'c' },
+      proxyMode: 'sse',
+      port: 1234,
+      metricsPort: 5678,
+      sessionIdleTimeoutMs: 3_600_000,
+      maxSessions: 3,
+      memoryLimitBytes: 64 * 2 ** 20,
+    });
+  });
+});
