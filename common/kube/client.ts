@@ -324,7 +324,13 @@ export class KubeClient {
           // the chunk by index (JSON.parse skips surrounding whitespace), so a busy watch does
           // not re-copy its buffer for every event.
           let pending = '';
+          // A handler's error (an ERROR event, say) ends the watch with that error. It is kept
+          // here because the stream's 'end' can come before destroy's 'error': the apiserver
+          // sends the ERROR event and closes the stream at once, and a watch that merely
+          // "ended" would be resumed from the same expired resourceVersion, forever.
+          let failure: Error | undefined;
           res.on('data', (chunk: string) => {
+            if (failure !== undefined) return;
             idle.refresh();
             let start = 0;
             let nl = chunk.indexOf('\n');
@@ -337,13 +343,14 @@ export class KubeClient {
               try {
                 onEvent(JSON.parse(line) as WatchEvent<T>);
               } catch (err) {
-                req.destroy(err instanceof Error ? err : new Error(String(err)));
+                failure = err instanceof Error ? err : new Error(String(err));
+                req.destroy(failure);
                 return;
               }
             }
             if (start < chunk.length) pending += chunk.slice(start);
           });
-          res.on('end', () => done());
+          res.on('end', () => done(failure));
           res.on('aborted', () => done(new Error('watch stream aborted')));
           res.on('error', (err) => done(err));
         });

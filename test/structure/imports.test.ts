@@ -104,9 +104,14 @@ describe('import structure', () => {
     ['operator/ does not import proxyrunner/', 'operator/', (to: string) => !to.startsWith('proxyrunner/')],
     ['proxyrunner/ does not import operator/', 'proxyrunner/', (to: string) => !to.startsWith('operator/')],
     ['common/kube/ imports only common/', 'common/kube/', (to: string) => to.startsWith('common/')],
-    ['operator/src/kube/ imports only kube/ and common/', 'operator/src/kube/', (to: string) => to.startsWith('operator/src/kube/') || to.startsWith('common/')],
+    [
+      'operator/src/kube/ imports only kube/ and common/ (its tests also the list/watch fake apiserver, itself domain-free)',
+      'operator/src/kube/',
+      (to: string, file: string) =>
+        to.startsWith('operator/src/kube/') || to.startsWith('common/') || (file.endsWith('.test.ts') && to === 'test/support/listWatchApiserver.ts'),
+    ],
   ])('%s', (_rule, from, allowed) => {
-    const violations = [...graph].filter(([file]) => file.startsWith(from)).flatMap(([file, deps]) => deps.filter((d) => !allowed(d)).map((d) => `${file} -> ${d}`));
+    const violations = [...graph].filter(([file]) => file.startsWith(from)).flatMap(([file, deps]) => deps.filter((d) => !allowed(d, file)).map((d) => `${file} -> ${d}`));
     expect(violations).toEqual([]);
   });
 
