@@ -1,7 +1,15 @@
 // Two operator processes with Lease-based leader election: only the leader writes; when it
-// is killed (SIGKILL, no release) the other takes over within the lease time; when it is
+// is killed (SIGKILL, no release) the other takes over once the lease expired; when it is
 // stopped gracefully (SIGTERM) it releases the Lease and the other takes over at once.
+//
+// No wall-clock bound of the test's own: a loaded CI machine may run everything late (a
+// handover was once measured 4,730 ms after the last renewal against a fixed 4,500 ms bound).
+// Safety is asserted from the Lease's own timestamps (nobody acquires before the dead
+// leader's lease expired); liveness is bounded by the algorithm's own periods plus the
+// scheduling delay measured meanwhile (the event-loop lag of the new leader and of this
+// process), so a slow machine widens the bound instead of failing the test.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ControlPlane } from '../control-plane/controlPlane.ts';
 import { eventually, Kube, sleep, waitReady, BUILD_TIMEOUT_MS, startClusterWithCrd } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
@@ -32,6 +40,40 @@ interface LeaseSpec {
 async function lease(): Promise<LeaseSpec> {
   const l = await kube.get('lease', 'mcpfleet-operator', 'kube-system');
   return (l?.spec ?? {}) as LeaseSpec;
+}
+
+/** The candidate's wait between attempts is the retry period jittered up to 20% (leader.ts). */
+const RETRY_JITTERED_MS = RETRY_MS * 1.2;
+
+/**
+ * Polls `next` until it reports leading, meanwhile measuring how late things ran: the largest
+ * event-loop lag `next` reported (prom-client's nodejs_eventloop_lag_max_seconds, reset on each
+ * scrape, so every scrape's maximum counts) and that of this process.
+ */
+async function awaitLeadership(next: OperatorProcess): Promise<{ schedulingDelayMs: number }> {
+  const own = monitorEventLoopDelay({ resolution: 10 });
+  own.enable();
+  let theirs = 0;
+  try {
+    await eventually('the follower to lead', 60_000, async () => {
+      const metrics = await next.scrape();
+      theirs = Math.max(theirs, (metrics.value('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000);
+      return metrics.value('mcpfleet_operator_leader') === 1;
+    }, 50);
+  } finally {
+    own.disable();
+  }
+  return { schedulingDelayMs: Math.round(theirs + own.max / 1e6) };
+}
+
+/** The first JSON log line of this process with this message. */
+function logLine(o: OperatorProcess, msg: string): Record<string, unknown> | undefined {
+  for (const line of o.logs().split('\n')) {
+    if (!line.startsWith('{') || !line.includes(msg)) continue;
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    if (entry['msg'] === msg) return entry;
+  }
+  return undefined;
 }
 
 /** Polls until exactly one of the running operators says it leads; returns [leader, follower]. */
@@ -73,23 +115,25 @@ describe('operator leader election (two processes)', () => {
     expect((await fetch(`${follower.baseUrl}/readyz`)).status).toBe(200);
     expect(await follower.isLeader()).toBe(false);
 
-    // Crash the leader: no release, the Lease must expire.
-    const before = await lease();
-    const killedAt = Date.now();
+    // Crash the leader: no release, the Lease must expire. Read right after the kill, the
+    // Lease holds the dead leader's last renewal (nobody may write it until it expires).
     await leader.kill();
-    await eventually('the follower to lead', 30_000, () => follower.isLeader(), 50);
-    const handover = Date.now() - killedAt;
+    const last = await lease();
+    expect(last.holderIdentity).toBe(leaderId);
+    const { schedulingDelayMs } = await awaitLeadership(follower);
     const after = await lease();
     expect(after.holderIdentity).toBe(leaderId === 'operator-a' ? 'operator-b' : 'operator-a');
-    expect(after.leaseTransitions).toBe((before.leaseTransitions ?? 0) + 1);
-    // The follower watches the Lease, so it takes over one lease duration after the dead
-    // leader's last renewal (which the Lease records), give or take request latency; the
-    // kill came after that renewal, so the handover is within the lease time of the kill.
-    const sinceLastRenewal = Date.parse(after.acquireTime ?? '') - Date.parse(before.renewTime ?? '');
-    process.stderr.write(`[leader-election] handover after SIGKILL: ${handover} ms after the kill, ${sinceLastRenewal} ms after the last renewal (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms)\n`);
+    expect(after.leaseTransitions).toBe((last.leaseTransitions ?? 0) + 1);
+    // Both times are written by the operators on this machine's clock: renewTime when the dead
+    // leader sent its last renewal, acquireTime when the follower sent its takeover.
+    const sinceLastRenewal = Date.parse(after.acquireTime ?? '') - Date.parse(last.renewTime ?? '');
+    const bound = LEASE_MS + RETRY_JITTERED_MS + schedulingDelayMs;
+    process.stderr.write(`[leader-election] takeover after SIGKILL: ${sinceLastRenewal} ms after the last renewal (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms, measured scheduling delay ${schedulingDelayMs} ms, bound ${bound} ms)\n`);
+    // Safety: nobody takes the Lease before it expired (on any machine, loaded or not).
     expect(sinceLastRenewal).toBeGreaterThanOrEqual(LEASE_MS);
-    expect(sinceLastRenewal).toBeLessThanOrEqual(LEASE_MS + 500);
-    expect(handover).toBeLessThanOrEqual(LEASE_MS + 500);
+    // Liveness: the follower (watching the Lease, polling every retry period) acts at the
+    // expiry, late only by the scheduling delay measured meanwhile.
+    expect(sinceLastRenewal).toBeLessThanOrEqual(bound);
 
     // The new leader does the work: a new server and a spec change converge.
     const writesBefore = await follower.writes();
@@ -109,14 +153,23 @@ describe('operator leader election (two processes)', () => {
     expect(await c.isLeader()).toBe(false);
     expect(await c.writes()).toBe(0);
 
-    const stoppedAt = Date.now();
+    const held = await lease();
     expect(await current.stop()).toBe(0);
-    await eventually('operator-c to lead', 15_000, () => c.isLeader(), 50);
-    const handover = Date.now() - stoppedAt;
-    process.stderr.write(`[leader-election] handover after SIGTERM (lease released): ${handover} ms\n`);
-    expect(handover).toBeLessThan(LEASE_MS);
-    expect((await lease()).holderIdentity).toBe('operator-c');
     expect(current.logs()).toContain('released the lease');
+    const { schedulingDelayMs } = await awaitLeadership(c);
+    const after = await lease();
+    expect(after.holderIdentity).toBe('operator-c');
+    expect(after.leaseTransitions).toBe((held.leaseTransitions ?? 0) + 1);
+    // The takeover's write replaced the released Lease, so the order is read from the logs:
+    // c took over a released Lease (not an expired one), within a retry period of the release
+    // (it watches the Lease) plus the scheduling delay measured meanwhile.
+    const released = logLine(current, 'released the lease');
+    const takeover = logLine(c, 'took over the lease');
+    expect(takeover?.['previousHolder']).toBe('(released)');
+    const sinceRelease = Date.parse(after.acquireTime ?? '') - Date.parse(String(released?.['time']));
+    const bound = RETRY_JITTERED_MS + schedulingDelayMs;
+    process.stderr.write(`[leader-election] takeover after SIGTERM: ${sinceRelease} ms after the release (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms, measured scheduling delay ${schedulingDelayMs} ms, bound ${bound} ms)\n`);
+    expect(sinceRelease).toBeLessThanOrEqual(bound);
 
     const ns = await kube.newNamespace('le2');
     await kube.apply(manifest('five', { image: 'example/mcp:1' }), ns);

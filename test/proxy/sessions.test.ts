@@ -56,17 +56,25 @@ describe('streamable HTTP upstream (transparent)', () => {
   it('ends idle sessions and deletes them upstream too', async () => {
     const { proxy, direct, viaProxy } = await echoBehindProxy(['--session-idle-timeout', '1s']);
     const id = await viaProxy.initialize();
-    await eventually(async () => expect(await closed(proxy, 'idle_timeout')).toBe(1), 5_000);
+    await eventually(async () => expect(await closed(proxy, 'idle_timeout')).toBe(1), 30_000);
     expect(await active(proxy)).toBe(0);
     await eventually(async () => expect((await direct.request('POST', toolCall(3, 'echo', { message: 'x' }), id)).status).toBe(404));
   });
 
   it('keeps a session with an open stream past the idle timeout', async () => {
-    const { proxy } = await echoBehindProxy(['--session-idle-timeout', '1s']);
+    const { proxy, viaProxy } = await echoBehindProxy(['--session-idle-timeout', '1s']);
     const session = await connect(proxy.mcpUrl); // the SDK client holds a GET stream open
-    await new Promise((r) => setTimeout(r, 2_500));
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_streams_open')).toBe(1));
+    // A control session without a stream, made after the streaming one's last request: when the
+    // idle timeout has ended it, the streaming session has been idle at least as long (order,
+    // not a sleep that a slow machine could make too short or too long).
+    const control = await viaProxy.initialize();
+    await eventually(async () => expect(await closed(proxy, 'idle_timeout')).toBe(1), 30_000);
     expect(await active(proxy)).toBe(1);
-    expect(await closed(proxy, 'idle_timeout')).toBe(0);
+    // The one ended was the control; the streaming session still answers.
+    expect((await viaProxy.request('POST', toolCall(2, 'echo', { message: 'x' }), control)).status).toBe(404);
+    const echo = await session.client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+    expect(echo.content).toEqual([{ type: 'text', text: 'Echo: still here' }]);
     await session.end();
   });
 
@@ -205,7 +213,7 @@ describe('stdio upstream', () => {
     for (let i = 0; i < 4; i++) await client.initialize();
     expect(await active(proxy)).toBe(2);
     expect(await closed(proxy, 'evicted')).toBe(2);
-    await eventually(async () => expect(await closed(proxy, 'idle_timeout')).toBe(2), 5_000);
+    await eventually(async () => expect(await closed(proxy, 'idle_timeout')).toBe(2), 30_000);
     expect(await active(proxy)).toBe(0);
   });
 });

@@ -45,8 +45,11 @@ export async function scrape(url: string): Promise<Scrape> {
   return new Scrape(await res.text());
 }
 
-/** Polls until `check` passes (metrics settle asynchronously after a response). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+/**
+ * Polls until `check` passes (metrics settle asynchronously after a response). The timeout only
+ * turns a hang into a failure, it asserts no speed: generous, because CI machines get loaded.
+ */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
