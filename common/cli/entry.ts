@@ -4,6 +4,7 @@
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import { cgroupMemoryLimit } from '../memory.ts';
 import { UsageError } from './flags.ts';
+import { StartupError } from './listen.ts';
 
 /** Set in the re-exec'd process: the heap flags it was started with. */
 const HEAP_SIZED = 'MCPFLEET_HEAP_SIZED';
@@ -26,6 +27,11 @@ export interface Program<C extends ProgramConfig> {
 
 export function runMain<C extends ProgramConfig>(program: Program<C>): void {
   main(program).catch((err: unknown) => {
+    if (err instanceof StartupError) {
+      // Configuration, not a bug: one line that says what to change, no stack trace.
+      process.stderr.write(`${program.name}: ${err.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'fatal', err: String((err as Error)?.stack ?? err) })}\n`);
     process.exit(1);
   });

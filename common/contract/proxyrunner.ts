@@ -49,6 +49,7 @@ export const PROXYRUNNER_FLAGS = [
   { name: 'log-level', kind: 'string', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'least severe level logged' },
   { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
   { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
+  { name: 'banner', kind: 'string', default: 'auto', choices: ['auto', 'always', 'never'], help: 'a short how-to-connect note on stderr at start; auto: only when stderr is a terminal, so JSON logs stay clean for machines' },
 ] as const satisfies readonly FlagSpec[];
 
 /** The name of a proxyrunner flag (without the dashes); a typo is a type error. */

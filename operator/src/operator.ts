@@ -3,6 +3,7 @@
 // listener (/metrics, /healthz, /readyz from common/diagnostics.ts).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen } from '../../common/cli/listen.ts';
 import { createDiagnostics } from '../../common/diagnostics.ts';
 import type { Logger } from '../../common/log.ts';
 import type { OperatorConfig } from './config.ts';
@@ -82,10 +83,7 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
       log,
     }),
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.metricsPort, config.metricsHost, () => resolve());
-  });
+  await listen(server, { host: config.metricsHost, port: config.metricsPort, hostFlag: 'metrics-host', portFlag: 'metrics-port', what: 'metrics listener' });
   const port = (server.address() as AddressInfo).port;
   const metricsUrl = `http://${config.metricsHost === '0.0.0.0' ? '127.0.0.1' : config.metricsHost}:${port}/metrics`;
 

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ByteBudget, deriveBudget, type MemoryBudget } from './budget.ts';
 import type { ProxyConfig } from './config.ts';
+import { listen } from '../../common/cli/listen.ts';
 import { createDiagnostics } from '../../common/diagnostics.ts';
 import { createAdmission, type Admission } from './http/admission.ts';
 import { startBufferCollector } from './overload.ts';
@@ -88,8 +89,8 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     }),
   );
   try {
-    await listen(mcpServer, config.host, config.port);
-    await listen(diagnosticsServer, config.metricsHost, config.metricsPort);
+    await listen(mcpServer, { host: config.host, port: config.port, hostFlag: 'host', portFlag: 'port', what: 'MCP listener' });
+    await listen(diagnosticsServer, { host: config.metricsHost, port: config.metricsPort, hostFlag: 'metrics-host', portFlag: 'metrics-port', what: 'metrics listener' });
   } catch (err) {
     mcpServer.close();
     diagnosticsServer.close();
@@ -123,16 +124,6 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
       diagnosticsServer.closeAllConnections();
     });
   }
-}
-
-function listen(server: http.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function displayHost(host: string): string {

@@ -38,6 +38,8 @@ export interface ProxyConfig {
   shutdownTimeoutMs: number;
   /** undefined: authentication off (no --oidc-issuer, no kubernetesServiceAccount type). */
   authn: AuthnConfig | undefined;
+  /** The how-to-connect note on stderr (banner.ts). */
+  banner: 'auto' | 'always' | 'never';
 }
 
 // The table itself is the operator's contract too: common/contract/proxyrunner.ts.
@@ -122,6 +124,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     enableDebug: flags.bool('enable-debug'),
     shutdownTimeoutMs: flags.duration('shutdown-timeout'),
     authn: parseAuthnConfig(flags, env),
+    banner: flags.string('banner') as ProxyConfig['banner'],
   };
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // mcpfleet-proxyrunner: parse flags, size the heap, serve until SIGTERM/SIGINT.
 import { startProxyRunner } from './app.ts';
+import { bannerText, shouldPrintBanner } from './banner.ts';
 import { runMain } from '../../common/cli/entry.ts';
 import { describeConfig, helpText, parseConfig } from './config.ts';
 import { heapFlags, heapSizing } from '../../common/memory.ts';
@@ -27,6 +28,7 @@ runMain({
       proxy.metrics.internalError();
       log.error('uncaught exception (a bug; please report)', { err });
     });
+    if (shouldPrintBanner(config.banner, process.stderr.isTTY === true)) process.stderr.write(bannerText(config, proxy));
     return { stop: () => proxy.stop(), startedFields: { version: VERSION, mcp: proxy.mcpUrl, metrics: proxy.metricsUrl, ...describeConfig(config) } };
   },
 });

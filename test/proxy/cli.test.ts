@@ -9,6 +9,7 @@ import { scrape } from '../support/metrics.ts';
 import { MCP_METHODS } from '../../proxyrunner/src/jsonrpc.ts';
 import { McpHttpClient, toolCall } from '../support/mcpHttp.ts';
 import http from 'node:http';
+import net from 'node:net';
 import { everythingStdioCommand, PROXYRUNNER, startEchoServer, startProxy, type ProxyProcess, type Running } from '../support/processes.ts';
 
 jest.setTimeout(60_000);
@@ -27,6 +28,46 @@ describe('command line', () => {
       code: 2,
       stderr: expect.stringContaining('--transport must be one of stdio, sse, streamable-http (got "carrier-pigeon")'),
     });
+  });
+
+  it.each([
+    ['--port', 'MCPFLEET_PORT', 'MCP listener'],
+    ['--metrics-port', 'MCPFLEET_METRICS_PORT', 'metrics listener'],
+  ])('a %s already in use: exits 1 with one line naming %s, no stack trace', async (flag, env, what) => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = String((taken.address() as net.AddressInfo).port);
+    const ports = { '--port': '0', '--metrics-port': '0', [flag]: port };
+    try {
+      const err = await run(process.execPath, [
+        PROXYRUNNER, '--transport', 'streamable-http', '--target-url', 'http://127.0.0.1:9/mcp',
+        '--host', '127.0.0.1', '--metrics-host', '127.0.0.1', '--port', ports['--port'] as string, '--metrics-port', ports['--metrics-port'] as string,
+      ]).catch((e: unknown) => e as { code: number; stderr: string });
+      expect(err).toMatchObject({ code: 1 });
+      const { stderr } = err as { stderr: string };
+      expect(stderr).toBe(`mcpfleet-proxyrunner: ${what}: 127.0.0.1:${port} is already in use by another process; choose another port with ${flag} (or ${env})\n`);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
+  it('prints the how-to-connect banner only when asked (or on a terminal); JSON logs stay pure otherwise', async () => {
+    const upstream = await startEchoServer();
+    const target = ['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`];
+    const plain = await startProxy(target);
+    const withBanner = await startProxy([...target, '--banner', 'always']);
+    try {
+      // stderr is a pipe here: every line is a JSON log record.
+      for (const line of plain.stderr().split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line)).not.toThrow();
+      expect(plain.stderr()).not.toContain('MCP endpoint');
+      expect(withBanner.stderr()).toContain(`MCP endpoint  ${withBanner.mcpUrl}`);
+      expect(withBanner.stderr()).toContain(`Metrics       ${withBanner.metricsUrl}`);
+      expect(withBanner.stderr()).toContain('npx @modelcontextprotocol/inspector');
+    } finally {
+      await plain.stop();
+      await withBanner.stop();
+      await upstream.stop();
+    }
   });
 
   it('takes its configuration from MCPFLEET_* variables', async () => {
