@@ -1,13 +1,13 @@
-// Leader election against a fake apiserver on loopback (test/support/fakeApiserver.ts): take,
+// Leader election against a fake apiserver on loopback (test/support/listWatchApiserver.ts): take,
 // renew, release on shutdown, hand over at once after a release, never take a Lease before it
 // expired, step down after the renew deadline when renewals fail, one winner of a race.
 // Properties are asserted from the Lease's own timestamps and the order of requests, never as
 // "within N ms": a loaded machine may be slow, but it may never be early.
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { silentLogger } from '../../../common/log.ts';
-import { FakeApiserver, until } from '../../../test/support/fakeApiserver.ts';
-import { KubeClient } from './client.ts';
-import { collectionPath, LEASE, type KubeObject } from './kinds.ts';
+import { FakeApiserver, until } from '../../../test/support/listWatchApiserver.ts';
+import { KubeClient } from '../../../common/kube/client.ts';
+import { collectionPath, LEASE, type KubeObject } from '../../../common/kube/kinds.ts';
 import { LeaderElector, microTime, type LeaseSpec } from './leader.ts';
 
 jest.setTimeout(40_000);
