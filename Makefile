@@ -19,7 +19,7 @@ endif
 
 DEPS_STAMP := node_modules/.package-lock.json
 
-.PHONY: help node deps build typecheck control-plane test test-e2e cluster-up cluster-down test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
+.PHONY: help node deps lint-deps lint format build typecheck control-plane test test-e2e cluster-up cluster-down test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -38,6 +38,25 @@ $(DEPS_STAMP): package.json package-lock.json $(NODE_STAMP)
 
 deps: $(DEPS_STAMP) ## install npm dependencies (npm ci)
 
+# Lint tooling has its own package tree (tools/lint): typescript-eslint needs TypeScript 6's
+# compiler API, and the project compiles with TypeScript 7.
+LINT_STAMP := tools/lint/node_modules/.package-lock.json
+LINT_BIN := tools/lint/node_modules/.bin
+
+$(LINT_STAMP): tools/lint/package.json tools/lint/package-lock.json $(NODE_STAMP)
+	npm ci --prefix tools/lint --no-audit --no-fund
+	@touch $@
+
+lint-deps: $(LINT_STAMP)
+
+lint: deps lint-deps ## type-aware ESLint and a Prettier check over every TypeScript file
+	$(LINT_BIN)/eslint -c tools/lint/eslint.config.js .
+	$(LINT_BIN)/prettier --check '**/*.ts'
+
+format: lint-deps ## rewrite every TypeScript file in Prettier's style, apply ESLint's safe fixes
+	$(LINT_BIN)/prettier --write --log-level warn '**/*.ts'
+	$(LINT_BIN)/eslint -c tools/lint/eslint.config.js --fix .
+
 typecheck: deps ## tsc --noEmit over the whole project (sources, tests, benchmarks)
 	npx tsc -p tsconfig.json
 
@@ -55,7 +74,7 @@ build: $(BUILD_STAMP) ## compile to dist/ (what the images and benchmarks run), 
 control-plane: ## build (or find via KUBEBUILDER_ASSETS) etcd, kube-apiserver, kcm, scheduler, kubectl, kwok, helm
 	bash test/control-plane/build.sh
 
-test: deps typecheck control-plane ## the whole test suite (unit, proxy end-to-end, operator on a real control plane), then test-e2e
+test: deps lint typecheck control-plane ## the whole test suite (lint, types, unit, proxy end-to-end, operator on a real control plane), then test-e2e
 	npm test
 	$(MAKE) test-e2e
 
