@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { INIT_BODY, McpHttpClient, toolCall } from '../test/support/mcpHttp.ts';
+import { INIT_PARAMS, McpHttpClient, toolCall } from '../test/support/mcpHttp.ts';
 import { LegacySseClient } from '../test/support/legacySseClient.ts';
 import { scrape } from '../test/support/metrics.ts';
 import { ROOT, startProxy, track, type ProxyProcess, type Running } from '../test/support/processes.ts';
@@ -184,7 +184,7 @@ async function servesNormally(proxy: ProxyProcess, setup: Setup): Promise<boolea
       const client = new LegacySseClient();
       try {
         await client.open(proxy.mcpUrl);
-        if (!('result' in (await client.call(1, 'initialize', JSON.parse(INIT_BODY).params)))) return false;
+        if (!('result' in (await client.call(1, 'initialize', INIT_PARAMS)))) return false;
         await client.notify({ jsonrpc: '2.0', method: 'notifications/initialized' });
         const echo = await client.call(2, 'tools/call', { name: 'echo', arguments: { message: 'ok' } });
         return JSON.stringify(echo).includes('Echo: ok');
@@ -257,7 +257,7 @@ async function messageStep(proxy: ProxyProcess, setup: Setup, mib: number): Prom
       const client = new LegacySseClient();
       try {
         await client.open(proxy.mcpUrl);
-        await client.call(1, 'initialize', JSON.parse(INIT_BODY).params);
+        await client.call(1, 'initialize', INIT_PARAMS);
         await client.notify({ jsonrpc: '2.0', method: 'notifications/initialized' });
         const reply = await Promise.race([
           client.call(2, 'tools/call', { name: 'big', arguments: { bytes: mib * MiB } }),

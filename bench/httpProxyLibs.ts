@@ -10,7 +10,7 @@
 //
 //   npm run bench:http-proxy -- [--clients 1000]
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { createProxyServer as createProxy3 } from 'http-proxy-3';
@@ -140,7 +140,6 @@ const errors = new Set<string>();
 async function throughput(port: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
   let n = 0;
-  let stop = false;
   const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
   const one = (): Promise<void> =>
     new Promise((resolve) => {
@@ -156,7 +155,6 @@ async function throughput(port: number): Promise<number> {
   await Promise.all(Array.from({ length: 50 }, async () => {
     while (performance.now() < deadline) await one();
   }));
-  void stop;
   agent.destroy();
   return n / Number(values.seconds);
 }

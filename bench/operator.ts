@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     op = await startOperator(cp.kubeconfigPath, operatorArgs, operatorEnv, operatorMain);
     const pid = op.pid;
     await (async () => {
-      for (let i = 0; i < 100 && !(await op!.isLeader()); i++) await sleep(100);
+      for (let i = 0; i < 100 && !(await op.isLeader()); i++) await sleep(100);
     })();
     const baseline = (await procStats(pid)) as ProcStats;
     log(`operator pid ${pid} is leading; RSS ${(baseline.rssBytes / 2 ** 20).toFixed(1)} MiB before any MCPServer`);

@@ -97,7 +97,7 @@ export async function render(root: string, helm: string): Promise<Rendered> {
     manifests = stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`helm template failed: ${e.stderr ?? e.message}`);
+    throw new Error(`helm template failed: ${e.stderr ?? e.message}`, { cause: err });
   }
   const body = withoutHelmLabels(manifests).replace(/^---\n/, '').trimEnd() + '\n';
 

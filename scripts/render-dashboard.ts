@@ -179,7 +179,10 @@ function fmt(unit: string | undefined, v: number): string {
     case 'bytes': {
       const units = ['B', 'KiB', 'MiB', 'GiB'];
       let i = 0;
-      while (Math.abs(v) >= 1024 && i < units.length - 1) (v /= 1024), i++;
+      while (Math.abs(v) >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+      }
       return `${fmtNum(v)} ${units[i]}`;
     }
     case 's':
@@ -291,7 +294,10 @@ function timeseries(box: Box, panel: GrafanaPanel, lines: Line[], start: number,
   let row = 0;
   for (const line of lines) {
     const w = 24 + line.name.length * 6.2 + 14;
-    if (lx > 0 && lx + w > box.w - 20) (lx = 0), row++;
+    if (lx > 0 && lx + w > box.w - 20) {
+      lx = 0;
+      row++;
+    }
     legend.push({ x: lx, row, line });
     lx += w;
   }
@@ -414,7 +420,7 @@ async function main(): Promise<void> {
     // What the run did, from the proxy itself and from Prometheus.
     const own = await scrape(proxy.metricsUrl);
     const reasons = ['client_delete', 'upstream_not_found', 'idle_timeout', 'evicted', 'upstream_closed'];
-    const promClosed = Object.fromEntries((await prom.vector('sum by (reason) (mcpfleet_proxy_sessions_closed_total)')).map((s) => [s.metric['reason'], Number(s.value[1])]));
+    const promClosed = Object.fromEntries((await prom.vector('sum by (reason) (mcpfleet_proxy_sessions_closed_total)')).map((s): [string, number] => [String(s.metric['reason']), Number(s.value[1])]));
     const summary = {
       seconds: end - start,
       prometheus: version,

@@ -89,7 +89,7 @@ export function describeEnd(status: StreamStatus | undefined, code: number, reas
 export function parseStatus(text: string): StreamStatus | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as StreamStatus) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
   } catch {
     return undefined;
   }

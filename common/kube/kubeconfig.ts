@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -145,9 +146,7 @@ function execPlugin(exec: ExecConfig, base: string): () => Promise<Credentials> 
     const env = { ...process.env };
     for (const e of exec.env ?? []) env[e.name] = e.value;
     const command = exec.command.includes('/') ? path.resolve(base, exec.command) : exec.command;
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(command, exec.args ?? [], { env, timeout: 60_000 }, (err, out) => (err ? reject(err) : resolve(out)));
-    });
+    const { stdout } = await promisify(execFile)(command, exec.args ?? [], { env, timeout: 60_000 });
     const result = JSON.parse(stdout) as {
       status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string };
     };

@@ -24,7 +24,9 @@ export interface RunningOperator {
 }
 
 export async function startOperator(config: OperatorConfig, log: Logger, access: ClusterAccess = loadClusterAccess(config.kubeconfig)): Promise<RunningOperator> {
+  // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let queue: WorkQueue<ObjectKey> | undefined;
+  // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let caches: Caches | undefined;
   const everyCache = (): Cache<KubeObject>[] => (caches === undefined ? [] : allCaches(caches));
 

@@ -30,6 +30,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
   // Derived here, not when flags are parsed: the cgroup limit is filled in after parsing.
   const budget = deriveBudget(config.memoryLimitBytes, config.limits);
   const pool = new ByteBudget(budget.bufferBytes);
+  // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let admission: Admission | undefined;
   const metrics = createMetrics({
     activeSessions: () => activeSessions(),

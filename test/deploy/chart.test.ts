@@ -223,7 +223,7 @@ describe('charts/mcpfleet', () => {
       await writeFile(values, (await readFile(values, 'utf8')).replace(/^replicaCount: 2$/m, 'replicaCount: 3'));
       const stale = await exec(process.execPath, [path.join(ROOT, 'scripts/gen-deploy.ts'), '--check', '--root', tmp], { env });
       expect(stale.code).toBe(1);
-      expect(stale.stderr).toMatch(/deploy\/install\.yaml is out of date with the chart: differs from line \d+: has "  replicas: 2", generated "  replicas: 3"/);
+      expect(stale.stderr).toMatch(/deploy\/install\.yaml is out of date with the chart: differs from line \d+: has " {2}replicas: 2", generated " {2}replicas: 3"/);
       const tmpDir = /generated files are in (\S+) for a diff/.exec(stale.stderr)?.[1];
       if (tmpDir !== undefined) await rm(tmpDir, { recursive: true, force: true });
     } finally {

@@ -82,7 +82,7 @@ describe('Dockerfile reader', () => {
     expect(containerProcess(config, stage, { dockerArgs: ['--y'] }).argv).toEqual(['tini', '--', 'node', 'm.js', '--y']);
     expect(containerProcess(config, stage, { args: ['--z'] }).argv).toEqual(['tini', '--', 'node', 'm.js', '--z']);
     expect(containerProcess(config, stage, { command: ['node'], args: ['other.js'] }).argv).toEqual(['node', 'other.js']);
-    expect(() => containerProcess(config, { ...stage, aptPackages: [] } as StageResult, {})).toThrow(/no stage installed/);
+    expect(() => containerProcess(config, { ...stage, aptPackages: [] }, {})).toThrow(/no stage installed/);
     expect(() => containerProcess(config, stage, { command: ['sh', '-c', 'x'] })).toThrow(/only node/);
   });
 });

@@ -182,7 +182,7 @@ export function jsonForm(body: string): string[] | undefined {
   if (!body.startsWith('[')) return undefined;
   try {
     const parsed: unknown = JSON.parse(body);
-    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
+    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed;
   } catch {
     // Docker falls back to the shell form when the JSON does not parse.
   }

@@ -33,7 +33,7 @@ const find = (re: RegExp): GrafanaPanel[] => dataPanels.filter((p) => (p.targets
 describe('dashboard.json', () => {
   it('is a Grafana dashboard at a current schema version, with a stable uid', () => {
     const raw = readFileSync(DASHBOARD_FILE, 'utf8');
-    expect(() => JSON.parse(raw)).not.toThrow();
+    expect((): unknown => JSON.parse(raw)).not.toThrow();
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     expect(dashboard.schemaVersion).toBeLessThanOrEqual(41);
     expect(dashboard.uid).toMatch(/^[a-z0-9-]{1,40}$/);

@@ -4,9 +4,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics, type OperatorMetrics, type ServerState } from '../../operator/src/metrics.ts';
-import { McpHttpClient, toolCall } from '../support/mcpHttp.ts';
+import { type McpHttpClient, toolCall } from '../support/mcpHttp.ts';
 
-const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
 const TOOLS_LIST = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
 
 function expectStatus(what: string, got: number, want: number): void {

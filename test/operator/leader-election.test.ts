@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import { eventually, Kube, sleep, waitReady, BUILD_TIMEOUT_MS, startClusterWithCrd } from '../support/kube.ts';
+import { eventually, type Kube, sleep, waitReady, BUILD_TIMEOUT_MS, startClusterWithCrd } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
 
@@ -39,7 +39,7 @@ interface LeaseSpec {
 
 async function lease(): Promise<LeaseSpec> {
   const l = await kube.get('lease', 'mcpfleet-operator', 'kube-system');
-  return (l?.spec ?? {}) as LeaseSpec;
+  return l?.spec ?? {};
 }
 
 /** The candidate's wait between attempts is the retry period jittered up to 20% (leader.ts). */

@@ -3,7 +3,7 @@
 // enforces the restricted Pod Security Standard, so every pod the operator makes must pass it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import { eventually, Kube, sleep, waitReady, type McpStatus, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
+import { eventually, type Kube, sleep, waitReady, type McpStatus, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
@@ -261,7 +261,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
     );
     expect(((await kube.get('service', 'mcp-web', ns)) as Obj).spec?.['clusterIP']).not.toBe('None');
     operator = await startOperator(cp!.kubeconfigPath, ['--leader-elect=false', '--resync-period', RESYNC, '--proxyrunner-image', PROXY_IMAGE, '--requeue-max-delay', '4s']);
-    await eventually('a headless backend Service again', 60_000, async () => ((await kube.get('service', 'mcp-web', ns)) as Obj | undefined)?.spec?.['clusterIP'] === 'None');
+    await eventually('a headless backend Service again', 60_000, async () => (await kube.get('service', 'mcp-web', ns))?.spec?.['clusterIP'] === 'None');
     await waitReady(kube, 'web', ns);
     expect(op().logs()).toContain('replacing an object whose immutable fields must change');
   }, TEST_TIMEOUT_MS);
@@ -376,6 +376,6 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
     expect((await fetch(`${op().baseUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${op().baseUrl}/readyz`)).status).toBe(200);
     // Structured logs: every line is JSON.
-    for (const line of op().logs().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    for (const line of op().logs().trim().split('\n')) expect((): unknown => JSON.parse(line)).not.toThrow();
   }, TEST_TIMEOUT_MS);
 });

@@ -3,7 +3,7 @@
 // whatever happened meanwhile, including changes it could only learn about by relisting.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import { eventually, Kube, sleep, waitReady, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
+import { eventually, type Kube, sleep, waitReady, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
 

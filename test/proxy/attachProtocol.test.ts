@@ -7,6 +7,7 @@
 // .test.ts) cannot carry a stream; this one can.
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { writeFile, mkdtemp } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { attach, frame, describeEnd, type AttachRequest } from '../../common/kube/attach.ts';
@@ -109,7 +110,7 @@ describe('attach client (WebSocket channel protocol)', () => {
 
   it('times out an opening that never gets an answer', async () => {
     const net = await import('node:net');
-    const sockets: import('node:net').Socket[] = [];
+    const sockets: Socket[] = [];
     const silent = net.createServer((socket) => void sockets.push(socket)); // accepts, never answers
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     open.push({ close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), silent.close(() => r()))) });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import http from 'node:http';
 import net from 'node:net';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { McpHttpClient, INIT_BODY, toolCall } from '../support/mcpHttp.ts';
+import { McpHttpClient, INIT_BODY, parseAnswer, toolCall } from '../support/mcpHttp.ts';
 import { eventually, scrape } from '../support/metrics.ts';
 import { fakeHttpUpstream, rawUpstream } from '../support/fakeUpstream.ts';
 import { everythingStdioCommand, freePort, startEchoServer, startProxy, type ProxyProcess, type Running } from '../support/processes.ts';
@@ -85,7 +85,7 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
     for (const body of ['{"hello":"world"}', '[]', '42', '{"jsonrpc":"1.0","id":1,"method":"ping"}']) {
       const res = await post(proxy.mcpUrl, body);
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body).error.code).toBe(-32600);
+      expect(parseAnswer(res.body).error?.code).toBe(-32600);
     }
   });
 
@@ -93,7 +93,7 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x'.repeat(4096) } } });
     const declared = await post(proxy.mcpUrl, big);
     expect(declared.status).toBe(413);
-    expect(JSON.parse(declared.body).error.message).toMatch(/limited to 1024 bytes/);
+    expect(parseAnswer(declared.body).error?.message).toMatch(/limited to 1024 bytes/);
     const chunked = await post(proxy.mcpUrl, big, { 'transfer-encoding': 'chunked' });
     expect(chunked.status).toBe(413);
   });
@@ -102,7 +102,7 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
     for (const id of ['has space', 'x'.repeat(600), 'tab\tinside']) {
       const res = await post(proxy.mcpUrl, toolCall(1, 'echo', {}), { 'mcp-session-id': id });
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body).error.message).toMatch(/Mcp-Session-Id/);
+      expect(parseAnswer(res.body).error?.message).toMatch(/Mcp-Session-Id/);
     }
   });
 
@@ -203,7 +203,7 @@ describe('bad upstreams', () => {
       const res = await post(proxy.mcpUrl, INIT_BODY);
       // 503 while it is down, 502 if it was up and died under this very request.
       expect([502, 503]).toContain(res.status);
-      expect(JSON.parse(res.body).error.message).toMatch(/stdio MCP server (is not running \(|stopped: )exited with code 3/);
+      expect(parseAnswer(res.body).error?.message).toMatch(/stdio MCP server (is not running \(|stopped: )exited with code 3/);
       expect((await fetch(proxy.metricsUrl.replace('/metrics', '/readyz'))).status).toBe(503);
     } finally {
       await proxy.stop();
@@ -216,7 +216,7 @@ describe('bad upstreams', () => {
     try {
       const res = await post(proxy.mcpUrl, INIT_BODY);
       expect(res.status).toBe(502);
-      expect(JSON.parse(res.body).error.message).toMatch(/invalid HTTP response|closed the connection/);
+      expect(parseAnswer(res.body).error?.message).toMatch(/invalid HTTP response|closed the connection/);
     } finally {
       await proxy.stop();
       await upstream.close();
@@ -229,7 +229,7 @@ describe('bad upstreams', () => {
     try {
       const res = await post(proxy.mcpUrl, INIT_BODY);
       expect(res.status).toBe(504);
-      expect(JSON.parse(res.body).error.message).toMatch(/timed out/);
+      expect(parseAnswer(res.body).error?.message).toMatch(/timed out/);
       await eventually(async () => expect(upstream.openConnections()).toBe(0));
     } finally {
       await proxy.stop();

@@ -36,8 +36,16 @@ async function listen(server: net.Server, path: string): Promise<FakeUpstream> {
   };
 }
 
-export function fakeHttpUpstream(handler: http.RequestListener): Promise<FakeUpstream> {
-  return listen(http.createServer(handler), '/mcp');
+/** A handler may be async: if it fails, the failure is logged and the request answered 500 (or its socket destroyed). */
+export function fakeHttpUpstream(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>): Promise<FakeUpstream> {
+  const guarded = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    Promise.resolve(handler(req, res)).catch((err: unknown) => {
+      process.stderr.write(`fake upstream handler failed: ${String(err)}\n`);
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500).end();
+    });
+  };
+  return listen(http.createServer(guarded), '/mcp');
 }
 
 /** Answers every connection with these raw bytes, then closes it. */

@@ -3,7 +3,7 @@
 // streamable-HTTP server (answers as one JSON body or as an SSE event on the POST).
 // `big` answers `bytes` of text, with the id last as the MCP TypeScript SDK writes it;
 // `echo` answers small. The huge bytes are written in pieces with backpressure.
-import http from 'node:http';
+import type http from 'node:http';
 import { fakeHttpUpstream, readBody, type FakeUpstream } from './fakeUpstream.ts';
 
 interface Call {

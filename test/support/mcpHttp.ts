@@ -11,12 +11,20 @@ export interface HttpResult {
   ms: number;
 }
 
-export const INIT_BODY = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcpfleet-bench', version: '1' } },
-});
+export const INIT_PARAMS: Record<string, unknown> = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcpfleet-bench', version: '1' } };
+
+export const INIT_BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS });
+
+/** The parts of a JSON-RPC answer the tests and benches read. */
+export interface RpcAnswer {
+  result?: { content: { text: string }[] };
+  error?: { code: number; message: string };
+}
+
+/** Parses an answer body; a body that is not one still fails the caller's expectations. */
+export function parseAnswer(body: string): RpcAnswer {
+  return JSON.parse(body) as RpcAnswer;
+}
 
 export class McpHttpClient {
   readonly #url: URL;

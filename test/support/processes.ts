@@ -117,7 +117,7 @@ export async function startProxy(args: string[], options: { env?: NodeJS.Process
     }
   } catch (err) {
     await running.stop();
-    throw new Error(`${(err as Error).message}\n${running.stderr()}`);
+    throw new Error(`${(err as Error).message}\n${running.stderr()}`, { cause: err });
   }
   return {
     ...running,

@@ -120,7 +120,7 @@ export function toOpenAPI(node: AnySchema): Record<string, unknown> {
       out[key] = toOpenAPI(value as AnySchema);
     } else if (key === 'required') {
       const req = value as Record<string, true> | readonly string[];
-      const names = Array.isArray(req) ? [...req] : Object.keys(req);
+      const names: string[] = Array.isArray(req) ? [...(req as readonly string[])] : Object.keys(req);
       const order = Object.keys(node.properties ?? {});
       out[key] = names.sort((a, b) => order.indexOf(a) - order.indexOf(b));
     } else {

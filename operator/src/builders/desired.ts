@@ -265,7 +265,7 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
     ],
     readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5, failureThreshold: 3 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, failureThreshold: 6 },
-    resources: resourceRequirements(spec.proxyResources ?? DEFAULT_PROXY_RESOURCES) as V1ResourceRequirements,
+    resources: resourceRequirements(spec.proxyResources ?? DEFAULT_PROXY_RESOURCES),
     securityContext: containerSecurity(),
     volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
   };

@@ -22,7 +22,7 @@ export const MERGE_KEYS: Readonly<Record<string, string>> = {
 };
 
 function clone<T>(value: T): T {
-  return value === undefined ? value : (structuredClone(value) as T);
+  return value === undefined ? value : structuredClone(value);
 }
 
 /** Returns base with patch merged in; neither argument is modified. */

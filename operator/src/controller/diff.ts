@@ -41,7 +41,7 @@ export function firstDifference(desired: unknown, observed: unknown, path: strin
     if (byName) {
       // Lists keyed by name merge under SSA: others may add elements; ours must match.
       for (const [name, element] of byName) {
-        const match = observed.find((o) => isPlainObject(o) && o['name'] === name);
+        const match: unknown = observed.find((o) => isPlainObject(o) && o['name'] === name);
         if (match === undefined) return `${path}[name=${name}]`;
         const diff = firstDifference(element, match, `${path}[name=${name}]`);
         if (diff !== undefined) return diff;
@@ -111,7 +111,7 @@ export function overlay(base: unknown, desired: unknown): unknown {
   if (Array.isArray(desired)) {
     const named = namedElements(desired);
     if (named === undefined || !Array.isArray(base)) return structuredClone(desired);
-    const out: unknown[] = base.map((element) => {
+    const out: unknown[] = base.map((element: unknown) => {
       const name = isPlainObject(element) ? element['name'] : undefined;
       return typeof name === 'string' && named.has(name) ? overlay(element, named.get(name)) : element;
     });

@@ -7,9 +7,11 @@ import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 export function stripMeta<T extends KubeObject>(obj: T): T {
-  const { managedFields: _drop, ...metadata } = obj.metadata;
+  const metadata = { ...obj.metadata };
+  delete metadata.managedFields;
   if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
-    const { [LAST_APPLIED]: _last, ...annotations } = metadata.annotations;
+    const annotations = { ...metadata.annotations };
+    delete annotations[LAST_APPLIED];
     metadata.annotations = annotations;
   }
   return { ...obj, metadata };

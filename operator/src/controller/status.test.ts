@@ -33,7 +33,7 @@ function pod(name: string, hash: string, opts: { ready?: boolean; terminating?: 
       ],
       ...(opts.waiting && { containerStatuses: [{ name: 'mcp', ready: false, restartCount: 3, image: '', imageID: '', state: { waiting: { reason: opts.waiting, message: 'back-off' } } }] }),
     },
-  } as PodView;
+  };
 }
 
 /** Everything exists, rolled out and ready. */

@@ -11,6 +11,7 @@ import type { Upstream } from './upstream.ts';
 
 export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): Upstream {
   const target = config.targetUrl as URL;
+  // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
   const registry = meteredRegistry<TransparentSession>(config, metrics, (session, reason) => {
     if (reason === 'idle_timeout' || reason === 'evicted') endUpstream?.(session);
@@ -23,7 +24,7 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     responseTimeoutMs: config.upstreamResponseTimeoutMs,
   });
-  endUpstream = proxy.endUpstreamSession;
+  endUpstream = (session) => proxy.endUpstreamSession(session);
   const probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
   return {
     routes: { '/mcp': proxy.route },

@@ -74,7 +74,7 @@ export class HttpUpstreamConnector implements Connector {
       },
     };
     transport.onmessage = (message) => {
-      const relayed = relayable(message as RpcMessage);
+      const relayed = relayable(message);
       if (relayed !== message) {
         this.#metrics.upstreamError('protocol');
         this.#log.warn('upstream sent a message nested too deep; not relayed');

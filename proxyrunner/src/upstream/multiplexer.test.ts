@@ -371,7 +371,7 @@ describe('StdioMultiplexer', () => {
     a.close();
     await tick();
     expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'client session ended' } });
-    server.send({ jsonrpc: '2.0', id: upstreamId as number, result: {} });
+    server.send({ jsonrpc: '2.0', id: upstreamId, result: {} });
     await tick();
     expect(got).toEqual([]);
     expect(mux.linkCount).toBe(0);

@@ -56,7 +56,7 @@ export function podAttachLauncher(target: AttachTarget, log: Logger, connectTime
     try {
       stream = await attach(access, { namespace: target.namespace, pod: name, container: target.container, connectTimeoutMs, maxFrameBytes: MAX_ATTACH_FRAME_BYTES, userAgent });
     } catch (err) {
-      throw new Error(`attach to pod ${name}: ${(err as Error).message}`);
+      throw new Error(`attach to pod ${name}: ${(err as Error).message}`, { cause: err });
     }
     stream.stderr.on('data', (chunk: Buffer) => log.info('stdio server stderr', { pod: name, line: chunk.toString('utf8').trimEnd().slice(0, 2000) }));
     const exited = stream.ended.then((how) => `attach to pod ${name} ${how}`);

@@ -15,7 +15,7 @@ import type { FakeUpstream } from '../../support/fakeUpstream.ts';
 import { fakeHttpUpstream } from '../../support/fakeUpstream.ts';
 import { legacySseUpstream, streamableUpstream } from '../../support/hugeUpstreams.ts';
 import { LegacySseClient } from '../../support/legacySseClient.ts';
-import { INIT_BODY, McpHttpClient, toolCall } from '../../support/mcpHttp.ts';
+import { INIT_BODY, INIT_PARAMS, McpHttpClient, parseAnswer, toolCall } from '../../support/mcpHttp.ts';
 import { eventually, scrape } from '../../support/metrics.ts';
 import { ROOT, startProxy, type ProxyProcess } from '../../support/processes.ts';
 
@@ -48,13 +48,13 @@ describe('an upstream message larger than --max-message-bytes, streamable-HTTP c
   afterAll(() => proxy.stop());
 
   it.each(cases)('%s: the caller gets a JSON-RPC error naming the limit; session and process live on', async (_name, idFirst) => {
-    const pidBefore = JSON.parse((await client.request('POST', toolCall(1, 'pid', {}), session)).body).result.content[0].text;
+    const pidBefore = parseAnswer((await client.request('POST', toolCall(1, 'pid', {}), session)).body).result?.content[0]?.text;
     const before = (await dropped(proxy)) ?? 0;
     const res = await client.request('POST', toolCall(2, 'big', { bytes: HUGE, idFirst }), session);
     expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', id: 2, error: { code: -32000, message: expect.stringMatching(LIMIT_MESSAGE) } });
     const echo = await client.request('POST', toolCall(3, 'echo', { message: 'still here' }), session);
     expect(JSON.parse(echo.body)).toMatchObject({ id: 3, result: { content: [{ text: 'Echo: still here' }] } });
-    const pidAfter = JSON.parse((await client.request('POST', toolCall(4, 'pid', {}), session)).body).result.content[0].text;
+    const pidAfter = parseAnswer((await client.request('POST', toolCall(4, 'pid', {}), session)).body).result?.content[0]?.text;
     expect(pidAfter).toBe(pidBefore);
     const metrics = await scrape(proxy.metricsUrl);
     expect(metrics.value('mcpfleet_proxy_upstream_restarts_total')).toBe(0);
@@ -64,7 +64,7 @@ describe('an upstream message larger than --max-message-bytes, streamable-HTTP c
 
   it('a result just under the limit still arrives whole', async () => {
     const res = await client.request('POST', toolCall(5, 'big', { bytes: 3 * MiB }), session);
-    expect(JSON.parse(res.body).result.content[0].text).toHaveLength(3 * MiB);
+    expect(parseAnswer(res.body).result?.content[0]?.text).toHaveLength(3 * MiB);
   });
 });
 
@@ -110,7 +110,7 @@ describe.each(['json', 'sse'] as const)('an upstream message larger than --max-m
     const client = new LegacySseClient();
     try {
       await client.open(proxy.mcpUrl);
-      expect(await client.call(1, 'initialize', JSON.parse(INIT_BODY).params)).toHaveProperty('result');
+      expect(await client.call(1, 'initialize', INIT_PARAMS)).toHaveProperty('result');
       await client.notify({ jsonrpc: '2.0', method: 'notifications/initialized' });
       const big = await client.call(2, 'tools/call', { name: 'big', arguments: { bytes: HUGE } });
       expect(big).toMatchObject({ id: 2, error: { code: -32000, message: expect.stringMatching(LIMIT_MESSAGE) } });
@@ -158,7 +158,7 @@ describe('GET streams beyond --max-streams', () => {
       await expectOverloaded(proxy, await openStream(proxy.mcpUrl, sessions[MAX]), /at most 3 streams/);
       // Requests other than streams are still served at the limit.
       const echo = await client.request('POST', toolCall(9, 'echo', { message: 'busy' }), sessions[MAX]);
-      expect(JSON.parse(echo.body).result.content[0].text).toBe('Echo: busy');
+      expect(parseAnswer(echo.body).result?.content[0]?.text).toBe('Echo: busy');
       open[0]?.close();
       await eventually(async () => expect((await openStream(proxy.mcpUrl, sessions[MAX])).status).toBe(200));
       for (const s of open) s.close();
@@ -198,7 +198,7 @@ describe('GET streams beyond --max-streams', () => {
       clients[0]?.close();
       const late = new LegacySseClient();
       await eventually(() => late.open(proxy.mcpUrl));
-      expect(await late.call(1, 'initialize', JSON.parse(INIT_BODY).params)).toHaveProperty('result');
+      expect(await late.call(1, 'initialize', INIT_PARAMS)).toHaveProperty('result');
       late.close();
     } finally {
       for (const c of clients) c.close();
@@ -229,7 +229,7 @@ describe('connections beyond --max-connections', () => {
       expect(refused.status).toBe(503);
       expect(refused.headers['retry-after']).toBe('1');
       expect(refused.headers.connection).toBe('close');
-      expect(JSON.parse(refused.body).error.message).toMatch(/at most 2 connections/);
+      expect(parseAnswer(refused.body).error?.message).toMatch(/at most 2 connections/);
       expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_requests_rejected_total', { reason: 'overloaded' })).toBe(1);
       for (const s of idle) s.destroy();
       await eventually(async () => expect((await new McpHttpClient(proxy.mcpUrl, new http.Agent()).request('POST', INIT_BODY)).status).toBe(200));

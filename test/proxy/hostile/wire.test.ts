@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import http from 'node:http';
 import net from 'node:net';
-import { INIT_BODY } from '../../support/mcpHttp.ts';
+import { INIT_BODY, parseAnswer } from '../../support/mcpHttp.ts';
 import { eventually, scrape } from '../../support/metrics.ts';
 import { startProxy, type ProxyProcess } from '../../support/processes.ts';
 
@@ -99,7 +99,7 @@ describe('request lines and targets (transparent streamable HTTP)', () => {
     for (const line of [`GET http://${host}/mcp HTTP/1.1`, `GET http://evil.example/mcp HTTP/1.1`, 'OPTIONS * HTTP/1.1']) {
       const answer = await rawExchange(proxy.port, `${line}\r\nHost: ${host}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n`);
       expect(statusOf(answer)).toBe(400);
-      expect(JSON.parse(bodyOf(answer)).error.message).toMatch(/request target must be a path/);
+      expect(parseAnswer(bodyOf(answer)).error?.message).toMatch(/request target must be a path/);
     }
     expect(upstream.received).toEqual([]);
   });
