@@ -5,7 +5,7 @@
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Readiness } from '../../../common/diagnostics.ts';
-import { UPSTREAM_ERROR, type RpcMessage } from '../jsonrpc.ts';
+import { UPSTREAM_ERROR } from '../jsonrpc.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { boundedFetch } from './boundedFetch.ts';
