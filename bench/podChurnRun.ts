@@ -8,7 +8,7 @@ import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { McpHttpClient, INIT_BODY } from '../test/support/mcpHttp.ts';
 import { scrape } from '../test/support/metrics.ts';
-import { Cluster, containerState, podIp, waitFor, type Obj } from '../test/e2e/cluster.ts';
+import { type Cluster, containerState, podIp, waitFor, type Obj } from '../test/e2e/cluster.ts';
 
 export interface PodChurnOptions {
   sessions: number;

@@ -5,7 +5,7 @@
 // tampered signature, alg none, HS256 keyed with the public key, an unpublished key, rotated
 // keys, missing scopes, and valid tokens; the RFC 9728 document and RFC 6750 challenges.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import http from 'node:http';
+import type http from 'node:http';
 import { exportSPKI, importJWK, SignJWT, UnsecuredJWT, base64url, type CryptoKey } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';

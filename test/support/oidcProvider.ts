@@ -71,6 +71,7 @@ export async function startOidcProvider(resources: readonly ResourceServer[]): P
         },
       },
     });
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback catches its own errors (ctx.onerror answers 500), so its promise does not reject
     server = http.createServer(provider.callback());
     await new Promise<void>((resolve) => (server as http.Server).listen(port, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;

@@ -84,7 +84,7 @@ export function createTokenVerifier(config: AuthnConfig, keys: KeyResolver, opti
     } catch (err) {
       return jwtFailure(err);
     }
-    return admit(payload as Record<string, unknown>, tokenKind);
+    return admit(payload, tokenKind);
   }
 
   async function introspect(token: string): Promise<AuthnVerdict> {
@@ -149,7 +149,7 @@ function jwtFailure(err: unknown): AuthnVerdict {
   if (err instanceof e.JWSSignatureVerificationFailed) return { ok: false, kind: 'invalid_token', reason: 'the token\'s signature does not verify' };
   if (err instanceof e.JWKSNoMatchingKey || err instanceof e.JWKSMultipleMatchingKeys) return { ok: false, kind: 'invalid_token', reason: 'no issuer key matches the token' };
   if (err instanceof e.JWKSTimeout || err instanceof e.JWKSInvalid || err instanceof DiscoveryError) {
-    return { ok: false, kind: 'unavailable', reason: `issuer keys unavailable: ${(err as Error).message}` };
+    return { ok: false, kind: 'unavailable', reason: `issuer keys unavailable: ${err.message}` };
   }
   if (err instanceof e.JOSEError) {
     // ERR_JOSE_GENERIC is what jose throws for a JWKS endpoint answering other than 200.

@@ -99,7 +99,7 @@ export function createKeyResolver(config: AuthnConfig, now: () => number = Date.
         throw new DiscoveryError(`discovery at ${url.href} has an invalid jwks_uri`);
       }
     }
-    return { issuer: issuer as string, getKey: outageTolerant(jwksUrl as URL), jwksUrl: jwksUrl as URL };
+    return { issuer: issuer as string, getKey: outageTolerant(jwksUrl), jwksUrl };
   }
 
   function outageTolerant(jwksUrl: URL): JWTVerifyGetKey {

@@ -121,7 +121,7 @@ export class ClientSession {
     this.#metrics?.messageRefused('duplicate_request_id');
     const error: RpcMessage = {
       jsonrpc: '2.0',
-      id: message.id as RpcId,
+      id: message.id,
       error: { code: INVALID_REQUEST, message: `Request id ${JSON.stringify(message.id)} is already in flight in this session; use a new id` },
     };
     // This POST waits for the key unless it is the one that sent the first request too.

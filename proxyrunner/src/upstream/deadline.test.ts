@@ -43,8 +43,8 @@ describe('DeadlineLink', () => {
     link.send({ jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { again: true } });
     const secondId = inner.sent[2]?.id;
     expect(secondId).not.toBe(upstreamId);
-    inner.onmessage({ jsonrpc: '2.0', id: upstreamId as number, result: { stale: true } });
-    inner.onmessage({ jsonrpc: '2.0', id: secondId as number, result: { fresh: true } });
+    inner.onmessage({ jsonrpc: '2.0', id: upstreamId, result: { stale: true } });
+    inner.onmessage({ jsonrpc: '2.0', id: secondId, result: { fresh: true } });
     expect(got.slice(1)).toEqual([{ jsonrpc: '2.0', id: 'a', result: { fresh: true } }]);
     link.close();
   });

@@ -182,11 +182,11 @@ describe('StdioMultiplexer', () => {
     const delivered = gotA[0]?.id;
     expect(delivered).toBe('mcpfleet-srv-1');
     // B forges answers: with the delivered id, and with the server's own id.
-    b.send({ jsonrpc: '2.0', id: delivered as string, result: { forged: true } });
+    b.send({ jsonrpc: '2.0', id: delivered, result: { forged: true } });
     b.send({ jsonrpc: '2.0', id: 7, result: { forged: true } });
     await tick();
     expect(server.received.filter((r) => r.method === undefined)).toEqual([]);
-    a.send({ jsonrpc: '2.0', id: delivered as string, result: { genuine: true } });
+    a.send({ jsonrpc: '2.0', id: delivered, result: { genuine: true } });
     await tick();
     expect(server.received.filter((r) => r.method === undefined)).toEqual([{ jsonrpc: '2.0', id: 7, result: { genuine: true } }]);
     expect(await counter(m, 'mcpfleet_proxy_messages_refused_total', { reason: 'foreign_response' })).toBe(2);
@@ -284,9 +284,9 @@ describe('StdioMultiplexer', () => {
   it('keeps a task to the session that created it: lookups, listing, status and its server requests', async () => {
     let task = 0;
     const { server, launch } = fakeServer((message, s) => {
-      if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: message.id as number, result: { task: { taskId: `task-${++task}`, status: 'working' } } });
-      if (message.method === 'tasks/list') s.send({ jsonrpc: '2.0', id: message.id as number, result: { tasks: [{ taskId: 'task-1' }, { taskId: 'task-2' }, { taskId: 'task-x' }] } });
-      if (message.method === 'tasks/get') s.send({ jsonrpc: '2.0', id: message.id as number, result: { taskId: message.params?.taskId, status: 'working' } });
+      if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: message.id, result: { task: { taskId: `task-${++task}`, status: 'working' } } });
+      if (message.method === 'tasks/list') s.send({ jsonrpc: '2.0', id: message.id, result: { tasks: [{ taskId: 'task-1' }, { taskId: 'task-2' }, { taskId: 'task-x' }] } });
+      if (message.method === 'tasks/get') s.send({ jsonrpc: '2.0', id: message.id, result: { taskId: message.params?.taskId, status: 'working' } });
     });
     const m = metrics();
     const mux = new StdioMultiplexer(launch, silentLogger, m);
@@ -335,7 +335,7 @@ describe('StdioMultiplexer', () => {
     await tick();
     expect(server.received).toHaveLength(1);
     expect(got).toEqual([expect.objectContaining({ id: 4, error: expect.objectContaining({ message: expect.stringMatching(/already in flight/) }) })]);
-    server.send({ jsonrpc: '2.0', id: server.received[0]?.id as number, result: { n: 1 } });
+    server.send({ jsonrpc: '2.0', id: server.received[0]?.id, result: { n: 1 } });
     await tick();
     expect(got.at(-1)).toEqual({ jsonrpc: '2.0', id: 4, result: { n: 1 } });
     await mux.close();
@@ -354,7 +354,7 @@ describe('StdioMultiplexer', () => {
     await tick();
     expect(mux.pendingCount).toBe(0);
     expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'timeout' } });
-    server.send({ jsonrpc: '2.0', id: upstreamId as number, result: {} });
+    server.send({ jsonrpc: '2.0', id: upstreamId, result: {} });
     await tick();
     expect(got).toEqual([]);
     await mux.close();

@@ -10,7 +10,7 @@
 //     JSON-RPC error, the first completes;
 //   - session B asks for, lists or cancels the task session A created: "Task not found".
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import http from 'node:http';
+import type http from 'node:http';
 import path from 'node:path';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connect, type Connected } from '../../support/sdk.ts';
@@ -54,7 +54,7 @@ describe('shared stdio process: a server request belongs to one session', () => 
     a.client.setRequestHandler(schema, async (_request, extra) => {
       delivered(extra.requestId);
       await released;
-      return expected as never;
+      return expected;
     });
     const b = await rpcSession(proxy.mcpUrl);
     const before = await refused('foreign_response');

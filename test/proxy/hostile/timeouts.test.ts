@@ -5,7 +5,7 @@
 // nothing stays pending (mcpfleet_proxy_upstream_requests_pending back to 0). Outcomes only:
 // the timeout is configuration, no duration is measured.
 import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
-import http from 'node:http';
+import type http from 'node:http';
 import path from 'node:path';
 import { connect, type Connected } from '../../support/sdk.ts';
 import { eventually, scrape } from '../../support/metrics.ts';
