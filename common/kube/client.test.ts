@@ -12,7 +12,7 @@ describe('watch stream decoding', () => {
     const stream = `${events[0]}\n${events[1]}\n\n${events[2]}\n${events[3]}\n  \n${events[4]}\n`;
     // Cut points inside events, right after newlines and inside the blank lines.
     const cuts = [5, events[0]!.length + 1, events[0]!.length + 40, stream.length - 7, stream.length - 1];
-    const server = http.createServer(async (_req, res) => {
+    const inPieces = async (res: http.ServerResponse): Promise<void> => {
       res.writeHead(200, { 'content-type': 'application/json' });
       let at = 0;
       for (const cut of cuts) {
@@ -21,7 +21,9 @@ describe('watch stream decoding', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
       res.end(stream.slice(at));
-    });
+    };
+    // inPieces cannot reject: it only writes (errors surface as 'error' events) and waits.
+    const server = http.createServer((_req, res) => void inPieces(res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const client = new KubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTLSVerify: false, namespace: undefined, credentials: async () => ({}), source: 'test' });
     const seen: string[] = [];
