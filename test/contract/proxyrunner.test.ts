@@ -83,7 +83,8 @@ describe('operator → proxyrunner contract', () => {
       memoryLimitBytes: parseBytes('256Mi'),
     });
     // The container's named ports (which the Service and probes use) are the ones it listens on.
-    const ports = Object.fromEntries((proxyContainer(deployment).ports ?? []).map((p) => [p.name, p.containerPort]));
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- client-node's V1ContainerPort resolves loosely under the lint compiler (TypeScript 6); tsc 7 types this line fully
+    const ports = Object.fromEntries((proxyContainer(deployment).ports ?? []).map((p): [string | undefined, number] => [p.name, p.containerPort]));
     expect(ports).toEqual({ mcp: config.port, metrics: config.metricsPort });
     expect(proxyContainer(deployment).readinessProbe?.httpGet?.port).toBe('metrics');
   });

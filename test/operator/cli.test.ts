@@ -33,7 +33,7 @@ describe('operator command line', () => {
       const lines = err.stderr.trimEnd().split('\n');
       expect(lines.at(-1)).toBe(`mcpfleet-operator: metrics listener: 127.0.0.1:${port} is already in use by another process; choose another port with --metrics-port (or MCPFLEET_METRICS_PORT)`);
       // Everything before it is JSON logs; no stack trace anywhere.
-      for (const line of lines.slice(0, -1)) expect(() => JSON.parse(line)).not.toThrow();
+      for (const line of lines.slice(0, -1)) expect((): unknown => JSON.parse(line)).not.toThrow();
       expect(err.stderr).not.toMatch(/^\s+at /m);
     } finally {
       await new Promise((r) => taken.close(r));

@@ -41,7 +41,7 @@ describe('command line', () => {
     try {
       const err = await run(process.execPath, [
         PROXYRUNNER, '--transport', 'streamable-http', '--target-url', 'http://127.0.0.1:9/mcp',
-        '--host', '127.0.0.1', '--metrics-host', '127.0.0.1', '--port', ports['--port'] as string, '--metrics-port', ports['--metrics-port'] as string,
+        '--host', '127.0.0.1', '--metrics-host', '127.0.0.1', '--port', ports['--port'], '--metrics-port', ports['--metrics-port'],
       ]).catch((e: unknown) => e as { code: number; stderr: string });
       expect(err).toMatchObject({ code: 1 });
       const { stderr } = err as { stderr: string };
@@ -58,7 +58,7 @@ describe('command line', () => {
     const withBanner = await startProxy([...target, '--banner', 'always']);
     try {
       // stderr is a pipe here: every line is a JSON log record.
-      for (const line of plain.stderr().split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line)).not.toThrow();
+      for (const line of plain.stderr().split('\n').filter((l) => l !== '')) expect((): unknown => JSON.parse(line)).not.toThrow();
       expect(plain.stderr()).not.toContain('MCP endpoint');
       expect(withBanner.stderr()).toContain(`MCP endpoint  ${withBanner.mcpUrl}`);
       expect(withBanner.stderr()).toContain(`Metrics       ${withBanner.metricsUrl}`);

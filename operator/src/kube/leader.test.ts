@@ -121,7 +121,7 @@ describe('LeaderElector', () => {
         kind: 'Lease',
         metadata: { name: NAME, namespace: 'ns', ...(current && { resourceVersion: current.metadata.resourceVersion }) },
         spec: { holderIdentity: 'other', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 4 },
-      } as KubeObject);
+      });
       written.push(now);
     };
     renew();
