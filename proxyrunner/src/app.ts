@@ -15,6 +15,8 @@ import { createMetrics, type ProxyMetrics } from './metrics.ts';
 import { composeTransparent } from './compose/transparent.ts';
 import type { Upstream } from './compose/upstream.ts';
 import { VERSION } from './version.ts';
+import { anonymousSource, type PrincipalSource } from './authz/principal.ts';
+import type { AccessStage } from './authz/stage.ts';
 
 export interface RunningProxy {
   mcpUrl: string;
@@ -25,7 +27,12 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export async function startProxyRunner(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
+export interface ProxyHooks {
+  /** Who the caller is (authentication's result); default: everyone is anonymous. */
+  principalOf?: PrincipalSource;
+}
+
+export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
   let activeSessions = (): number => 0;
   // Derived here, not when flags are parsed: the cgroup limit is filled in after parsing.
   const budget = deriveBudget(config.memoryLimitBytes, config.limits);
@@ -43,6 +50,13 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     },
   });
 
+  // Loaded only when configured: the Cedar engine is a 4 MB WebAssembly module.
+  let access: { stage: AccessStage | undefined; close(): Promise<void> } | undefined;
+  if (config.authz || config.audit) {
+    const { startAccess } = await import('./authz/start.ts');
+    access = startAccess(config, metrics, log, hooks.principalOf ?? anonymousSource);
+  }
+
   let upstream: Upstream;
   if (config.transport === 'streamable-http' && config.proxyMode === 'streamable-http') {
     upstream = composeTransparent(config, metrics, log);
@@ -57,7 +71,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     ? (await import('./auth/authnSetup.ts')).createAuthentication(config.authn, metrics.registry, log, Object.keys(upstream.routes), config.maxSessions)
     : undefined;
 
-  const pipeline = createPipeline({ routes: { ...upstream.routes, ...authn?.routes }, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log, authenticate: authn?.step });
+  const pipeline = createPipeline({ routes: { ...upstream.routes, ...authn?.routes }, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log, authenticate: authn?.step, access: access?.stage });
   const mcpServer = http.createServer(
     {
       // Slow clients: headers and the whole request must arrive in bounded time.
@@ -96,6 +110,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     mcpServer.close();
     diagnosticsServer.close();
     await upstream.close();
+    await access?.close();
     throw err;
   }
   const mcpPath = config.proxyMode === 'sse' ? '/sse' : '/mcp';
@@ -120,6 +135,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger): Promis
     await Promise.race([closed, grace]);
     mcpServer.closeAllConnections();
     await upstream.close();
+    await access?.close();
     await new Promise<void>((resolve) => {
       diagnosticsServer.close(() => resolve());
       diagnosticsServer.closeAllConnections();

@@ -40,11 +40,26 @@ export interface ProxyConfig {
   authn: AuthnConfig | undefined;
   /** The how-to-connect note on stderr (banner.ts). */
   banner: 'auto' | 'always' | 'never';
+  /** Cedar authorization (ToolHive's authz config format), from a watched file or inline. */
+  authz: { file: string; inline?: undefined } | { inline: string; file?: undefined } | undefined;
+  /** One audit event per MCP operation, as JSON lines to stderr or `file`. */
+  audit: { file: string | undefined; component: string; includeRequestData: boolean; maxDataSize: number } | undefined;
 }
 
 // The table itself is the operator's contract too: common/contract/proxyrunner.ts.
 // The authentication flags stay beside their parser (auth/authnConfig.ts): the operator sets none of them.
-const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS];
+// Authorization and audit flags follow here until the operator's authz wiring moves onto the contract.
+const AUTHZ_FLAGS: readonly FlagSpec[] = [
+  { name: 'authz-config', kind: 'string', help: 'Cedar authorization config file (ToolHive format, JSON or YAML); reloaded when it changes' },
+  { name: 'authz-config-inline', kind: 'string', help: 'the same config given as text (not reloaded); excludes --authz-config' },
+  { name: 'audit', kind: 'bool', default: 'false', help: 'write one audit event per MCP operation (JSON lines)' },
+  { name: 'audit-file', kind: 'string', help: 'append audit events to this file instead of stderr' },
+  { name: 'audit-component', kind: 'string', default: 'mcp-server', help: 'the component name in audit events (the MCP server\'s name)' },
+  { name: 'audit-include-request-data', kind: 'bool', default: 'false', help: 'include request params (tool arguments) in audit events' },
+  { name: 'audit-max-data-size', kind: 'bytes', default: '1Ki', help: 'cap on the request data included per audit event' },
+];
+
+const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS, ...AUTHZ_FLAGS];
 
 export { envName, UsageError };
 
@@ -101,6 +116,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       ? { selector, container: flags.string('attach-container') as string, namespace: flags.string('attach-namespace') || serviceAccountNamespace() }
       : undefined;
 
+  const authzFile = flags.string('authz-config');
+  const authzInline = flags.string('authz-config-inline');
+  if (authzFile && authzInline) throw new UsageError('--authz-config and --authz-config-inline exclude each other');
+  const auditFile = flags.string('audit-file');
+  const auditOn = flags.bool('audit') || Boolean(auditFile);
+
   return {
     transport,
     targetUrl,
@@ -125,6 +146,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     shutdownTimeoutMs: flags.duration('shutdown-timeout'),
     authn: parseAuthnConfig(flags, env),
     banner: flags.string('banner') as ProxyConfig['banner'],
+    authz: authzFile ? { file: authzFile } : authzInline ? { inline: authzInline } : undefined,
+    audit: auditOn
+      ? {
+          file: auditFile || undefined,
+          component: flags.string('audit-component') as string,
+          includeRequestData: flags.bool('audit-include-request-data'),
+          maxDataSize: flags.bytes('audit-max-data-size'),
+        }
+      : undefined,
   };
 }
 
@@ -181,5 +211,7 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     maxBodyBytes: config.limits.maxBodyBytes === undefined ? 'derived' : formatBytes(config.limits.maxBodyBytes),
     memoryLimit: config.memoryLimitBytes ? formatBytes(config.memoryLimitBytes) : 'none',
     ...describeAuthn(config.authn),
+    authz: config.authz ? (config.authz.file ?? 'inline') : 'off',
+    audit: config.audit ? (config.audit.file ?? 'stderr') : 'off',
   };
 }

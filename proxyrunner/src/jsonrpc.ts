@@ -45,6 +45,8 @@ export const INTERNAL_ERROR = -32603;
 /** Implementation-defined server errors (-32000 … -32099). */
 export const UPSTREAM_ERROR = -32000;
 export const SESSION_NOT_FOUND = -32001;
+/** A request the authorization policies do not allow (answered with HTTP 403). */
+export const FORBIDDEN = -32003;
 
 export function methodLabel(method: string | undefined): string {
   if (method === undefined) return 'response';

@@ -23,6 +23,7 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
     log,
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     responseTimeoutMs: config.upstreamResponseTimeoutMs,
+    maxRewriteBytes: config.memoryLimitBytes ? Math.max(2 ** 20, Math.floor(config.memoryLimitBytes / 16)) : 16 * 2 ** 20,
   });
   endUpstream = (session) => proxy.endUpstreamSession(session);
   const probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));

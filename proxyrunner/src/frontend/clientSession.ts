@@ -82,6 +82,8 @@ export class ClientSession {
   readonly #inflight = new Map<string, PostCall | null>();
   readonly #progress = new Map<string, PostCall>();
   readonly #metrics: ProxyMetrics | undefined;
+  /** Rewrites (list filtering) of responses to requests still awaiting their answer. */
+  readonly #rewrites = new Map<string, (message: RpcMessage) => RpcMessage>();
   #ended = false;
 
   constructor(link: Link, onUpstreamClose: () => void, metrics?: ProxyMetrics) {
@@ -94,7 +96,7 @@ export class ClientSession {
   }
 
   /** Forwards a POST's messages upstream; its requests will be answered through `call`. */
-  forward(messages: readonly RpcMessage[], call: PostCall | undefined): void {
+  forward(messages: readonly RpcMessage[], call: PostCall | undefined, rewrite?: (message: RpcMessage) => RpcMessage): void {
     const accepted: RpcMessage[] = [];
     for (const message of messages) {
       const { id, method } = message;
@@ -105,6 +107,7 @@ export class ClientSession {
           continue;
         }
         if (method === 'initialize') this.#initializeKeys.add(key);
+        if (rewrite) this.#rewrites.set(key, rewrite);
         this.#inflight.set(key, call ?? null);
         const token = (message.params?._meta as Record<string, unknown> | undefined)?.progressToken;
         if (call && (typeof token === 'string' || typeof token === 'number')) this.#progress.set(idKey(token), call);
@@ -149,6 +152,11 @@ export class ClientSession {
     const { id, method } = message;
     if (method === undefined && id !== undefined && id !== null) {
       const key = idKey(id);
+      const rewrite = this.#rewrites.get(key);
+      if (rewrite) {
+        this.#rewrites.delete(key);
+        message = rewrite(message);
+      }
       if (this.#initializeKeys.delete(key)) this.onInitializeResult?.(message.result !== undefined);
       const call = this.#inflight.get(key);
       this.#inflight.delete(key);
@@ -206,6 +214,7 @@ export class ClientSession {
     for (const call of this.#inflight.values()) if (call) calls.add(call);
     this.#inflight.clear();
     this.#progress.clear();
+    this.#rewrites.clear();
     for (const call of calls) {
       call.abort((key) => ({
         jsonrpc: '2.0',

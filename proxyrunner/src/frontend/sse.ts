@@ -71,7 +71,7 @@ export function sseRoutes(deps: FrontendDeps): Routes {
       return;
     }
     if (registered) registry.touch(registered);
-    session.forward(exchange.rpc.messages, undefined);
+    session.forward(exchange.rpc.messages, undefined, exchange.rewriteResponse);
     exchange.res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
   }
 

@@ -83,7 +83,7 @@ export function streamableRoute(deps: FrontendDeps): Route {
           }
           const call = new PostCall(res, requests.map((m) => idKey(m.id as string | number)));
           exchange.onClose(() => session.data.abandon(call));
-          session.data.forward(rpc.messages, call);
+          session.data.forward(rpc.messages, call, exchange.rewriteResponse);
           return;
         }
         case 'GET': {

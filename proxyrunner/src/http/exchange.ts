@@ -2,7 +2,7 @@
 // it, and the instrumentation that records it exactly once when the response closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { RpcBody, RpcId } from '../jsonrpc.ts';
+import type { RpcBody, RpcId, RpcMessage } from '../jsonrpc.ts';
 import { rpcErrorBody } from '../jsonrpc.ts';
 import type { ProxyMetrics, RejectReason } from '../metrics.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -18,6 +18,8 @@ export interface Exchange {
   rpcLabel: string;
   /** Who sent it, set by the authentication stage (auth/); undefined when authentication is off. */
   principal: Principal | undefined;
+  /** Set by the access stage: applied to each response to this exchange's requests (list filtering). */
+  rewriteResponse: ((message: RpcMessage) => RpcMessage) | undefined;
   /** Marks the response as an event stream (counted in streams_open until it closes). */
   markStream(): void;
   /** Runs when the response closes, finished or not. */
@@ -37,6 +39,7 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics
     rpc: undefined,
     rpcLabel: 'none',
     principal: undefined,
+    rewriteResponse: undefined,
     markStream() {
       if (streaming) return;
       streaming = true;

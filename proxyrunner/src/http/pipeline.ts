@@ -9,7 +9,8 @@
 //   5. body        – POST bodies read within --max-body-bytes (else 413) and parsed as
 //                    JSON-RPC (else 400 with a JSON-RPC error)
 //                    (the strict MCP rule of jsonrpc.ts: shape, ids, nesting depth)
-//   6. upstream    – the route's handler forwards the exchange
+//   6. access      – authorization and audit (authz/stage.ts), when configured
+//   7. upstream    – the route's handler forwards the exchange
 // A handler that throws or rejects is a bug, not a class of input: the pipeline answers
 // 500 with a JSON-RPC error, logs it and counts mcpfleet_proxy_internal_errors_total,
 // so a bug costs one request, never the process.
@@ -37,6 +38,8 @@ export interface PipelineDeps {
   maxBodyBytes: number;
   /** Buffer budget the bodies being read are charged to. */
   pool?: ByteBudget;
+  /** The access stage; false = it answered the exchange (denied). */
+  access?: ((exchange: Exchange) => boolean) | undefined;
   metrics: ProxyMetrics;
   log: Logger;
   /** Present when authentication is on. */
@@ -143,6 +146,7 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     exchange.body = result.body;
     exchange.rpc = parsed.body;
     exchange.rpcLabel = parsed.body.label;
+    if (deps.access && !deps.access(exchange)) return;
     run(route, exchange);
   }
 }

@@ -21,6 +21,10 @@
 // Session IDs follow one rule both ways (`sessionIdProblem`): an upstream that issues
 // an ID the proxy would refuse from a client gets its initialize answered 502 (the
 // client never sees that ID) and that upstream session DELETEd.
+//
+// The one exception to pass-through: a response to a list request that authorization
+// filters (exchange.rewriteResponse) is parsed, rewritten and re-framed within a bound
+// (http/responseRewrite.ts).
 import http from 'node:http';
 import https from 'node:https';
 import { createProxyServer } from 'http-proxy-3';
@@ -33,6 +37,7 @@ import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { Session, SessionRegistry } from '../sessions.ts';
 import { reject, replyError, type Exchange } from '../http/exchange.ts';
+import { forwardRewritten } from '../http/responseRewrite.ts';
 import type { Route } from '../http/pipeline.ts';
 import { classifyUpstreamError, UpstreamTimeoutError } from './errors.ts';
 
@@ -48,6 +53,8 @@ export interface TransparentDeps {
   log: Logger;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
+  /** Largest list response (JSON body, or one SSE event) parsed for filtering. */
+  maxRewriteBytes: number;
 }
 
 export interface TransparentUpstream {
@@ -118,18 +125,22 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     // An unusable ID on any other response is not passed on either: the client would
     // adopt an ID the proxy then refuses.
     const headers = endToEndHeaders(proxyRes.rawHeaders, issuedProblem !== undefined);
-    try {
-      res.writeHead(status || 502, headers);
-    } catch (err) {
-      proxyRes.destroy();
-      metrics.upstreamError('protocol');
-      log.warn('upstream response headers could not be relayed', { err: err as Error });
-      replyError(exchange, 502, UPSTREAM_ERROR, 'Upstream MCP server sent a response the proxy cannot relay (invalid header)');
-      return;
+    const rewrite = exchange.rewriteResponse && is2xx(status) ? exchange.rewriteResponse : undefined;
+    if (!rewrite) {
+      try {
+        res.writeHead(status || 502, headers);
+      } catch (err) {
+        proxyRes.destroy();
+        metrics.upstreamError('protocol');
+        log.warn('upstream response headers could not be relayed', { err: err as Error });
+        replyError(exchange, 502, UPSTREAM_ERROR, 'Upstream MCP server sent a response the proxy cannot relay (invalid header)');
+        return;
+      }
     }
     const contentType = proxyRes.headers['content-type'];
     if (typeof contentType === 'string' && contentType.startsWith('text/event-stream')) exchange.markStream();
-    forwardBody(proxyRes, res);
+    if (rewrite) forwardRewritten(proxyRes, res, status, headers, rewrite, deps.maxRewriteBytes, () => metrics.upstreamError('protocol'));
+    else forwardBody(proxyRes, res);
 
     if (exchange.rpc?.isInitialize && is2xx(status)) {
       if (typeof issued === 'string') registry.add(issued, { protocolVersion: undefined });
@@ -187,6 +198,8 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       // passing a token through (the upstream could replay it). http-proxy copies
       // req.headers into the upstream request.
       if (req.headers.authorization !== undefined) delete req.headers.authorization;
+      // A response that will be filtered must arrive readable (uncompressed).
+      if (exchange.rewriteResponse) delete req.headers['accept-encoding'];
       const release = session ? registry.acquire(session) : undefined;
       exchange.onClose(() => {
         clearTimeout(entry.timer);
