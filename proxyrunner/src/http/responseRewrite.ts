@@ -112,6 +112,7 @@ function forwardEvents(upstream: IncomingMessage, res: ServerResponse, status: n
   if (!writeHead(upstream, res, status, headers, onRefused)) return;
   res.flushHeaders();
   const decoder = new StringDecoder('utf8');
+  let cut = false;
   const resume = (): void => void upstream.resume();
   const write = (text: string): void => {
     if (!res.write(text)) {
@@ -132,13 +133,18 @@ function forwardEvents(upstream: IncomingMessage, res: ServerResponse, status: n
     onComment: (comment) => write(`:${comment}\n\n`),
     onError(err) {
       if (err.type !== 'max-buffer-size-exceeded') return;
+      cut = true;
       onRefused();
       upstream.destroy();
       res.destroy();
     },
   });
-  upstream.on('data', (chunk: Buffer) => parser.feed(decoder.write(chunk)));
+  // The parser refuses (throws) any feed after it was cut: never feed it again.
+  upstream.on('data', (chunk: Buffer) => {
+    if (!cut) parser.feed(decoder.write(chunk));
+  });
   upstream.on('end', () => {
+    if (cut) return;
     parser.feed(decoder.end());
     res.end();
   });
