@@ -50,6 +50,13 @@ export const PROXYRUNNER_FLAGS = [
   { name: 'enable-debug', kind: 'bool', default: 'false', help: 'serve /debug/heap and /debug/heap/snapshot on the metrics port' },
   { name: 'shutdown-timeout', kind: 'duration', default: '15s', help: 'grace period for open requests on SIGTERM' },
   { name: 'banner', kind: 'string', default: 'auto', choices: ['auto', 'always', 'never'], help: 'a short how-to-connect note on stderr at start; auto: only when stderr is a terminal, so JSON logs stay clean for machines' },
+  { name: 'authz-config', kind: 'string', help: 'Cedar authorization config file (ToolHive format, JSON or YAML); reloaded when it changes' },
+  { name: 'authz-config-inline', kind: 'string', help: 'the same config given as text (not reloaded); excludes --authz-config' },
+  { name: 'audit', kind: 'bool', default: 'false', help: 'write one audit event per MCP operation (JSON lines)' },
+  { name: 'audit-file', kind: 'string', help: 'append audit events to this file instead of stderr' },
+  { name: 'audit-component', kind: 'string', default: 'mcp-server', help: 'the component name in audit events (the MCP server\'s name)' },
+  { name: 'audit-include-request-data', kind: 'bool', default: 'false', help: 'include request params (tool arguments) in audit events' },
+  { name: 'audit-max-data-size', kind: 'bytes', default: '1Ki', help: 'cap on the request data included per audit event' },
 ] as const satisfies readonly FlagSpec[];
 
 /** The name of a proxyrunner flag (without the dashes); a typo is a type error. */
@@ -82,6 +89,12 @@ export interface ProxyrunnerOptions<S = never> {
   maxSessions: number;
   /** The memory budget, as a quantity or from a source (MCPFLEET_MEMORY_LIMIT). */
   memoryLimit?: string | { valueFrom: S };
+  /** Cedar policies from a (mounted, hot-reloaded) file. */
+  authzConfigFile?: string;
+  /** Cedar policies as text (MCPFLEET_AUTHZ_CONFIG_INLINE: an edit rolls the pod). */
+  authzConfigInline?: string;
+  /** One audit event per MCP operation, naming this component. */
+  audit?: { component: string };
 }
 
 export interface ProxyrunnerCommandLine<S> {
@@ -104,11 +117,14 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
     ...arg('session-idle-timeout', options.sessionIdleTimeout),
     ...arg('max-sessions', options.maxSessions),
   );
+  if (options.authzConfigFile !== undefined) args.push(...arg('authz-config', options.authzConfigFile));
+  if (options.audit !== undefined) args.push('--audit', ...arg('audit-component', options.audit.component));
 
   const env: EnvEntry<S>[] = [];
   const memory = options.memoryLimit;
   if (typeof memory === 'string') env.push({ name: proxyrunnerEnvName('memory-limit'), value: memory });
   else if (memory !== undefined) env.push({ name: proxyrunnerEnvName('memory-limit'), valueFrom: memory.valueFrom });
+  if (options.authzConfigInline !== undefined) env.push({ name: proxyrunnerEnvName('authz-config-inline'), value: options.authzConfigInline });
   if (options.attach !== undefined) {
     env.push(
       { name: proxyrunnerEnvName('attach-namespace'), value: options.attach.namespace },

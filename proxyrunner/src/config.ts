@@ -48,18 +48,7 @@ export interface ProxyConfig {
 
 // The table itself is the operator's contract too: common/contract/proxyrunner.ts.
 // The authentication flags stay beside their parser (auth/authnConfig.ts): the operator sets none of them.
-// Authorization and audit flags follow here until the operator's authz wiring moves onto the contract.
-const AUTHZ_FLAGS: readonly FlagSpec[] = [
-  { name: 'authz-config', kind: 'string', help: 'Cedar authorization config file (ToolHive format, JSON or YAML); reloaded when it changes' },
-  { name: 'authz-config-inline', kind: 'string', help: 'the same config given as text (not reloaded); excludes --authz-config' },
-  { name: 'audit', kind: 'bool', default: 'false', help: 'write one audit event per MCP operation (JSON lines)' },
-  { name: 'audit-file', kind: 'string', help: 'append audit events to this file instead of stderr' },
-  { name: 'audit-component', kind: 'string', default: 'mcp-server', help: 'the component name in audit events (the MCP server\'s name)' },
-  { name: 'audit-include-request-data', kind: 'bool', default: 'false', help: 'include request params (tool arguments) in audit events' },
-  { name: 'audit-max-data-size', kind: 'bytes', default: '1Ki', help: 'cap on the request data included per audit event' },
-];
-
-const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS, ...AUTHZ_FLAGS];
+const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS];
 
 export { envName, UsageError };
 

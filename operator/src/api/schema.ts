@@ -2,6 +2,8 @@
 // compiler rejects a field missing here, an extra one, a wrong required list, or a string
 // union without its enum. Every node carries the description `kubectl explain` shows.
 import {
+  AUTHZ_CONFIG_TYPES,
+  DEFAULT_AUTHZ_CONFIG_KEY,
   DEFAULTS,
   PROXY_DEFAULTS,
   PHASES,
@@ -9,6 +11,8 @@ import {
   PROXY_MODES,
   TRANSPORTS,
   type Condition,
+  type AuditConfig,
+  type AuthzConfigRef,
   type EnvVar,
   type KeySelector,
   type MCPServerSpec,
@@ -119,6 +123,54 @@ const secretItem: ObjectSchema<SecretRef> = {
       pattern: ENV_NAME_PATTERN,
       maxLength: 256,
     },
+  },
+};
+
+const authzConfig: ObjectSchema<AuthzConfigRef> = {
+  type: 'object',
+  description:
+    'Cedar authorization of every MCP request at the proxy (ToolHive\'s authzConfig): policies from a ConfigMap, which the proxy ' +
+    'reloads when it changes (no restart), or inline, where a change rolls the proxy. Without it the proxy authorizes nothing.',
+  properties: {
+    type: { type: 'string', description: 'Where the config is: configMap (the default) or inline.', enum: AUTHZ_CONFIG_TYPES, default: 'configMap' },
+    configMap: {
+      type: 'object',
+      description: 'A ConfigMap in the MCPServer\'s namespace whose key holds an authorization config file in ToolHive\'s format (JSON or YAML).',
+      required: { name: true },
+      properties: {
+        name: { type: 'string', description: 'Name of the ConfigMap.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+        key: { type: 'string', description: `The key holding the config (default ${DEFAULT_AUTHZ_CONFIG_KEY}).`, pattern: '^[-._a-zA-Z0-9]+$', maxLength: 253, default: DEFAULT_AUTHZ_CONFIG_KEY },
+      },
+    },
+    inline: {
+      type: 'object',
+      description: 'The Cedar policies themselves.',
+      required: { policies: true },
+      properties: {
+        policies: {
+          type: 'array',
+          description: 'Cedar policies, one per item, for example permit(principal, action == Action::"call_tool", resource == Tool::"echo");',
+          items: { type: 'string', description: 'One Cedar policy.', minLength: 1, maxLength: 65536 },
+          minItems: 1,
+          maxItems: 1000,
+        },
+        entitiesJson: { type: 'string', description: 'Cedar entities as a JSON list (default []).', maxLength: 262144, default: '[]' },
+      },
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: "(has(self.type) && self.type == 'inline') ? (has(self.inline) && !has(self.configMap)) : (has(self.configMap) && !has(self.inline))",
+      message: 'authzConfig needs configMap when type is configMap (the default), inline when type is inline, and not the other',
+    },
+  ],
+};
+
+const audit: ObjectSchema<AuditConfig> = {
+  type: 'object',
+  description: 'Audit logging at the proxy (ToolHive\'s audit): one JSON event per MCP operation on the proxy\'s stderr.',
+  properties: {
+    enabled: { type: 'boolean', description: 'Write audit events.', default: false },
   },
 };
 
@@ -241,6 +293,8 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
       minimum: 1,
       maximum: 10_000_000,
     },
+    authzConfig,
+    audit,
   },
   'x-kubernetes-validations': specRules,
 };

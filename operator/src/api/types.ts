@@ -92,6 +92,35 @@ export interface SecretRef {
   targetEnvName?: string;
 }
 
+export const AUTHZ_CONFIG_TYPES = ['configMap', 'inline'] as const;
+export type AuthzConfigType = (typeof AUTHZ_CONFIG_TYPES)[number];
+/** ToolHive's default key of the authorization config in its ConfigMap. */
+export const DEFAULT_AUTHZ_CONFIG_KEY = 'authz.json';
+
+/** A ConfigMap holding an authorization config file (ToolHive's format) under `key`. */
+export interface ConfigMapAuthzRef {
+  name: string;
+  key?: string;
+}
+
+/** Cedar policies (and entities) written in the MCPServer itself. */
+export interface InlineAuthzConfig {
+  policies: string[];
+  entitiesJson?: string;
+}
+
+/** ToolHive's authzConfig: Cedar policies from a ConfigMap (hot-reloaded) or inline. */
+export interface AuthzConfigRef {
+  type?: AuthzConfigType;
+  configMap?: ConfigMapAuthzRef;
+  inline?: InlineAuthzConfig;
+}
+
+/** ToolHive's audit: one audit event per MCP operation on the proxy's stderr. */
+export interface AuditConfig {
+  enabled?: boolean;
+}
+
 /** A partial PodTemplateSpec, merged into the backend pod template (strategic-merge style). */
 export type PodTemplatePatch = Record<string, unknown>;
 
@@ -111,6 +140,8 @@ export interface MCPServerSpec {
   podTemplateSpec?: PodTemplatePatch;
   sessionIdleTimeout?: string;
   maxSessions?: number;
+  authzConfig?: AuthzConfigRef;
+  audit?: AuditConfig;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

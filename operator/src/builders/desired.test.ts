@@ -255,4 +255,35 @@ describe('desiredObjects', () => {
       automountServiceAccountToken: true,
     });
   });
+
+  it('authzConfig from a ConfigMap: mounted whole and passed as --authz-config; its content never rolls the proxy', () => {
+    const spec = { ...httpSpec, authzConfig: { configMap: { name: 'web-policies' } } };
+    const deployment = proxyDeployment(stored('web', spec), opts);
+    const proxy = container(deployment, 'proxyrunner');
+    expect(flag(proxy.args, '--authz-config')).toBe('/etc/mcpfleet/authz/authz.json');
+    expect(proxy.volumeMounts).toContainEqual({ name: 'authz-config', mountPath: '/etc/mcpfleet/authz', readOnly: true });
+    // The whole map, not a subPath: kubelet's atomic ..data swap then reaches the file (hot reload).
+    expect(podSpec(deployment).volumes).toContainEqual({ name: 'authz-config', configMap: { name: 'web-policies' } });
+    const other = proxyDeployment(stored('web', { ...spec, authzConfig: { type: 'configMap' as const, configMap: { name: 'web-policies', key: 'p.yaml' } } }), opts);
+    expect(flag(container(other, 'proxyrunner').args, '--authz-config')).toBe('/etc/mcpfleet/authz/p.yaml');
+    expect(proxy.env?.some((e) => e.name === 'MCPFLEET_AUTHZ_CONFIG_INLINE')).toBe(false);
+  });
+
+  it('inline authzConfig: the config in ToolHive\'s file format in the environment; an edit rolls the proxy', () => {
+    const inline = (policies: string[]) => ({ ...httpSpec, authzConfig: { type: 'inline' as const, inline: { policies } } });
+    const spec = inline(['permit(principal, action == Action::"call_tool", resource == Tool::"echo");']);
+    const proxy = container(proxyDeployment(stored('web', spec), opts), 'proxyrunner');
+    const value = proxy.env?.find((e) => e.name === 'MCPFLEET_AUTHZ_CONFIG_INLINE')?.value;
+    expect(JSON.parse(value ?? '')).toEqual({ version: '1.0', type: 'cedarv1', cedar: { policies: spec.authzConfig.inline.policies, entities_json: '[]' } });
+    expect(flag(proxy.args, '--authz-config')).toBeUndefined();
+    const hash = (s: typeof httpSpec) => template(proxyDeployment(stored('web', s), opts)).metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+    expect(hash(inline(['forbid(principal, action, resource);']))).not.toBe(hash(spec));
+  });
+
+  it('audit.enabled turns on audit events named after the MCPServer', () => {
+    const proxy = container(proxyDeployment(stored('web', { ...httpSpec, audit: { enabled: true } }), opts), 'proxyrunner');
+    expect(proxy.args).toContain('--audit');
+    expect(flag(proxy.args, '--audit-component')).toBe('web');
+    expect(container(proxyDeployment(stored('web', httpSpec), opts), 'proxyrunner').args).not.toContain('--audit');
+  });
 });

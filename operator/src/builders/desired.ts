@@ -15,8 +15,9 @@ import type {
   V1Service,
   V1ServiceAccount,
   V1StatefulSet,
+  V1Volume,
 } from '@kubernetes/client-node';
-import { PROXY_DEFAULTS, PROXY_METRICS_PORT, resolveSpec, type MCPServer, type ProxyDefaults, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
+import { DEFAULT_AUTHZ_CONFIG_KEY, PROXY_DEFAULTS, PROXY_METRICS_PORT, resolveSpec, type InlineAuthzConfig, type MCPServer, type ProxyDefaults, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
 import { proxyrunnerCommandLine, type ProxyrunnerOptions } from '../../../common/contract/proxyrunner.ts';
 import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../../../common/kube/kinds.ts';
 import { canonicalize, isPlainObject, sha256 } from './canonical.ts';
@@ -221,6 +222,7 @@ export function backendService(mcp: MCPServer): Desired<V1Service> {
  */
 export function proxyOptions(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): ProxyrunnerOptions<V1EnvVarSource> {
   const spec = resolveSpec(mcp.spec);
+  const authz = spec.authzConfig;
   return {
     transport: spec.transport,
     ...(spec.transport !== 'stdio' && {
@@ -235,7 +237,20 @@ export function proxyOptions(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEF
     sessionIdleTimeout: spec.sessionIdleTimeout ?? defaults.sessionIdleTimeout,
     maxSessions: spec.maxSessions ?? defaults.maxSessions,
     memoryLimit: { valueFrom: { resourceFieldRef: { containerName: PROXY_CONTAINER, resource: 'limits.memory' } } },
+    ...(authz && authz.type !== 'inline' && authz.configMap && { authzConfigFile: `${AUTHZ_MOUNT_PATH}/${authz.configMap.key ?? DEFAULT_AUTHZ_CONFIG_KEY}` }),
+    // In the pod template: an edit changes the config hash and rolls the proxy.
+    ...(authz?.type === 'inline' && authz.inline && { authzConfigInline: inlineAuthzConfig(authz.inline) }),
+    ...(spec.audit?.enabled && { audit: { component: mcp.metadata.name } }),
   };
+}
+
+/** Where the authorization ConfigMap is mounted in the proxy (the whole map: kubelet's ..data swap reaches the file). */
+export const AUTHZ_MOUNT_PATH = '/etc/mcpfleet/authz';
+const AUTHZ_VOLUME = 'authz-config';
+
+/** Inline policies in ToolHive's config file format, for --authz-config-inline (through the environment). */
+export function inlineAuthzConfig(inline: InlineAuthzConfig): string {
+  return JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: inline.policies, entities_json: inline.entitiesJson ?? '[]' } });
 }
 
 /**
@@ -269,6 +284,14 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
     securityContext: containerSecurity(),
     volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
   };
+  const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
+  const authz = spec.authzConfig;
+  if (authz && authz.type !== 'inline' && authz.configMap) {
+    // Only the ConfigMap's name is in the template: its content changes reach the proxy as
+    // a file update (hot reload), not as a rollout.
+    container.volumeMounts?.push({ name: AUTHZ_VOLUME, mountPath: AUTHZ_MOUNT_PATH, readOnly: true });
+    volumes.push({ name: AUTHZ_VOLUME, configMap: { name: authz.configMap.name } });
+  }
   const template: V1PodTemplateSpec = {
     metadata: { labels: labels(mcp.metadata.name, 'proxy') },
     spec: {
@@ -281,7 +304,7 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
       }),
       securityContext: podSecurity(PROXY_UID),
       containers: [container],
-      volumes: [{ name: 'tmp', emptyDir: {} }],
+      volumes,
     },
   };
   return finish({
