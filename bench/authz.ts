@@ -6,7 +6,10 @@
 //    from /proc. Running them together makes the machine's swings hit all alike, so the
 //    ratios hold even on a busy machine. (No authentication here: the caller is anonymous.)
 // 2. In process: the CPU of one authorization decision for a tools/call with a realistic
-//    token's claims (groups, scopes, …), and of filtering a 12-tool tools/list.
+//    token's claims (groups, scopes, …), uncached (every call a new principal) and cached
+//    (the same principal again), and of filtering a 12-tool tools/list; once with policies
+//    that read no claim_*/arg_* attributes and once with ones that do (then they are passed
+//    to the engine and part of the cache key).
 //
 //   npm run bench:authz -- [--concurrency 10] [--seconds 8] [--rounds 3]
 import http from 'node:http';
@@ -80,9 +83,12 @@ async function sideBySide(proxies: ProxyProcess[]): Promise<{ cpuUs: number; rps
   return runs.map((r) => ({ cpuUs: (r.ticks * 10_000) / Math.max(1, r.done), rps: r.done / seconds, errors: r.errors }));
 }
 
-function inProcess(): { decisionUs: number; listUs: number } {
-  const authorizer = createAuthorizer(() => compiled, { authzDecision: () => {} }, silentLogger);
-  const compiled = compilePolicies(parseAuthzConfig(CONFIG), 'bench');
+const READS_ATTRIBUTES = [...POLICIES, 'forbid(principal, action, resource) when { context has arg_path && context.arg_path like "/etc/*" && principal.claim_scope like "*read*" };'];
+
+function inProcess(policies: string[], slot: string): { uncachedUs: number; cachedUs: number; listUncachedUs: number; listCachedUs: number } {
+  const compiled = compilePolicies(parseAuthzConfig(JSON.stringify({ type: 'cedarv1', cedar: { policies } })), slot);
+  const cached = createAuthorizer(() => compiled, { authzDecision: () => {} }, silentLogger);
+  const uncached = createAuthorizer(() => compiled, { authzDecision: () => {} }, silentLogger, 0);
   const principal = {
     subject: 'a1b2c3d4-0000-4000-8000-000000000001',
     claims: {
@@ -101,8 +107,10 @@ function inProcess(): { decisionUs: number; listUs: number } {
     return (used.user + used.system) / n;
   };
   return {
-    decisionUs: measure(20_000, () => void authorizer.decide(principal, call)),
-    listUs: measure(2_000, () => void authorizer.filterList(principal, 'tools/list', tools)),
+    uncachedUs: measure(3_000, () => void uncached.decide(principal, call)),
+    cachedUs: measure(20_000, () => void cached.decide(principal, call)),
+    listUncachedUs: measure(300, () => void uncached.filterList(principal, 'tools/list', tools)),
+    listCachedUs: measure(3_000, () => void cached.filterList(principal, 'tools/list', tools)),
   };
 }
 
@@ -133,15 +141,24 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const { decisionUs, listUs } = inProcess();
+  const round1 = (x: number): number => Number(x.toFixed(1));
+  const plain = inProcess(POLICIES, 'bench-plain');
+  const reading = inProcess(READS_ATTRIBUTES, 'bench-reading');
   const summary = {
     cedar_cpu_ratio: Number(median(ratios.map((r) => r.authz)).toFixed(2)),
     cedar_audit_cpu_ratio: Number(median(ratios.map((r) => r.audit)).toFixed(2)),
-    decision_cpu_us: Number(decisionUs.toFixed(1)),
-    tools_list_12_filter_cpu_us: Number(listUs.toFixed(1)),
+    decision_uncached_us: round1(plain.uncachedUs),
+    decision_cached_us: round1(plain.cachedUs),
+    list12_uncached_us: round1(plain.listUncachedUs),
+    list12_cached_us: round1(plain.listCachedUs),
+    attrs_decision_uncached_us: round1(reading.uncachedUs),
+    attrs_decision_cached_us: round1(reading.cachedUs),
+    attrs_list12_uncached_us: round1(reading.listUncachedUs),
   };
   console.log(`\nmedian CPU per request vs off: cedar ×${summary.cedar_cpu_ratio}, cedar+audit ×${summary.cedar_audit_cpu_ratio}`);
-  console.log(`in process: one tools/call decision ${summary.decision_cpu_us} µs CPU; filtering a 12-tool tools/list ${summary.tools_list_12_filter_cpu_us} µs`);
+  console.log('in process, CPU µs:            decision uncached / cached   12-tool list uncached / cached');
+  console.log(`  policies read no claim_/arg_  ${plain.uncachedUs.toFixed(1).padStart(8)} / ${plain.cachedUs.toFixed(1).padEnd(8)}   ${plain.listUncachedUs.toFixed(1).padStart(8)} / ${plain.listCachedUs.toFixed(1)}`);
+  console.log(`  policies read claims and args ${reading.uncachedUs.toFixed(1).padStart(8)} / ${reading.cachedUs.toFixed(1).padEnd(8)}   ${reading.listUncachedUs.toFixed(1).padStart(8)} / ${reading.listCachedUs.toFixed(1)}`);
   console.log(JSON.stringify(summary));
 }
 

@@ -2,10 +2,17 @@
 // mcpfleet_proxy_authz_decisions_total{action,decision}, with engine errors logged (rate
 // limited) and denied. Policies come from a PolicySource (the store, which hot-reloads),
 // read at each decision so a reload applies to the next request.
+//
+// Decisions are cached: Cedar is deterministic (same principal, action, resource, context
+// and policies → same answer), and an evaluation costs far more than the proxy's own work
+// per request, mostly in handing the entities to the engine. The key holds exactly what
+// the query holds: the subject and groups, plus the claims only if a policy reads claim_*,
+// plus the arguments only if a policy reads arg_*. The cache is bounded (entries and key
+// size) and belongs to one compiled policy set, so a reload starts it empty.
 import type { Logger } from '../../../common/log.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
-import type { Decision, CompiledPolicies } from './engine.ts';
-import { buildQuery, principalAttributes } from './entities.ts';
+import type { Decision, CompiledPolicies, Evaluation } from './engine.ts';
+import { buildQuery, groupsOf } from './entities.ts';
 import { filterListResponse } from './listFilter.ts';
 import type { Operation } from './operations.ts';
 import type { Principal } from './principal.ts';
@@ -24,8 +31,10 @@ export interface Authorizer {
 }
 
 const ERROR_LOG_INTERVAL_MS = 30_000;
+export const CACHE_ENTRIES = 4096;
+const MAX_KEY_LENGTH = 1024;
 
-export function createAuthorizer(policies: () => CompiledPolicies, metrics: AuthzMetrics, log: Logger): Authorizer {
+export function createAuthorizer(policies: () => CompiledPolicies, metrics: AuthzMetrics, log: Logger, cacheEntries = CACHE_ENTRIES): Authorizer {
   let lastErrorLog = 0;
   const logError = (operation: Operation, error: string): void => {
     const now = Date.now();
@@ -34,10 +43,34 @@ export function createAuthorizer(policies: () => CompiledPolicies, metrics: Auth
     log.warn('cedar evaluation error (the request is judged without the failing policy; rate-limited log)', { action: operation.action, error });
   };
 
-  const evaluate = (principal: Principal | undefined, operation: Operation, claims?: ReturnType<typeof principalAttributes>) => {
+  let cacheOf: CompiledPolicies | undefined;
+  const cache = new Map<string, Evaluation>();
+
+  const principalKey = (compiled: CompiledPolicies, principal: Principal | undefined): string => {
+    if (!principal) return '\u0000anonymous';
+    if (compiled.usesClaims) return JSON.stringify(principal.claims) + '\u0000' + principal.subject;
+    return principal.subject + '\u0000' + groupsOf(principal.claims, compiled.settings).join('\u0000');
+  };
+
+  const evaluate = (principal: Principal | undefined, operation: Operation, key?: string) => {
     const compiled = policies();
-    const result = compiled.evaluate(buildQuery(compiled.settings, principal, operation, claims));
+    if (cacheOf !== compiled) {
+      cache.clear();
+      cacheOf = compiled;
+    }
+    let cacheKey = `${key ?? principalKey(compiled, principal)}\u0001${operation.action}\u0001${operation.target ?? ''}`;
+    if (compiled.usesArgs && operation.arguments) cacheKey += '\u0001' + JSON.stringify(operation.arguments);
+    const cacheable = cacheKey.length <= MAX_KEY_LENGTH && cacheEntries > 0;
+    const hit = cacheable ? cache.get(cacheKey) : undefined;
+    if (hit) return hit;
+    const scope = { claims: compiled.usesClaims, args: compiled.usesArgs };
+    const result = compiled.evaluate(buildQuery(compiled.settings, principal, operation, scope));
     if (result.error !== undefined) logError(operation, result.error);
+    // Only clean answers are kept: an engine error is retried (and logged) next time.
+    if (cacheable && result.error === undefined) {
+      if (cache.size >= cacheEntries) cache.delete(cache.keys().next().value as string);
+      cache.set(cacheKey, result);
+    }
     return result;
   };
 
@@ -54,11 +87,9 @@ export function createAuthorizer(policies: () => CompiledPolicies, metrics: Auth
       return forbidden;
     },
     filterList(principal, method, message) {
-      const claims = principalAttributes(principal);
-      return filterListResponse(method, message, (operation) => {
-        const { decision } = evaluate(principal, operation, claims);
-        return decision === 'allow';
-      });
+      const key = principalKey(policies(), principal);
+      return filterListResponse(method, message, (operation) => evaluate(principal, operation, key).decision === 'allow');
     },
   };
 }
+

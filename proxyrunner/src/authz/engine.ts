@@ -24,6 +24,9 @@ export interface Evaluation {
 
 export interface CompiledPolicies {
   readonly settings: EntitySettings;
+  /** Whether any policy can read claim_* / arg_* attributes (else they are left out of queries). */
+  readonly usesClaims: boolean;
+  readonly usesArgs: boolean;
   readonly policyCount: number;
   evaluate(query: CedarQuery): Evaluation;
 }
@@ -43,7 +46,12 @@ export function compilePolicies(config: AuthzConfig, id: string): CompiledPolici
   const parsed = cedar.preparsePolicySet(id, { staticPolicies });
   if (parsed.type === 'failure') throw new AuthzConfigError(`cedar.policies: ${messages(parsed.errors)}`);
 
+  // Passing attributes into the engine is most of an evaluation's cost, so what no policy
+  // can read is left out. A policy reads claim_*/arg_* attributes only by naming them, so
+  // the substring test is conservative (a comment naming one merely keeps them in).
   return {
+    usesClaims: config.policies.some((p) => p.includes('claim_')),
+    usesArgs: config.policies.some((p) => p.includes('arg_')),
     settings: { groupClaimName: config.groupClaimName, roleClaimName: config.roleClaimName, groupEntityType: config.groupEntityType, configured },
     policyCount: config.policies.length,
     evaluate(query) {

@@ -16,6 +16,15 @@ import { argumentAttributes, toCedarRecord } from './cedarValues.ts';
 import type { Feature, Operation } from './operations.ts';
 import type { Principal } from './principal.ts';
 
+export interface QueryScope {
+  /** Include claim_* attributes (principal and context). */
+  claims: boolean;
+  /** Include arg_* attributes (resource and context). */
+  args: boolean;
+}
+
+const EVERYTHING: QueryScope = { claims: true, args: true };
+
 export interface EntitySettings {
   groupClaimName: string | undefined;
   roleClaimName: string | undefined;
@@ -71,11 +80,17 @@ export function groupsOf(claims: Readonly<Record<string, unknown>>, settings: Pi
 }
 
 /** The Cedar query for one operation. `claimAttrs` is the principal's converted claims, reused across a list's items. */
-export function buildQuery(settings: EntitySettings, principal: Principal | undefined, operation: Operation, claimAttrs = principalAttributes(principal)): CedarQuery {
+export function buildQuery(
+  settings: EntitySettings,
+  principal: Principal | undefined,
+  operation: Operation,
+  scope: QueryScope = EVERYTHING,
+  claimAttrs = scope.claims ? principalAttributes(principal) : {},
+): CedarQuery {
   const principalUid: TypeAndId = principal ? { type: 'Client', id: principal.subject } : ANONYMOUS;
   const parents = principal ? groupsOf(principal.claims, settings).map((id) => ({ type: settings.groupEntityType, id })) : [];
   const action: TypeAndId = { type: 'Action', id: operation.action };
-  const args = argumentAttributes(operation.arguments);
+  const args = scope.args ? argumentAttributes(operation.arguments) : {};
 
   let resource: TypeAndId;
   let resourceAttrs: Record<string, CedarValueJson>;
