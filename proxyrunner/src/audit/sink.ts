@@ -1,5 +1,6 @@
-// Where audit events go: JSON lines on stderr or appended to a file. Writing never
-// blocks or buffers without bound: while more than MAX_QUEUED_BYTES wait for the
+// Where audit events go: JSON lines on stderr or appended to a file. Events written in the
+// same turn of the event loop leave in one write (one syscall, not one per event). Writing
+// never blocks or buffers without bound: while more than MAX_QUEUED_BYTES wait for the
 // destination (a full disk, a stalled pipe), events are dropped and counted in
 // mcpfleet_proxy_audit_events_dropped_total instead.
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -28,16 +29,27 @@ export function createAuditSink(file: string | undefined, metrics: AuditSinkMetr
   } else {
     stream = process.stderr;
   }
+  let batch = '';
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    scheduled = undefined;
+    if (batch === '' || stream.destroyed) return;
+    stream.write(batch);
+    batch = '';
+  };
   return {
     write(event) {
-      if (stream.writableLength > MAX_QUEUED_BYTES || stream.destroyed) {
+      if (stream.writableLength + batch.length > MAX_QUEUED_BYTES || stream.destroyed) {
         metrics.auditDropped();
         return;
       }
-      stream.write(JSON.stringify(event) + '\n');
+      batch += JSON.stringify(event) + '\n';
+      scheduled ??= setImmediate(flush);
       metrics.auditEvent(event.outcome);
     },
     close() {
+      if (scheduled) clearImmediate(scheduled);
+      flush();
       if (!owned) return Promise.resolve();
       return new Promise((resolve) => (stream as WriteStream).end(() => resolve()));
     },
