@@ -9,7 +9,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../../common/log.ts';
-import { parseAuthzConfig } from './config.ts';
+import { AuthzConfigError, parseAuthzConfig } from './config.ts';
 import { compilePolicies, type CompiledPolicies } from './engine.ts';
 
 export type ReloadResult = 'success' | 'failure';
@@ -41,8 +41,15 @@ export function createPolicyStore(options: PolicyStoreOptions): PolicyStore {
   let generation = 0;
   const compile = (text: string): CompiledPolicies => compilePolicies(parseAuthzConfig(text), `${prefix}-${generation % 2}`);
 
-  let text = file ? readFileSync(file, 'utf8') : (options.inline ?? '');
-  let active = compile(text);
+  const source = file ? `--authz-config ${file}` : '--authz-config-inline';
+  let text: string;
+  let active: CompiledPolicies;
+  try {
+    text = file ? readFileSync(file, 'utf8') : (options.inline ?? '');
+    active = compile(text);
+  } catch (err) {
+    throw new AuthzConfigError(`${source}: ${(err as Error).message}`);
+  }
   generation++;
   log.info('authorization policies loaded', { source: file ?? 'inline', policies: active.policyCount });
 
