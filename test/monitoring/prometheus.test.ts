@@ -51,6 +51,8 @@ beforeAll(async () => {
     '--session-idle-timeout', `${IDLE_TIMEOUT_S}s`,
     '--memory-limit', '128Mi',
     '--log-level', 'warn',
+    // Authorization on (everything permitted), so its series exist for the rules to name.
+    '--authz-config-inline', JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action, resource);'] } }),
   ]);
   operator = await serveOperatorMetrics([
     { namespace: 'team-a', name: 'echo', phase: 'Ready', ready: true },

@@ -90,6 +90,8 @@ const MUTANTS: { alert: string; change: string; apply: (r: Rule) => void }[] = [
   { alert: 'MCPFleetProxyMemoryNearLimit', change: 'threshold 95%', apply: (r) => (r.expr = r.expr.replace('> 0.9', '> 0.95')) },
   { alert: 'MCPFleetProxyUpstreamErrors', change: 'no minimum count', apply: (r) => (r.expr = r.expr.replace('>= 10', '>= 0')) },
   { alert: 'MCPFleetProxyUpstreamErrors', change: 'threshold 20%', apply: (r) => (r.expr = r.expr.replace('> 0.05', '> 0.2')) },
+  { alert: 'MCPFleetProxyAuthzDenialsSurge', change: 'no minimum count', apply: (r) => (r.expr = r.expr.replace('>= 20', '>= 0')) },
+  { alert: 'MCPFleetProxyAuthzDenialsSurge', change: 'threshold 1%', apply: (r) => (r.expr = r.expr.replace('> 0.2', '> 0.01')) },
   { alert: 'MCPFleetProxyUpstreamRestarting', change: 'threshold 20', apply: (r) => (r.expr = r.expr.replace('> 3', '> 20')) },
   { alert: 'MCPFleetProxyNotReady', change: 'for 1m', apply: (r) => (r.for = '1m') },
   { alert: 'MCPFleetProxyDown', change: 'every target', apply: (r) => (r.expr = r.expr.replace('up{mcpserver!=""}', 'up')) },
