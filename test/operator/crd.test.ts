@@ -93,6 +93,21 @@ describe('MCPServer CRD on a real apiserver', () => {
     expect(http.stderr).toContain('spec.mcpPort: Required value: mcpPort is required when transport is streamable-http or sse');
   }, TEST_TIMEOUT_MS);
 
+  it('accepts ToolHive\'s authzConfig (ConfigMap by default, or inline) and audit, filling in their defaults', async () => {
+    const ns = await kube.newNamespace('authz');
+    await kube.ok(['apply', '-n', ns, '-f', path.join(SAMPLES, 'mcpserver-stdio.yaml')]);
+    await kube.ok(['patch', 'mcps', 'everything-stdio', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { authzConfig: { configMap: { name: 'policies' } }, audit: { enabled: true } } })]);
+    let [server] = await kube.list('mcpservers', ns);
+    expect(server?.spec).toMatchObject({ authzConfig: { type: 'configMap', configMap: { name: 'policies', key: 'authz.json' } }, audit: { enabled: true } });
+    const inline = { type: 'inline', configMap: null, inline: { policies: ['permit(principal, action == Action::"call_tool", resource == Tool::"echo");'] } };
+    await kube.ok(['patch', 'mcps', 'everything-stdio', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { authzConfig: inline } })]);
+    [server] = await kube.list('mcpservers', ns);
+    expect(server?.spec?.['authzConfig']).toEqual({ type: 'inline', inline: { policies: inline.inline.policies, entitiesJson: '[]' } });
+    const empty = await cp!.kubectl(['patch', 'mcps', 'everything-stdio', '-n', ns, '--type=merge', '-p', '{"spec":{"authzConfig":{"inline":{"policies":[]}}}}']);
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toMatch(/policies: Invalid value: .*should have at least 1 items/);
+  }, TEST_TIMEOUT_MS);
+
   it('explains every field (kubectl explain)', async () => {
     const spec = await kube.ok(['explain', 'mcpserver.spec']);
     for (const field of ['image', 'transport', 'proxyMode', 'proxyPort', 'mcpPort', 'args', 'env', 'resources', 'replicas', 'serviceAccount', 'podTemplateSpec', 'sessionIdleTimeout', 'maxSessions']) {
