@@ -15,7 +15,7 @@ import { createMetrics, type ProxyMetrics } from './metrics.ts';
 import { composeTransparent } from './compose/transparent.ts';
 import type { Upstream } from './compose/upstream.ts';
 import { VERSION } from './version.ts';
-import { anonymousSource, type PrincipalSource } from './authz/principal.ts';
+import { authenticatedPrincipal, type PrincipalSource } from './authz/principal.ts';
 import type { AccessStage } from './authz/stage.ts';
 
 export interface RunningProxy {
@@ -54,7 +54,9 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
   let access: { stage: AccessStage | undefined; close(): Promise<void> } | undefined;
   if (config.authz || config.audit) {
     const { startAccess } = await import('./authz/start.ts');
-    access = startAccess(config, metrics, log, hooks.principalOf ?? anonymousSource);
+    // Authentication's principal (exchange.principal, set by auth/) is what authorization and
+    // audit see; without authentication every caller is anonymous.
+    access = startAccess(config, metrics, log, hooks.principalOf ?? authenticatedPrincipal);
   }
 
   let upstream: Upstream;

@@ -19,3 +19,6 @@ export interface Principal {
 export type PrincipalSource = (exchange: Exchange) => Principal | undefined;
 
 export const anonymousSource: PrincipalSource = () => undefined;
+
+/** The principal the authentication stage (auth/) attached, if any. */
+export const authenticatedPrincipal: PrincipalSource = (exchange) => exchange.principal;
