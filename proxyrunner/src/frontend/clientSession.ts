@@ -17,7 +17,7 @@
 import type { ServerResponse } from 'node:http';
 import { INVALID_REQUEST, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import { idKey, proxyHttpStatus, type Link } from '../upstream/link.ts';
+import { idKey, proxyHttpStatus, type Link, type UpstreamEndReason } from '../upstream/link.ts';
 import { SseStream } from './sseStream.ts';
 
 /** JSON-RPC code for a request the client itself cancelled (as the SDKs use it). */
@@ -86,12 +86,12 @@ export class ClientSession {
   readonly #rewrites = new Map<string, (message: RpcMessage) => RpcMessage>();
   #ended = false;
 
-  constructor(link: Link, onUpstreamClose: () => void, metrics?: ProxyMetrics) {
+  constructor(link: Link, onUpstreamClose: (reason: UpstreamEndReason) => void, metrics?: ProxyMetrics) {
     this.link = link;
     this.#metrics = metrics;
     link.onmessage = (message) => this.deliver(message);
-    link.onclose = () => {
-      if (!this.#ended) onUpstreamClose();
+    link.onclose = (reason = 'upstream_closed') => {
+      if (!this.#ended) onUpstreamClose(reason);
     };
   }
 

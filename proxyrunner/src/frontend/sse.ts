@@ -30,9 +30,9 @@ export function sseRoutes(deps: FrontendDeps): Routes {
       return;
     }
     const id = randomUUID();
-    const session = new ClientSession(link, () => {
+    const session = new ClientSession(link, (reason) => {
       pending.delete(id);
-      if (!registry.remove(id, 'upstream_closed')) session.end('upstream closed');
+      if (!registry.remove(id, reason)) session.end('upstream closed');
     }, metrics);
     const stream = new SseStream(res);
     session.standalone = stream;

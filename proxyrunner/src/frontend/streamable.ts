@@ -50,8 +50,8 @@ export function streamableRoute(deps: FrontendDeps): Route {
     const link = await openLink(exchange, deps);
     if (!link) return;
     const id = randomUUID();
-    const session = new ClientSession(link, () => {
-      if (!registry.remove(id, 'upstream_closed')) session.end('upstream closed');
+    const session = new ClientSession(link, (reason) => {
+      if (!registry.remove(id, reason)) session.end('upstream closed');
     }, metrics);
     const call = new PostCall(res, [idKey(message.id)], (response): Record<string, string> => {
       if (response.result === undefined) return {};

@@ -5,13 +5,15 @@ import type { Readiness } from '../../../common/diagnostics.ts';
 import { MAX_JSON_DEPTH, UPSTREAM_ERROR, isRequestId, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import { valueDeeperThan } from '../jsonShape.ts';
 
+export type UpstreamEndReason = 'upstream_closed' | 'upstream_not_found';
+
 export interface Link {
   /** Sends a client message upstream. Failures come back as JSON-RPC errors via onmessage. */
   send(message: RpcMessage): void;
   /** Upstream → client messages. */
   onmessage: (message: RpcMessage) => void;
-  /** The upstream ended this link (process exit, stream closed, session gone). */
-  onclose: () => void;
+  /** The upstream ended this link (process exit, stream closed, session gone); `upstream_not_found` when it no longer knows the session. */
+  onclose: (reason?: UpstreamEndReason) => void;
   /** The client side ends the link; idempotent, does not call onclose. */
   close(): void;
 }

@@ -3,8 +3,12 @@
 // the proxy only watches status codes and Mcp-Session-Id to keep the session registry
 // exact:
 //   initialize answered 2xx with Mcp-Session-Id  → session created
-//   DELETE answered 2xx or 404                   → removed (client_delete)
-//   any request of a session answered 404        → removed (upstream_not_found)
+//   DELETE answered 2xx or "unknown session"     → removed (client_delete)
+//   any other request of a session answered
+//   "unknown session"                            → removed (upstream_not_found)
+// "Unknown session" is 404, or 400 with a JSON-RPC error saying so (the SDK's and
+// server-everything's answer): the exact rule is in unknownSession.ts. Only a 400 of a
+// held session has its body (≤ 4 KiB) copied aside while it streams to the client.
 //   5xx                                          → kept
 // Sessions ended by the proxy (idle, evicted) are DELETEd upstream too, best effort,
 // so the upstream does not keep what we dropped.
@@ -40,6 +44,7 @@ import { reject, replyError, type Exchange } from '../http/exchange.ts';
 import { forwardRewritten } from '../http/responseRewrite.ts';
 import type { Route } from '../http/pipeline.ts';
 import { classifyUpstreamError, UpstreamTimeoutError } from './errors.ts';
+import { UNKNOWN_SESSION_BODY_LIMIT, isUnknownSessionAnswer, needsBody } from './unknownSession.ts';
 
 export interface TransparentSession {
   /** MCP-Protocol-Version last seen from the client, echoed on our own DELETE. */
@@ -148,8 +153,13 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     }
     const id = exchange.sessionId;
     if (id === undefined) return;
-    if (req.method === 'DELETE' && (is2xx(status) || status === 404)) registry.remove(id, 'client_delete');
-    else if (status === 404) registry.remove(id, 'upstream_not_found');
+    const reason = req.method === 'DELETE' ? 'client_delete' : 'upstream_not_found';
+    if (req.method === 'DELETE' && is2xx(status)) registry.remove(id, reason);
+    else if (needsBody(status) && registry.has(id)) {
+      readBounded(proxyRes, UNKNOWN_SESSION_BODY_LIMIT, (body) => {
+        if (isUnknownSessionAnswer(status, body)) registry.remove(id, reason);
+      });
+    } else if (isUnknownSessionAnswer(status, undefined)) registry.remove(id, reason);
   });
 
   /** initialize succeeded upstream with an ID the proxy would refuse: end it there, tell the client why. */
@@ -317,4 +327,17 @@ function forwardBody(proxyRes: IncomingMessage, res: ServerResponse): void {
   });
   proxyRes.on('end', () => res.end());
   proxyRes.on('error', () => res.destroy());
+}
+
+/** Copies up to `limit` bytes of a body that is streaming elsewhere; `undefined` if longer or broken off. */
+function readBounded(stream: IncomingMessage, limit: number, done: (body: string | undefined) => void): void {
+  let chunks: Buffer[] | undefined = [];
+  let size = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (!chunks) return;
+    size += chunk.length;
+    if (size > limit) chunks = undefined;
+    else chunks.push(chunk);
+  });
+  stream.on('end', () => done(chunks ? Buffer.concat(chunks).toString('utf8') : undefined));
 }
