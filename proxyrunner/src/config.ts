@@ -44,11 +44,26 @@ export interface ProxyConfig {
   authz: { file: string; inline?: undefined } | { inline: string; file?: undefined } | undefined;
   /** One audit event per MCP operation, as JSON lines to stderr or `file`. */
   audit: { file: string | undefined; component: string; includeRequestData: boolean; maxDataSize: number } | undefined;
+  /** `--session-storage redis`: the fleet's shared session table (transparent streamable-HTTP path only). */
+  sessionStorage: SessionStorageConfig;
 }
+
+export type SessionStorageConfig =
+  | { provider: 'memory' }
+  | { provider: 'redis'; address: string; db: number; keyPrefix: string; passwordFile: string | undefined };
+
+// Shared session storage (issue 14): the operator sets none of these yet, so they stay here.
+const SESSION_STORAGE_FLAGS: readonly FlagSpec[] = [
+  { name: 'session-storage', kind: 'string', default: 'memory', choices: ['memory', 'redis'], help: 'where sessions live: this process, or a Redis shared by every replica (streamable-http transparent path)' },
+  { name: 'redis-address', kind: 'string', help: 'Redis host:port for --session-storage redis' },
+  { name: 'redis-db', kind: 'int', default: '0', help: 'Redis database number' },
+  { name: 'redis-key-prefix', kind: 'string', default: 'mcpfleet', help: 'prefix of every Redis key (one per proxied MCP server)' },
+  { name: 'redis-password-file', kind: 'string', help: 'file holding the Redis password (a mounted Secret); none by default' },
+];
 
 // The table itself is the operator's contract too: common/contract/proxyrunner.ts.
 // The authentication flags stay beside their parser (auth/authnConfig.ts): the operator sets none of them.
-const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS];
+const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...SESSION_STORAGE_FLAGS, ...AUTHN_FLAGS];
 
 export { envName, UsageError };
 
@@ -144,6 +159,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
           maxDataSize: flags.bytes('audit-max-data-size'),
         }
       : undefined,
+    sessionStorage: sessionStorage(flags, transport, flags.string('proxy-mode') as ProxyMode),
   };
 }
 
@@ -165,6 +181,18 @@ function budgetFlags(flags: Flags): BudgetOverrides {
     throw new UsageError('--max-message-bytes cannot exceed --max-buffered-bytes');
   }
   return limits;
+}
+
+function sessionStorage(flags: Exclude<ReturnType<typeof parseFlags>, 'help'>, transport: UpstreamTransport, proxyMode: ProxyMode): SessionStorageConfig {
+  if (flags.string('session-storage') !== 'redis') return { provider: 'memory' };
+  if (transport !== 'streamable-http' || proxyMode !== 'streamable-http') {
+    throw new UsageError('--session-storage redis is supported with --transport streamable-http and --proxy-mode streamable-http only');
+  }
+  const address = flags.string('redis-address');
+  if (!address) throw new UsageError('--session-storage redis needs --redis-address host:port');
+  const keyPrefix = flags.string('redis-key-prefix') as string;
+  if (!/^[A-Za-z0-9_.:{}-]{1,128}$/.test(keyPrefix)) throw new UsageError('--redis-key-prefix: 1-128 of A-Z a-z 0-9 _ . : - { }');
+  return { provider: 'redis', address, db: flags.int('redis-db', 0, 15), keyPrefix, passwordFile: flags.string('redis-password-file') || undefined };
 }
 
 function serviceAccountNamespace(): string {
@@ -202,5 +230,6 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     ...describeAuthn(config.authn),
     authz: config.authz ? (config.authz.file ?? 'inline') : 'off',
     audit: config.audit ? (config.audit.file ?? 'stderr') : 'off',
+    sessionStorage: config.sessionStorage.provider === 'redis' ? `redis ${config.sessionStorage.address}/${config.sessionStorage.db} ${config.sessionStorage.keyPrefix}:*` : 'memory',
   };
 }

@@ -6,6 +6,7 @@ import { CLOSE_REASONS, type CloseReason } from './sessions.ts';
 export const REJECT_REASONS = [
   'body_too_large', 'malformed_json', 'invalid_request', 'invalid_session_id', 'unknown_session',
   'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target', 'overloaded', 'forbidden',
+  'session_store_unavailable',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

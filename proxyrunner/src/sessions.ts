@@ -111,6 +111,11 @@ export class SessionRegistry<T> {
     return removed;
   }
 
+  /** Sessions with an open request or stream (fleet mode keeps their shared idle clock fresh). */
+  *busySessions(): IterableIterator<Session<T>> {
+    for (const session of this.#sessions.values()) if (session.busy > 0) yield session;
+  }
+
   closeAll(reason: CloseReason): void {
     for (const id of [...this.#sessions.keys()]) this.remove(id, reason);
   }

@@ -22,6 +22,12 @@
 // complete keep-alive response, and http-proxy destroys it when the client leaves
 // mid-response.
 //
+// With `--session-storage redis` (deps.fleet) the session table is the fleet's: a
+// session ID unknown here is looked up in Redis, initialize is answered only once the
+// new session is in Redis, and every close goes through the store, which counts it once
+// (sessions/fleet.ts). While Redis is down, initialize and every request with a session
+// ID are answered 503 (`session_store_unavailable`).
+//
 // Session IDs follow one rule both ways (`sessionIdProblem`): an upstream that issues
 // an ID the proxy would refuse from a client gets its initialize answered 502 (the
 // client never sees that ID) and that upstream session DELETEd.
@@ -45,10 +51,13 @@ import { forwardRewritten } from '../http/responseRewrite.ts';
 import type { Route } from '../http/pipeline.ts';
 import { classifyUpstreamError, UpstreamTimeoutError } from './errors.ts';
 import { UNKNOWN_SESSION_BODY_LIMIT, isUnknownSessionAnswer, needsBody } from './unknownSession.ts';
+import type { FleetSessions } from '../sessions/fleet.ts';
 
 export interface TransparentSession {
   /** MCP-Protocol-Version last seen from the client, echoed on our own DELETE. */
   protocolVersion: string | undefined;
+  /** Fleet mode: when this replica last refreshed the session in the shared store. */
+  refreshedAt: number;
 }
 
 export interface TransparentDeps {
@@ -60,12 +69,16 @@ export interface TransparentDeps {
   responseTimeoutMs: number;
   /** Largest list response (JSON body, or one SSE event) parsed for filtering. */
   maxRewriteBytes: number;
+  /** Set with `--session-storage redis`: the fleet's table decides. */
+  fleet?: FleetSessions<TransparentSession>;
 }
 
 export interface TransparentUpstream {
   route: Route;
   /** Best-effort DELETE of a session the proxy itself ended. */
   endUpstreamSession(session: Session<TransparentSession>): void;
+  /** Best-effort DELETE by ID (fleet mode: the session may never have been seen here). */
+  endUpstreamSessionId(id: string): void;
   close(): void;
 }
 
@@ -81,7 +94,11 @@ type TaggedRequest = IncomingMessage & { [IN_FLIGHT]?: InFlight };
 const is2xx = (status: number): boolean => status >= 200 && status < 300;
 
 export function createTransparentUpstream(deps: TransparentDeps): TransparentUpstream {
-  const { target, registry, metrics, log } = deps;
+  const { target, registry, metrics, log, fleet } = deps;
+  const end = (id: string, reason: 'client_delete' | 'upstream_not_found'): void => {
+    if (fleet) void fleet.ended(id, reason);
+    else registry.remove(id, reason);
+  };
   const secure = target.protocol === 'https:';
   // One pool of kept-alive upstream sockets; LIFO reuse keeps the warm ones busy and
   // lets the rest go when the upstream's keep-alive timeout closes them. No agent
@@ -127,6 +144,32 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       refuseIssuedSession(proxyRes, exchange, issued as string | string[], issuedProblem);
       return;
     }
+    if (fleet && exchange.rpc?.isInitialize && is2xx(status) && typeof issued === 'string') {
+      // Answered only once the fleet knows the session: a client must never hold an ID
+      // another replica would not recognise.
+      proxyRes.pause();
+      fleet.created(issued).then((stored) => {
+        if (stored) {
+          relay(proxyRes, req, res, entry, status, issued, issuedProblem);
+          proxyRes.resume(); // paused explicitly above: a new 'data' listener does not restart it
+        }
+        else {
+          proxyRes.destroy();
+          deleteUpstream(issued, undefined);
+          reject(exchange, metrics, 'session_store_unavailable', 503, UPSTREAM_ERROR, 'Session store unavailable: the session could not be recorded; retry shortly', { headers: { 'retry-after': '1' } });
+        }
+      }, (err: unknown) => {
+        proxyRes.destroy();
+        log.warn('fleet create failed', { err: err as Error });
+        replyError(exchange, 503, UPSTREAM_ERROR, 'Session store unavailable');
+      });
+      return;
+    }
+    relay(proxyRes, req, res, entry, status, issued, issuedProblem);
+  });
+
+  function relay(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse, entry: InFlight, status: number, issued: string | string[] | undefined, issuedProblem: string | undefined): void {
+    const { exchange } = entry;
     // An unusable ID on any other response is not passed on either: the client would
     // adopt an ID the proxy then refuses.
     const headers = endToEndHeaders(proxyRes.rawHeaders, issuedProblem !== undefined);
@@ -148,19 +191,19 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     else forwardBody(proxyRes, res);
 
     if (exchange.rpc?.isInitialize && is2xx(status)) {
-      if (typeof issued === 'string') registry.add(issued, { protocolVersion: undefined });
+      if (typeof issued === 'string' && !fleet) registry.add(issued, { protocolVersion: undefined, refreshedAt: 0 });
       return;
     }
     const id = exchange.sessionId;
     if (id === undefined) return;
     const reason = req.method === 'DELETE' ? 'client_delete' : 'upstream_not_found';
-    if (req.method === 'DELETE' && is2xx(status)) registry.remove(id, reason);
+    if (req.method === 'DELETE' && is2xx(status)) end(id, reason);
     else if (needsBody(status) && registry.has(id)) {
       readBounded(proxyRes, UNKNOWN_SESSION_BODY_LIMIT, (body) => {
-        if (isUnknownSessionAnswer(status, body)) registry.remove(id, reason);
+        if (isUnknownSessionAnswer(status, body)) end(id, reason);
       });
-    } else if (isUnknownSessionAnswer(status, undefined)) registry.remove(id, reason);
-  });
+    } else if (isUnknownSessionAnswer(status, undefined) && (!fleet || entry.session)) end(id, reason);
+  }
 
   /** initialize succeeded upstream with an ID the proxy would refuse: end it there, tell the client why. */
   function refuseIssuedSession(proxyRes: IncomingMessage, exchange: Exchange, issued: string | string[], problem: string): void {
@@ -188,16 +231,35 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     replyError(entry.exchange, status, UPSTREAM_ERROR, message);
   }
 
+  const storeDown = (exchange: Exchange): void =>
+    reject(exchange, metrics, 'session_store_unavailable', 503, UPSTREAM_ERROR, 'Session store unavailable: sessions cannot be checked or recorded right now; retry shortly', { headers: { 'retry-after': '1' } });
+
   const route: Route = {
     methods: ['POST', 'GET', 'DELETE'],
     handle(exchange) {
-      const { req, res } = exchange;
       if (exchange.rpc?.isInitialize && exchange.sessionId !== undefined) {
         // The same rule as the message path: a session starts with initialize, it is not re-initialized.
         reject(exchange, metrics, 'invalid_request', 400, INVALID_REQUEST, 'Bad Request: initialize must be sent without Mcp-Session-Id');
         return;
       }
-      const session = exchange.sessionId !== undefined ? registry.get(exchange.sessionId) : undefined;
+      if (!fleet) {
+        forward(exchange, exchange.sessionId !== undefined ? registry.get(exchange.sessionId) : undefined);
+        return;
+      }
+      if (exchange.sessionId === undefined) {
+        if (exchange.rpc?.isInitialize && !fleet.ready) storeDown(exchange);
+        else forward(exchange, undefined);
+        return;
+      }
+      return fleet.lookup(exchange.sessionId).then((found) => {
+        if (found.kind === 'unavailable') storeDown(exchange);
+        else if (!exchange.res.destroyed) forward(exchange, found.kind === 'found' ? found.session : undefined);
+      });
+    },
+  };
+
+  function forward(exchange: Exchange, session: Session<TransparentSession> | undefined): void {
+      const { req, res } = exchange;
       const entry: InFlight = { exchange, session, timer: undefined };
       inflight.set(req, entry);
       if (session) {
@@ -218,8 +280,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       const body = exchange.body ?? EMPTY;
       stripHopByHop(req, body.length);
       proxy.web(req, res, { buffer: replay(body) }, onError);
-    },
-  };
+  }
 
   // Upstream DELETEs for sessions we dropped are a courtesy, not a duty: a few at a time,
   // and beyond a bounded backlog we let the upstream's own expiry handle the rest, so an
@@ -266,6 +327,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   return {
     route,
     endUpstreamSession,
+    endUpstreamSessionId: (id) => deleteUpstream(id, undefined),
     close() {
       proxy.close();
       agent.destroy();
