@@ -33,7 +33,8 @@ async function churn(count: number): Promise<void> {
   }));
 }
 
-await churn(2_000); // warm-up
+await churn(500); // warm-up
+console.error("warm-up done");
 await new Promise((r) => setTimeout(r, 2_000));
 const rssBefore = proxies.map((p) => rssMiB(p.child.pid as number));
 const redisBefore = redisMemory();
