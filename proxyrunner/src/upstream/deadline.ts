@@ -18,7 +18,7 @@
 import { INVALID_REQUEST, UPSTREAM_ERROR, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { formatDuration } from '../../../common/quantity.ts';
-import { errorResponse, idKey, type Connector, type Link } from './link.ts';
+import { errorResponse, idKey, type Connector, type Link, type UpstreamEndReason } from './link.ts';
 
 export interface DeadlineOptions {
   /** 0: no timeout (ids are still rewritten and late answers dropped). */
@@ -45,7 +45,7 @@ export function withDeadlines<C extends Connector>(connector: C, options: Deadli
 
 export class DeadlineLink implements Link {
   onmessage: (message: RpcMessage) => void = () => {};
-  onclose: () => void = () => {};
+  onclose: (reason?: UpstreamEndReason) => void = () => {};
   readonly #inner: Link;
   readonly #options: DeadlineOptions;
   readonly #pending = new Map<number, Entry>();
@@ -58,11 +58,11 @@ export class DeadlineLink implements Link {
     this.#inner = inner;
     this.#options = options;
     inner.onmessage = (message) => this.#fromUpstream(message);
-    inner.onclose = () => {
+    inner.onclose = (reason) => {
       this.#clear();
       if (this.#closed) return;
       this.#closed = true;
-      this.onclose();
+      this.onclose(reason);
     };
   }
 
