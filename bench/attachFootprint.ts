@@ -32,10 +32,28 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function measure(label: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const port = await freePort();
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, [values.proxyrunner, '--host', '127.0.0.1', '--metrics-host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), ...(values['memory-limit'] === 'none' ? [] : ['--memory-limit', values['memory-limit']]), '--log-level', 'warn', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      values.proxyrunner,
+      '--host',
+      '127.0.0.1',
+      '--metrics-host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      ...(values['memory-limit'] === 'none' ? [] : ['--memory-limit', values['memory-limit']]),
+      '--log-level',
+      'warn',
+      ...args,
+    ],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const proxy = track(child, port);
   try {
     await waitForPort(port, 60_000, child).catch((err: Error) => {
@@ -43,7 +61,9 @@ async function measure(label: string, args: string[], env: NodeJS.ProcessEnv): P
     });
     // Up means attached (or spawned): wait for it on /readyz.
     for (let i = 0; ; i++) {
-      const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.status).catch(() => 0);
+      const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`)
+        .then((r) => r.status)
+        .catch(() => 0);
       if (ready === 200) break;
       if (i > 300 || child.exitCode !== null) throw new Error(`${label}: not ready: ${proxy.stderr().slice(-2000)}`);
       await sleep(100);
@@ -68,7 +88,15 @@ async function measure(label: string, args: string[], env: NodeJS.ProcessEnv): P
     const busy = rssMiB(child.pid as number);
     await sleep(5_000);
     const after = rssMiB(child.pid as number);
-    console.log(JSON.stringify({ mode: label, idle_rss_mib: Number(idle.toFixed(1)), after_traffic_rss_mib: Number(busy.toFixed(1)), settled_rss_mib: Number(after.toFixed(1)), sessions: total }));
+    console.log(
+      JSON.stringify({
+        mode: label,
+        idle_rss_mib: Number(idle.toFixed(1)),
+        after_traffic_rss_mib: Number(busy.toFixed(1)),
+        settled_rss_mib: Number(after.toFixed(1)),
+        sessions: total,
+      }),
+    );
   } finally {
     await proxy.stop();
   }

@@ -17,7 +17,9 @@ import { fakeHttpUpstream, readBody } from '../test/support/fakeUpstream.ts';
 import { startProxy, type ProxyProcess } from '../test/support/processes.ts';
 import { startTestIssuer } from '../test/support/testIssuer.ts';
 
-const { values } = parseArgs({ options: { concurrency: { type: 'string', default: '16' }, seconds: { type: 'string', default: '6' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { concurrency: { type: 'string', default: '16' }, seconds: { type: 'string', default: '6' }, rounds: { type: 'string', default: '3' } },
+});
 const concurrency = Number(values.concurrency);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -99,7 +101,9 @@ for (let round = 0; round < rounds; round++) {
     const phase = phases[(i + round) % phases.length] as Phase;
     const r = await run(phase);
     results[phase].push(r);
-    console.log(`round ${round + 1} ${phase.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  proxy cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req  errors ${r.errors}`);
+    console.log(
+      `round ${round + 1} ${phase.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  proxy cpu ${r.cpuUs.toFixed(0).padStart(4)} µs/req  errors ${r.errors}`,
+    );
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -107,8 +111,19 @@ const off = median(results.off.map((r) => r.cpuUs));
 console.log('\nmedian proxy CPU per request:');
 for (const phase of phases) {
   const cpu = median(results[phase].map((r) => r.cpuUs));
-  console.log(`  ${phase.padEnd(8)} ${cpu.toFixed(0).padStart(4)} µs/req  (${((cpu / off - 1) * 100).toFixed(1)}% vs off)  ${median(results[phase].map((r) => r.rps)).toFixed(0)} req/s`);
+  console.log(
+    `  ${phase.padEnd(8)} ${cpu.toFixed(0).padStart(4)} µs/req  (${((cpu / off - 1) * 100).toFixed(1)}% vs off)  ${median(results[phase].map((r) => r.rps)).toFixed(0)} req/s`,
+  );
 }
-console.log(JSON.stringify({ concurrency, seconds, rounds, off_cpu_us: Math.round(off), cached_cpu_us: Math.round(median(results.cached.map((r) => r.cpuUs))), uncached_cpu_us: Math.round(median(results.uncached.map((r) => r.cpuUs))) }));
+console.log(
+  JSON.stringify({
+    concurrency,
+    seconds,
+    rounds,
+    off_cpu_us: Math.round(off),
+    cached_cpu_us: Math.round(median(results.cached.map((r) => r.cpuUs))),
+    uncached_cpu_us: Math.round(median(results.uncached.map((r) => r.cpuUs))),
+  }),
+);
 await upstream.close();
 await issuer.close();

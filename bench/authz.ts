@@ -25,7 +25,9 @@ import { createAuthorizer } from '../proxyrunner/src/authz/authorizer.ts';
 import { itemOperation } from '../proxyrunner/src/authz/operations.ts';
 import { silentLogger } from '../common/log.ts';
 
-const { values } = parseArgs({ options: { concurrency: { type: 'string', default: '10' }, seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { concurrency: { type: 'string', default: '10' }, seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } },
+});
 const concurrency = Number(values.concurrency);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -95,13 +97,24 @@ function inProcess(policies: string[], slot: string): { uncachedUs: number; cach
   const principal = {
     subject: 'a1b2c3d4-0000-4000-8000-000000000001',
     claims: {
-      iss: 'https://idp.example.com/realms/main', sub: 'a1b2c3d4-0000-4000-8000-000000000001', aud: ['mcp-weather', 'account'],
-      exp: 1_900_000_000, iat: 1_899_996_400, azp: 'claude-desktop', scope: 'openid profile email mcp:read mcp:tools',
-      email: 'alice@example.com', name: 'Alice Example', groups: ['engineering', 'oncall', 'staff', 'berlin', 'platform'],
+      iss: 'https://idp.example.com/realms/main',
+      sub: 'a1b2c3d4-0000-4000-8000-000000000001',
+      aud: ['mcp-weather', 'account'],
+      exp: 1_900_000_000,
+      iat: 1_899_996_400,
+      azp: 'claude-desktop',
+      scope: 'openid profile email mcp:read mcp:tools',
+      email: 'alice@example.com',
+      name: 'Alice Example',
+      groups: ['engineering', 'oncall', 'staff', 'berlin', 'platform'],
     },
   };
   const call = itemOperation('tool', 'echo', { message: 'hello', count: 3 });
-  const tools = { jsonrpc: '2.0' as const, id: 1, result: { tools: Array.from({ length: 12 }, (_, i) => ({ name: i === 0 ? 'echo' : `tool-${i}`, description: 'x', inputSchema: { type: 'object' } })) } };
+  const tools = {
+    jsonrpc: '2.0' as const,
+    id: 1,
+    result: { tools: Array.from({ length: 12 }, (_, i) => ({ name: i === 0 ? 'echo' : `tool-${i}`, description: 'x', inputSchema: { type: 'object' } })) },
+  };
   const measure = (n: number, fn: () => void): number => {
     for (let i = 0; i < 500; i++) fn();
     const before = process.cpuUsage();
@@ -133,8 +146,14 @@ async function main(): Promise<void> {
         await startProxy([...target, '--authz-config', configFile, '--audit-file', path.join(dir, `audit-${round}.jsonl`)]),
       ];
       try {
-        const [off, authz, audit] = (await sideBySide(proxies)) as [{ cpuUs: number; rps: number; errors: number }, { cpuUs: number; rps: number; errors: number }, { cpuUs: number; rps: number; errors: number }];
-        console.log(`  round ${round}: off ${off.cpuUs.toFixed(0)} µs/req (${off.rps.toFixed(0)} req/s)   cedar ${authz.cpuUs.toFixed(0)} µs/req (${authz.rps.toFixed(0)} req/s, ×${(authz.cpuUs / off.cpuUs).toFixed(2)})   cedar+audit ${audit.cpuUs.toFixed(0)} µs/req (${audit.rps.toFixed(0)} req/s, ×${(audit.cpuUs / off.cpuUs).toFixed(2)})   errors ${off.errors + authz.errors + audit.errors}`);
+        const [off, authz, audit] = (await sideBySide(proxies)) as [
+          { cpuUs: number; rps: number; errors: number },
+          { cpuUs: number; rps: number; errors: number },
+          { cpuUs: number; rps: number; errors: number },
+        ];
+        console.log(
+          `  round ${round}: off ${off.cpuUs.toFixed(0)} µs/req (${off.rps.toFixed(0)} req/s)   cedar ${authz.cpuUs.toFixed(0)} µs/req (${authz.rps.toFixed(0)} req/s, ×${(authz.cpuUs / off.cpuUs).toFixed(2)})   cedar+audit ${audit.cpuUs.toFixed(0)} µs/req (${audit.rps.toFixed(0)} req/s, ×${(audit.cpuUs / off.cpuUs).toFixed(2)})   errors ${off.errors + authz.errors + audit.errors}`,
+        );
         ratios.push({ authz: authz.cpuUs / off.cpuUs, audit: audit.cpuUs / off.cpuUs });
       } finally {
         for (const p of proxies) await p.stop();
@@ -160,8 +179,12 @@ async function main(): Promise<void> {
   };
   console.log(`\nmedian CPU per request vs off: cedar ×${summary.cedar_cpu_ratio}, cedar+audit ×${summary.cedar_audit_cpu_ratio}`);
   console.log('in process, CPU µs:            decision uncached / cached   12-tool list uncached / cached');
-  console.log(`  policies read no claim_/arg_  ${plain.uncachedUs.toFixed(1).padStart(8)} / ${plain.cachedUs.toFixed(1).padEnd(8)}   ${plain.listUncachedUs.toFixed(1).padStart(8)} / ${plain.listCachedUs.toFixed(1)}`);
-  console.log(`  policies read claims and args ${reading.uncachedUs.toFixed(1).padStart(8)} / ${reading.cachedUs.toFixed(1).padEnd(8)}   ${reading.listUncachedUs.toFixed(1).padStart(8)} / ${reading.listCachedUs.toFixed(1)}`);
+  console.log(
+    `  policies read no claim_/arg_  ${plain.uncachedUs.toFixed(1).padStart(8)} / ${plain.cachedUs.toFixed(1).padEnd(8)}   ${plain.listUncachedUs.toFixed(1).padStart(8)} / ${plain.listCachedUs.toFixed(1)}`,
+  );
+  console.log(
+    `  policies read claims and args ${reading.uncachedUs.toFixed(1).padStart(8)} / ${reading.cachedUs.toFixed(1).padEnd(8)}   ${reading.listUncachedUs.toFixed(1).padStart(8)} / ${reading.listCachedUs.toFixed(1)}`,
+  );
   console.log(JSON.stringify(summary));
 }
 

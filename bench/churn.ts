@@ -66,11 +66,16 @@ async function sample(proxy: ProxyProcess, sessions: number, started: number): P
 async function runMode(mode: Mode) {
   const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
   const proxy = await startProxy([
-    '--transport', 'streamable-http',
-    '--target-url', `http://127.0.0.1:${upstream.port}/mcp`,
-    '--memory-limit', values['memory-limit'],
-    '--max-sessions', values['max-sessions'],
-    '--log-level', 'warn',
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    `http://127.0.0.1:${upstream.port}/mcp`,
+    '--memory-limit',
+    values['memory-limit'],
+    '--max-sessions',
+    values['max-sessions'],
+    '--log-level',
+    'warn',
   ]);
   const pid = proxy.child.pid as number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -122,7 +127,9 @@ async function runMode(mode: Mode) {
           const s = await sample(proxy, at, started);
           samples.push(s);
           peakActive = Math.max(peakActive, s.sessions_active);
-          process.stdout.write(`  ${mode.padEnd(9)} ${String(at).padStart(7)} sessions  ${s.seconds.toFixed(1).padStart(6)} s  rss ${s.rss_mb.toFixed(1).padStart(6)} MiB  heap ${s.heap_used_mb.toFixed(1).padStart(5)} MiB  active ${s.sessions_active}\n`);
+          process.stdout.write(
+            `  ${mode.padEnd(9)} ${String(at).padStart(7)} sessions  ${s.seconds.toFixed(1).padStart(6)} s  rss ${s.rss_mb.toFixed(1).padStart(6)} MiB  heap ${s.heap_used_mb.toFixed(1).padStart(5)} MiB  active ${s.sessions_active}\n`,
+          );
         });
       }
     }
@@ -157,7 +164,9 @@ async function runMode(mode: Mode) {
 async function main(): Promise<void> {
   const out = path.resolve(values.out);
   mkdirSync(out, { recursive: true });
-  console.log(`bench:churn  ${total} sessions per mode, ${concurrency} workers, proxy --memory-limit ${values['memory-limit']} --max-sessions ${values['max-sessions']}, upstream ${values.upstream}`);
+  console.log(
+    `bench:churn  ${total} sessions per mode, ${concurrency} workers, proxy --memory-limit ${values['memory-limit']} --max-sessions ${values['max-sessions']}, upstream ${values.upstream}`,
+  );
   const results = [];
   for (const mode of modes) {
     console.log(`\n== ${mode}`);
@@ -168,7 +177,12 @@ async function main(): Promise<void> {
   const colors: Record<Mode, string> = { delete: '#1f77b4', lifecycle: '#2ca02c', abandon: '#d62728' };
   const series: Series[] = results.flatMap(({ summary, samples }) => [
     { name: `${summary.mode} RSS`, color: colors[summary.mode], points: samples.map((s) => [s.sessions, s.rss_mb] as [number, number]) },
-    { name: `${summary.mode} heap used`, color: colors[summary.mode], dashed: true, points: samples.map((s) => [s.sessions, s.heap_used_mb] as [number, number]) },
+    {
+      name: `${summary.mode} heap used`,
+      color: colors[summary.mode],
+      dashed: true,
+      points: samples.map((s) => [s.sessions, s.heap_used_mb] as [number, number]),
+    },
   ]);
   const limitMiB = Number(/^(\d+)Mi$/.exec(values['memory-limit'])?.[1] ?? NaN);
   const svg = lineChart({
@@ -181,7 +195,9 @@ async function main(): Promise<void> {
   writeFileSync(path.join(out, 'churn.svg'), svg);
   console.log('\nmode        sessions  rss start  rss peak  rss end  growth≥20k  heap end  active end  active peak  sessions/s  failed');
   for (const { summary: s } of results) {
-    console.log(`${s.mode.padEnd(10)} ${String(s.sessions).padStart(9)} ${s.rss_start_mb.toFixed(1).padStart(10)} ${s.rss_peak_mb.toFixed(1).padStart(9)} ${s.rss_end_mb.toFixed(1).padStart(8)} ${s.rss_growth_from_20k_mb.toFixed(1).padStart(11)} ${s.heap_end_mb.toFixed(1).padStart(9)} ${String(s.sessions_active_end).padStart(11)} ${String(s.sessions_active_peak).padStart(12)} ${String(s.sessions_per_s).padStart(11)} ${String(s.failed_requests).padStart(7)}`);
+    console.log(
+      `${s.mode.padEnd(10)} ${String(s.sessions).padStart(9)} ${s.rss_start_mb.toFixed(1).padStart(10)} ${s.rss_peak_mb.toFixed(1).padStart(9)} ${s.rss_end_mb.toFixed(1).padStart(8)} ${s.rss_growth_from_20k_mb.toFixed(1).padStart(11)} ${s.heap_end_mb.toFixed(1).padStart(9)} ${String(s.sessions_active_end).padStart(11)} ${String(s.sessions_active_peak).padStart(12)} ${String(s.sessions_per_s).padStart(11)} ${String(s.failed_requests).padStart(7)}`,
+    );
   }
   console.log(`\nsamples: ${out}/churn-<mode>.json   chart: ${out}/churn.svg\n`);
   for (const { summary } of results) {

@@ -12,11 +12,22 @@ import { startRedis } from '../test/support/redis.ts';
 
 const SESSIONS = Number(process.argv[2] ?? 20_000);
 const CONCURRENCY = 16;
-const rssMiB = (pid: number): number => Number((/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)) / 1024;
+const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 const redis = await startRedis();
 const upstream = await startEchoServer();
-const args = ['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`, '--session-storage', 'redis', '--redis-address', redis.address, '--memory-limit', '128Mi'];
+const args = [
+  '--transport',
+  'streamable-http',
+  '--target-url',
+  `http://127.0.0.1:${upstream.port}/mcp`,
+  '--session-storage',
+  'redis',
+  '--redis-address',
+  redis.address,
+  '--memory-limit',
+  '128Mi',
+];
 const proxies = await Promise.all([0, 1, 2].map(() => startProxy(args)));
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 const clients = proxies.map((p) => new McpHttpClient(p.mcpUrl, agent));
@@ -24,17 +35,19 @@ const redisMemory = (): number => Number(/used_memory:(\d+)/.exec(redis.cli('INF
 
 async function churn(count: number): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    for (let i = next++; i < count; i = next++) {
-      const id = await clients[i % 3]!.initialize();
-      const res = await clients[(i + 1) % 3]!.request('DELETE', undefined, id);
-      if (res.status !== 200) throw new Error(`DELETE ${res.status}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const id = await clients[i % 3]!.initialize();
+        const res = await clients[(i + 1) % 3]!.request('DELETE', undefined, id);
+        if (res.status !== 200) throw new Error(`DELETE ${res.status}`);
+      }
+    }),
+  );
 }
 
 await churn(500); // warm-up
-console.error("warm-up done");
+console.error('warm-up done');
 await new Promise((r) => setTimeout(r, 2_000));
 const rssBefore = proxies.map((p) => rssMiB(p.child.pid as number));
 const redisBefore = redisMemory();
@@ -52,17 +65,19 @@ for (const p of proxies) {
   closed += m.value('mcpfleet_proxy_sessions_closed_total', { reason: 'client_delete' }) ?? 0;
   fleet += m.value('mcpfleet_proxy_fleet_sessions_active') ?? 0;
 }
-console.log(JSON.stringify({
-  sessions: SESSIONS,
-  sessions_per_second: Math.round(SESSIONS / seconds),
-  rss_mib_before: rssBefore.map((v) => Number(v.toFixed(1))),
-  rss_mib_after: rssAfter.map((v) => Number(v.toFixed(1))),
-  redis_used_memory_before: redisBefore,
-  redis_used_memory_after: redisMemory(),
-  created_total_summed: created,
-  closed_client_delete_summed: closed,
-  fleet_sessions_active: fleet,
-}));
+console.log(
+  JSON.stringify({
+    sessions: SESSIONS,
+    sessions_per_second: Math.round(SESSIONS / seconds),
+    rss_mib_before: rssBefore.map((v) => Number(v.toFixed(1))),
+    rss_mib_after: rssAfter.map((v) => Number(v.toFixed(1))),
+    redis_used_memory_before: redisBefore,
+    redis_used_memory_after: redisMemory(),
+    created_total_summed: created,
+    closed_client_delete_summed: closed,
+    fleet_sessions_active: fleet,
+  }),
+);
 agent.destroy();
 for (const p of proxies) await p.stop();
 await upstream.stop();

@@ -52,7 +52,13 @@ interface Setup {
 const BIG_STDIO = [process.execPath, path.join(ROOT, 'test/fixtures/bigStdioServer.ts')];
 const SETUPS: Record<string, Setup> = {
   stdio: { name: 'stdio', upstream: undefined, proxyArgs: () => ['--transport', 'stdio'], clients: 'streamable', getNeedsSession: true },
-  sse: { name: 'sse', upstream: 'sse', proxyArgs: (url) => ['--transport', 'sse', '--target-url', url as string], clients: 'streamable', getNeedsSession: true },
+  sse: {
+    name: 'sse',
+    upstream: 'sse',
+    proxyArgs: (url) => ['--transport', 'sse', '--target-url', url as string],
+    clients: 'streamable',
+    getNeedsSession: true,
+  },
   'streamable-http': {
     name: 'streamable-http (pass-through)',
     upstream: 'streamable-sse',
@@ -91,7 +97,8 @@ async function startUpstream(kind: NonNullable<Setup['upstream']>): Promise<{ ru
   return { running: track(child, Number(new URL(url).port)), url };
 }
 
-const status = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const status = (pid: number, field: string): number =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 /** Resets VmHWM (the kernel's peak-RSS mark) so the next read is this step's peak. */
 const resetPeak = (pid: number): void => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 const alive = (proxy: ProxyProcess): boolean => proxy.child.exitCode === null && proxy.child.signalCode === null;
@@ -162,16 +169,24 @@ function openGet(url: string, sessionId: string | undefined): Promise<Outcome> {
 /** POSTs and counts the answer's bytes without holding them (a pass-through answer may be huge). */
 function postCounting(url: string, body: string, sessionId: string): Promise<{ status: number; bytes: number; head: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId } }, (res) => {
-      let bytes = 0;
-      let head = '';
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (head.length < 400) head += chunk.subarray(0, 400).toString('utf8');
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, head }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId },
+      },
+      (res) => {
+        let bytes = 0;
+        let head = '';
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (head.length < 400) head += chunk.subarray(0, 400).toString('utf8');
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, head }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -242,9 +257,17 @@ async function streamStep(proxy: ProxyProcess, setup: Setup, n: number): Promise
   await until(async () => (await metric(proxy, 'mcpfleet_proxy_streams_open')) === 0, 20_000);
   if (sessions.length) {
     const client = new McpHttpClient(proxy.mcpUrl, new http.Agent({ keepAlive: true, maxSockets: 50 }));
-    for (let i = 0; i < sessions.length; i += 50) await Promise.all(sessions.slice(i, i + 50).map((id) => client.request('DELETE', undefined, id).catch(() => undefined)));
+    for (let i = 0; i < sessions.length; i += 50)
+      await Promise.all(sessions.slice(i, i + 50).map((id) => client.request('DELETE', undefined, id).catch(() => undefined)));
   }
-  return { transport: setup.name, step: `${n} GET streams`, rssPeakMiB, ...summarise(outcomes), servesAfter: await servesNormally(proxy, setup), alive: alive(proxy) };
+  return {
+    transport: setup.name,
+    step: `${n} GET streams`,
+    rssPeakMiB,
+    ...summarise(outcomes),
+    servesAfter: await servesNormally(proxy, setup),
+    alive: alive(proxy),
+  };
 }
 
 async function messageStep(proxy: ProxyProcess, setup: Setup, mib: number): Promise<Row> {
@@ -274,7 +297,10 @@ async function messageStep(proxy: ProxyProcess, setup: Setup, mib: number): Prom
       const session = await client.initialize();
       const res = await postCounting(proxy.mcpUrl, toolCall(2, 'big', { bytes: mib * MiB }), session);
       const error = /"error":\{"code":(-?\d+),"message":"([^"]*)"/.exec(res.head);
-      answer = error && res.bytes < 4096 ? `HTTP ${res.status}, JSON-RPC error "${error[2]}"` : `HTTP ${res.status}, result streamed (${(res.bytes / MiB).toFixed(1)} MiB)`;
+      answer =
+        error && res.bytes < 4096
+          ? `HTTP ${res.status}, JSON-RPC error "${error[2]}"`
+          : `HTTP ${res.status}, result streamed (${(res.bytes / MiB).toFixed(1)} MiB)`;
       admitted = error && res.bytes < 4096 ? 0 : 1;
       await client.request('DELETE', undefined, session).catch(() => undefined);
     }
@@ -282,7 +308,16 @@ async function messageStep(proxy: ProxyProcess, setup: Setup, mib: number): Prom
     answer = `failed: ${(err as Error).message}`;
   }
   const rssPeakMiB = alive(proxy) ? status(pid, 'VmHWM') : NaN;
-  return { transport: setup.name, step: `${mib} MiB result`, rssPeakMiB, admitted, refused: 1 - admitted, answers: answer, servesAfter: await servesNormally(proxy, setup), alive: alive(proxy) };
+  return {
+    transport: setup.name,
+    step: `${mib} MiB result`,
+    rssPeakMiB,
+    admitted,
+    refused: 1 - admitted,
+    answers: answer,
+    servesAfter: await servesNormally(proxy, setup),
+    alive: alive(proxy),
+  };
 }
 
 // ---------------------------------------------------------------- main
@@ -297,12 +332,17 @@ async function runSetup(setup: Setup, streams: number[], sizes: number[]): Promi
   try {
     const idle = status(proxy.child.pid as number, 'VmRSS');
     console.log(`\n== ${setup.name}: idle RSS ${idle.toFixed(1)} MiB`);
-    for (const [kind, list] of [['streams', streams], ['sizes', sizes]] as const) {
+    for (const [kind, list] of [
+      ['streams', streams],
+      ['sizes', sizes],
+    ] as const) {
       for (const value of list) {
         if (!alive(proxy)) break;
         const row = kind === 'streams' ? await streamStep(proxy, setup, value) : await messageStep(proxy, setup, value);
         rows.push(row);
-        console.log(`  ${row.step.padEnd(16)} rss peak ${row.rssPeakMiB.toFixed(1).padStart(6)} MiB  admitted ${String(row.admitted).padStart(5)}  refused ${String(row.refused).padStart(5)}  serves after: ${row.servesAfter ? 'yes' : 'NO'}${row.alive ? '' : '  PROXY DIED'}\n      ${row.answers}`);
+        console.log(
+          `  ${row.step.padEnd(16)} rss peak ${row.rssPeakMiB.toFixed(1).padStart(6)} MiB  admitted ${String(row.admitted).padStart(5)}  refused ${String(row.refused).padStart(5)}  serves after: ${row.servesAfter ? 'yes' : 'NO'}${row.alive ? '' : '  PROXY DIED'}\n      ${row.answers}`,
+        );
       }
     }
     if (!alive(proxy)) console.log(`  proxy exited: ${proxy.stderr().slice(-2000)}`);
@@ -316,7 +356,9 @@ async function runSetup(setup: Setup, streams: number[], sizes: number[]): Promi
 async function main(): Promise<void> {
   const streams = values.streams ? values.streams.split(',').filter(Boolean).map(Number) : [];
   const sizes = values.sizes ? values.sizes.split(',').filter(Boolean).map(Number) : [];
-  console.log(`bench:flood  proxy --memory-limit ${values['memory-limit']}${values['proxy-args'] ? ` ${values['proxy-args']}` : ''}; streams ${streams.join(', ')}; results of ${sizes.join(', ')} MiB`);
+  console.log(
+    `bench:flood  proxy --memory-limit ${values['memory-limit']}${values['proxy-args'] ? ` ${values['proxy-args']}` : ''}; streams ${streams.join(', ')}; results of ${sizes.join(', ')} MiB`,
+  );
   const rows: Row[] = [];
   for (const name of values.transports.split(',')) {
     const setup = SETUPS[name];
@@ -326,7 +368,9 @@ async function main(): Promise<void> {
   console.log('\n| transport | step | RSS peak | admitted | refused | what refused clients got | serves after |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.transport} | ${r.step} | ${Number.isNaN(r.rssPeakMiB) ? 'died' : `${r.rssPeakMiB.toFixed(1)} MiB`} | ${r.admitted} | ${r.refused} | ${r.answers.replaceAll('|', '\\|')} | ${r.servesAfter ? 'yes' : 'no'} |`);
+    console.log(
+      `| ${r.transport} | ${r.step} | ${Number.isNaN(r.rssPeakMiB) ? 'died' : `${r.rssPeakMiB.toFixed(1)} MiB`} | ${r.admitted} | ${r.refused} | ${r.answers.replaceAll('|', '\\|')} | ${r.servesAfter ? 'yes' : 'no'} |`,
+    );
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));
   const worst = Math.max(...rows.map((r) => (Number.isNaN(r.rssPeakMiB) ? Infinity : r.rssPeakMiB)));

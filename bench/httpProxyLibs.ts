@@ -87,16 +87,18 @@ function proxyServer(lib: Lib, target: string, extra: object = {}): http.Server 
 async function disconnectChurn(port: number): Promise<number> {
   for (let done = 0; done < CLIENTS; done += 100) {
     await Promise.all(
-      Array.from({ length: Math.min(100, CLIENTS - done) }, () =>
-        new Promise<void>((resolve) => {
-          const req = http.get({ host: '127.0.0.1', port, path: '/mcp', agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
-            res.once('data', () => {
-              req.destroy();
-              resolve();
+      Array.from(
+        { length: Math.min(100, CLIENTS - done) },
+        () =>
+          new Promise<void>((resolve) => {
+            const req = http.get({ host: '127.0.0.1', port, path: '/mcp', agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+              res.once('data', () => {
+                req.destroy();
+                resolve();
+              });
             });
-          });
-          req.on('error', () => resolve());
-        }),
+            req.on('error', () => resolve());
+          }),
       ),
     );
   }
@@ -106,12 +108,14 @@ async function disconnectChurn(port: number): Promise<number> {
 
 async function abandonedPosts(port: number): Promise<number> {
   await Promise.all(
-    Array.from({ length: 200 }, () =>
-      new Promise<void>((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port, path: '/slow', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } });
-        req.on('error', () => {});
-        req.end('{"jsonrpc":"2.0","id":1,"method":"tools/call"}', () => setTimeout(() => (req.destroy(), resolve()), 200));
-      }),
+    Array.from(
+      { length: 200 },
+      () =>
+        new Promise<void>((resolve) => {
+          const req = http.request({ host: '127.0.0.1', port, path: '/slow', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } });
+          req.on('error', () => {});
+          req.end('{"jsonrpc":"2.0","id":1,"method":"tools/call"}', () => setTimeout(() => (req.destroy(), resolve()), 200));
+        }),
     ),
   );
   await sleep(500); // clients gone for 0.5 s; the upstream answers only at 1.5 s
@@ -143,18 +147,23 @@ async function throughput(port: number): Promise<number> {
   const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
   const one = (): Promise<void> =>
     new Promise((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        res.resume();
-        res.on('end', () => (n++, clearTimeout(timer), resolve()));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/mcp', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          res.on('end', () => (n++, clearTimeout(timer), resolve()));
+        },
+      );
       const timer = setTimeout(() => (hung++, req.destroy(), resolve()), 3000);
       req.on('error', (err) => (clearTimeout(timer), errors.add(err.message), resolve()));
       req.end(body);
     });
   const deadline = performance.now() + Number(values.seconds) * 1000;
-  await Promise.all(Array.from({ length: 50 }, async () => {
-    while (performance.now() < deadline) await one();
-  }));
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (performance.now() < deadline) await one();
+    }),
+  );
   agent.destroy();
   return n / Number(values.seconds);
 }
@@ -197,8 +206,19 @@ async function main(): Promise<void> {
   }
   const keys = Object.keys(rows['http-proxy-3@2'] ?? {});
   console.log(`bench:http-proxy  ${CLIENTS} disconnecting SSE clients, 200 abandoned slow POSTs, a 10 s quiet stream (6 events)\n`);
-  console.log('measure'.padEnd(42) + Object.keys(rows).map((k) => k.padStart(28)).join(''));
-  for (const key of keys) console.log(key.padEnd(42) + Object.values(rows).map((r) => String(r[key]).padStart(28)).join(''));
+  console.log(
+    'measure'.padEnd(42) +
+      Object.keys(rows)
+        .map((k) => k.padStart(28))
+        .join(''),
+  );
+  for (const key of keys)
+    console.log(
+      key.padEnd(42) +
+        Object.values(rows)
+          .map((r) => String(r[key]).padStart(28))
+          .join(''),
+    );
   console.log('\n' + JSON.stringify(rows));
   upstream.close();
   upstream.closeAllConnections();

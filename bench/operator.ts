@@ -165,15 +165,21 @@ async function main(): Promise<void> {
     };
     if (STOCK) {
       // The harness's service range is a /24; 1,000 proxy Services need more virtual IPs.
-      await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'bench' }, spec: { cidrs: ['10.1.0.0/16'] } }));
+      await kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'bench' }, spec: { cidrs: ['10.1.0.0/16'] } }),
+      );
     }
     await kubectl(['apply', '-f', path.join(ROOT, CRD_FILE)]);
     await kubectl(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
-    await kubectl(['create', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } },
-    }));
+    await kubectl(
+      ['create', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } },
+      }),
+    );
     // Pods need the namespace's default ServiceAccount (made by the controller-manager).
     for (let i = 0; (await cp.kubectl(['get', 'serviceaccount', 'default', '-n', NAMESPACE])).code !== 0; i++) {
       if (i > 240) throw new Error('no default ServiceAccount in the bench namespace');
@@ -187,7 +193,10 @@ async function main(): Promise<void> {
     const operatorArgs = ['--resync-period', RESYNC, '--leader-election-namespace', 'default', '--proxyrunner-image', 'ghcr.io/mcpfleet/proxyrunner:bench'];
     if (values['operator-args']) operatorArgs.push(...values['operator-args'].split(/\s+/).filter((a) => a !== ''));
     const operatorEnv = Object.fromEntries(
-      values['operator-env'].split(';').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      values['operator-env']
+        .split(';')
+        .filter((kv) => kv.includes('='))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     op = await startOperator(cp.kubeconfigPath, operatorArgs, operatorEnv, operatorMain);
     const pid = op.pid;
@@ -239,7 +248,8 @@ async function main(): Promise<void> {
       const podsDone = [...readyPodsOf.values()].filter((n) => n >= 2).length;
       if (readyPods >= 2 * COUNT && Number.isNaN(podsReadyS)) podsReadyS = t;
       progress.push({ t, ready, podsDone });
-      if (tick % 20 === 0 || ready === COUNT) log(`${t.toFixed(1)} s: ${ready}/${COUNT} Ready (${podsDone} with both pods Ready), ${readyPods}/${2 * COUNT} pods Ready`);
+      if (tick % 20 === 0 || ready === COUNT)
+        log(`${t.toFixed(1)} s: ${ready}/${COUNT} Ready (${podsDone} with both pods Ready), ${readyPods}/${2 * COUNT} pods Ready`);
       if (ready === COUNT) {
         readyS = t;
         break;
@@ -308,14 +318,22 @@ async function main(): Promise<void> {
       ['operator', path.relative(ROOT, operatorMain), ''],
       ['created in', `${result.createSeconds} s`, ''],
       ['all Ready after', `${result.allReadySeconds} s`, `goal <= ${GOALS.readySeconds} s`],
-      ['  all pods Ready after', `${result.allPodsReadySeconds} s`, 'the control plane\'s part'],
+      ['  all pods Ready after', `${result.allPodsReadySeconds} s`, "the control plane's part"],
       ['operator peak RSS', `${result.peakRssMiB} MiB`, `goal < ${GOALS.peakRssMiB} MiB`],
-      ['  RSS: start, Ready, after idle', `${result.baselineRssMiB} / ${result.rssAtReadyMiB} / ${result.rssAfterIdleMiB} MiB`, `V8 heap used at Ready ${result.heapUsedAtReadyMiB} MiB`],
+      [
+        '  RSS: start, Ready, after idle',
+        `${result.baselineRssMiB} / ${result.rssAtReadyMiB} / ${result.rssAfterIdleMiB} MiB`,
+        `V8 heap used at Ready ${result.heapUsedAtReadyMiB} MiB`,
+      ],
       ['operator CPU until Ready', `${result.operatorCpuSeconds} s`, `${result.reconcilesUntilReady} reconciles`],
       ['API writes', String(result.writes), `${result.writesPerServer} per MCPServer`],
       ...Object.entries(result.writesByKind).map(([k, v]): [string, string, string] => [`  ${k}`, String(v), `${(v / COUNT).toFixed(2)} per MCPServer`]),
       ['reconcile errors', String(errors), ''],
-      [`writes in ${IDLE_S} s idle`, String(idleWrites), `goal ${GOALS.idleWrites}; ${reconcilesIdle} reconciles (resync), ${result.leaseWritesIdle} lease renewals`],
+      [
+        `writes in ${IDLE_S} s idle`,
+        String(idleWrites),
+        `goal ${GOALS.idleWrites}; ${reconcilesIdle} reconciles (resync), ${result.leaseWritesIdle} lease renewals`,
+      ],
     ];
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
@@ -380,8 +398,16 @@ async function floor(cp: ControlPlane): Promise<void> {
       const t = (performance.now() - started) / 1000;
       if (tick % 20 === 0 || ready >= want) log(`${t.toFixed(1)} s: ${ready}/${want} pods Ready`);
       if (ready >= want) {
-        const result = { count: COUNT, floor: true, controllers: STOCK ? 'stock' : 'tuned', appliedSeconds: Number(appliedS.toFixed(2)), allPodsReadySeconds: Number(t.toFixed(2)) };
-        process.stdout.write(`control-plane floor: ${COUNT} MCPServers' children applied in ${result.appliedSeconds} s, all ${want} pods Ready after ${result.allPodsReadySeconds} s\n`);
+        const result = {
+          count: COUNT,
+          floor: true,
+          controllers: STOCK ? 'stock' : 'tuned',
+          appliedSeconds: Number(appliedS.toFixed(2)),
+          allPodsReadySeconds: Number(t.toFixed(2)),
+        };
+        process.stdout.write(
+          `control-plane floor: ${COUNT} MCPServers' children applied in ${result.appliedSeconds} s, all ${want} pods Ready after ${result.allPodsReadySeconds} s\n`,
+        );
         process.stdout.write(JSON.stringify(result) + '\n');
         return;
       }

@@ -29,7 +29,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('npm run bench:pod-churn -- [--sessions 200000] [--concurrency 50] [--memory-limit 128Mi] [--upstream echo|everything] [--namespace bench-churn] [--out bench-results] [--keep]\n(needs `make cluster-up`; --keep leaves the MCPServer and namespace in place)');
+  console.log(
+    'npm run bench:pod-churn -- [--sessions 200000] [--concurrency 50] [--memory-limit 128Mi] [--upstream echo|everything] [--namespace bench-churn] [--out bench-results] [--keep]\n(needs `make cluster-up`; --keep leaves the MCPServer and namespace in place)',
+  );
   process.exit(0);
 }
 
@@ -40,7 +42,9 @@ if (values.upstream !== 'echo' && values.upstream !== 'everything') throw new Er
 if (!Number.isInteger(sessions) || sessions <= 0 || !Number.isInteger(concurrency) || concurrency <= 0) {
   throw new Error('--sessions and --concurrency must be positive integers');
 }
-console.log(`bench:pod-churn  ${sessions} sessions, ${concurrency} workers, proxy container limits.memory ${values['memory-limit']}, upstream ${values.upstream}; installing the chart`);
+console.log(
+  `bench:pod-churn  ${sessions} sessions, ${concurrency} workers, proxy container limits.memory ${values['memory-limit']}, upstream ${values.upstream}; installing the chart`,
+);
 await cluster.installChart();
 const { summary, samples } = await runPodChurn(cluster, {
   sessions,
@@ -57,18 +61,25 @@ const out = path.resolve(values.out);
 mkdirSync(out, { recursive: true });
 writeFileSync(path.join(out, 'pod-churn.json'), JSON.stringify({ summary, samples }, null, 2));
 const limit = summary.cgroup_limit_mb;
-writeFileSync(path.join(out, 'pod-churn.svg'), lineChart({
-  title: `proxyrunner container under session churn (limits.memory ${values['memory-limit']}, real cgroup)`,
-  xLabel: 'sessions (initialize → DELETE)',
-  yLabel: 'MiB',
-  series: [
-    { name: 'working set', color: '#1f77b4', points: samples.map((s) => [s.sessions, s.working_set_mb] as [number, number]) },
-    { name: 'cgroup usage', color: '#2ca02c', dashed: true, points: samples.map((s) => [s.sessions, s.cgroup_usage_mb] as [number, number]) },
-  ],
-  rules: Number.isFinite(limit) ? [{ y: limit, label: `limit ${values['memory-limit']}` }] : [],
-}));
+writeFileSync(
+  path.join(out, 'pod-churn.svg'),
+  lineChart({
+    title: `proxyrunner container under session churn (limits.memory ${values['memory-limit']}, real cgroup)`,
+    xLabel: 'sessions (initialize → DELETE)',
+    yLabel: 'MiB',
+    series: [
+      { name: 'working set', color: '#1f77b4', points: samples.map((s) => [s.sessions, s.working_set_mb] as [number, number]) },
+      { name: 'cgroup usage', color: '#2ca02c', dashed: true, points: samples.map((s) => [s.sessions, s.cgroup_usage_mb] as [number, number]) },
+    ],
+    rules: Number.isFinite(limit) ? [{ y: limit, label: `limit ${values['memory-limit']}` }] : [],
+  }),
+);
 console.log(`\nsessions ${summary.sessions}  ${summary.sessions_per_s}/s  failed requests ${summary.failed_requests}`);
-console.log(`working set: start ${summary.working_set_start_mb} MiB, after warm-up ${summary.working_set_after_warmup_mb} MiB, end ${summary.working_set_end_mb} MiB, peak ${summary.working_set_peak_mb} MiB (growth after warm-up ${summary.growth_after_warmup_mb} MiB); cgroup max usage ${summary.cgroup_max_usage_mb} MiB of ${summary.cgroup_limit_mb} MiB, limit hits ${summary.limit_hits}`);
-console.log(`restartCount ${summary.restart_count}, OOMKilled ${summary.oom_killed}; sessions created ${summary.sessions_created}, closed by DELETE ${summary.sessions_closed_client_delete}, active at end ${summary.sessions_active_end}`);
+console.log(
+  `working set: start ${summary.working_set_start_mb} MiB, after warm-up ${summary.working_set_after_warmup_mb} MiB, end ${summary.working_set_end_mb} MiB, peak ${summary.working_set_peak_mb} MiB (growth after warm-up ${summary.growth_after_warmup_mb} MiB); cgroup max usage ${summary.cgroup_max_usage_mb} MiB of ${summary.cgroup_limit_mb} MiB, limit hits ${summary.limit_hits}`,
+);
+console.log(
+  `restartCount ${summary.restart_count}, OOMKilled ${summary.oom_killed}; sessions created ${summary.sessions_created}, closed by DELETE ${summary.sessions_closed_client_delete}, active at end ${summary.sessions_active_end}`,
+);
 console.log(`samples: ${out}/pod-churn.json   chart: ${out}/pod-churn.svg\n`);
 console.log(JSON.stringify(summary));

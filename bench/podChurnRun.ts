@@ -113,12 +113,21 @@ interface CgroupMemory {
 export async function readCgroupMemory(cg: { dir: string; v2: boolean }): Promise<CgroupMemory> {
   const num = async (f: string): Promise<number> => Number((await readFile(`${cg.dir}/${f}`, 'utf8')).trim().split(/\s+/)[0]);
   const stat = Object.fromEntries(
-    (await readFile(`${cg.dir}/memory.stat`, 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]).map(([k, v]) => [k, Number(v)]),
+    (await readFile(`${cg.dir}/memory.stat`, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string])
+      .map(([k, v]) => [k, Number(v)]),
   );
   if (cg.v2) {
     const usage = await num('memory.current');
     const peak = await num('memory.peak').catch(() => NaN);
-    const events = Object.fromEntries((await readFile(`${cg.dir}/memory.events`, 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]));
+    const events = Object.fromEntries(
+      (await readFile(`${cg.dir}/memory.events`, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ') as [string, string]),
+    );
     return { usage, workingSet: usage - (stat['inactive_file'] ?? 0), limit: await num('memory.max'), maxUsage: peak, failcnt: Number(events['max'] ?? 0) };
   }
   const usage = await num('memory.usage_in_bytes');
@@ -172,7 +181,10 @@ export async function runPodChurn(cluster: Cluster, o: PodChurnOptions): Promise
   const samples: PodChurnSample[] = [await take(0)];
   let peak = samples[0]!.working_set_mb;
   const peakTimer = setInterval(() => {
-    readCgroupMemory(cg).then((m) => (peak = Math.max(peak, m.workingSet / MiB)), () => {});
+    readCgroupMemory(cg).then(
+      (m) => (peak = Math.max(peak, m.workingSet / MiB)),
+      () => {},
+    );
   }, 250);
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
@@ -196,11 +208,15 @@ export async function runPodChurn(cluster: Cluster, o: PodChurnOptions): Promise
       if (done >= nextSample) {
         const at = nextSample;
         nextSample += sampleEvery;
-        sampling = sampling.then(async () => {
-          const s = await take(at);
-          samples.push(s);
-          log(`${String(at).padStart(7)} sessions ${s.seconds.toFixed(1).padStart(7)} s  working set ${s.working_set_mb.toFixed(1).padStart(6)} MiB  cgroup usage ${s.cgroup_usage_mb.toFixed(1).padStart(6)} MiB  active ${s.sessions_active}  restarts ${s.restart_count}  errors ${errors}`);
-        }).catch((err: unknown) => log(`sample at ${at} failed: ${String(err)}`));
+        sampling = sampling
+          .then(async () => {
+            const s = await take(at);
+            samples.push(s);
+            log(
+              `${String(at).padStart(7)} sessions ${s.seconds.toFixed(1).padStart(7)} s  working set ${s.working_set_mb.toFixed(1).padStart(6)} MiB  cgroup usage ${s.cgroup_usage_mb.toFixed(1).padStart(6)} MiB  active ${s.sessions_active}  restarts ${s.restart_count}  errors ${errors}`,
+            );
+          })
+          .catch((err: unknown) => log(`sample at ${at} failed: ${String(err)}`));
       }
     }
   };

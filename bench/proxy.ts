@@ -107,7 +107,15 @@ async function load(targets: Target[], perTarget: number): Promise<Result[]> {
       agent.destroy();
       latencies.sort((a, b) => a - b);
       const cpuUsPerRequest = target.pid ? (ticks * 10_000) / Math.max(1, latencies.length) : undefined;
-      return { target: target.label, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUsPerRequest };
+      return {
+        target: target.label,
+        requests: latencies.length,
+        errors,
+        rps: latencies.length / elapsed,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        cpuUsPerRequest,
+      };
     }),
   );
 }
@@ -129,7 +137,9 @@ async function startNaive(targetUrl: string, client: 'http' | 'undici'): Promise
 async function main(): Promise<void> {
   const extra = values['proxy-args'] ? values['proxy-args'].split(' ') : [];
   if (values['memory-limit']) extra.push('--memory-limit', values['memory-limit']);
-  console.log(`bench:proxy  upstream=${values.upstream}  concurrency=${concurrency}  ${seconds}s x ${rounds} rounds (after ${warmup}s warm-up)  proxy: sessions tracked, metrics on${extra.length ? ' ' + extra.join(' ') : ', V8 default heap'}`);
+  console.log(
+    `bench:proxy  upstream=${values.upstream}  concurrency=${concurrency}  ${seconds}s x ${rounds} rounds (after ${warmup}s warm-up)  proxy: sessions tracked, metrics on${extra.length ? ' ' + extra.join(' ') : ', V8 default heap'}`,
+  );
   const direct: Result[] = [];
   const proxied: Result[] = [];
   const naive: Result[] = [];
@@ -185,7 +195,9 @@ async function main(): Promise<void> {
   console.log(`\nside by side (all serving at the same moment, ${Math.ceil(concurrency / together)} clients each): CPU per request`);
   for (const { proxy: p, naive: n, naiveUndici: u } of sideBySide) {
     const undici = u ? `   undici ${cpuOf(u).toFixed(0)} µs/req (${u.rps.toFixed(0)} req/s)   undici/naive ${(cpuOf(u) / cpuOf(n)).toFixed(2)}` : '';
-    console.log(`  proxy ${cpuOf(p).toFixed(0)} µs/req (${p.rps.toFixed(0)} req/s)   naive ${cpuOf(n).toFixed(0)} µs/req (${n.rps.toFixed(0)} req/s)   proxy/naive ${(cpuOf(p) / cpuOf(n)).toFixed(2)}${undici}`);
+    console.log(
+      `  proxy ${cpuOf(p).toFixed(0)} µs/req (${p.rps.toFixed(0)} req/s)   naive ${cpuOf(n).toFixed(0)} µs/req (${n.rps.toFixed(0)} req/s)   proxy/naive ${(cpuOf(p) / cpuOf(n)).toFixed(2)}${undici}`,
+    );
   }
   const sideRatio = medianOf(sideBySide.map(({ proxy: p, naive: n }) => cpuOf(p) / cpuOf(n)));
   const undiciRatios = sideBySide.flatMap(({ naive: n, naiveUndici: u }) => (u ? [cpuOf(u) / cpuOf(n)] : []));
@@ -216,7 +228,13 @@ async function main(): Promise<void> {
           side_by_side_undici_cpu_ratio: Number((undiciRatio as number).toFixed(2)),
         }
       : {}),
-    errors: [...direct, ...proxied, ...naive, ...naiveUndici, ...sideBySide.flatMap((x) => [x.proxy, x.naive, ...(x.naiveUndici ? [x.naiveUndici] : [])])].reduce((n, r) => n + r.errors, 0),
+    errors: [
+      ...direct,
+      ...proxied,
+      ...naive,
+      ...naiveUndici,
+      ...sideBySide.flatMap((x) => [x.proxy, x.naive, ...(x.naiveUndici ? [x.naiveUndici] : [])]),
+    ].reduce((n, r) => n + r.errors, 0),
   };
   if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
   console.log('\n' + JSON.stringify(summary));

@@ -24,7 +24,7 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 function niceStep(range: number, ticks: number): number {
   const raw = range / ticks;
   const pow = 10 ** Math.floor(Math.log10(raw));
-  return ([1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? 10 * pow);
+  return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? 10 * pow;
 }
 
 export function lineChart(options: ChartOptions): string {
@@ -64,7 +64,9 @@ export function lineChart(options: ChartOptions): string {
     const path = s.points.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     out.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     const ly = m.top + 10 + i * 20;
-    out.push(`<line x1="${width - m.right + 15}" x2="${width - m.right + 45}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${width - m.right + 15}" x2="${width - m.right + 45}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${width - m.right + 52}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');

@@ -1,11 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { cgroupMemoryLimit, heapFlags, heapSizing } from './memory.ts';
 
-const files = (map: Record<string, string>) => (path: string): string => {
-  const text = map[path];
-  if (text === undefined) throw new Error('ENOENT');
-  return text;
-};
+const files =
+  (map: Record<string, string>) =>
+  (path: string): string => {
+    const text = map[path];
+    if (text === undefined) throw new Error('ENOENT');
+    return text;
+  };
 
 describe('cgroupMemoryLimit', () => {
   it('reads cgroup v2', () => {

@@ -99,7 +99,10 @@ export async function render(root: string, helm: string): Promise<Rendered> {
     const e = err as { stderr?: string; message: string };
     throw new Error(`helm template failed: ${e.stderr ?? e.message}`, { cause: err });
   }
-  const body = withoutHelmLabels(manifests).replace(/^---\n/, '').trimEnd() + '\n';
+  const body =
+    withoutHelmLabels(manifests)
+      .replace(/^---\n/, '')
+      .trimEnd() + '\n';
 
   const install = [
     '# mcpfleet: the CRD, the mcpfleet-system namespace and the operator (RBAC for every namespace,',

@@ -15,7 +15,15 @@ import { parseArgs } from 'node:util';
 import { McpHttpClient, toolCall } from '../test/support/mcpHttp.ts';
 import { scrape } from '../test/support/metrics.ts';
 import { freePort, ROOT, startProxy, waitForPort } from '../test/support/processes.ts';
-import { allPanels, loadDashboard, prometheusVersion, startPrometheus, substitute, type GrafanaPanel, type PrometheusProcess } from '../test/support/prometheus.ts';
+import {
+  allPanels,
+  loadDashboard,
+  prometheusVersion,
+  startPrometheus,
+  substitute,
+  type GrafanaPanel,
+  type PrometheusProcess,
+} from '../test/support/prometheus.ts';
 import { abandonedSession, fullSession, malformedRequest } from '../test/monitoring/load.ts';
 
 const { values } = parseArgs({
@@ -238,7 +246,12 @@ interface FieldDefaults {
 }
 
 function styleFor(name: string, index: number, defaults: FieldDefaults, overrides: Override[]): Omit<Line, 'name' | 'points'> {
-  const style = { color: PALETTE[index % PALETTE.length] as string, dashed: false, width: defaults.custom?.lineWidth ?? 1, fill: defaults.custom?.fillOpacity ?? 0 };
+  const style = {
+    color: PALETTE[index % PALETTE.length] as string,
+    dashed: false,
+    width: defaults.custom?.lineWidth ?? 1,
+    fill: defaults.custom?.fillOpacity ?? 0,
+  };
   for (const o of overrides) {
     const { id, options } = o.matcher;
     const hit = id === 'byName' ? options === name : id === 'byRegexp' ? new RegExp(options.replace(/^\/|\/$/g, '')).test(name) : false;
@@ -306,7 +319,8 @@ function timeseries(box: Box, panel: GrafanaPanel, lines: Line[], start: number,
   const values = lines.flatMap((l) => l.points.map(([, v]) => v)).filter(Number.isFinite);
   const dataMax = values.length ? Math.max(...values) : 1;
   const lo = defaults.min ?? Math.min(0, ...values);
-  const threshold = defaults.custom?.thresholdsStyle?.mode === 'line' ? (defaults.thresholds?.steps.find((s) => s.value !== null)?.value ?? undefined) : undefined;
+  const threshold =
+    defaults.custom?.thresholdsStyle?.mode === 'line' ? (defaults.thresholds?.steps.find((s) => s.value !== null)?.value ?? undefined) : undefined;
   const hiWanted = Math.max(dataMax, threshold ?? -Infinity);
   const ys = ticks(lo, defaults.max !== undefined && defaults.max >= hiWanted ? defaults.max : hiWanted * 1.05 || 1, defaults.unit);
   const hi = ys[ys.length - 1] as number;
@@ -324,7 +338,9 @@ function timeseries(box: Box, panel: GrafanaPanel, lines: Line[], start: number,
     out.push(`<text x="${sx(t).toFixed(1)}" y="${plot.y + plot.h + 15}" text-anchor="middle" font-size="10.5" fill="${C.dim}">${label}</text>`);
   }
   if (threshold !== undefined) {
-    out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${sy(threshold).toFixed(1)}" y2="${sy(threshold).toFixed(1)}" stroke="${C.red}" stroke-dasharray="6 4"/>`);
+    out.push(
+      `<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${sy(threshold).toFixed(1)}" y2="${sy(threshold).toFixed(1)}" stroke="${C.red}" stroke-dasharray="6 4"/>`,
+    );
   }
   for (const line of lines) {
     // Split at gaps (NaN: no traffic for a quantile; missing steps).
@@ -345,16 +361,22 @@ function timeseries(box: Box, panel: GrafanaPanel, lines: Line[], start: number,
       if (line.fill > 0 && seg.length > 1) {
         const first = seg[0] as [number, number];
         const last = seg[seg.length - 1] as [number, number];
-        out.push(`<path d="${d} L${sx(last[0]).toFixed(1)},${sy(Math.max(lo, 0)).toFixed(1)} L${sx(first[0]).toFixed(1)},${sy(Math.max(lo, 0)).toFixed(1)} Z" fill="${line.color}" fill-opacity="${(line.fill / 100).toFixed(2)}" stroke="none"/>`);
+        out.push(
+          `<path d="${d} L${sx(last[0]).toFixed(1)},${sy(Math.max(lo, 0)).toFixed(1)} L${sx(first[0]).toFixed(1)},${sy(Math.max(lo, 0)).toFixed(1)} Z" fill="${line.color}" fill-opacity="${(line.fill / 100).toFixed(2)}" stroke="none"/>`,
+        );
       }
-      out.push(`<path d="${d}" fill="none" stroke="${line.color}" stroke-width="${line.width === 1 ? 1.3 : line.width}"${line.dashed ? ' stroke-dasharray="8 6"' : ''} stroke-linejoin="round"/>`);
+      out.push(
+        `<path d="${d}" fill="none" stroke="${line.color}" stroke-width="${line.width === 1 ? 1.3 : line.width}"${line.dashed ? ' stroke-dasharray="8 6"' : ''} stroke-linejoin="round"/>`,
+      );
     }
   }
   if (!lines.length) out.push(`<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h / 2}" text-anchor="middle" fill="${C.dim}">No data</text>`);
   const ly0 = box.y + box.h - legendH + 8;
   for (const { x, row: r, line } of legend) {
     const y = ly0 + r * 16;
-    out.push(`<line x1="${box.x + 12 + x}" x2="${box.x + 28 + x}" y1="${y}" y2="${y}" stroke="${line.color}" stroke-width="3"${line.dashed ? ' stroke-dasharray="4 3"' : ''}/>`);
+    out.push(
+      `<line x1="${box.x + 12 + x}" x2="${box.x + 28 + x}" y1="${y}" y2="${y}" stroke="${line.color}" stroke-width="3"${line.dashed ? ' stroke-dasharray="4 3"' : ''}/>`,
+    );
     out.push(`<text x="${box.x + 33 + x}" y="${y + 4}" font-size="11" fill="${C.text}">${esc(line.name)}</text>`);
   }
   return out.join('\n');
@@ -379,8 +401,15 @@ function stat(box: Box, panel: GrafanaPanel, lines: Line[]): string {
     out.push(`<path d="${d} L${box.x + box.w},${box.y + box.h - 4} L${box.x},${box.y + box.h - 4} Z" fill="${color}" fill-opacity="0.15"/>`);
     out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-opacity="0.6" stroke-width="1.2"/>`);
   }
-  const shown = defaults.unit === 'short' || defaults.unit === undefined ? (defaults.decimals !== undefined ? last.toFixed(defaults.decimals) : fmtNum(last)) : fmt(defaults.unit, last);
-  out.push(`<text x="${box.x + box.w / 2}" y="${box.y + box.h / 2 + 18}" text-anchor="middle" font-size="34" font-weight="600" fill="${color}">${esc(shown)}</text>`);
+  const shown =
+    defaults.unit === 'short' || defaults.unit === undefined
+      ? defaults.decimals !== undefined
+        ? last.toFixed(defaults.decimals)
+        : fmtNum(last)
+      : fmt(defaults.unit, last);
+  out.push(
+    `<text x="${box.x + box.w / 2}" y="${box.y + box.h / 2 + 18}" text-anchor="middle" font-size="34" font-weight="600" fill="${color}">${esc(shown)}</text>`,
+  );
   return out.join('\n');
 }
 
@@ -397,15 +426,24 @@ async function main(): Promise<void> {
   const firstEcho = startEcho(echoPort);
   await waitForPort(echoPort, 15_000, firstEcho);
   const proxy = await startProxy([
-    '--transport', 'streamable-http',
-    '--target-url', `http://127.0.0.1:${echoPort}/mcp`,
-    '--memory-limit', '128Mi',
-    '--max-sessions', '150',
-    '--session-idle-timeout', '15s',
-    '--log-level', 'error',
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    `http://127.0.0.1:${echoPort}/mcp`,
+    '--memory-limit',
+    '128Mi',
+    '--max-sessions',
+    '150',
+    '--session-idle-timeout',
+    '15s',
+    '--log-level',
+    'error',
   ]);
   proxyHolder.stop = () => proxy.stop();
-  const prom = await startPrometheus({ scrapeInterval: '1s', targets: [{ job: 'mcpfleet-proxyrunner', target: `127.0.0.1:${proxy.metricsPort}`, labels: LABELS }] });
+  const prom = await startPrometheus({
+    scrapeInterval: '1s',
+    targets: [{ job: 'mcpfleet-proxyrunner', target: `127.0.0.1:${proxy.metricsPort}`, labels: LABELS }],
+  });
   let echo: ChildProcess = firstEcho;
   let load: LoadResult | undefined;
   try {
@@ -420,7 +458,12 @@ async function main(): Promise<void> {
     // What the run did, from the proxy itself and from Prometheus.
     const own = await scrape(proxy.metricsUrl);
     const reasons = ['client_delete', 'upstream_not_found', 'idle_timeout', 'evicted', 'upstream_closed'];
-    const promClosed = Object.fromEntries((await prom.vector('sum by (reason) (mcpfleet_proxy_sessions_closed_total)')).map((s): [string, number] => [String(s.metric['reason']), Number(s.value[1])]));
+    const promClosed = Object.fromEntries(
+      (await prom.vector('sum by (reason) (mcpfleet_proxy_sessions_closed_total)')).map((s): [string, number] => [
+        String(s.metric['reason']),
+        Number(s.value[1]),
+      ]),
+    );
     const summary = {
       seconds: end - start,
       prometheus: version,
@@ -429,7 +472,9 @@ async function main(): Promise<void> {
       closed_by_reason_proxy: Object.fromEntries(reasons.map((r) => [r, own.value('mcpfleet_proxy_sessions_closed_total', { reason: r })])),
       closed_by_reason_prometheus: promClosed,
       requests: own.value('mcpfleet_proxy_requests_total'),
-      upstream_errors: Object.fromEntries(['connect', 'timeout', 'reset', 'protocol', 'process_exit'].map((k) => [k, own.value('mcpfleet_proxy_upstream_errors_total', { kind: k })])),
+      upstream_errors: Object.fromEntries(
+        ['connect', 'timeout', 'reset', 'protocol', 'process_exit'].map((k) => [k, own.value('mcpfleet_proxy_upstream_errors_total', { kind: k })]),
+      ),
     };
     console.log(JSON.stringify(summary, null, 2));
 

@@ -19,9 +19,13 @@ describe('listen', () => {
     const port = await occupied();
     const second = net.createServer();
     open.push(second);
-    const err = await listen(second, { host: '127.0.0.1', port, portFlag: 'metrics-port', hostFlag: 'metrics-host', what: 'metrics listener' }).catch((e: unknown) => e);
+    const err = await listen(second, { host: '127.0.0.1', port, portFlag: 'metrics-port', hostFlag: 'metrics-host', what: 'metrics listener' }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(StartupError);
-    expect((err as Error).message).toBe(`metrics listener: 127.0.0.1:${port} is already in use by another process; choose another port with --metrics-port (or MCPFLEET_METRICS_PORT)`);
+    expect((err as Error).message).toBe(
+      `metrics listener: 127.0.0.1:${port} is already in use by another process; choose another port with --metrics-port (or MCPFLEET_METRICS_PORT)`,
+    );
     expect(((err as Error).cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
   });
 

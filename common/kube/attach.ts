@@ -65,7 +65,13 @@ export interface AttachStream {
 export function attachUrl(server: string, req: Pick<AttachRequest, 'namespace' | 'pod' | 'container'>): URL {
   const url = new URL(`${server}${objectPath(POD, req.namespace, req.pod)}/attach`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  for (const [k, v] of [['container', req.container], ['stdin', 'true'], ['stdout', 'true'], ['stderr', 'true']] as const) url.searchParams.set(k, v);
+  for (const [k, v] of [
+    ['container', req.container],
+    ['stdin', 'true'],
+    ['stdout', 'true'],
+    ['stderr', 'true'],
+  ] as const)
+    url.searchParams.set(k, v);
   return url;
 }
 

@@ -88,4 +88,3 @@ export function keyString(key: ObjectKey): string {
 export function keyOf(namespace: string | undefined, name: string): string {
   return namespace === undefined || namespace === '' ? name : `${namespace}/${name}`;
 }
-

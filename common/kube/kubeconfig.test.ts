@@ -19,7 +19,10 @@ describe('kubeconfig', () => {
         kind: 'Config',
         clusters: [
           { name: 'a', cluster: { server: 'https://a.example:6443/', 'certificate-authority': 'ca.crt' } },
-          { name: 'b', cluster: { server: 'https://b.example', 'certificate-authority-data': Buffer.from('B CA').toString('base64'), 'insecure-skip-tls-verify': true } },
+          {
+            name: 'b',
+            cluster: { server: 'https://b.example', 'certificate-authority-data': Buffer.from('B CA').toString('base64'), 'insecure-skip-tls-verify': true },
+          },
         ],
         users: [
           { name: 'ua', user: { token: 'tok-a' } },
@@ -57,7 +60,9 @@ describe('kubeconfig', () => {
       file,
       stringify({
         clusters: [{ name: 'c', cluster: { server: 'https://c.example' } }],
-        users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugin.sh', env: [{ name: 'GREETING', value: 'hi' }] } } }],
+        users: [
+          { name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugin.sh', env: [{ name: 'GREETING', value: 'hi' }] } } },
+        ],
         contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
         'current-context': 'x',
       }),

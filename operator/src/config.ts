@@ -36,11 +36,25 @@ export interface OperatorConfig {
 export const DEFAULT_PROXYRUNNER_IMAGE = `ghcr.io/mcpfleet/proxyrunner:${VERSION}`;
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file (default: the first file in $KUBECONFIG, else the in-cluster ServiceAccount, else ~/.kube/config)' },
+  {
+    name: 'kubeconfig',
+    kind: 'string',
+    help: 'kubeconfig file (default: the first file in $KUBECONFIG, else the in-cluster ServiceAccount, else ~/.kube/config)',
+  },
   { name: 'watch-namespace', kind: 'string', default: '', env: ['WATCH_NAMESPACE'], help: 'namespace(s) to watch, comma-separated; empty watches all' },
   { name: 'proxyrunner-image', kind: 'string', default: DEFAULT_PROXYRUNNER_IMAGE, help: 'image of the proxyrunner Deployments the operator creates' },
-  { name: 'proxyrunner-image-pull-secrets', kind: 'string', default: '', help: 'Secrets (comma-separated names) the proxyrunner pods pull their image with; each must exist in the MCPServer\'s namespace' },
-  { name: 'default-session-idle-timeout', kind: 'duration', default: PROXY_DEFAULTS.sessionIdleTimeout, help: 'sessionIdleTimeout of MCPServers that do not set it' },
+  {
+    name: 'proxyrunner-image-pull-secrets',
+    kind: 'string',
+    default: '',
+    help: "Secrets (comma-separated names) the proxyrunner pods pull their image with; each must exist in the MCPServer's namespace",
+  },
+  {
+    name: 'default-session-idle-timeout',
+    kind: 'duration',
+    default: PROXY_DEFAULTS.sessionIdleTimeout,
+    help: 'sessionIdleTimeout of MCPServers that do not set it',
+  },
   { name: 'default-max-sessions', kind: 'int', default: String(PROXY_DEFAULTS.maxSessions), help: 'maxSessions of MCPServers that do not set it' },
   { name: 'metrics-host', kind: 'string', default: '0.0.0.0', help: 'address of the /metrics, /healthz and /readyz listener' },
   { name: 'metrics-port', kind: 'int', default: '9464', help: 'port of /metrics, /healthz and /readyz' },
@@ -49,7 +63,12 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'requeue-base-delay', kind: 'duration', default: '500ms', help: 'first retry delay of a failed reconcile; doubles per consecutive failure' },
   { name: 'requeue-max-delay', kind: 'duration', default: '5m', help: 'longest retry delay of a failed reconcile' },
   { name: 'leader-elect', kind: 'bool', default: 'true', help: 'hold a Lease so only one replica writes; --leader-elect=false for a single replica' },
-  { name: 'leader-election-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: 'namespace of the Lease (default: the pod\'s, else the kubeconfig context\'s, else default)' },
+  {
+    name: 'leader-election-namespace',
+    kind: 'string',
+    env: ['POD_NAMESPACE'],
+    help: "namespace of the Lease (default: the pod's, else the kubeconfig context's, else default)",
+  },
   { name: 'leader-election-id', kind: 'string', default: 'mcpfleet-operator', help: 'name of the Lease' },
   { name: 'lease-duration', kind: 'duration', default: '15s', help: 'how long a Lease not renewed keeps others from taking over' },
   { name: 'renew-deadline', kind: 'duration', default: '10s', help: 'the leader stops writing when it could not renew for this long' },

@@ -84,7 +84,7 @@ export function createMetrics(sources: MetricsSources): OperatorMetrics {
     // One series per MCPServer (as kube-state-metrics does per object): what the
     // "not Ready for 10 minutes" alert needs. Stopped servers are expected not to serve.
     name: 'mcpfleet_operator_mcpserver_ready',
-    help: '1 when the MCPServer\'s Ready condition is True, else 0; MCPServers in phase Stopped are not exported.',
+    help: "1 when the MCPServer's Ready condition is True, else 0; MCPServers in phase Stopped are not exported.",
     labelNames: ['namespace', 'mcpserver'],
     registers: [registry],
     collect() {

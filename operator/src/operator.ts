@@ -23,7 +23,11 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export async function startOperator(config: OperatorConfig, log: Logger, access: ClusterAccess = loadClusterAccess(config.kubeconfig)): Promise<RunningOperator> {
+export async function startOperator(
+  config: OperatorConfig,
+  log: Logger,
+  access: ClusterAccess = loadClusterAccess(config.kubeconfig),
+): Promise<RunningOperator> {
   // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let queue: WorkQueue<ObjectKey> | undefined;
   // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
@@ -54,7 +58,12 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
   const watched = createCaches({ client, namespaces: config.watchNamespaces, log, onRestart: (resource, reason) => metrics.watchRestarted(resource, reason) });
   caches = watched;
 
-  const reconciler = new Reconciler({ client, caches: watched, build: { proxyrunnerImage: config.proxyrunnerImage, proxyrunnerImagePullSecrets: config.proxyrunnerImagePullSecrets, proxyDefaults: config.proxyDefaults }, log });
+  const reconciler = new Reconciler({
+    client,
+    caches: watched,
+    build: { proxyrunnerImage: config.proxyrunnerImage, proxyrunnerImagePullSecrets: config.proxyrunnerImagePullSecrets, proxyDefaults: config.proxyDefaults },
+    log,
+  });
   const workQueue = new WorkQueue<ObjectKey>({
     keyId: keyString,
     concurrency: config.concurrency,
@@ -64,7 +73,11 @@ export async function startOperator(config: OperatorConfig, log: Logger, access:
     onDone: (key, result, seconds, err) => {
       metrics.reconciled(result, seconds);
       if (result === 'error' && !(err instanceof NotLeaderError)) {
-        log.warn('reconcile failed, will retry', { mcpserver: keyString(key), failures: workQueue.failuresOf(key), err: err instanceof Error ? err : String(err) });
+        log.warn('reconcile failed, will retry', {
+          mcpserver: keyString(key),
+          failures: workQueue.failuresOf(key),
+          err: err instanceof Error ? err : String(err),
+        });
       }
     },
   });

@@ -73,21 +73,27 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     ? (await import('./auth/authnSetup.ts')).createAuthentication(config.authn, metrics.registry, log, Object.keys(upstream.routes), config.maxSessions)
     : undefined;
 
-  const pipeline = createPipeline({ routes: { ...upstream.routes, ...authn?.routes }, maxBodyBytes: budget.maxBodyBytes, pool, metrics, log, authenticate: authn?.step, access: access?.stage });
-  const mcpServer = http.createServer(
-    {
-      // Slow clients: headers and the whole request must arrive in bounded time.
-      // Responses (SSE streams) have no such limit. Node rejects headersTimeout >
-      // requestTimeout, hence the max().
-      headersTimeout: config.clientHeaderTimeoutMs,
-      requestTimeout: Math.max(config.clientBodyTimeoutMs, config.clientHeaderTimeoutMs),
-      keepAliveTimeout: 65_000,
-      connectionsCheckingInterval: Math.min(1_000, config.clientHeaderTimeoutMs),
-      // Strict HTTP parsing whatever NODE_OPTIONS says (--insecure-http-parser would
-      // let malformed framing through to the upstream).
-      insecureHTTPParser: false,
-    },
-  );
+  const pipeline = createPipeline({
+    routes: { ...upstream.routes, ...authn?.routes },
+    maxBodyBytes: budget.maxBodyBytes,
+    pool,
+    metrics,
+    log,
+    authenticate: authn?.step,
+    access: access?.stage,
+  });
+  const mcpServer = http.createServer({
+    // Slow clients: headers and the whole request must arrive in bounded time.
+    // Responses (SSE streams) have no such limit. Node rejects headersTimeout >
+    // requestTimeout, hence the max().
+    headersTimeout: config.clientHeaderTimeoutMs,
+    requestTimeout: Math.max(config.clientBodyTimeoutMs, config.clientHeaderTimeoutMs),
+    keepAliveTimeout: 65_000,
+    connectionsCheckingInterval: Math.min(1_000, config.clientHeaderTimeoutMs),
+    // Strict HTTP parsing whatever NODE_OPTIONS says (--insecure-http-parser would
+    // let malformed framing through to the upstream).
+    insecureHTTPParser: false,
+  });
   // Dead stream buffers beyond a quarter of the buffer budget are collected at once.
   const collector = startBufferCollector({ thresholdBytes: Math.floor(budget.bufferBytes / 4) });
   admission = createAdmission(mcpServer, budget, pool, metrics, pipeline);
@@ -107,7 +113,13 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
   );
   try {
     await listen(mcpServer, { host: config.host, port: config.port, hostFlag: 'host', portFlag: 'port', what: 'MCP listener' });
-    await listen(diagnosticsServer, { host: config.metricsHost, port: config.metricsPort, hostFlag: 'metrics-host', portFlag: 'metrics-port', what: 'metrics listener' });
+    await listen(diagnosticsServer, {
+      host: config.metricsHost,
+      port: config.metricsPort,
+      hostFlag: 'metrics-host',
+      portFlag: 'metrics-port',
+      what: 'metrics listener',
+    });
   } catch (err) {
     mcpServer.close();
     diagnosticsServer.close();

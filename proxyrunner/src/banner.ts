@@ -8,7 +8,10 @@ export function shouldPrintBanner(mode: ProxyConfig['banner'], stderrIsTTY: bool
   return mode === 'always' || (mode === 'auto' && stderrIsTTY);
 }
 
-export function bannerText(config: Pick<ProxyConfig, 'transport' | 'proxyMode' | 'command' | 'targetUrl' | 'attach'>, urls: { mcpUrl: string; metricsUrl: string }): string {
+export function bannerText(
+  config: Pick<ProxyConfig, 'transport' | 'proxyMode' | 'command' | 'targetUrl' | 'attach'>,
+  urls: { mcpUrl: string; metricsUrl: string },
+): string {
   const upstream =
     config.transport === 'stdio'
       ? config.attach

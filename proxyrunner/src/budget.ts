@@ -83,7 +83,9 @@ export function deriveBudget(limitBytes: number | undefined, overrides: BudgetOv
   const maxBodyBytes = overrides.maxBodyBytes ?? maxMessageBytes;
   const bufferBytes = overrides.bufferBytes ?? Math.max(derivedBuffer, 2 * maxMessageBytes);
   if (maxBodyBytes > maxMessageBytes) {
-    throw new RangeError(`--max-body-bytes (${maxBodyBytes}) cannot exceed --max-message-bytes (${maxMessageBytes}): a request body is a message the proxy parses`);
+    throw new RangeError(
+      `--max-body-bytes (${maxBodyBytes}) cannot exceed --max-message-bytes (${maxMessageBytes}): a request body is a message the proxy parses`,
+    );
   }
   if (maxMessageBytes > bufferBytes) {
     throw new RangeError(`--max-message-bytes (${maxMessageBytes}) cannot exceed --max-buffered-bytes (${bufferBytes})`);

@@ -70,7 +70,11 @@ describe('parseConfig', () => {
     const config = parse(['--attach-selector', 'app.kubernetes.io/instance=demo'], { POD_NAMESPACE: 'tools' });
     expect(config.attach).toEqual({ selector: 'app.kubernetes.io/instance=demo', namespace: 'tools', container: 'mcp' });
     expect(config.command).toEqual([]);
-    expect(parse(['--attach-selector', 'a=b', '--attach-namespace', 'ns', '--attach-container', 'srv']).attach).toEqual({ selector: 'a=b', namespace: 'ns', container: 'srv' });
+    expect(parse(['--attach-selector', 'a=b', '--attach-namespace', 'ns', '--attach-container', 'srv']).attach).toEqual({
+      selector: 'a=b',
+      namespace: 'ns',
+      container: 'srv',
+    });
   });
 
   it('isolates stdio per session only where a process is spawned', () => {
@@ -91,7 +95,18 @@ describe('parseConfig', () => {
 describe('helpText', () => {
   it('documents every flag with its environment variable', () => {
     const text = helpText();
-    for (const flag of ['transport', 'target-url', 'proxy-mode', 'port', 'metrics-port', 'session-idle-timeout', 'max-sessions', 'max-body-bytes', 'memory-limit', 'enable-debug']) {
+    for (const flag of [
+      'transport',
+      'target-url',
+      'proxy-mode',
+      'port',
+      'metrics-port',
+      'session-idle-timeout',
+      'max-sessions',
+      'max-body-bytes',
+      'memory-limit',
+      'enable-debug',
+    ]) {
       expect(text).toContain(`--${flag}`);
       expect(text).toContain(envName(flag));
     }

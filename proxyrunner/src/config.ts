@@ -49,12 +49,17 @@ export interface ProxyConfig {
 }
 
 export type SessionStorageConfig =
-  | { provider: 'memory' }
-  | { provider: 'redis'; address: string; db: number; keyPrefix: string; passwordFile: string | undefined };
+  { provider: 'memory' } | { provider: 'redis'; address: string; db: number; keyPrefix: string; passwordFile: string | undefined };
 
 // Shared session storage (issue 14): the operator sets none of these yet, so they stay here.
 const SESSION_STORAGE_FLAGS: readonly FlagSpec[] = [
-  { name: 'session-storage', kind: 'string', default: 'memory', choices: ['memory', 'redis'], help: 'where sessions live: this process, or a Redis shared by every replica (streamable-http transparent path)' },
+  {
+    name: 'session-storage',
+    kind: 'string',
+    default: 'memory',
+    choices: ['memory', 'redis'],
+    help: 'where sessions live: this process, or a Redis shared by every replica (streamable-http transparent path)',
+  },
   { name: 'redis-address', kind: 'string', help: 'Redis host:port for --session-storage redis' },
   { name: 'redis-db', kind: 'int', default: '0', help: 'Redis database number' },
   { name: 'redis-key-prefix', kind: 'string', default: 'mcpfleet', help: 'prefix of every Redis key (one per proxied MCP server)' },
@@ -113,7 +118,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     throw new UsageError(`--stdio-isolation session applies to --transport stdio only (got ${transport})`);
   }
   if (stdioIsolation === 'session' && selector) {
-    throw new UsageError('--stdio-isolation session cannot attach to a pod: an attached pod is one process, so it is shared (one backend pod per session is not offered)');
+    throw new UsageError(
+      '--stdio-isolation session cannot attach to a pod: an attached pod is one process, so it is shared (one backend pod per session is not offered)',
+    );
   }
   const attach =
     transport === 'stdio' && selector
@@ -171,7 +178,11 @@ function budgetFlags(flags: Flags): BudgetOverrides {
     maxBodyBytes: flags.optionalBytes('max-body-bytes'),
     bufferBytes: flags.optionalBytes('max-buffered-bytes'),
   };
-  for (const [name, value] of [['max-message-bytes', limits.maxMessageBytes], ['max-body-bytes', limits.maxBodyBytes], ['max-buffered-bytes', limits.bufferBytes]] as const) {
+  for (const [name, value] of [
+    ['max-message-bytes', limits.maxMessageBytes],
+    ['max-body-bytes', limits.maxBodyBytes],
+    ['max-buffered-bytes', limits.bufferBytes],
+  ] as const) {
     if (value !== undefined && value < 1024) throw new UsageError(`--${name} must be at least 1Ki`);
   }
   if (limits.maxBodyBytes !== undefined && limits.maxMessageBytes !== undefined && limits.maxBodyBytes > limits.maxMessageBytes) {
@@ -230,6 +241,9 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     ...describeAuthn(config.authn),
     authz: config.authz ? (config.authz.file ?? 'inline') : 'off',
     audit: config.audit ? (config.audit.file ?? 'stderr') : 'off',
-    sessionStorage: config.sessionStorage.provider === 'redis' ? `redis ${config.sessionStorage.address}/${config.sessionStorage.db} ${config.sessionStorage.keyPrefix}:*` : 'memory',
+    sessionStorage:
+      config.sessionStorage.provider === 'redis'
+        ? `redis ${config.sessionStorage.address}/${config.sessionStorage.db} ${config.sessionStorage.keyPrefix}:*`
+        : 'memory',
   };
 }

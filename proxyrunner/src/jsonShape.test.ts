@@ -56,7 +56,7 @@ describe('jsonShapeProblem', () => {
 describe('jsonShapeProblem agrees with the parsed value (seeded property test)', () => {
   it('finds a value too deep exactly when it is, whatever its strings hold', () => {
     let seed = 42;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const int = (n: number): number => Math.floor(random() * n);
     // Strings of every length around the JS/native switch, full of quotes and backslashes.
     const alphabet = ['"', '\\', 'x', '\u00e9', '{', '}', '[', ']', ',', ':', ' '];

@@ -1,5 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { INVALID_REQUEST, MAX_BATCH_LENGTH, MAX_JSON_DEPTH, MAX_SESSION_ID_LENGTH, PARSE_ERROR, methodLabel, parseRpcBody, rpcErrorBody, rpcMessageProblem, sessionIdProblem } from './jsonrpc.ts';
+import {
+  INVALID_REQUEST,
+  MAX_BATCH_LENGTH,
+  MAX_JSON_DEPTH,
+  MAX_SESSION_ID_LENGTH,
+  PARSE_ERROR,
+  methodLabel,
+  parseRpcBody,
+  rpcErrorBody,
+  rpcMessageProblem,
+  sessionIdProblem,
+} from './jsonrpc.ts';
 
 const parse = (value: unknown) => parseRpcBody(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
 
@@ -16,7 +27,12 @@ describe('parseRpcBody', () => {
   it('labels unknown methods "other", responses "response" and batches "batch"', () => {
     expect(parse({ jsonrpc: '2.0', id: 1, method: 'x/'.repeat(50) })).toMatchObject({ body: { label: 'other' } });
     expect(parse({ jsonrpc: '2.0', id: 1, result: {} })).toMatchObject({ body: { label: 'response', errorId: null } });
-    expect(parse([{ jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 2, method: 'ping' }])).toMatchObject({ body: { label: 'batch' } });
+    expect(
+      parse([
+        { jsonrpc: '2.0', method: 'notifications/initialized' },
+        { jsonrpc: '2.0', id: 2, method: 'ping' },
+      ]),
+    ).toMatchObject({ body: { label: 'batch' } });
   });
 
   it.each([
@@ -105,11 +121,17 @@ describe('the strict edge: what a valid MCP JSON-RPC message is for the proxy', 
   });
 
   it('rejects duplicate members, which JSON.parse would silently resolve', () => {
-    expect(parse('{"jsonrpc":"2.0","id":1,"method":"ping","method":"initialize"}')).toMatchObject({ ok: false, message: expect.stringMatching(/duplicate member "method"/) });
+    expect(parse('{"jsonrpc":"2.0","id":1,"method":"ping","method":"initialize"}')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/duplicate member "method"/),
+    });
   });
 
   it('rejects __proto__ members (an SDK server that copies by assignment would adopt them as a prototype) and keeps constructor as data', () => {
-    expect(parse('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"__proto__":{"_meta":5},"name":"echo"}}')).toMatchObject({ ok: false, message: expect.stringMatching(/__proto__/) });
+    expect(parse('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"__proto__":{"_meta":5},"name":"echo"}}')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/__proto__/),
+    });
     const result = parse('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"constructor":{"prototype":1},"name":"echo"}}');
     expect(result.ok).toBe(true);
     if (result.ok) expect(Object.getPrototypeOf(result.body.messages[0]?.params)).toBe(Object.prototype);
@@ -119,7 +141,10 @@ describe('the strict edge: what a valid MCP JSON-RPC message is for the proxy', 
     const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
     expect(parse(Array.from({ length: MAX_BATCH_LENGTH }, (_, i) => ping(i))).ok).toBe(true);
     expect(parse(Array.from({ length: MAX_BATCH_LENGTH + 1 }, (_, i) => ping(i)))).toMatchObject({ ok: false, message: expect.stringMatching(/at most/) });
-    expect(parse([ping(1), { jsonrpc: '2.0', id: 2, method: 'initialize', params: {} }])).toMatchObject({ ok: false, message: expect.stringMatching(/initialize must be sent alone/) });
+    expect(parse([ping(1), { jsonrpc: '2.0', id: 2, method: 'initialize', params: {} }])).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/initialize must be sent alone/),
+    });
     expect(parse([ping(1), ping(1)])).toMatchObject({ ok: false, message: expect.stringMatching(/share an id/) });
     expect(parse([ping(1), { jsonrpc: '2.0', id: '1', method: 'ping' }]).ok).toBe(true);
   });
@@ -131,6 +156,7 @@ describe('the strict edge: what a valid MCP JSON-RPC message is for the proxy', 
       { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'x', arguments: {}, _meta: { progressToken: 'p' } } },
       { jsonrpc: '2.0', id: 7, result: {} },
       { jsonrpc: '2.0', id: 'x', error: { code: -32601, message: 'nope', data: [1] } },
-    ]) expect(rpcMessageProblem(m)).toBeUndefined();
+    ])
+      expect(rpcMessageProblem(m)).toBeUndefined();
   });
 });

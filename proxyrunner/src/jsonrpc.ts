@@ -27,15 +27,38 @@ export type RpcParseResult = { ok: true; body: RpcBody } | { ok: false; code: nu
 
 /** MCP methods across revisions 2024-11-05 … 2026-07-28; anything else is labelled "other". */
 export const MCP_METHODS: ReadonlySet<string> = new Set([
-  'initialize', 'ping', 'server/discover', 'subscriptions/listen',
-  'tools/list', 'tools/call',
-  'resources/list', 'resources/templates/list', 'resources/read', 'resources/subscribe', 'resources/unsubscribe',
-  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-  'sampling/createMessage', 'elicitation/create', 'roots/list',
-  'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel',
-  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/message',
-  'notifications/roots/list_changed', 'notifications/resources/updated', 'notifications/resources/list_changed',
-  'notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/elicitation/complete',
+  'initialize',
+  'ping',
+  'server/discover',
+  'subscriptions/listen',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/message',
+  'notifications/roots/list_changed',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/elicitation/complete',
   'notifications/tasks/status',
 ]);
 
@@ -80,9 +103,11 @@ export function rpcMessageProblem(value: unknown): string | undefined {
   const hasId = 'id' in value;
   if ('method' in value) {
     const { method, params } = value;
-    if (typeof method !== 'string' || method.length === 0 || method.length > MAX_METHOD_LENGTH) return `"method" must be a non-empty string of at most ${MAX_METHOD_LENGTH} characters`;
+    if (typeof method !== 'string' || method.length === 0 || method.length > MAX_METHOD_LENGTH)
+      return `"method" must be a non-empty string of at most ${MAX_METHOD_LENGTH} characters`;
     if ('result' in value || 'error' in value) return 'a message cannot be both a request and a response';
-    if (hasId && !isRequestId(value.id)) return `a request "id" must be a non-empty string (at most ${MAX_ID_LENGTH} characters) or an integer; notifications have no "id"`;
+    if (hasId && !isRequestId(value.id))
+      return `a request "id" must be a non-empty string (at most ${MAX_ID_LENGTH} characters) or an integer; notifications have no "id"`;
     if (method === 'initialize' && !hasId) return 'initialize must be a request (with an "id")';
     if (params === undefined) return undefined;
     if (!isPlainObject(params)) return '"params" must be an object';
@@ -90,7 +115,8 @@ export function rpcMessageProblem(value: unknown): string | undefined {
     if (meta === undefined) return undefined;
     if (!isPlainObject(meta)) return '"params._meta" must be an object';
     const token = meta.progressToken;
-    if (token !== undefined && !isRequestId(token)) return `"params._meta.progressToken" must be a non-empty string (at most ${MAX_ID_LENGTH} characters) or an integer`;
+    if (token !== undefined && !isRequestId(token))
+      return `"params._meta.progressToken" must be a non-empty string (at most ${MAX_ID_LENGTH} characters) or an integer`;
     return undefined;
   }
   if (!hasId || !isRequestId(value.id)) return 'a response needs the "id" (a non-empty string or an integer) of the request it answers';
@@ -99,11 +125,16 @@ export function rpcMessageProblem(value: unknown): string | undefined {
   if (hasResult === hasError) return 'a response has exactly one of "result" and "error"';
   if (hasResult) return isPlainObject(value.result) ? undefined : '"result" must be an object';
   const error = value.error;
-  if (!isPlainObject(error) || !Number.isSafeInteger(error.code) || typeof error.message !== 'string') return '"error" must be an object with an integer "code" and a string "message"';
+  if (!isPlainObject(error) || !Number.isSafeInteger(error.code) || typeof error.message !== 'string')
+    return '"error" must be an object with an integer "code" and a string "message"';
   return undefined;
 }
 
-const invalid = (problem: string): RpcParseResult => ({ ok: false, code: INVALID_REQUEST, message: `Invalid Request: not a valid JSON-RPC 2.0 message for MCP: ${problem}` });
+const invalid = (problem: string): RpcParseResult => ({
+  ok: false,
+  code: INVALID_REQUEST,
+  message: `Invalid Request: not a valid JSON-RPC 2.0 message for MCP: ${problem}`,
+});
 
 /**
  * Parses and validates a POST body: the edge every client message passes. Nesting depth

@@ -4,8 +4,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CLOSE_REASONS, type CloseReason } from './sessions.ts';
 
 export const REJECT_REASONS = [
-  'body_too_large', 'malformed_json', 'invalid_request', 'invalid_session_id', 'unknown_session',
-  'method_not_allowed', 'not_found', 'not_acceptable', 'upstream_unavailable', 'http_version', 'request_target', 'overloaded', 'forbidden',
+  'body_too_large',
+  'malformed_json',
+  'invalid_request',
+  'invalid_session_id',
+  'unknown_session',
+  'method_not_allowed',
+  'not_found',
+  'not_acceptable',
+  'upstream_unavailable',
+  'http_version',
+  'request_target',
+  'overloaded',
+  'forbidden',
   'session_store_unavailable',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -18,7 +29,13 @@ export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
 /** JSON-RPC messages the proxy refused to relay between a session and the upstream. */
-export const MESSAGE_REFUSAL_REASONS = ['duplicate_request_id', 'foreign_response', 'unattributable_server_request', 'unanswered_server_request', 'foreign_task'] as const;
+export const MESSAGE_REFUSAL_REASONS = [
+  'duplicate_request_id',
+  'foreign_response',
+  'unattributable_server_request',
+  'unanswered_server_request',
+  'foreign_task',
+] as const;
 export type MessageRefusalReason = (typeof MESSAGE_REFUSAL_REASONS)[number];
 
 const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);
@@ -160,7 +177,12 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
   const up = new Gauge({ name: 'mcpfleet_proxy_upstream_up', help: '1 when the upstream was reachable at the last check.', registers: [registry] });
   const limit = new Gauge({ name: 'mcpfleet_proxy_memory_limit_bytes', help: 'Memory limit the heap was sized for (0 if none).', registers: [registry] });
   limit.set(options.memoryLimitBytes ?? 0);
-  const info = new Gauge({ name: 'mcpfleet_proxy_build_info', help: 'Version and mode of this proxyrunner.', labelNames: ['version', 'transport', 'proxy_mode'], registers: [registry] });
+  const info = new Gauge({
+    name: 'mcpfleet_proxy_build_info',
+    help: 'Version and mode of this proxyrunner.',
+    labelNames: ['version', 'transport', 'proxy_mode'],
+    registers: [registry],
+  });
   info.set({ version: options.info.version, transport: options.info.transport, proxy_mode: options.info.proxyMode }, 1);
 
   const budget = options.budget;

@@ -74,7 +74,10 @@ describe('SessionRegistry', () => {
     reg.add('a', { n: 0 });
     reg.add('b', { n: 0 });
     reg.closeAll('upstream_closed');
-    expect(closed).toEqual([['a', 'upstream_closed'], ['b', 'upstream_closed']]);
+    expect(closed).toEqual([
+      ['a', 'upstream_closed'],
+      ['b', 'upstream_closed'],
+    ]);
     expect(reg.size).toBe(0);
   });
 

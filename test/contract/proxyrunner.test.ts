@@ -45,8 +45,7 @@ function startedConfig(deployment: V1Deployment): ProxyConfig {
   return config;
 }
 
-const build = (spec: MCPServerSpec, name = 'web', buildOpts = opts): V1Deployment =>
-  proxyDeployment(stored(name, spec), buildOpts) as unknown as V1Deployment;
+const build = (spec: MCPServerSpec, name = 'web', buildOpts = opts): V1Deployment => proxyDeployment(stored(name, spec), buildOpts) as unknown as V1Deployment;
 
 describe('operator → proxyrunner contract', () => {
   const cases: [string, MCPServerSpec, Partial<ProxyConfig>][] = [
@@ -57,15 +56,27 @@ describe('operator → proxyrunner contract', () => {
         transport: 'stdio',
         targetUrl: undefined,
         command: [],
-        attach: { namespace: 'team-a', selector: 'app.kubernetes.io/component=backend,app.kubernetes.io/instance=web,app.kubernetes.io/name=mcpserver', container: 'mcp' },
+        attach: {
+          namespace: 'team-a',
+          selector: 'app.kubernetes.io/component=backend,app.kubernetes.io/instance=web,app.kubernetes.io/name=mcpserver',
+          container: 'mcp',
+        },
         proxyMode: 'streamable-http',
       },
     ],
     ['stdio served as legacy SSE', { ...stdioSpec, proxyMode: 'sse' }, { transport: 'stdio', proxyMode: 'sse' }],
-    ['streamable-http', httpSpec, { transport: 'streamable-http', targetUrl: new URL('http://mcp-web:3001/mcp'), attach: undefined, command: [], proxyMode: 'streamable-http' }],
+    [
+      'streamable-http',
+      httpSpec,
+      { transport: 'streamable-http', targetUrl: new URL('http://mcp-web:3001/mcp'), attach: undefined, command: [], proxyMode: 'streamable-http' },
+    ],
     ['streamable-http served as legacy SSE', { ...httpSpec, proxyMode: 'sse' }, { transport: 'streamable-http', proxyMode: 'sse' }],
     ['sse', sseSpec, { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), attach: undefined, command: [], proxyMode: 'sse' }],
-    ['sse served as streamable HTTP', { ...sseSpec, proxyMode: 'streamable-http' }, { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), proxyMode: 'streamable-http' }],
+    [
+      'sse served as streamable HTTP',
+      { ...sseSpec, proxyMode: 'streamable-http' },
+      { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), proxyMode: 'streamable-http' },
+    ],
   ];
 
   it.each(cases)('%s: the proxyrunner parses what the operator wrote into what the MCPServer asked for', (_name, spec, expected) => {

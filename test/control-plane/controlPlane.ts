@@ -97,7 +97,10 @@ async function runBuildScript(): Promise<string> {
   });
   const code = await exitOf(child);
   if (code !== 0) throw new Error(`${BUILD_SCRIPT} failed with exit code ${code}`);
-  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const binDir = lines.at(-1);
   if (binDir === undefined) throw new Error(`${BUILD_SCRIPT} printed no bin dir`);
   for (const b of BINARIES) await access(path.join(binDir, b), fsConstants.X_OK);
@@ -338,9 +341,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   };
 
   try {
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = await Promise.all([
-      freePort(), freePort(), freePort(), freePort(), freePort(),
-    ]);
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     const server = `https://127.0.0.1:${apiPort}`;
     const token = randomBytes(32).toString('hex');
     const certDir = path.join(dir, 'certs');
@@ -364,10 +365,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--unsafe-no-fsync=true',
     ]);
     procs.push(etcd);
-    await waitFor('etcd /health', 30_000, async () => {
-      const res = await fetch(`http://127.0.0.1:${etcdPort}/health`, { signal: AbortSignal.timeout(2_000) });
-      return res.status === 200;
-    }, etcd);
+    await waitFor(
+      'etcd /health',
+      30_000,
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${etcdPort}/health`, { signal: AbortSignal.timeout(2_000) });
+        return res.status === 200;
+      },
+      etcd,
+    );
 
     // --- kube-apiserver
     const apiserverArgs: string[] = [
@@ -394,27 +400,45 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const startApiserverProc = async (): Promise<void> => {
       const p = await startProcess(dir, binDir, 'kube-apiserver', apiserverArgs);
       apiserver = p;
-      await waitFor('kube-apiserver /healthz', 120_000, async () => {
-        ca = await readFile(caPath, 'utf8');
-        const res = await apiGet(server, token, ca, '/healthz');
-        return res.status === 200;
-      }, p);
+      await waitFor(
+        'kube-apiserver /healthz',
+        120_000,
+        async () => {
+          ca = await readFile(caPath, 'utf8');
+          const res = await apiGet(server, token, ca, '/healthz');
+          return res.status === 200;
+        },
+        p,
+      );
     };
     await startApiserverProc();
 
-    await writeFile(kubeconfigPath, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-      users: [{ name: 'admin', user: { token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin', namespace: 'default' } }],
-      'current-context': 'test',
-    }, null, 2), { mode: 0o600 });
+    await writeFile(
+      kubeconfigPath,
+      JSON.stringify(
+        {
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+          users: [{ name: 'admin', user: { token } }],
+          contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin', namespace: 'default' } }],
+          'current-context': 'test',
+        },
+        null,
+        2,
+      ),
+      { mode: 0o600 },
+    );
 
-    await waitFor('the default namespace', 60_000, async () => {
-      const res = await apiGet(server, token, ca, '/api/v1/namespaces/default');
-      return res.status === 200;
-    }, apiserver);
+    await waitFor(
+      'the default namespace',
+      60_000,
+      async () => {
+        const res = await apiGet(server, token, ca, '/api/v1/namespaces/default');
+        return res.status === 200;
+      },
+      apiserver,
+    );
 
     const kubectl = (args: string[], kopts: { input?: string } = {}): Promise<KubectlResult> =>
       runBinary(path.join(binDir, 'kubectl'), [`--kubeconfig=${kubeconfigPath}`, ...args], { cwd: dir, ...kopts });
@@ -443,24 +467,37 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       const sched = await startProcess(dir, binDir, 'kube-scheduler', [...common, `--secure-port=${schedPort}`, ...extra('kube-scheduler')]);
       procs.push(sched);
       // The ServiceAccount admission plugin needs the `default` ServiceAccount before Pods can be made.
-      await waitFor('the default ServiceAccount', 60_000, async () => {
-        const res = await apiGet(server, token, ca, '/api/v1/namespaces/default/serviceaccounts/default');
-        return res.status === 200;
-      }, kcm);
-      await waitFor('kube-scheduler /healthz', 60_000, async () => {
-        const res = await insecureGet(schedPort);
-        return res.status === 200;
-      }, sched);
+      await waitFor(
+        'the default ServiceAccount',
+        60_000,
+        async () => {
+          const res = await apiGet(server, token, ca, '/api/v1/namespaces/default/serviceaccounts/default');
+          return res.status === 200;
+        },
+        kcm,
+      );
+      await waitFor(
+        'kube-scheduler /healthz',
+        60_000,
+        async () => {
+          const res = await insecureGet(schedPort);
+          return res.status === 200;
+        },
+        sched,
+      );
     }
 
     // --- kwok and its fake Nodes
     if (withKwok) {
       const kwokConfig = path.join(dir, 'kwok.yaml');
-      await writeFile(kwokConfig, JSON.stringify({
-        apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
-        kind: 'KwokConfiguration',
-        options: { podPlayStageParallelism: opts.kwokPodParallelism ?? 16, nodePlayStageParallelism: 4 },
-      }));
+      await writeFile(
+        kwokConfig,
+        JSON.stringify({
+          apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
+          kind: 'KwokConfiguration',
+          options: { podPlayStageParallelism: opts.kwokPodParallelism ?? 16, nodePlayStageParallelism: 4 },
+        }),
+      );
       const kwok = await startProcess(dir, binDir, 'kwok', [
         `--kubeconfig=${kubeconfigPath}`,
         `--config=${kwokConfig}`,
@@ -477,10 +514,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       const items = Array.from({ length: nodes }, (_, i) => fakeNode(`kwok-node-${i}`, opts.podsPerNode ?? 110));
       const created = await kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
       if (created.code !== 0) throw new Error(`creating fake nodes failed: ${created.stderr}`);
-      await waitFor(`${nodes} Ready fake node(s)`, 60_000, async () => {
-        const res = await kubectl(['wait', '--for=condition=Ready', 'node', '-l', 'type=kwok', '--timeout=5s']);
-        return res.code === 0;
-      }, kwok);
+      await waitFor(
+        `${nodes} Ready fake node(s)`,
+        60_000,
+        async () => {
+          const res = await kubectl(['wait', '--for=condition=Ready', 'node', '-l', 'type=kwok', '--timeout=5s']);
+          return res.code === 0;
+        },
+        kwok,
+      );
     }
 
     const cp: ControlPlane = {
@@ -531,13 +573,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 /** The scheduler serves a self-signed cert of its own: /healthz without verification. */
 function insecureGet(port: number): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port, path: '/healthz', method: 'GET', rejectUnauthorized: false, timeout: 5_000 },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: '' }));
-      },
-    );
+    const req = https.request({ host: '127.0.0.1', port, path: '/healthz', method: 'GET', rejectUnauthorized: false, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: '' }));
+    });
     req.on('timeout', () => req.destroy(new Error('GET /healthz timed out')));
     req.on('error', reject);
     req.end();

@@ -70,7 +70,14 @@ function flagValue(args: string[], flag: string): string | undefined {
 /** What the operator's code does, in one namespace (every verb its clients and informers use). */
 function operatorNeeds(ns: string): Check[] {
   const all = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
-  const owned = ['statefulsets.apps', 'deployments.apps', 'services', 'serviceaccounts', 'roles.rbac.authorization.k8s.io', 'rolebindings.rbac.authorization.k8s.io'];
+  const owned = [
+    'statefulsets.apps',
+    'deployments.apps',
+    'services',
+    'serviceaccounts',
+    'roles.rbac.authorization.k8s.io',
+    'rolebindings.rbac.authorization.k8s.io',
+  ];
   return [
     ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'mcpservers.mcpfleet.dev', where: ns })),
     { verb: 'patch', resource: 'mcpservers.mcpfleet.dev', subresource: 'status', where: ns },
@@ -173,188 +180,243 @@ describe('helm install / operator from the chart / RBAC / helm uninstall', () =>
     expect(samples.map((s) => s.spec.transport ?? 'stdio').sort()).toEqual(['sse', 'stdio', 'streamable-http']);
   });
 
-  it('helm install succeeds into a restricted namespace: CRD Established, operator pods admitted and Available', async () => {
-    releaseNs = await kube.newNamespace('mcpfleet');
-    const out = await helmCp([
-      'install', RELEASE, CHART, '-n', releaseNs, '--wait', '--timeout', '120s',
-      '--set', `proxyrunner.image.tag=chart-test`,
-      '--set', 'proxyrunner.sessionIdleTimeout=45m',
-      '--set', 'proxyrunner.maxSessions=777',
-      '--set', 'proxyrunner.imagePullSecrets={regcred}',
-      // A core object among the optional monitoring ones: the dashboard ConfigMap.
-      '--set', 'monitoring.dashboard.enabled=true',
-    ]);
-    expect(out).toContain('STATUS: deployed');
-    // NOTES.txt: what to do next.
-    expect(out).toContain(`kubectl -n ${releaseNs} rollout status deployment/${OPERATOR}`);
-    expect(out).toContain('kubectl get mcps -A');
+  it(
+    'helm install succeeds into a restricted namespace: CRD Established, operator pods admitted and Available',
+    async () => {
+      releaseNs = await kube.newNamespace('mcpfleet');
+      const out = await helmCp([
+        'install',
+        RELEASE,
+        CHART,
+        '-n',
+        releaseNs,
+        '--wait',
+        '--timeout',
+        '120s',
+        '--set',
+        `proxyrunner.image.tag=chart-test`,
+        '--set',
+        'proxyrunner.sessionIdleTimeout=45m',
+        '--set',
+        'proxyrunner.maxSessions=777',
+        '--set',
+        'proxyrunner.imagePullSecrets={regcred}',
+        // A core object among the optional monitoring ones: the dashboard ConfigMap.
+        '--set',
+        'monitoring.dashboard.enabled=true',
+      ]);
+      expect(out).toContain('STATUS: deployed');
+      // NOTES.txt: what to do next.
+      expect(out).toContain(`kubectl -n ${releaseNs} rollout status deployment/${OPERATOR}`);
+      expect(out).toContain('kubectl get mcps -A');
 
-    await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=30s']);
-    const deployment = (await kube.get('deployment', OPERATOR, releaseNs)) as Deployment;
-    expect((deployment.status as { availableReplicas?: number }).availableReplicas).toBe(2);
-    expect(await kube.list('pods', releaseNs, 'app.kubernetes.io/component=operator')).toHaveLength(2);
-    expect(await admissionFailures(kube, releaseNs)).toEqual([]);
-    const dashboard = await kube.get('configmap', 'mcpfleet-dashboard', releaseNs);
-    expect(dashboard?.metadata.labels?.['grafana_dashboard']).toBe('1');
-  }, TEST_TIMEOUT_MS);
+      await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=30s']);
+      const deployment = (await kube.get('deployment', OPERATOR, releaseNs)) as Deployment;
+      expect((deployment.status as { availableReplicas?: number }).availableReplicas).toBe(2);
+      expect(await kube.list('pods', releaseNs, 'app.kubernetes.io/component=operator')).toHaveLength(2);
+      expect(await admissionFailures(kube, releaseNs)).toEqual([]);
+      const dashboard = await kube.get('configmap', 'mcpfleet-dashboard', releaseNs);
+      expect(dashboard?.metadata.labels?.['grafana_dashboard']).toBe('1');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('runs the operator with the Deployment\'s args, env and ServiceAccount; it reconciles every sample into Ready under restricted', async () => {
-    running = await startChartOperator(kube, releaseNs, OPERATOR);
-    expect(running.serviceAccount).toEqual({ namespace: releaseNs, name: OPERATOR });
-    expect(running.env).toEqual({ POD_NAMESPACE: releaseNs, POD_NAME: running.podName, MCPFLEET_MEMORY_LIMIT: String(256 * 2 ** 20) });
-    expect(running.args).toContain(`--proxyrunner-image=${PROXY_IMAGE}`);
+  it(
+    "runs the operator with the Deployment's args, env and ServiceAccount; it reconciles every sample into Ready under restricted",
+    async () => {
+      running = await startChartOperator(kube, releaseNs, OPERATOR);
+      expect(running.serviceAccount).toEqual({ namespace: releaseNs, name: OPERATOR });
+      expect(running.env).toEqual({ POD_NAMESPACE: releaseNs, POD_NAME: running.podName, MCPFLEET_MEMORY_LIMIT: String(256 * 2 ** 20) });
+      expect(running.args).toContain(`--proxyrunner-image=${PROXY_IMAGE}`);
 
-    samplesNs = await kube.newNamespace('samples');
-    await kube.ok(['apply', '-n', samplesNs, '-f', SAMPLES]);
-    for (const s of samples) await waitReady(kube, s.name, samplesNs, 120_000);
+      samplesNs = await kube.newNamespace('samples');
+      await kube.ok(['apply', '-n', samplesNs, '-f', SAMPLES]);
+      for (const s of samples) await waitReady(kube, s.name, samplesNs, 120_000);
 
-    for (const s of samples) {
-      const proxy = (await kube.get('deployment', `mcp-${s.name}-proxy`, samplesNs)) as Deployment;
-      const pod = proxy.spec.template.spec;
-      // The chart's proxyrunner values reached every proxy, through the operator's flags.
-      expect(pod.containers[0]?.image).toBe(PROXY_IMAGE);
-      expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
-      expect(flagValue(pod.containers[0]?.args ?? [], '--session-idle-timeout')).toBe(s.spec.sessionIdleTimeout ?? '45m');
-      expect(flagValue(pod.containers[0]?.args ?? [], '--max-sessions')).toBe(String(s.spec.maxSessions ?? 777));
-      // The pods exist: admitted under the restricted standard.
-      const proxies = await kube.list('pods', samplesNs, `app.kubernetes.io/instance=${s.name},app.kubernetes.io/component=proxy`);
-      const backends = await kube.list('pods', samplesNs, `app.kubernetes.io/instance=${s.name},app.kubernetes.io/component=backend`);
-      expect(proxies).toHaveLength(s.spec.replicas ?? 1);
-      expect(backends).toHaveLength(1);
-    }
-    expect(await admissionFailures(kube, samplesNs)).toEqual([]);
+      for (const s of samples) {
+        const proxy = (await kube.get('deployment', `mcp-${s.name}-proxy`, samplesNs)) as Deployment;
+        const pod = proxy.spec.template.spec;
+        // The chart's proxyrunner values reached every proxy, through the operator's flags.
+        expect(pod.containers[0]?.image).toBe(PROXY_IMAGE);
+        expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+        expect(flagValue(pod.containers[0]?.args ?? [], '--session-idle-timeout')).toBe(s.spec.sessionIdleTimeout ?? '45m');
+        expect(flagValue(pod.containers[0]?.args ?? [], '--max-sessions')).toBe(String(s.spec.maxSessions ?? 777));
+        // The pods exist: admitted under the restricted standard.
+        const proxies = await kube.list('pods', samplesNs, `app.kubernetes.io/instance=${s.name},app.kubernetes.io/component=proxy`);
+        const backends = await kube.list('pods', samplesNs, `app.kubernetes.io/instance=${s.name},app.kubernetes.io/component=backend`);
+        expect(proxies).toHaveLength(s.spec.replicas ?? 1);
+        expect(backends).toHaveLength(1);
+      }
+      expect(await admissionFailures(kube, samplesNs)).toEqual([]);
 
-    const lease = await kube.get('lease', OPERATOR, releaseNs);
-    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe(running.podName);
-    expect(running.operator.logs()).not.toMatch(/forbidden/i);
-  }, TEST_TIMEOUT_MS);
+      const lease = await kube.get('lease', OPERATOR, releaseNs);
+      expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe(running.podName);
+      expect(running.operator.logs()).not.toMatch(/forbidden/i);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('RBAC: the operator\'s ServiceAccount may do what its code does, everywhere, and nothing on the deny list', async () => {
-    const sa = { namespace: releaseNs, name: OPERATOR };
-    await expectAllowed(sa, [
-      ...operatorNeeds(samplesNs),
-      ...['list', 'watch'].map((verb) => ({ verb, resource: 'mcpservers.mcpfleet.dev', where: '*' })),
-      ...['list', 'watch'].map((verb) => ({ verb, resource: 'deployments.apps', where: '*' })),
-      ...['list', 'watch'].map((verb) => ({ verb, resource: 'pods', where: '*' })),
-      ...leaderElectionNeeds(releaseNs, OPERATOR),
-    ]);
-    await expectDenied(sa, operatorMustNot(samplesNs, releaseNs));
-  }, TEST_TIMEOUT_MS);
+  it(
+    "RBAC: the operator's ServiceAccount may do what its code does, everywhere, and nothing on the deny list",
+    async () => {
+      const sa = { namespace: releaseNs, name: OPERATOR };
+      await expectAllowed(sa, [
+        ...operatorNeeds(samplesNs),
+        ...['list', 'watch'].map((verb) => ({ verb, resource: 'mcpservers.mcpfleet.dev', where: '*' })),
+        ...['list', 'watch'].map((verb) => ({ verb, resource: 'deployments.apps', where: '*' })),
+        ...['list', 'watch'].map((verb) => ({ verb, resource: 'pods', where: '*' })),
+        ...leaderElectionNeeds(releaseNs, OPERATOR),
+      ]);
+      await expectDenied(sa, operatorMustNot(samplesNs, releaseNs));
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('RBAC: a stdio proxyrunner may find and attach to pods in its namespace only; HTTP proxyrunners get nothing beyond the defaults', async () => {
-    const stdio = samples.find((s) => (s.spec.transport ?? 'stdio') === 'stdio') as Sample;
-    const proxyDeployment = (await kube.get('deployment', `mcp-${stdio.name}-proxy`, samplesNs)) as Deployment;
-    const sa = { namespace: samplesNs, name: proxyDeployment.spec.template.spec.serviceAccountName };
-    expect(sa.name).toBe(`mcp-${stdio.name}-proxy`);
-    await expectAllowed(sa, [
-      ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'pods', where: samplesNs })),
-      { verb: 'create', resource: 'pods', subresource: 'attach', where: samplesNs },
-      { verb: 'get', resource: 'pods', subresource: 'attach', where: samplesNs },
-    ]);
-    await expectDenied(sa, [
-      { verb: 'get', resource: 'secrets', where: samplesNs },
-      { verb: 'list', resource: 'secrets', where: '*' },
-      { verb: 'create', resource: 'pods', subresource: 'exec', where: samplesNs },
-      { verb: 'create', resource: 'pods', subresource: 'portforward', where: samplesNs },
-      { verb: 'create', resource: 'pods', where: samplesNs },
-      { verb: 'delete', resource: 'pods', where: samplesNs },
-      { verb: 'get', resource: 'pods', where: releaseNs },
-      { verb: 'create', resource: 'pods', subresource: 'attach', where: releaseNs },
-      { verb: 'list', resource: 'pods', where: '*' },
-      { verb: 'get', resource: 'configmaps', where: samplesNs },
-      { verb: 'patch', resource: 'deployments.apps', where: samplesNs },
-      { verb: 'get', resource: 'mcpservers.mcpfleet.dev', where: samplesNs },
-      { verb: 'create', resource: 'serviceaccounts', subresource: 'token', where: samplesNs },
-    ]);
+  it(
+    'RBAC: a stdio proxyrunner may find and attach to pods in its namespace only; HTTP proxyrunners get nothing beyond the defaults',
+    async () => {
+      const stdio = samples.find((s) => (s.spec.transport ?? 'stdio') === 'stdio') as Sample;
+      const proxyDeployment = (await kube.get('deployment', `mcp-${stdio.name}-proxy`, samplesNs)) as Deployment;
+      const sa = { namespace: samplesNs, name: proxyDeployment.spec.template.spec.serviceAccountName };
+      expect(sa.name).toBe(`mcp-${stdio.name}-proxy`);
+      await expectAllowed(sa, [
+        ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'pods', where: samplesNs })),
+        { verb: 'create', resource: 'pods', subresource: 'attach', where: samplesNs },
+        { verb: 'get', resource: 'pods', subresource: 'attach', where: samplesNs },
+      ]);
+      await expectDenied(sa, [
+        { verb: 'get', resource: 'secrets', where: samplesNs },
+        { verb: 'list', resource: 'secrets', where: '*' },
+        { verb: 'create', resource: 'pods', subresource: 'exec', where: samplesNs },
+        { verb: 'create', resource: 'pods', subresource: 'portforward', where: samplesNs },
+        { verb: 'create', resource: 'pods', where: samplesNs },
+        { verb: 'delete', resource: 'pods', where: samplesNs },
+        { verb: 'get', resource: 'pods', where: releaseNs },
+        { verb: 'create', resource: 'pods', subresource: 'attach', where: releaseNs },
+        { verb: 'list', resource: 'pods', where: '*' },
+        { verb: 'get', resource: 'configmaps', where: samplesNs },
+        { verb: 'patch', resource: 'deployments.apps', where: samplesNs },
+        { verb: 'get', resource: 'mcpservers.mcpfleet.dev', where: samplesNs },
+        { verb: 'create', resource: 'serviceaccounts', subresource: 'token', where: samplesNs },
+      ]);
 
-    // HTTP transports: the proxy runs as the namespace's default ServiceAccount with no token,
-    // and that account can do exactly what a default account in an untouched namespace can.
-    const pristine = await kube.newNamespace('pristine');
-    await eventually('the default ServiceAccount', 30_000, async () => (await kube.get('serviceaccount', 'default', pristine)) !== undefined);
-    const baseline = await canIList(kube, { namespace: pristine, name: 'default' }, pristine);
-    for (const s of samples.filter((x) => (x.spec.transport ?? 'stdio') !== 'stdio')) {
-      const pod = ((await kube.get('deployment', `mcp-${s.name}-proxy`, samplesNs)) as Deployment).spec.template.spec;
-      expect(pod.serviceAccountName).toBe('default');
-      expect(pod.automountServiceAccountToken).toBe(false);
-    }
-    const httpSa = { namespace: samplesNs, name: 'default' };
-    expect(await canIList(kube, httpSa, samplesNs)).toEqual(baseline);
-    await expectDenied(httpSa, [
-      { verb: 'get', resource: 'pods', where: samplesNs },
-      { verb: 'create', resource: 'pods', subresource: 'attach', where: samplesNs },
-      { verb: 'get', resource: 'secrets', where: samplesNs },
-    ]);
-  }, TEST_TIMEOUT_MS);
+      // HTTP transports: the proxy runs as the namespace's default ServiceAccount with no token,
+      // and that account can do exactly what a default account in an untouched namespace can.
+      const pristine = await kube.newNamespace('pristine');
+      await eventually('the default ServiceAccount', 30_000, async () => (await kube.get('serviceaccount', 'default', pristine)) !== undefined);
+      const baseline = await canIList(kube, { namespace: pristine, name: 'default' }, pristine);
+      for (const s of samples.filter((x) => (x.spec.transport ?? 'stdio') !== 'stdio')) {
+        const pod = ((await kube.get('deployment', `mcp-${s.name}-proxy`, samplesNs)) as Deployment).spec.template.spec;
+        expect(pod.serviceAccountName).toBe('default');
+        expect(pod.automountServiceAccountToken).toBe(false);
+      }
+      const httpSa = { namespace: samplesNs, name: 'default' };
+      expect(await canIList(kube, httpSa, samplesNs)).toEqual(baseline);
+      await expectDenied(httpSa, [
+        { verb: 'get', resource: 'pods', where: samplesNs },
+        { verb: 'create', resource: 'pods', subresource: 'attach', where: samplesNs },
+        { verb: 'get', resource: 'secrets', where: samplesNs },
+      ]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('helm uninstall removes every object of the release but keeps the CRD (and the MCPServers)', async () => {
-    await stopRunning();
-    const objects = await releaseObjects(RELEASE, releaseNs);
-    expect(objects.map(([kind]) => kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
-    );
-    await helmCp(['uninstall', RELEASE, '-n', releaseNs, '--wait', '--timeout', '120s']);
-    for (const [kind, name, namespace] of objects) {
-      await eventually(`${kind} ${name} to be deleted`, 60_000, () => isGone(kube, kind, name, namespace));
-    }
-    expect(await kube.list('pods', releaseNs, 'app.kubernetes.io/component=operator')).toEqual([]);
-    expect(JSON.parse(await helmCp(['list', '-n', releaseNs, '-o', 'json']))).toEqual([]);
-    // CRDs are never deleted by Helm: the MCPServers, and what runs them, stay.
-    expect(await isGone(kube, 'crd', 'mcpservers.mcpfleet.dev')).toBe(false);
-    expect((await kube.list('mcpservers', samplesNs)).map((m) => m.metadata.name).sort()).toEqual(samples.map((s) => s.name).sort());
-  }, TEST_TIMEOUT_MS);
+  it(
+    'helm uninstall removes every object of the release but keeps the CRD (and the MCPServers)',
+    async () => {
+      await stopRunning();
+      const objects = await releaseObjects(RELEASE, releaseNs);
+      expect(objects.map(([kind]) => kind).sort()).toEqual(
+        ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      );
+      await helmCp(['uninstall', RELEASE, '-n', releaseNs, '--wait', '--timeout', '120s']);
+      for (const [kind, name, namespace] of objects) {
+        await eventually(`${kind} ${name} to be deleted`, 60_000, () => isGone(kube, kind, name, namespace));
+      }
+      expect(await kube.list('pods', releaseNs, 'app.kubernetes.io/component=operator')).toEqual([]);
+      expect(JSON.parse(await helmCp(['list', '-n', releaseNs, '-o', 'json']))).toEqual([]);
+      // CRDs are never deleted by Helm: the MCPServers, and what runs them, stay.
+      expect(await isGone(kube, 'crd', 'mcpservers.mcpfleet.dev')).toBe(false);
+      expect((await kube.list('mcpservers', samplesNs)).map((m) => m.metadata.name).sort()).toEqual(samples.map((s) => s.name).sort());
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('watchNamespaces: a Role per listed namespace; the operator reconciles there and nowhere else', async () => {
-    const [teamA, teamB, other, ns] = [
-      await kube.newNamespace('team-a'),
-      await kube.newNamespace('team-b'),
-      await kube.newNamespace('other'),
-      await kube.newNamespace('scoped'),
-    ] as [string, string, string, string];
-    const release = 'scoped';
-    const name = 'scoped-mcpfleet-operator';
-    // --skip-crds: the CRD is already there (and Helm would not touch it anyway).
-    await helmCp(['install', release, CHART, '-n', ns, '--skip-crds', '--wait', '--timeout', '120s', '--set', `watchNamespaces={${teamA},${teamB}}`, '--set', 'replicaCount=1']);
-    const objects = await releaseObjects(release, ns);
-    expect(objects.filter(([kind]) => kind === 'Role').map(([, , namespace]) => namespace).sort()).toEqual([ns, teamA, teamB].sort());
-    expect(objects.filter(([kind]) => kind.startsWith('Cluster'))).toEqual([]);
+  it(
+    'watchNamespaces: a Role per listed namespace; the operator reconciles there and nowhere else',
+    async () => {
+      const [teamA, teamB, other, ns] = [
+        await kube.newNamespace('team-a'),
+        await kube.newNamespace('team-b'),
+        await kube.newNamespace('other'),
+        await kube.newNamespace('scoped'),
+      ] as [string, string, string, string];
+      const release = 'scoped';
+      const name = 'scoped-mcpfleet-operator';
+      // --skip-crds: the CRD is already there (and Helm would not touch it anyway).
+      await helmCp([
+        'install',
+        release,
+        CHART,
+        '-n',
+        ns,
+        '--skip-crds',
+        '--wait',
+        '--timeout',
+        '120s',
+        '--set',
+        `watchNamespaces={${teamA},${teamB}}`,
+        '--set',
+        'replicaCount=1',
+      ]);
+      const objects = await releaseObjects(release, ns);
+      expect(
+        objects
+          .filter(([kind]) => kind === 'Role')
+          .map(([, , namespace]) => namespace)
+          .sort(),
+      ).toEqual([ns, teamA, teamB].sort());
+      expect(objects.filter(([kind]) => kind.startsWith('Cluster'))).toEqual([]);
 
-    const sa = { namespace: ns, name };
-    await expectAllowed(sa, [...operatorNeeds(teamA), ...operatorNeeds(teamB), ...leaderElectionNeeds(ns, name)]);
-    await expectDenied(sa, [
-      ...[other, samplesNs].flatMap((where) => [
-        { verb: 'list', resource: 'mcpservers.mcpfleet.dev', where },
-        { verb: 'create', resource: 'deployments.apps', where },
-        { verb: 'create', resource: 'roles.rbac.authorization.k8s.io', where },
-        { verb: 'get', resource: 'pods', where },
-        { verb: 'create', resource: 'pods', subresource: 'attach', where },
-      ]),
-      { verb: 'list', resource: 'mcpservers.mcpfleet.dev', where: '*' },
-      { verb: 'list', resource: 'pods', where: '*' },
-      ...operatorMustNot(teamA, ns),
-    ]);
+      const sa = { namespace: ns, name };
+      await expectAllowed(sa, [...operatorNeeds(teamA), ...operatorNeeds(teamB), ...leaderElectionNeeds(ns, name)]);
+      await expectDenied(sa, [
+        ...[other, samplesNs].flatMap((where) => [
+          { verb: 'list', resource: 'mcpservers.mcpfleet.dev', where },
+          { verb: 'create', resource: 'deployments.apps', where },
+          { verb: 'create', resource: 'roles.rbac.authorization.k8s.io', where },
+          { verb: 'get', resource: 'pods', where },
+          { verb: 'create', resource: 'pods', subresource: 'attach', where },
+        ]),
+        { verb: 'list', resource: 'mcpservers.mcpfleet.dev', where: '*' },
+        { verb: 'list', resource: 'pods', where: '*' },
+        ...operatorMustNot(teamA, ns),
+      ]);
 
-    running = await startChartOperator(kube, ns, name);
-    expect(running.args).toContain(`--watch-namespace=${[teamA, teamB].sort().join(',')}`);
-    const stdio = samples.find((s) => (s.spec.transport ?? 'stdio') === 'stdio') as Sample;
-    const http = samples.find((s) => s.spec.transport === 'streamable-http') as Sample;
-    await kube.ok(['apply', '-n', teamA, '-f', path.join(SAMPLES, stdio.file)]);
-    await kube.ok(['apply', '-n', teamB, '-f', path.join(SAMPLES, http.file)]);
-    await kube.ok(['apply', '-n', other, '-f', path.join(SAMPLES, stdio.file)]);
-    await waitReady(kube, stdio.name, teamA, 120_000);
-    await waitReady(kube, http.name, teamB, 120_000);
-    await sleep(3_000);
-    expect(((await kube.get('mcpserver', stdio.name, other))?.status as McpStatus | undefined)?.phase).toBeUndefined();
-    expect(await kube.list('statefulsets,deployments', other)).toEqual([]);
-    expect(await admissionFailures(kube, teamA)).toEqual([]);
-    expect(await admissionFailures(kube, teamB)).toEqual([]);
-    const lease = await kube.get('lease', name, ns);
-    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe(running.podName);
-    expect(running.operator.logs()).not.toMatch(/forbidden/i);
+      running = await startChartOperator(kube, ns, name);
+      expect(running.args).toContain(`--watch-namespace=${[teamA, teamB].sort().join(',')}`);
+      const stdio = samples.find((s) => (s.spec.transport ?? 'stdio') === 'stdio') as Sample;
+      const http = samples.find((s) => s.spec.transport === 'streamable-http') as Sample;
+      await kube.ok(['apply', '-n', teamA, '-f', path.join(SAMPLES, stdio.file)]);
+      await kube.ok(['apply', '-n', teamB, '-f', path.join(SAMPLES, http.file)]);
+      await kube.ok(['apply', '-n', other, '-f', path.join(SAMPLES, stdio.file)]);
+      await waitReady(kube, stdio.name, teamA, 120_000);
+      await waitReady(kube, http.name, teamB, 120_000);
+      await sleep(3_000);
+      expect(((await kube.get('mcpserver', stdio.name, other))?.status as McpStatus | undefined)?.phase).toBeUndefined();
+      expect(await kube.list('statefulsets,deployments', other)).toEqual([]);
+      expect(await admissionFailures(kube, teamA)).toEqual([]);
+      expect(await admissionFailures(kube, teamB)).toEqual([]);
+      const lease = await kube.get('lease', name, ns);
+      expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe(running.podName);
+      expect(running.operator.logs()).not.toMatch(/forbidden/i);
 
-    await stopRunning();
-    await helmCp(['uninstall', release, '-n', ns, '--wait', '--timeout', '120s']);
-    for (const [kind, n, namespace] of objects) {
-      await eventually(`${kind} ${n} to be deleted`, 60_000, () => isGone(kube, kind, n, namespace));
-    }
-  }, TEST_TIMEOUT_MS);
+      await stopRunning();
+      await helmCp(['uninstall', release, '-n', ns, '--wait', '--timeout', '120s']);
+      for (const [kind, n, namespace] of objects) {
+        await eventually(`${kind} ${n} to be deleted`, 60_000, () => isGone(kube, kind, n, namespace));
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

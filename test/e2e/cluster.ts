@@ -40,7 +40,10 @@ export function clusterInfo(): ClusterInfo {
     throw new Error(`no running cluster: ${CLUSTER_ENV} is missing (run make cluster-up, or make test-e2e which starts one)`);
   }
   const env = Object.fromEntries(
-    text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   const need = (k: string): string => {
     const v = env[k];
@@ -151,21 +154,42 @@ export class Cluster {
     const [opRepo, opTag] = splitImage(this.info.operatorImage);
     const [prRepo, prTag] = splitImage(this.info.proxyrunnerImage);
     await this.helmOk([
-      'upgrade', '--install', release, CHART, '--namespace', namespace,
-      '--set', `image.repository=${opRepo}`, '--set', `image.tag=${opTag}`, '--set', 'image.pullPolicy=Never',
-      '--set', `proxyrunner.image.repository=${prRepo}`, '--set', `proxyrunner.image.tag=${prTag}`,
-      '--set', 'replicaCount=2',
-      '--wait', '--timeout', '5m',
+      'upgrade',
+      '--install',
+      release,
+      CHART,
+      '--namespace',
+      namespace,
+      '--set',
+      `image.repository=${opRepo}`,
+      '--set',
+      `image.tag=${opTag}`,
+      '--set',
+      'image.pullPolicy=Never',
+      '--set',
+      `proxyrunner.image.repository=${prRepo}`,
+      '--set',
+      `proxyrunner.image.tag=${prTag}`,
+      '--set',
+      'replicaCount=2',
+      '--wait',
+      '--timeout',
+      '5m',
     ]);
   }
 
   /** The operator's leader (the Lease holder), once one of the pods holds it. */
   async operatorLeader(namespace = OPERATOR_NAMESPACE): Promise<string> {
-    return waitFor('an operator leader (Lease holder)', 120_000, async () => {
-      const leases = await this.list('leases.coordination.k8s.io', namespace);
-      const holder = leases.map((l) => (l.spec as { holderIdentity?: string } | undefined)?.holderIdentity).find((h) => h);
-      return holder || undefined;
-    }, () => this.describe(['get', 'leases,pods', '-n', namespace, '-o', 'wide']));
+    return waitFor(
+      'an operator leader (Lease holder)',
+      120_000,
+      async () => {
+        const leases = await this.list('leases.coordination.k8s.io', namespace);
+        const holder = leases.map((l) => (l.spec as { holderIdentity?: string } | undefined)?.holderIdentity).find((h) => h);
+        return holder || undefined;
+      },
+      () => this.describe(['get', 'leases,pods', '-n', namespace, '-o', 'wide']),
+    );
   }
 
   // ------------------------------------------------------------------------------------------
@@ -179,11 +203,16 @@ export class Cluster {
   }
 
   async waitReady(name: string, namespace: string, timeoutMs = 300_000): Promise<Obj> {
-    return waitFor(`MCPServer ${namespace}/${name} Ready`, timeoutMs, async () => {
-      const mcp = await this.get('mcpserver', name, namespace);
-      const status = mcp?.status as { phase?: string; observedGeneration?: number } | undefined;
-      return mcp !== undefined && status?.phase === 'Ready' && status.observedGeneration === mcp.metadata.generation ? mcp : undefined;
-    }, () => this.describe(['get', 'mcpserver,deploy,sts,pods,svc', '-n', namespace, '-o', 'wide']));
+    return waitFor(
+      `MCPServer ${namespace}/${name} Ready`,
+      timeoutMs,
+      async () => {
+        const mcp = await this.get('mcpserver', name, namespace);
+        const status = mcp?.status as { phase?: string; observedGeneration?: number } | undefined;
+        return mcp !== undefined && status?.phase === 'Ready' && status.observedGeneration === mcp.metadata.generation ? mcp : undefined;
+      },
+      () => this.describe(['get', 'mcpserver,deploy,sts,pods,svc', '-n', namespace, '-o', 'wide']),
+    );
   }
 
   /** Pods of one component (proxy | backend) of an MCPServer, with their IPs. */
@@ -222,7 +251,20 @@ export interface ContainerState {
 }
 
 export function containerState(pod: Obj, container: string): ContainerState {
-  const statuses = (pod.status as { containerStatuses?: { name: string; restartCount: number; ready: boolean; containerID?: string; lastState?: { terminated?: { reason?: string } } }[] } | undefined)?.containerStatuses ?? [];
+  const statuses =
+    (
+      pod.status as
+        | {
+            containerStatuses?: {
+              name: string;
+              restartCount: number;
+              ready: boolean;
+              containerID?: string;
+              lastState?: { terminated?: { reason?: string } };
+            }[];
+          }
+        | undefined
+    )?.containerStatuses ?? [];
   const s = statuses.find((c) => c.name === container);
   if (s === undefined) throw new Error(`pod ${pod.metadata.name} has no status for container ${container}`);
   return {

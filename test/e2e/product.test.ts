@@ -64,8 +64,15 @@ describe('the product on a real node', () => {
     const leader = await cluster.operatorLeader();
     expect(pods.map((p) => p.metadata.name)).toContain(leader);
     // The namespace enforces the restricted standard: a privileged pod is refused there.
-    const refused = await cluster.kubectl(['run', 'privileged-probe', '-n', OPERATOR_NAMESPACE, '--image=registry.k8s.io/pause:3.10.1',
-      '--restart=Never', '--overrides={"spec":{"containers":[{"name":"p","image":"registry.k8s.io/pause:3.10.1","securityContext":{"privileged":true}}]}}']);
+    const refused = await cluster.kubectl([
+      'run',
+      'privileged-probe',
+      '-n',
+      OPERATOR_NAMESPACE,
+      '--image=registry.k8s.io/pause:3.10.1',
+      '--restart=Never',
+      '--overrides={"spec":{"containers":[{"name":"p","image":"registry.k8s.io/pause:3.10.1","securityContext":{"privileged":true}}]}}',
+    ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/violates PodSecurity "restricted/);
   });
@@ -73,213 +80,306 @@ describe('the product on a real node', () => {
   describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])('%s sample', (transport) => {
     const server = SERVERS[transport];
 
-    it('reaches Ready and serves initialize, tools/list, tools/call with progress and DELETE through its Service', async () => {
-      await cluster.waitReady(server.name, NS);
-      const url = await proxyUrl(cluster, server);
-      const before = await proxyMetrics(cluster, server);
-      const created0 = before.value('mcpfleet_proxy_sessions_created_total') ?? 0;
-      const closed0 = before.value('mcpfleet_proxy_sessions_closed_total', { reason: 'client_delete' }) ?? 0;
+    it(
+      'reaches Ready and serves initialize, tools/list, tools/call with progress and DELETE through its Service',
+      async () => {
+        await cluster.waitReady(server.name, NS);
+        const url = await proxyUrl(cluster, server);
+        const before = await proxyMetrics(cluster, server);
+        const created0 = before.value('mcpfleet_proxy_sessions_created_total') ?? 0;
+        const closed0 = before.value('mcpfleet_proxy_sessions_closed_total', { reason: 'client_delete' }) ?? 0;
 
-      const session = await connectEventually(url);
-      expect(session.client.getServerVersion()?.name).toMatch(/everything/i);
-      const { tools } = await session.client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'trigger-long-running-operation']));
-      const echo = await session.client.callTool({ name: 'echo', arguments: { message: `via ${transport}` } });
-      expect(echo.content).toEqual([{ type: 'text', text: `Echo: via ${transport}` }]);
-      const progress: number[] = [];
-      const long = await session.client.callTool(
-        { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
-        undefined,
-        { onprogress: (p) => progress.push(p.progress) },
-      );
-      expect(JSON.stringify(long.content)).toContain('Long running operation completed');
-      // Over legacy SSE the SDK client may drop the last notification (see test/proxy/transports.test.ts).
-      expect(progress).toEqual(transport === 'sse' ? expect.arrayContaining([1, 2]) : [1, 2, 3]);
+        const session = await connectEventually(url);
+        expect(session.client.getServerVersion()?.name).toMatch(/everything/i);
+        const { tools } = await session.client.listTools();
+        expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'trigger-long-running-operation']));
+        const echo = await session.client.callTool({ name: 'echo', arguments: { message: `via ${transport}` } });
+        expect(echo.content).toEqual([{ type: 'text', text: `Echo: via ${transport}` }]);
+        const progress: number[] = [];
+        const long = await session.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, {
+          onprogress: (p) => progress.push(p.progress),
+        });
+        expect(JSON.stringify(long.content)).toContain('Long running operation completed');
+        // Over legacy SSE the SDK client may drop the last notification (see test/proxy/transports.test.ts).
+        expect(progress).toEqual(transport === 'sse' ? expect.arrayContaining([1, 2]) : [1, 2, 3]);
 
-      const during = await proxyMetrics(cluster, server);
-      expect(during.value('mcpfleet_proxy_sessions_active')).toBe(1);
-      expect((during.value('mcpfleet_proxy_sessions_created_total') ?? 0) - created0).toBe(1);
+        const during = await proxyMetrics(cluster, server);
+        expect(during.value('mcpfleet_proxy_sessions_active')).toBe(1);
+        expect((during.value('mcpfleet_proxy_sessions_created_total') ?? 0) - created0).toBe(1);
 
-      await session.end();
-      const after = await waitFor('the session to be closed in the proxy metrics', MINUTE, async () => {
-        const m = await proxyMetrics(cluster, server);
-        return m.value('mcpfleet_proxy_sessions_active') === 0 ? m : undefined;
-      });
-      expect((after.value('mcpfleet_proxy_sessions_closed_total', { reason: 'client_delete' }) ?? 0) - closed0).toBe(1);
-      for (const reason of ['upstream_not_found', 'idle_timeout', 'evicted', 'upstream_closed']) {
-        expect(after.value('mcpfleet_proxy_sessions_closed_total', { reason })).toBe(0);
-      }
-      expect(after.value('mcpfleet_proxy_upstream_up')).toBe(server.replicas);
-    }, 10 * MINUTE);
+        await session.end();
+        const after = await waitFor('the session to be closed in the proxy metrics', MINUTE, async () => {
+          const m = await proxyMetrics(cluster, server);
+          return m.value('mcpfleet_proxy_sessions_active') === 0 ? m : undefined;
+        });
+        expect((after.value('mcpfleet_proxy_sessions_closed_total', { reason: 'client_delete' }) ?? 0) - closed0).toBe(1);
+        for (const reason of ['upstream_not_found', 'idle_timeout', 'evicted', 'upstream_closed']) {
+          expect(after.value('mcpfleet_proxy_sessions_closed_total', { reason })).toBe(0);
+        }
+        expect(after.value('mcpfleet_proxy_upstream_up')).toBe(server.replicas);
+      },
+      10 * MINUTE,
+    );
   });
 
-  it('stdio over pods/attach: a killed backend pod ends its sessions as upstream_closed, the proxy re-attaches, the proxy pod never restarts', async () => {
-    const server = SERVERS.stdio;
-    await cluster.waitReady(server.name, NS);
-    const [proxyPod] = await cluster.pods(server.name, NS, 'proxy');
-    if (proxyPod === undefined) throw new Error('no proxy pod');
-    const [backend] = await cluster.pods(server.name, NS, 'backend');
-    if (backend === undefined) throw new Error('no backend pod');
-    const url = await proxyUrl(cluster, server);
-    const metricsUrl = `http://${podIp(proxyPod)}:9464/metrics`;
-    const closed0 = (await scrape(metricsUrl)).value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0;
+  it(
+    'stdio over pods/attach: a killed backend pod ends its sessions as upstream_closed, the proxy re-attaches, the proxy pod never restarts',
+    async () => {
+      const server = SERVERS.stdio;
+      await cluster.waitReady(server.name, NS);
+      const [proxyPod] = await cluster.pods(server.name, NS, 'proxy');
+      if (proxyPod === undefined) throw new Error('no proxy pod');
+      const [backend] = await cluster.pods(server.name, NS, 'backend');
+      if (backend === undefined) throw new Error('no backend pod');
+      const url = await proxyUrl(cluster, server);
+      const metricsUrl = `http://${podIp(proxyPod)}:9464/metrics`;
+      const closed0 = (await scrape(metricsUrl)).value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0;
 
-    const a = await connectEventually(url);
-    const b = await connectEventually(url);
-    expect(JSON.stringify((await a.client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } })).content)).toContain('5');
-    expect((await scrape(metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(2);
+      const a = await connectEventually(url);
+      const b = await connectEventually(url);
+      expect(JSON.stringify((await a.client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } })).content)).toContain('5');
+      expect((await scrape(metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(2);
 
-    await cluster.ok(['delete', 'pod', backend.metadata.name, '-n', NS, '--grace-period=1', '--wait=false']);
-    const ended = await waitFor('both sessions to end as upstream_closed', 2 * MINUTE, async () => {
-      const m = await scrape(metricsUrl);
-      return m.value('mcpfleet_proxy_sessions_active') === 0 ? m : undefined;
-    }, async () => (await scrape(metricsUrl)).text.split('\n').filter((l) => l.includes('sessions')).join('\n'));
-    expect((ended.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closed0).toBe(2);
-    // The old session is gone for its client too.
-    await expect(a.client.callTool({ name: 'echo', arguments: { message: 'after' } })).rejects.toThrow();
-    await a.client.close().catch(() => {});
-    await b.client.close().catch(() => {});
-
-    // A new backend pod (same StatefulSet ordinal, new uid); the proxy attaches to it.
-    await waitFor('a new ready backend pod', 3 * MINUTE, async () => {
-      const pods = await cluster.pods(server.name, NS, 'backend');
-      return pods.find((p) => p.metadata.uid !== backend.metadata.uid && containerState(p, 'mcp').ready);
-    }, () => cluster.describe(['get', 'pods', '-n', NS, '-o', 'wide']));
-    const c = await connectEventually(url, 3 * MINUTE);
-    expect((await c.client.callTool({ name: 'echo', arguments: { message: 'new pod' } })).content).toEqual([{ type: 'text', text: 'Echo: new pod' }]);
-    await c.end();
-
-    const now = await cluster.get('pod', proxyPod.metadata.name, NS);
-    expect(now?.metadata.uid).toBe(proxyPod.metadata.uid);
-    expect(containerState(now as Obj, 'proxyrunner').restartCount).toBe(0);
-    expect((await scrape(metricsUrl)).value('mcpfleet_proxy_upstream_up')).toBe(1);
-  }, 10 * MINUTE);
-
-  it('a real Prometheus scrapes the proxy and operator pods by pod IP; the dashboard\'s queries answer from them', async () => {
-    const targets: ScrapeTarget[] = [];
-    for (const server of Object.values(SERVERS)) {
-      for (const pod of await cluster.pods(server.name, NS, 'proxy')) {
-        // The labels the chart's PodMonitor attaches.
-        targets.push({ job: 'mcpfleet-proxyrunner', target: `${podIp(pod)}:9464`, labels: { namespace: NS, mcpserver: server.name, pod: pod.metadata.name } });
-      }
-    }
-    for (const pod of await cluster.list('pods', OPERATOR_NAMESPACE, `app.kubernetes.io/instance=${RELEASE}`)) {
-      targets.push({ job: 'mcpfleet-operator', target: `${podIp(pod)}:9464`, honorLabels: true, labels: { namespace: OPERATOR_NAMESPACE, pod: pod.metadata.name } });
-    }
-    expect(targets).toHaveLength(4 + 2);
-    const prom = await startPrometheus({ scrapeInterval: '2s', targets });
-    try {
-      await prom.waitForTargetsUp(2 * MINUTE);
-      const leaders = await waitFor('mcpfleet_operator_leader scraped from the operator pods', MINUTE, async () => {
-        const v = await prom.vector('mcpfleet_operator_leader == 1');
-        return v.length > 0 ? v : undefined;
-      });
-      // Exactly one replica leads, and it is the Lease holder.
-      expect(leaders.map((s) => s.metric['pod'])).toEqual([await cluster.operatorLeader()]);
-      const proxies = await prom.vector('mcpfleet_proxy_build_info');
-      expect(proxies.map((s) => `${s.metric['mcpserver']}/${s.metric['transport']}`).sort()).toEqual(
-        ['everything-http/streamable-http', 'everything-http/streamable-http', 'everything-sse/sse', 'everything-stdio/stdio'],
+      await cluster.ok(['delete', 'pod', backend.metadata.name, '-n', NS, '--grace-period=1', '--wait=false']);
+      const ended = await waitFor(
+        'both sessions to end as upstream_closed',
+        2 * MINUTE,
+        async () => {
+          const m = await scrape(metricsUrl);
+          return m.value('mcpfleet_proxy_sessions_active') === 0 ? m : undefined;
+        },
+        async () =>
+          (await scrape(metricsUrl)).text
+            .split('\n')
+            .filter((l) => l.includes('sessions'))
+            .join('\n'),
       );
-      // Every dashboard query, for one MCPServer, evaluates without error.
-      const exprs = dashboardExprs(loadDashboard(), { namespace: NS, mcpserver: 'everything-http', datasource: 'prometheus' });
-      expect(exprs.length).toBeGreaterThan(10);
-      const failed: string[] = [];
-      for (const e of exprs) {
-        const res = await prom.query(e.expr);
-        if (res.status !== 'success') failed.push(`${e.where}: ${res.error ?? ''}\n  ${e.expr}`);
+      expect((ended.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closed0).toBe(2);
+      // The old session is gone for its client too.
+      await expect(a.client.callTool({ name: 'echo', arguments: { message: 'after' } })).rejects.toThrow();
+      await a.client.close().catch(() => {});
+      await b.client.close().catch(() => {});
+
+      // A new backend pod (same StatefulSet ordinal, new uid); the proxy attaches to it.
+      await waitFor(
+        'a new ready backend pod',
+        3 * MINUTE,
+        async () => {
+          const pods = await cluster.pods(server.name, NS, 'backend');
+          return pods.find((p) => p.metadata.uid !== backend.metadata.uid && containerState(p, 'mcp').ready);
+        },
+        () => cluster.describe(['get', 'pods', '-n', NS, '-o', 'wide']),
+      );
+      const c = await connectEventually(url, 3 * MINUTE);
+      expect((await c.client.callTool({ name: 'echo', arguments: { message: 'new pod' } })).content).toEqual([{ type: 'text', text: 'Echo: new pod' }]);
+      await c.end();
+
+      const now = await cluster.get('pod', proxyPod.metadata.name, NS);
+      expect(now?.metadata.uid).toBe(proxyPod.metadata.uid);
+      expect(containerState(now as Obj, 'proxyrunner').restartCount).toBe(0);
+      expect((await scrape(metricsUrl)).value('mcpfleet_proxy_upstream_up')).toBe(1);
+    },
+    10 * MINUTE,
+  );
+
+  it(
+    "a real Prometheus scrapes the proxy and operator pods by pod IP; the dashboard's queries answer from them",
+    async () => {
+      const targets: ScrapeTarget[] = [];
+      for (const server of Object.values(SERVERS)) {
+        for (const pod of await cluster.pods(server.name, NS, 'proxy')) {
+          // The labels the chart's PodMonitor attaches.
+          targets.push({
+            job: 'mcpfleet-proxyrunner',
+            target: `${podIp(pod)}:9464`,
+            labels: { namespace: NS, mcpserver: server.name, pod: pod.metadata.name },
+          });
+        }
       }
-      expect(failed).toEqual([]);
-      // And one answers with this server's live pods.
-      const active = await prom.vector(`sum by (pod) (mcpfleet_proxy_sessions_active{namespace="${NS}", mcpserver="everything-http"})`);
-      expect(active).toHaveLength(SERVERS['streamable-http'].replicas);
-    } finally {
-      await prom.stop();
-    }
-  }, 5 * MINUTE);
+      for (const pod of await cluster.list('pods', OPERATOR_NAMESPACE, `app.kubernetes.io/instance=${RELEASE}`)) {
+        targets.push({
+          job: 'mcpfleet-operator',
+          target: `${podIp(pod)}:9464`,
+          honorLabels: true,
+          labels: { namespace: OPERATOR_NAMESPACE, pod: pod.metadata.name },
+        });
+      }
+      expect(targets).toHaveLength(4 + 2);
+      const prom = await startPrometheus({ scrapeInterval: '2s', targets });
+      try {
+        await prom.waitForTargetsUp(2 * MINUTE);
+        const leaders = await waitFor('mcpfleet_operator_leader scraped from the operator pods', MINUTE, async () => {
+          const v = await prom.vector('mcpfleet_operator_leader == 1');
+          return v.length > 0 ? v : undefined;
+        });
+        // Exactly one replica leads, and it is the Lease holder.
+        expect(leaders.map((s) => s.metric['pod'])).toEqual([await cluster.operatorLeader()]);
+        const proxies = await prom.vector('mcpfleet_proxy_build_info');
+        expect(proxies.map((s) => `${s.metric['mcpserver']}/${s.metric['transport']}`).sort()).toEqual([
+          'everything-http/streamable-http',
+          'everything-http/streamable-http',
+          'everything-sse/sse',
+          'everything-stdio/stdio',
+        ]);
+        // Every dashboard query, for one MCPServer, evaluates without error.
+        const exprs = dashboardExprs(loadDashboard(), { namespace: NS, mcpserver: 'everything-http', datasource: 'prometheus' });
+        expect(exprs.length).toBeGreaterThan(10);
+        const failed: string[] = [];
+        for (const e of exprs) {
+          const res = await prom.query(e.expr);
+          if (res.status !== 'success') failed.push(`${e.where}: ${res.error ?? ''}\n  ${e.expr}`);
+        }
+        expect(failed).toEqual([]);
+        // And one answers with this server's live pods.
+        const active = await prom.vector(`sum by (pod) (mcpfleet_proxy_sessions_active{namespace="${NS}", mcpserver="everything-http"})`);
+        expect(active).toHaveLength(SERVERS['streamable-http'].replicas);
+      } finally {
+        await prom.stop();
+      }
+    },
+    5 * MINUTE,
+  );
 
-  it('holds the restricted standard inside running containers: non-root, no capabilities, no new privileges, seccomp, read-only root', async () => {
-    // The SSE sample opts out of a read-only root for its backend (it writes a cache in $HOME).
-    const targets: { pod: Obj; container: string; readOnly: boolean }[] = [];
-    for (const pod of await cluster.list('pods', OPERATOR_NAMESPACE, `app.kubernetes.io/instance=${RELEASE}`)) targets.push({ pod, container: 'operator', readOnly: true });
-    for (const server of Object.values(SERVERS)) {
-      for (const pod of await cluster.pods(server.name, NS, 'proxy')) targets.push({ pod, container: 'proxyrunner', readOnly: true });
-      for (const pod of await cluster.pods(server.name, NS, 'backend')) targets.push({ pod, container: 'mcp', readOnly: server.name !== 'everything-sse' });
-    }
-    expect(targets.length).toBeGreaterThanOrEqual(2 + 4 + 3);
-    const script = 'id -u; id -g; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):" /proc/1/status; ' +
-      // The root mount's own flag (a non-root user could not write to / anyway).
-      'awk \'$2 == "/" { split($4, o, ","); print "root-" o[1] }\' /proc/mounts | tail -1; ' +
-      'if touch /tmp/probe 2>/dev/null; then echo tmp-writable; rm -f /tmp/probe; else echo tmp-read-only; fi';
-    for (const { pod, container, readOnly } of targets) {
-      const ns = pod.metadata.namespace as string;
-      const containers = (pod.spec as { containers: { name: string }[] }).containers.map((c) => c.name);
-      const name = containers.includes(container) ? container : (containers[0] as string);
-      const out = await cluster.ok(['exec', '-n', ns, pod.metadata.name, '-c', name, '--', 'sh', '-c', script]);
-      const lines = out.trim().split('\n');
-      const where = `${ns}/${pod.metadata.name}/${name}`;
-      expect({ where, uid: Number(lines[0]) === 0 ? 'root' : 'non-root', gid: Number(lines[1]) === 0 ? 'root' : 'non-root' })
-        .toEqual({ where, uid: 'non-root', gid: 'non-root' });
-      const status = Object.fromEntries(lines.slice(2, 7).map((l) => l.split(/:\s+/) as [string, string]));
-      expect({ where, ...status }).toEqual({ where, CapEff: '0000000000000000', CapPrm: '0000000000000000', CapBnd: '0000000000000000', NoNewPrivs: '1', Seccomp: '2' });
-      expect({ where, root: lines[7], tmp: lines[8] }).toEqual({ where, root: readOnly ? 'root-ro' : 'root-rw', tmp: 'tmp-writable' });
-    }
-  }, 5 * MINUTE);
+  it(
+    'holds the restricted standard inside running containers: non-root, no capabilities, no new privileges, seccomp, read-only root',
+    async () => {
+      // The SSE sample opts out of a read-only root for its backend (it writes a cache in $HOME).
+      const targets: { pod: Obj; container: string; readOnly: boolean }[] = [];
+      for (const pod of await cluster.list('pods', OPERATOR_NAMESPACE, `app.kubernetes.io/instance=${RELEASE}`))
+        targets.push({ pod, container: 'operator', readOnly: true });
+      for (const server of Object.values(SERVERS)) {
+        for (const pod of await cluster.pods(server.name, NS, 'proxy')) targets.push({ pod, container: 'proxyrunner', readOnly: true });
+        for (const pod of await cluster.pods(server.name, NS, 'backend')) targets.push({ pod, container: 'mcp', readOnly: server.name !== 'everything-sse' });
+      }
+      expect(targets.length).toBeGreaterThanOrEqual(2 + 4 + 3);
+      const script =
+        'id -u; id -g; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):" /proc/1/status; ' +
+        // The root mount's own flag (a non-root user could not write to / anyway).
+        'awk \'$2 == "/" { split($4, o, ","); print "root-" o[1] }\' /proc/mounts | tail -1; ' +
+        'if touch /tmp/probe 2>/dev/null; then echo tmp-writable; rm -f /tmp/probe; else echo tmp-read-only; fi';
+      for (const { pod, container, readOnly } of targets) {
+        const ns = pod.metadata.namespace as string;
+        const containers = (pod.spec as { containers: { name: string }[] }).containers.map((c) => c.name);
+        const name = containers.includes(container) ? container : (containers[0] as string);
+        const out = await cluster.ok(['exec', '-n', ns, pod.metadata.name, '-c', name, '--', 'sh', '-c', script]);
+        const lines = out.trim().split('\n');
+        const where = `${ns}/${pod.metadata.name}/${name}`;
+        expect({ where, uid: Number(lines[0]) === 0 ? 'root' : 'non-root', gid: Number(lines[1]) === 0 ? 'root' : 'non-root' }).toEqual({
+          where,
+          uid: 'non-root',
+          gid: 'non-root',
+        });
+        const status = Object.fromEntries(lines.slice(2, 7).map((l) => l.split(/:\s+/) as [string, string]));
+        expect({ where, ...status }).toEqual({
+          where,
+          CapEff: '0000000000000000',
+          CapPrm: '0000000000000000',
+          CapBnd: '0000000000000000',
+          NoNewPrivs: '1',
+          Seccomp: '2',
+        });
+        expect({ where, root: lines[7], tmp: lines[8] }).toEqual({ where, root: readOnly ? 'root-ro' : 'root-rw', tmp: 'tmp-writable' });
+      }
+    },
+    5 * MINUTE,
+  );
 
-  it('rolls the pods on a spec change, heals a deleted child, and deleting the MCPServer removes everything', async () => {
-    const server = SERVERS['streamable-http'];
-    const before = await cluster.pods(server.name, NS, 'proxy');
-    const mcp0 = await cluster.waitReady(server.name, NS);
-    await cluster.ok(['patch', 'mcpserver', server.name, '-n', NS, '--type=merge', '-p', '{"spec":{"sessionIdleTimeout":"10m"}}']);
-    await waitFor('every proxy pod replaced after the spec change', 5 * MINUTE, async () => {
-      const pods = (await cluster.pods(server.name, NS, 'proxy')).filter((p) => p.metadata.deletionTimestamp === undefined);
-      const fresh = pods.filter((p) => !before.some((b) => b.metadata.uid === p.metadata.uid) && containerState(p, 'proxyrunner').ready);
-      return fresh.length === server.replicas && pods.length === server.replicas ? fresh : undefined;
-    }, () => cluster.describe(['get', 'pods', '-n', NS, '-o', 'wide']));
-    const mcp1 = await cluster.waitReady(server.name, NS);
-    expect(mcp1.metadata.generation).toBe((mcp0.metadata.generation as number) + 1);
-    const proxyArgs = JSON.stringify((await cluster.get('deployment', `mcp-${server.name}-proxy`, NS))?.spec);
-    expect(proxyArgs).toContain('10m');
-    // Still serves, through the same Service.
-    const s = await connectEventually(await proxyUrl(cluster, server));
-    await s.end();
+  it(
+    'rolls the pods on a spec change, heals a deleted child, and deleting the MCPServer removes everything',
+    async () => {
+      const server = SERVERS['streamable-http'];
+      const before = await cluster.pods(server.name, NS, 'proxy');
+      const mcp0 = await cluster.waitReady(server.name, NS);
+      await cluster.ok(['patch', 'mcpserver', server.name, '-n', NS, '--type=merge', '-p', '{"spec":{"sessionIdleTimeout":"10m"}}']);
+      await waitFor(
+        'every proxy pod replaced after the spec change',
+        5 * MINUTE,
+        async () => {
+          const pods = (await cluster.pods(server.name, NS, 'proxy')).filter((p) => p.metadata.deletionTimestamp === undefined);
+          const fresh = pods.filter((p) => !before.some((b) => b.metadata.uid === p.metadata.uid) && containerState(p, 'proxyrunner').ready);
+          return fresh.length === server.replicas && pods.length === server.replicas ? fresh : undefined;
+        },
+        () => cluster.describe(['get', 'pods', '-n', NS, '-o', 'wide']),
+      );
+      const mcp1 = await cluster.waitReady(server.name, NS);
+      expect(mcp1.metadata.generation).toBe((mcp0.metadata.generation as number) + 1);
+      const proxyArgs = JSON.stringify((await cluster.get('deployment', `mcp-${server.name}-proxy`, NS))?.spec);
+      expect(proxyArgs).toContain('10m');
+      // Still serves, through the same Service.
+      const s = await connectEventually(await proxyUrl(cluster, server));
+      await s.end();
 
-    // A deleted child comes back.
-    const svc0 = await cluster.get('service', `mcp-${server.name}-proxy`, NS);
-    await cluster.ok(['delete', 'service', `mcp-${server.name}-proxy`, '-n', NS]);
-    await waitFor('the deleted proxy Service to be recreated', 3 * MINUTE, async () => {
-      const svc = await cluster.get('service', `mcp-${server.name}-proxy`, NS);
-      return svc !== undefined && svc.metadata.uid !== svc0?.metadata.uid ? svc : undefined;
-    });
-    const dep0 = await cluster.get('deployment', `mcp-${server.name}-proxy`, NS);
-    await cluster.ok(['delete', 'deployment', `mcp-${server.name}-proxy`, '-n', NS]);
-    await waitFor('the deleted proxy Deployment to be recreated', 3 * MINUTE, async () => {
-      const dep = await cluster.get('deployment', `mcp-${server.name}-proxy`, NS);
-      return dep !== undefined && dep.metadata.uid !== dep0?.metadata.uid ? dep : undefined;
-    });
-    await cluster.waitReady(server.name, NS);
-    const again = await connectEventually(await proxyUrl(cluster, server));
-    await again.end();
+      // A deleted child comes back.
+      const svc0 = await cluster.get('service', `mcp-${server.name}-proxy`, NS);
+      await cluster.ok(['delete', 'service', `mcp-${server.name}-proxy`, '-n', NS]);
+      await waitFor('the deleted proxy Service to be recreated', 3 * MINUTE, async () => {
+        const svc = await cluster.get('service', `mcp-${server.name}-proxy`, NS);
+        return svc !== undefined && svc.metadata.uid !== svc0?.metadata.uid ? svc : undefined;
+      });
+      const dep0 = await cluster.get('deployment', `mcp-${server.name}-proxy`, NS);
+      await cluster.ok(['delete', 'deployment', `mcp-${server.name}-proxy`, '-n', NS]);
+      await waitFor('the deleted proxy Deployment to be recreated', 3 * MINUTE, async () => {
+        const dep = await cluster.get('deployment', `mcp-${server.name}-proxy`, NS);
+        return dep !== undefined && dep.metadata.uid !== dep0?.metadata.uid ? dep : undefined;
+      });
+      await cluster.waitReady(server.name, NS);
+      const again = await connectEventually(await proxyUrl(cluster, server));
+      await again.end();
 
-    // Deleting the MCPServer removes every child (owner references; the garbage collector).
-    await cluster.ok(['delete', 'mcpserver', server.name, '-n', NS]);
-    const selector = `app.kubernetes.io/instance=${server.name}`;
-    await waitFor(`no object labelled ${selector} left`, 3 * MINUTE, async () => {
-      const left = await cluster.ok(['get', 'deployments,statefulsets,services,pods,serviceaccounts,roles,rolebindings', '-n', NS, '-l', selector, '-o', 'name']);
-      return left.trim() === '' ? true : undefined;
-    }, () => cluster.describe(['get', 'all', '-n', NS, '-l', selector]));
-  }, 15 * MINUTE);
+      // Deleting the MCPServer removes every child (owner references; the garbage collector).
+      await cluster.ok(['delete', 'mcpserver', server.name, '-n', NS]);
+      const selector = `app.kubernetes.io/instance=${server.name}`;
+      await waitFor(
+        `no object labelled ${selector} left`,
+        3 * MINUTE,
+        async () => {
+          const left = await cluster.ok([
+            'get',
+            'deployments,statefulsets,services,pods,serviceaccounts,roles,rolebindings',
+            '-n',
+            NS,
+            '-l',
+            selector,
+            '-o',
+            'name',
+          ]);
+          return left.trim() === '' ? true : undefined;
+        },
+        () => cluster.describe(['get', 'all', '-n', NS, '-l', selector]),
+      );
+    },
+    15 * MINUTE,
+  );
 
-  it('helm uninstall leaves only the CRD', async () => {
-    await cluster.ok(['delete', 'namespace', NS, '--wait=true', '--timeout=300s']);
-    await cluster.helmOk(['uninstall', RELEASE, '--namespace', OPERATOR_NAMESPACE, '--wait', '--timeout', '5m']);
-    const selector = `app.kubernetes.io/instance=${RELEASE}`;
-    await waitFor('the chart\'s objects to be gone', 3 * MINUTE, async () => {
-      const left = await cluster.ok(['get', 'deployments,replicasets,pods,services,serviceaccounts,roles,rolebindings,configmaps,poddisruptionbudgets,leases.coordination.k8s.io', '-n', OPERATOR_NAMESPACE, '-l', selector, '-o', 'name']);
-      const cluster_ = await cluster.ok(['get', 'clusterroles,clusterrolebindings', '-l', selector, '-o', 'name']);
-      return left.trim() === '' && cluster_.trim() === '' ? true : undefined;
-    }, () => cluster.describe(['get', 'all', '-n', OPERATOR_NAMESPACE]));
-    const pods = await cluster.list('pods', OPERATOR_NAMESPACE);
-    expect(pods.map((p) => p.metadata.name)).toEqual([]);
-    expect(await cluster.get('crd', 'mcpservers.mcpfleet.dev')).toBeDefined();
-  }, 10 * MINUTE);
+  it(
+    'helm uninstall leaves only the CRD',
+    async () => {
+      await cluster.ok(['delete', 'namespace', NS, '--wait=true', '--timeout=300s']);
+      await cluster.helmOk(['uninstall', RELEASE, '--namespace', OPERATOR_NAMESPACE, '--wait', '--timeout', '5m']);
+      const selector = `app.kubernetes.io/instance=${RELEASE}`;
+      await waitFor(
+        "the chart's objects to be gone",
+        3 * MINUTE,
+        async () => {
+          const left = await cluster.ok([
+            'get',
+            'deployments,replicasets,pods,services,serviceaccounts,roles,rolebindings,configmaps,poddisruptionbudgets,leases.coordination.k8s.io',
+            '-n',
+            OPERATOR_NAMESPACE,
+            '-l',
+            selector,
+            '-o',
+            'name',
+          ]);
+          const cluster_ = await cluster.ok(['get', 'clusterroles,clusterrolebindings', '-l', selector, '-o', 'name']);
+          return left.trim() === '' && cluster_.trim() === '' ? true : undefined;
+        },
+        () => cluster.describe(['get', 'all', '-n', OPERATOR_NAMESPACE]),
+      );
+      const pods = await cluster.list('pods', OPERATOR_NAMESPACE);
+      expect(pods.map((p) => p.metadata.name)).toEqual([]);
+      expect(await cluster.get('crd', 'mcpservers.mcpfleet.dev')).toBeDefined();
+    },
+    10 * MINUTE,
+  );
 });

@@ -6,7 +6,9 @@ import { containerProcess, shellCommands, type StageResult } from './layout.ts';
 
 describe('Dockerfile reader', () => {
   test('continuations join lines; comment and blank lines inside them are dropped', () => {
-    const text = ['# syntax=docker/dockerfile:1', '# a comment', 'FROM a AS b', 'RUN one \\', '  # inside', '', '  && two', 'ENV A=1 \\', '    B="x y"'].join('\n');
+    const text = ['# syntax=docker/dockerfile:1', '# a comment', 'FROM a AS b', 'RUN one \\', '  # inside', '', '  && two', 'ENV A=1 \\', '    B="x y"'].join(
+      '\n',
+    );
     expect(instructions(text).map((i) => [i.keyword, i.line, i.rest.replace(/\s+/g, ' ')])).toEqual([
       ['FROM', 3, 'a AS b'],
       ['RUN', 4, 'one && two'],
@@ -21,7 +23,15 @@ describe('Dockerfile reader', () => {
   });
 
   test('global ARGs in FROM, overridden by build args; a bare ARG in a stage takes the global default', () => {
-    const text = ['ARG BASE=node:24-slim', 'FROM ${BASE} AS one', 'ARG BASE', 'ARG V=dev', 'LABEL base="${BASE}" v=$V', 'FROM one AS two', 'LABEL again="$V"'].join('\n');
+    const text = [
+      'ARG BASE=node:24-slim',
+      'FROM ${BASE} AS one',
+      'ARG BASE',
+      'ARG V=dev',
+      'LABEL base="${BASE}" v=$V',
+      'FROM one AS two',
+      'LABEL again="$V"',
+    ].join('\n');
     const df = parseDockerfile(text);
     expect(df.stages.map((s) => [s.name, s.from])).toEqual([
       ['one', 'node:24-slim'],
@@ -34,7 +44,9 @@ describe('Dockerfile reader', () => {
   });
 
   test('image config is inherited; ENTRYPOINT clears an inherited CMD; WORKDIR resolves relative paths', () => {
-    const df = parseDockerfile(['FROM x AS a', 'ENV A=1', 'WORKDIR /app', 'CMD ["c"]', 'USER 1:1', 'FROM a AS b', 'WORKDIR sub', 'ENTRYPOINT ["e"]', 'ENV B=$A'].join('\n'));
+    const df = parseDockerfile(
+      ['FROM x AS a', 'ENV A=1', 'WORKDIR /app', 'CMD ["c"]', 'USER 1:1', 'FROM a AS b', 'WORKDIR sub', 'ENTRYPOINT ["e"]', 'ENV B=$A'].join('\n'),
+    );
     const b = imageConfig(df, 'b');
     expect({ base: b.base, env: Object.fromEntries(b.env), workdir: b.workdir, user: b.user, entrypoint: b.entrypoint, cmd: b.cmd }).toEqual({
       base: 'x',

@@ -388,7 +388,10 @@ export function parseDockerignore(text: string): IgnoreRule[] {
         re += last ? '.*' : '(?:.*/)?';
         return;
       }
-      re += seg.replace(/[.+^${}()|]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+      re += seg
+        .replace(/[.+^${}()|]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]');
       if (!last) re += '/';
     });
     rules.push({ negate, re: new RegExp(`^${re}$`) });

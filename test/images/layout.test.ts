@@ -18,7 +18,17 @@ import { proxyDeployment, PROXY_UID } from '../../operator/src/builders/desired.
 import type { MCPServer } from '../../operator/src/api/types.ts';
 import { parseBytes } from '../../common/quantity.ts';
 import { freePort, ROOT, waitForPort } from '../support/processes.ts';
-import { imageConfig, parseDockerfile, parseDockerignore, ignored, RUN_FLAGS, splitFlags, type Dockerfile, type ImageConfig, type IgnoreRule } from './dockerfile.ts';
+import {
+  imageConfig,
+  parseDockerfile,
+  parseDockerignore,
+  ignored,
+  RUN_FLAGS,
+  splitFlags,
+  type Dockerfile,
+  type ImageConfig,
+  type IgnoreRule,
+} from './dockerfile.ts';
 import { containerProcess, installedPackages, LayoutBuilder, shellCommands, treeState, type RunSpec, type StageResult } from './layout.ts';
 
 const read = (rel: string): string => fs.readFileSync(path.join(ROOT, rel), 'utf8');
@@ -65,7 +75,9 @@ function start(target: Target, run: RunSpec): Started {
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-100_000)));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-100_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   running.push(child);
   return { child, stdout: () => out, stderr: () => err, exited, kill: (s = 'SIGTERM') => void child.kill(s) };
 }
@@ -188,7 +200,7 @@ describe('Dockerfile', () => {
   });
 
   test('runs as the numeric non-root user the manifests run as (65532), which the image defines', () => {
-      const podSecurity = operatorDeployment().spec.template.spec.securityContext;
+    const podSecurity = operatorDeployment().spec.template.spec.securityContext;
     for (const t of TARGET_NAMES) {
       const user = config[t].user;
       expect(user).toMatch(/^\d+(:\d+)?$/); // numeric: runAsNonRoot can verify it
@@ -247,7 +259,16 @@ describe('Dockerfile', () => {
   });
 
   test('.dockerignore keeps this machine out of the build context', () => {
-    for (const p of ['node_modules/jest/package.json', 'dist/proxyrunner/src/main.js', '.tools/x', '.git/HEAD', 'bench-results/churn.svg', 'test/fixtures/echoServer.ts', 'proxyrunner/src/sessions.test.ts', 'x.heapsnapshot']) {
+    for (const p of [
+      'node_modules/jest/package.json',
+      'dist/proxyrunner/src/main.js',
+      '.tools/x',
+      '.git/HEAD',
+      'bench-results/churn.svg',
+      'test/fixtures/echoServer.ts',
+      'proxyrunner/src/sessions.test.ts',
+      'x.heapsnapshot',
+    ]) {
       expect([p, ignored(rules, p)]).toEqual([p, true]);
     }
     for (const p of ['package.json', 'package-lock.json', 'tsconfig.build.json', 'proxyrunner/src/main.ts', 'operator/src/main.ts']) {
@@ -271,7 +292,9 @@ describe('runtime layout', () => {
   test('node_modules holds exactly the production part of package-lock.json', () => {
     const installed = installedPackages(appDir('proxyrunner'));
     const prod = Object.entries(lock.packages).filter(([k, v]) => k !== '' && !v.dev);
-    const devOnly = Object.entries(lock.packages).filter(([k, v]) => k !== '' && v.dev).map(([k]) => k);
+    const devOnly = Object.entries(lock.packages)
+      .filter(([k, v]) => k !== '' && v.dev)
+      .map(([k]) => k);
     expect(devOnly.length).toBeGreaterThan(0);
     expect(installed.filter((k) => devOnly.includes(k))).toEqual([]);
     expect(installed.filter((k) => !lock.packages[k])).toEqual([]);
@@ -325,12 +348,16 @@ describe('programs started from the layout as the image starts them', () => {
     layoutBefore = treeState(stage.proxyrunner.root);
   });
 
-  test.each(TARGET_NAMES)('docker run %s --help: exit 0 and the usage', async (t) => {
-    const p = start(t, { dockerArgs: ['--help'] });
-    const { code } = await p.exited;
-    expect({ code, stderr: p.stderr() }).toEqual({ code: 0, stderr: '' });
-    expect(p.stdout().startsWith(TARGETS[t].usage)).toBe(true);
-  }, 30_000);
+  test.each(TARGET_NAMES)(
+    'docker run %s --help: exit 0 and the usage',
+    async (t) => {
+      const p = start(t, { dockerArgs: ['--help'] });
+      const { code } = await p.exited;
+      expect({ code, stderr: p.stderr() }).toEqual({ code: 0, stderr: '' });
+      expect(p.stdout().startsWith(TARGETS[t].usage)).toBe(true);
+    },
+    30_000,
+  );
 
   test('docker run proxyrunner with a stdio server: serves MCP, /healthz and /readyz; SIGTERM stops it cleanly', async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
@@ -345,7 +372,22 @@ describe('programs started from the layout as the image starts them', () => {
       "  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n'); });",
     ].join('\n');
     const p = start('proxyrunner', {
-      dockerArgs: ['--transport', 'stdio', '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--', 'node', '-e', server],
+      dockerArgs: [
+        '--transport',
+        'stdio',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        String(metricsPort),
+        '--',
+        'node',
+        '-e',
+        server,
+      ],
     });
     try {
       await waitForPort(metricsPort, 15_000, p.child);
@@ -360,10 +402,19 @@ describe('programs started from the layout as the image starts them', () => {
       const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'layout-test', version: '1' } } }),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'layout-test', version: '1' } },
+        }),
       });
       const body = await res.text();
-      expect({ status: res.status, session: Boolean(res.headers.get('mcp-session-id')), body }).toEqual({ status: 200, session: true, body: expect.stringContaining('"layout-echo"') });
+      expect({ status: res.status, session: Boolean(res.headers.get('mcp-session-id')), body }).toEqual({
+        status: 200,
+        session: true,
+        body: expect.stringContaining('"layout-echo"'),
+      });
       const metrics = await get(`http://127.0.0.1:${metricsPort}/metrics`);
       expect(metrics.body).toMatch(/^mcpfleet_proxy_sessions_active 1$/m);
       expect(metrics.body).toContain(`version="${pkg.version}"`);
@@ -384,7 +435,12 @@ describe('programs started from the layout as the image starts them', () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     // Only the ports differ from what the operator wrote, so parallel tests cannot collide.
     const args = setFlag(setFlag(container.args ?? [], '--port', String(port)), '--metrics-port', String(metricsPort));
-    const env = { ...containerEnv(container as Parameters<typeof containerEnv>[0], { namespace: 'layout-test', name: 'mcp-proxy-0' }), KUBECONFIG: kubeconfig, MCPFLEET_METRICS_HOST: '127.0.0.1', MCPFLEET_HOST: '127.0.0.1' };
+    const env = {
+      ...containerEnv(container as Parameters<typeof containerEnv>[0], { namespace: 'layout-test', name: 'mcp-proxy-0' }),
+      KUBECONFIG: kubeconfig,
+      MCPFLEET_METRICS_HOST: '127.0.0.1',
+      MCPFLEET_HOST: '127.0.0.1',
+    };
     const p = start('proxyrunner', { command: container.command, args, env });
     try {
       await waitForPort(metricsPort, 15_000, p.child);
@@ -448,7 +504,10 @@ describe('make images', () => {
     }
     const custom = make(['-n', 'images', 'IMAGE_REGISTRY=registry.example/team', 'IMAGE_TAG=t1', 'REVISION=abc123']);
     expect(custom.status).toBe(0);
-    const builds = custom.stdout.replace(/\\\n\s*/g, ' ').split('\n').filter((l) => /\bbuild --target\b/.test(l));
+    const builds = custom.stdout
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .filter((l) => /\bbuild --target\b/.test(l));
     expect(builds).toHaveLength(2);
     for (const t of TARGET_NAMES) {
       const line = builds.find((l) => l.includes(`--target ${t} `)) ?? '';

@@ -328,7 +328,10 @@ function expandGlob(root: string, imagePath: string, toHost: (p: string) => stri
   const re = new RegExp(`^${base.replace(/[.+^${}()|?[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
   const hostDir = toHost(dir);
   if (!hostDir.startsWith(root) || !fs.existsSync(hostDir)) return [];
-  return fs.readdirSync(hostDir).filter((n) => re.test(n)).map((n) => path.join(hostDir, n));
+  return fs
+    .readdirSync(hostDir)
+    .filter((n) => re.test(n))
+    .map((n) => path.join(hostDir, n));
 }
 
 function options(args: string[], known: Record<string, boolean>, where: string): { name: string; values: Map<string, string> } {

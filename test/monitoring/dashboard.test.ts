@@ -110,7 +110,8 @@ describe('dashboard.json', () => {
         windows++;
         expect([t.panel.title, m[2]]).toEqual([t.panel.title, '$__rate_interval']);
       }
-      if (/mcpfleet_operator_(mcpservers|mcpserver_ready|queue_depth)\b/.test(t.expr)) expect([t.panel.title, t.expr]).toEqual([t.panel.title, expect.stringMatching(/max by \(/)]);
+      if (/mcpfleet_operator_(mcpservers|mcpserver_ready|queue_depth)\b/.test(t.expr))
+        expect([t.panel.title, t.expr]).toEqual([t.panel.title, expect.stringMatching(/max by \(/)]);
     }
     expect(windows).toBeGreaterThanOrEqual(12);
   });
@@ -138,6 +139,10 @@ describe('dashboard.json', () => {
       if (unit) expect([what, found.some((p) => p.fieldConfig?.defaults?.unit === unit)]).toEqual([what, true]);
     }
     // RSS, heap and limit on one panel: memory against the limit.
-    expect(find(/process_resident_memory_bytes/).filter((p) => find(/nodejs_heap_size_used_bytes/).includes(p) && find(/mcpfleet_proxy_memory_limit_bytes/).includes(p))).toHaveLength(1);
+    expect(
+      find(/process_resident_memory_bytes/).filter(
+        (p) => find(/nodejs_heap_size_used_bytes/).includes(p) && find(/mcpfleet_proxy_memory_limit_bytes/).includes(p),
+      ),
+    ).toHaveLength(1);
   });
 });

@@ -45,14 +45,21 @@ let started: number;
 beforeAll(async () => {
   upstream = await startEchoServer();
   proxy = await startProxy([
-    '--transport', 'streamable-http',
-    '--target-url', `http://127.0.0.1:${upstream.port}/mcp`,
-    '--max-sessions', String(MAX_SESSIONS),
-    '--session-idle-timeout', `${IDLE_TIMEOUT_S}s`,
-    '--memory-limit', '128Mi',
-    '--log-level', 'warn',
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    `http://127.0.0.1:${upstream.port}/mcp`,
+    '--max-sessions',
+    String(MAX_SESSIONS),
+    '--session-idle-timeout',
+    `${IDLE_TIMEOUT_S}s`,
+    '--memory-limit',
+    '128Mi',
+    '--log-level',
+    'warn',
     // Authorization on (everything permitted), so its series exist for the rules to name.
-    '--authz-config-inline', JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action, resource);'] } }),
+    '--authz-config-inline',
+    JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action, resource);'] } }),
   ]);
   operator = await serveOperatorMetrics([
     { namespace: 'team-a', name: 'echo', phase: 'Ready', ready: true },
@@ -71,7 +78,12 @@ beforeAll(async () => {
     targets: [
       { job: 'mcpfleet-proxyrunner', target: `127.0.0.1:${proxy.metricsPort}`, labels: TARGET_LABELS },
       // As the chart's ServiceMonitor must: honor_labels keeps the MCPServer's namespace.
-      { job: 'mcpfleet-operator', target: operator.target, honorLabels: true, labels: { namespace: 'mcpfleet-system', pod: 'mcpfleet-operator-7b9c8d6f5-abcde' } },
+      {
+        job: 'mcpfleet-operator',
+        target: operator.target,
+        honorLabels: true,
+        labels: { namespace: 'mcpfleet-system', pod: 'mcpfleet-operator-7b9c8d6f5-abcde' },
+      },
     ],
   });
   await prom.waitForTargetsUp();
@@ -143,7 +155,10 @@ describe('Prometheus scraping a proxyrunner under churn', () => {
     expect(promClosed).toEqual({ client_delete: FULL, upstream_not_found: FORGOTTEN, evicted: EVICTED, idle_timeout: promIdled, upstream_closed: 0 });
 
     // The held sessions go idle and are closed; Prometheus follows.
-    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_closed_total', { reason: 'idle_timeout' })).toBe(MAX_SESSIONS), (IDLE_TIMEOUT_S + 15) * 1000);
+    await eventually(
+      async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_closed_total', { reason: 'idle_timeout' })).toBe(MAX_SESSIONS),
+      (IDLE_TIMEOUT_S + 15) * 1000,
+    );
     const after = Date.now();
     await prom.waitForSampleAfter(`mcpfleet_proxy_sessions_active${PROXY}`, after);
     const finalOwn = await scrape(proxy.metricsUrl);
@@ -154,13 +169,17 @@ describe('Prometheus scraping a proxyrunner under churn', () => {
     for (const [reason, n] of Object.entries(expected)) expect(finalOwn.value('mcpfleet_proxy_sessions_closed_total', { reason })).toBe(n);
     expect(await one(`mcpfleet_proxy_sessions_created_total${PROXY}`)).toBe(FULL + FORGOTTEN + ABANDONED);
     // Requests by JSON-RPC method and status, as the dashboard groups them.
-    expect(byLabel(await prom.vector(`sum by (status) (mcpfleet_proxy_requests_total{job="mcpfleet-proxyrunner", rpc_method="tools/call"})`), 'status')).toEqual({
+    expect(
+      byLabel(await prom.vector(`sum by (status) (mcpfleet_proxy_requests_total{job="mcpfleet-proxyrunner", rpc_method="tools/call"})`), 'status'),
+    ).toEqual({
       '200': FULL + ABANDONED,
       '404': FORGOTTEN,
     });
     expect(await one(`sum(mcpfleet_proxy_requests_total{job="mcpfleet-proxyrunner", rpc_method="initialize"})`)).toBe(FULL + FORGOTTEN + ABANDONED);
     expect(await one(`mcpfleet_proxy_requests_rejected_total{job="mcpfleet-proxyrunner", reason="malformed_json"}`)).toBe(MALFORMED);
-    expect(await one(`sum(mcpfleet_proxy_request_duration_seconds_count{job="mcpfleet-proxyrunner", rpc_method="tools/call"})`)).toBe(FULL + FORGOTTEN + ABANDONED);
+    expect(await one(`sum(mcpfleet_proxy_request_duration_seconds_count{job="mcpfleet-proxyrunner", rpc_method="tools/call"})`)).toBe(
+      FULL + FORGOTTEN + ABANDONED,
+    );
     // The churn is also visible as rates over the run (what the dashboard plots).
     expect(await one(`sum(increase(mcpfleet_proxy_sessions_created_total${PROXY}[10m]))`)).toBeGreaterThan(0);
   });
@@ -218,7 +237,11 @@ describe('every PromQL expression evaluates on that Prometheus', () => {
     await eventually(async () => {
       const res = await prom.get<Rules>('/api/v1/rules');
       const loaded = res.data.groups.flatMap((g) => g.rules);
-      expect(loaded.map((r) => r.name).sort()).toEqual(ruleExprs(rules).map((r) => r.where.split('/')[1]).sort());
+      expect(loaded.map((r) => r.name).sort()).toEqual(
+        ruleExprs(rules)
+          .map((r) => r.where.split('/')[1])
+          .sort(),
+      );
       for (const r of loaded) {
         expect([r.name, r.health, r.lastError ?? '']).toEqual([r.name, 'ok', '']);
         expect(new Date(r.lastEvaluation).getTime()).toBeGreaterThan(started);
@@ -230,7 +253,9 @@ describe('every PromQL expression evaluates on that Prometheus', () => {
     const names = await prom.get<string[]>('/api/v1/label/__name__/values');
     expect(metricNames('sum by (le) (rate(a_bucket{x="y z"}[5m])) / on (pod) group_left (w) b > 0.9 and c offset 5m')).toEqual(['a_bucket', 'b', 'c']);
     const known = new Set(names.data);
-    const referenced = new Set([...dashboardExprs(dashboard, { namespace: '.+', mcpserver: '.+', datasource: 'prometheus' }), ...ruleExprs(rules)].flatMap((e) => metricNames(e.expr)));
+    const referenced = new Set(
+      [...dashboardExprs(dashboard, { namespace: '.+', mcpserver: '.+', datasource: 'prometheus' }), ...ruleExprs(rules)].flatMap((e) => metricNames(e.expr)),
+    );
     expect(referenced.size).toBeGreaterThan(15);
     expect([...referenced].filter((n) => !known.has(n)).sort()).toEqual([]);
   });

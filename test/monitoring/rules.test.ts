@@ -86,7 +86,11 @@ const MUTANTS: { alert: string; change: string; apply: (r: Rule) => void }[] = [
   { alert: 'MCPFleetProxySessionLeak', change: 'closes not required to be zero', apply: (r) => (r.expr = r.expr.replace('[30m])) == 0', '[30m])) >= 0')) },
   { alert: 'MCPFleetProxySessionLeak', change: 'no for', apply: (r) => delete r.for },
   { alert: 'MCPFleetProxySessionsEvicted', change: 'a 1h window', apply: (r) => (r.expr = r.expr.replace('[15m]', '[1h]')) },
-  { alert: 'MCPFleetProxyMemoryNearLimit', change: 'a zero limit divided by', apply: (r) => (r.expr = r.expr.replace('mcpfleet_proxy_memory_limit_bytes > 0', 'mcpfleet_proxy_memory_limit_bytes')) },
+  {
+    alert: 'MCPFleetProxyMemoryNearLimit',
+    change: 'a zero limit divided by',
+    apply: (r) => (r.expr = r.expr.replace('mcpfleet_proxy_memory_limit_bytes > 0', 'mcpfleet_proxy_memory_limit_bytes')),
+  },
   { alert: 'MCPFleetProxyMemoryNearLimit', change: 'threshold 95%', apply: (r) => (r.expr = r.expr.replace('> 0.9', '> 0.95')) },
   { alert: 'MCPFleetProxyUpstreamErrors', change: 'no minimum count', apply: (r) => (r.expr = r.expr.replace('>= 10', '>= 0')) },
   { alert: 'MCPFleetProxyUpstreamErrors', change: 'threshold 20%', apply: (r) => (r.expr = r.expr.replace('> 0.05', '> 0.2')) },
@@ -96,7 +100,11 @@ const MUTANTS: { alert: string; change: string; apply: (r: Rule) => void }[] = [
   { alert: 'MCPFleetProxyNotReady', change: 'for 1m', apply: (r) => (r.for = '1m') },
   { alert: 'MCPFleetProxyDown', change: 'every target', apply: (r) => (r.expr = r.expr.replace('up{mcpserver!=""}', 'up')) },
   { alert: 'MCPFleetOperatorReconcileErrors', change: 'for 5m', apply: (r) => (r.for = '5m') },
-  { alert: 'MCPFleetMCPServerNotReady', change: 'one alert per operator replica', apply: (r) => (r.expr = r.expr.replace('max by (namespace, mcpserver)', 'max by (namespace, mcpserver, pod)')) },
+  {
+    alert: 'MCPFleetMCPServerNotReady',
+    change: 'one alert per operator replica',
+    apply: (r) => (r.expr = r.expr.replace('max by (namespace, mcpserver)', 'max by (namespace, mcpserver, pod)')),
+  },
   { alert: 'MCPFleetMCPServerNotReady', change: 'for 5m', apply: (r) => (r.for = '5m') },
   { alert: 'MCPFleetOperatorNoLeader', change: 'min instead of max', apply: (r) => (r.expr = r.expr.replace('max by (namespace)', 'min by (namespace)')) },
 ];

@@ -18,20 +18,34 @@ describe('operator command line', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpfleet-operator-cli-'));
     const kubeconfig = path.join(dir, 'config');
     // Never contacted: the listener fails first.
-    await writeFile(kubeconfig, stringify({
-      clusters: [{ name: 'c', cluster: { server: 'http://127.0.0.1:9' } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }));
+    await writeFile(
+      kubeconfig,
+      stringify({
+        clusters: [{ name: 'c', cluster: { server: 'http://127.0.0.1:9' } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
     const taken = net.createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     const port = (taken.address() as net.AddressInfo).port;
     try {
-      const err = (await run(process.execPath, [OPERATOR_MAIN, '--kubeconfig', kubeconfig, '--leader-elect=false', '--metrics-host', '127.0.0.1', '--metrics-port', String(port)]).catch((e: unknown) => e)) as { code: number; stderr: string };
+      const err = (await run(process.execPath, [
+        OPERATOR_MAIN,
+        '--kubeconfig',
+        kubeconfig,
+        '--leader-elect=false',
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        String(port),
+      ]).catch((e: unknown) => e)) as { code: number; stderr: string };
       expect(err.code).toBe(1);
       const lines = err.stderr.trimEnd().split('\n');
-      expect(lines.at(-1)).toBe(`mcpfleet-operator: metrics listener: 127.0.0.1:${port} is already in use by another process; choose another port with --metrics-port (or MCPFLEET_METRICS_PORT)`);
+      expect(lines.at(-1)).toBe(
+        `mcpfleet-operator: metrics listener: 127.0.0.1:${port} is already in use by another process; choose another port with --metrics-port (or MCPFLEET_METRICS_PORT)`,
+      );
       // Everything before it is JSON logs; no stack trace anywhere.
       for (const line of lines.slice(0, -1)) expect((): unknown => JSON.parse(line)).not.toThrow();
       expect(err.stderr).not.toMatch(/^\s+at /m);

@@ -95,86 +95,106 @@ describe('test control plane (etcd, kube-apiserver, controllers, kwok)', () => {
     await cp?.stop();
   }, TEST_TIMEOUT_MS);
 
-  it('serves the pinned Kubernetes version and has a Ready fake node', async () => {
-    const version = JSON.parse(await kubectlOk(['version', '-o', 'json'])) as {
-      serverVersion?: { gitVersion?: string; major?: string; minor?: string };
-    };
-    expect(version.serverVersion?.gitVersion).toMatch(/^v1\.34\.\d+$/);
-    expect(version.serverVersion?.major).toBe('1');
-    expect(version.serverVersion?.minor).toBe('34');
-    const nodes = JSON.parse(await kubectlOk(['get', 'nodes', '-o', 'json'])) as {
-      items: { metadata: { name: string }; status: { conditions?: { type: string; status: string }[] } }[];
-    };
-    expect(nodes.items.map((n) => n.metadata.name)).toEqual(['kwok-node-0']);
-    expect(nodes.items[0]?.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
-  }, TEST_TIMEOUT_MS);
+  it(
+    'serves the pinned Kubernetes version and has a Ready fake node',
+    async () => {
+      const version = JSON.parse(await kubectlOk(['version', '-o', 'json'])) as {
+        serverVersion?: { gitVersion?: string; major?: string; minor?: string };
+      };
+      expect(version.serverVersion?.gitVersion).toMatch(/^v1\.34\.\d+$/);
+      expect(version.serverVersion?.major).toBe('1');
+      expect(version.serverVersion?.minor).toBe('34');
+      const nodes = JSON.parse(await kubectlOk(['get', 'nodes', '-o', 'json'])) as {
+        items: { metadata: { name: string }; status: { conditions?: { type: string; status: string }[] } }[];
+      };
+      expect(nodes.items.map((n) => n.metadata.name)).toEqual(['kwok-node-0']);
+      expect(nodes.items[0]?.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('runs a restricted-compliant Deployment until kwok makes its pods Ready, then garbage-collects them', async () => {
-    const ns = await newNamespace('deploy', restricted);
-    await kubectlOk(['apply', '-n', ns, '-f', '-'], JSON.stringify(deployment('web')));
-    await kubectlOk(['wait', '-n', ns, '--for=condition=Available', 'deployment/web', '--timeout=120s']);
-    await kubectlOk(['wait', '-n', ns, '--for=condition=Ready', 'pod', '-l', 'app=web', '--timeout=120s']);
-    const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns, '-l', 'app=web', '-o', 'json'])) as {
-      items: { spec: { nodeName?: string }; status: { phase?: string; podIP?: string } }[];
-    };
-    expect(pods.items).toHaveLength(2);
-    for (const pod of pods.items) {
-      expect(pod.spec.nodeName).toBe('kwok-node-0');
-      expect(pod.status.phase).toBe('Running');
-      expect(pod.status.podIP).toMatch(/^127\.1\.0\./);
-    }
-    expect((await kubectlOk(['get', 'rs', '-n', ns, '-l', 'app=web', '-o', 'name'])).trim()).not.toBe('');
+  it(
+    'runs a restricted-compliant Deployment until kwok makes its pods Ready, then garbage-collects them',
+    async () => {
+      const ns = await newNamespace('deploy', restricted);
+      await kubectlOk(['apply', '-n', ns, '-f', '-'], JSON.stringify(deployment('web')));
+      await kubectlOk(['wait', '-n', ns, '--for=condition=Available', 'deployment/web', '--timeout=120s']);
+      await kubectlOk(['wait', '-n', ns, '--for=condition=Ready', 'pod', '-l', 'app=web', '--timeout=120s']);
+      const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns, '-l', 'app=web', '-o', 'json'])) as {
+        items: { spec: { nodeName?: string }; status: { phase?: string; podIP?: string } }[];
+      };
+      expect(pods.items).toHaveLength(2);
+      for (const pod of pods.items) {
+        expect(pod.spec.nodeName).toBe('kwok-node-0');
+        expect(pod.status.phase).toBe('Running');
+        expect(pod.status.podIP).toMatch(/^127\.1\.0\./);
+      }
+      expect((await kubectlOk(['get', 'rs', '-n', ns, '-l', 'app=web', '-o', 'name'])).trim()).not.toBe('');
 
-    await kubectlOk(['delete', '-n', ns, 'deployment/web', '--wait=true']);
-    await eventually('the ReplicaSet and pods to be garbage-collected', 120_000, async () => {
-      const left = await kubectlOk(['get', 'rs,pods', '-n', ns, '-l', 'app=web', '-o', 'name']);
-      return left.trim() === '';
-    });
+      await kubectlOk(['delete', '-n', ns, 'deployment/web', '--wait=true']);
+      await eventually('the ReplicaSet and pods to be garbage-collected', 120_000, async () => {
+        const left = await kubectlOk(['get', 'rs,pods', '-n', ns, '-l', 'app=web', '-o', 'name']);
+        return left.trim() === '';
+      });
 
-    // Namespace deletion (the namespace controller, pods finalized by kwok) completes too.
-    await kubectlOk(['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
-  }, TEST_TIMEOUT_MS);
+      // Namespace deletion (the namespace controller, pods finalized by kwok) completes too.
+      await kubectlOk(['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('rejects a privileged pod in a namespace that enforces the restricted Pod Security level', async () => {
-    const ns = await newNamespace('psa', restricted);
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'privileged' },
-      spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10', securityContext: { privileged: true } }] },
-    };
-    const res = await plane().kubectl(['create', '-n', ns, '-f', '-'], { input: JSON.stringify(pod) });
-    expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain('violates PodSecurity "restricted:latest"');
-    expect(res.stderr).toContain('privileged');
+  it(
+    'rejects a privileged pod in a namespace that enforces the restricted Pod Security level',
+    async () => {
+      const ns = await newNamespace('psa', restricted);
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'privileged' },
+        spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10', securityContext: { privileged: true } }] },
+      };
+      const res = await plane().kubectl(['create', '-n', ns, '-f', '-'], { input: JSON.stringify(pod) });
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toContain('violates PodSecurity "restricted:latest"');
+      expect(res.stderr).toContain('privileged');
 
-    // The same pod is admitted where nothing is enforced (--allow-privileged=true).
-    const open = await newNamespace('psa-open');
-    await kubectlOk(['create', '-n', open, '-f', '-'], JSON.stringify(pod));
-  }, TEST_TIMEOUT_MS);
+      // The same pod is admitted where nothing is enforced (--allow-privileged=true).
+      const open = await newNamespace('psa-open');
+      await kubectlOk(['create', '-n', open, '-f', '-'], JSON.stringify(pod));
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('answers again after the apiserver is killed and restarted, and after an etcd compaction', async () => {
-    const ns = await newNamespace('restart');
-    await kubectlOk(['create', 'configmap', 'before', '-n', ns, '--from-literal=k=v']);
+  it(
+    'answers again after the apiserver is killed and restarted, and after an etcd compaction',
+    async () => {
+      const ns = await newNamespace('restart');
+      await kubectlOk(['create', 'configmap', 'before', '-n', ns, '--from-literal=k=v']);
 
-    await plane().stopApiserver();
-    const down = await plane().kubectl(['get', 'namespaces', '--request-timeout=3s']);
-    expect(down.code).not.toBe(0);
+      await plane().stopApiserver();
+      const down = await plane().kubectl(['get', 'namespaces', '--request-timeout=3s']);
+      expect(down.code).not.toBe(0);
 
-    await plane().startApiserver();
-    expect((await kubectlOk(['get', '--raw', '/readyz'])).trim()).toBe('ok');
-    expect(await kubectlOk(['get', 'configmap', 'before', '-n', ns, '-o', 'jsonpath={.data.k}'])).toBe('v');
+      await plane().startApiserver();
+      expect((await kubectlOk(['get', '--raw', '/readyz'])).trim()).toBe('ok');
+      expect(await kubectlOk(['get', 'configmap', 'before', '-n', ns, '-o', 'jsonpath={.data.k}'])).toBe('v');
 
-    await plane().compactEtcd();
-    await kubectlOk(['create', 'configmap', 'after', '-n', ns, '--from-literal=k=w']);
-    expect(await kubectlOk(['get', 'configmaps', '-n', ns, '-o', 'name'])).toContain('configmap/after');
-  }, TEST_TIMEOUT_MS);
+      await plane().compactEtcd();
+      await kubectlOk(['create', 'configmap', 'after', '-n', ns, '--from-literal=k=w']);
+      expect(await kubectlOk(['get', 'configmaps', '-n', ns, '-o', 'name'])).toContain('configmap/after');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('stops leaving no child processes and no temp dir behind', async () => {
-    const { binDir, dir } = plane();
-    expect((await childrenFrom(binDir)).length).toBeGreaterThanOrEqual(5);
-    await plane().stop();
-    expect(await childrenFrom(binDir)).toEqual([]);
-    await expect(access(dir)).rejects.toThrow();
-  }, TEST_TIMEOUT_MS);
+  it(
+    'stops leaving no child processes and no temp dir behind',
+    async () => {
+      const { binDir, dir } = plane();
+      expect((await childrenFrom(binDir)).length).toBeGreaterThanOrEqual(5);
+      await plane().stop();
+      expect(await childrenFrom(binDir)).toEqual([]);
+      await expect(access(dir)).rejects.toThrow();
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

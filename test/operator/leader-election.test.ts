@@ -18,7 +18,17 @@ import { manifest } from '../support/mcpServers.ts';
 const TEST_TIMEOUT_MS = 180_000;
 const LEASE_MS = 4_000;
 const RETRY_MS = 1_000;
-const ELECTION = ['--leader-elect=true', '--leader-election-namespace', 'kube-system', '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '1s'];
+const ELECTION = [
+  '--leader-elect=true',
+  '--leader-election-namespace',
+  'kube-system',
+  '--lease-duration',
+  '4s',
+  '--renew-deadline',
+  '3s',
+  '--retry-period',
+  '1s',
+];
 
 let cp: ControlPlane | undefined;
 let kube: Kube;
@@ -55,11 +65,16 @@ async function awaitLeadership(next: OperatorProcess): Promise<{ schedulingDelay
   own.enable();
   let theirs = 0;
   try {
-    await eventually('the follower to lead', 60_000, async () => {
-      const metrics = await next.scrape();
-      theirs = Math.max(theirs, (metrics.value('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000);
-      return metrics.value('mcpfleet_operator_leader') === 1;
-    }, 50);
+    await eventually(
+      'the follower to lead',
+      60_000,
+      async () => {
+        const metrics = await next.scrape();
+        theirs = Math.max(theirs, (metrics.value('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000);
+        return metrics.value('mcpfleet_operator_leader') === 1;
+      },
+      50,
+    );
   } finally {
     own.disable();
   }
@@ -78,12 +93,17 @@ function logLine(o: OperatorProcess, msg: string): Record<string, unknown> | und
 
 /** Polls until exactly one of the running operators says it leads; returns [leader, follower]. */
 async function roles(a: OperatorProcess, b: OperatorProcess): Promise<[OperatorProcess, OperatorProcess]> {
-  return eventually('one leader', 30_000, async () => {
-    const [la, lb] = await Promise.all([a.isLeader(), b.isLeader()]);
-    if (la && !lb) return [a, b] as [OperatorProcess, OperatorProcess];
-    if (lb && !la) return [b, a] as [OperatorProcess, OperatorProcess];
-    return undefined;
-  }, 100);
+  return eventually(
+    'one leader',
+    30_000,
+    async () => {
+      const [la, lb] = await Promise.all([a.isLeader(), b.isLeader()]);
+      if (la && !lb) return [a, b] as [OperatorProcess, OperatorProcess];
+      if (lb && !la) return [b, a] as [OperatorProcess, OperatorProcess];
+      return undefined;
+    },
+    100,
+  );
 }
 
 describe('operator leader election (two processes)', () => {
@@ -96,84 +116,96 @@ describe('operator leader election (two processes)', () => {
     await cp?.stop();
   }, TEST_TIMEOUT_MS);
 
-  it('only the leader writes; killing it hands over within the lease time', async () => {
-    const a = await start('operator-a');
-    const b = await start('operator-b');
-    const [leader, follower] = await roles(a, b);
-    const leaderId = leader === a ? 'operator-a' : 'operator-b';
-    expect((await lease()).holderIdentity).toBe(leaderId);
+  it(
+    'only the leader writes; killing it hands over within the lease time',
+    async () => {
+      const a = await start('operator-a');
+      const b = await start('operator-b');
+      const [leader, follower] = await roles(a, b);
+      const leaderId = leader === a ? 'operator-a' : 'operator-b';
+      expect((await lease()).holderIdentity).toBe(leaderId);
 
-    const ns = await kube.newNamespace('le');
-    for (const n of ['one', 'two', 'three']) await kube.apply(manifest(n, { image: 'example/mcp:1', transport: 'streamable-http', mcpPort: 3001 }), ns);
-    for (const n of ['one', 'two', 'three']) await waitReady(kube, n, ns);
-    await kube.ok(['patch', 'mcps', 'two', '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":2}}']);
-    await waitReady(kube, 'two', ns);
+      const ns = await kube.newNamespace('le');
+      for (const n of ['one', 'two', 'three']) await kube.apply(manifest(n, { image: 'example/mcp:1', transport: 'streamable-http', mcpPort: 3001 }), ns);
+      for (const n of ['one', 'two', 'three']) await waitReady(kube, n, ns);
+      await kube.ok(['patch', 'mcps', 'two', '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":2}}']);
+      await waitReady(kube, 'two', ns);
 
-    expect(await leader.writes()).toBeGreaterThan(0);
-    expect(await follower.writes()).toBe(0);
-    // The follower keeps its caches warm (it is ready) but its leader gauge is 0.
-    expect((await fetch(`${follower.baseUrl}/readyz`)).status).toBe(200);
-    expect(await follower.isLeader()).toBe(false);
+      expect(await leader.writes()).toBeGreaterThan(0);
+      expect(await follower.writes()).toBe(0);
+      // The follower keeps its caches warm (it is ready) but its leader gauge is 0.
+      expect((await fetch(`${follower.baseUrl}/readyz`)).status).toBe(200);
+      expect(await follower.isLeader()).toBe(false);
 
-    // Crash the leader: no release, the Lease must expire. Read right after the kill, the
-    // Lease holds the dead leader's last renewal (nobody may write it until it expires).
-    await leader.kill();
-    const last = await lease();
-    expect(last.holderIdentity).toBe(leaderId);
-    const { schedulingDelayMs } = await awaitLeadership(follower);
-    const after = await lease();
-    expect(after.holderIdentity).toBe(leaderId === 'operator-a' ? 'operator-b' : 'operator-a');
-    expect(after.leaseTransitions).toBe((last.leaseTransitions ?? 0) + 1);
-    // Both times are written by the operators on this machine's clock: renewTime when the dead
-    // leader sent its last renewal, acquireTime when the follower sent its takeover.
-    const sinceLastRenewal = Date.parse(after.acquireTime ?? '') - Date.parse(last.renewTime ?? '');
-    const bound = LEASE_MS + RETRY_JITTERED_MS + schedulingDelayMs;
-    process.stderr.write(`[leader-election] takeover after SIGKILL: ${sinceLastRenewal} ms after the last renewal (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms, measured scheduling delay ${schedulingDelayMs} ms, bound ${bound} ms)\n`);
-    // Safety: nobody takes the Lease before it expired (on any machine, loaded or not).
-    expect(sinceLastRenewal).toBeGreaterThanOrEqual(LEASE_MS);
-    // Liveness: the follower (watching the Lease, polling every retry period) acts at the
-    // expiry, late only by the scheduling delay measured meanwhile.
-    expect(sinceLastRenewal).toBeLessThanOrEqual(bound);
+      // Crash the leader: no release, the Lease must expire. Read right after the kill, the
+      // Lease holds the dead leader's last renewal (nobody may write it until it expires).
+      await leader.kill();
+      const last = await lease();
+      expect(last.holderIdentity).toBe(leaderId);
+      const { schedulingDelayMs } = await awaitLeadership(follower);
+      const after = await lease();
+      expect(after.holderIdentity).toBe(leaderId === 'operator-a' ? 'operator-b' : 'operator-a');
+      expect(after.leaseTransitions).toBe((last.leaseTransitions ?? 0) + 1);
+      // Both times are written by the operators on this machine's clock: renewTime when the dead
+      // leader sent its last renewal, acquireTime when the follower sent its takeover.
+      const sinceLastRenewal = Date.parse(after.acquireTime ?? '') - Date.parse(last.renewTime ?? '');
+      const bound = LEASE_MS + RETRY_JITTERED_MS + schedulingDelayMs;
+      process.stderr.write(
+        `[leader-election] takeover after SIGKILL: ${sinceLastRenewal} ms after the last renewal (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms, measured scheduling delay ${schedulingDelayMs} ms, bound ${bound} ms)\n`,
+      );
+      // Safety: nobody takes the Lease before it expired (on any machine, loaded or not).
+      expect(sinceLastRenewal).toBeGreaterThanOrEqual(LEASE_MS);
+      // Liveness: the follower (watching the Lease, polling every retry period) acts at the
+      // expiry, late only by the scheduling delay measured meanwhile.
+      expect(sinceLastRenewal).toBeLessThanOrEqual(bound);
 
-    // The new leader does the work: a new server and a spec change converge.
-    const writesBefore = await follower.writes();
-    await kube.apply(manifest('four', { image: 'example/mcp:1' }), ns);
-    await kube.ok(['patch', 'mcps', 'one', '-n', ns, '--type=merge', '-p', '{"spec":{"image":"example/mcp:2"}}']);
-    await waitReady(kube, 'four', ns);
-    const one = await waitReady(kube, 'one', ns);
-    expect(one.status.observedGeneration).toBe(2);
-    expect(await follower.writes()).toBeGreaterThan(writesBefore);
-  }, TEST_TIMEOUT_MS);
+      // The new leader does the work: a new server and a spec change converge.
+      const writesBefore = await follower.writes();
+      await kube.apply(manifest('four', { image: 'example/mcp:1' }), ns);
+      await kube.ok(['patch', 'mcps', 'one', '-n', ns, '--type=merge', '-p', '{"spec":{"image":"example/mcp:2"}}']);
+      await waitReady(kube, 'four', ns);
+      const one = await waitReady(kube, 'one', ns);
+      expect(one.status.observedGeneration).toBe(2);
+      expect(await follower.writes()).toBeGreaterThan(writesBefore);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a leader stopped with SIGTERM releases the Lease and the other takes over at once', async () => {
-    const current = operators.find((o) => o.child.exitCode === null && o.child.signalCode === null) as OperatorProcess;
-    const c = await start('operator-c');
-    await sleep(2 * RETRY_MS);
-    expect(await current.isLeader()).toBe(true);
-    expect(await c.isLeader()).toBe(false);
-    expect(await c.writes()).toBe(0);
+  it(
+    'a leader stopped with SIGTERM releases the Lease and the other takes over at once',
+    async () => {
+      const current = operators.find((o) => o.child.exitCode === null && o.child.signalCode === null) as OperatorProcess;
+      const c = await start('operator-c');
+      await sleep(2 * RETRY_MS);
+      expect(await current.isLeader()).toBe(true);
+      expect(await c.isLeader()).toBe(false);
+      expect(await c.writes()).toBe(0);
 
-    const held = await lease();
-    expect(await current.stop()).toBe(0);
-    expect(current.logs()).toContain('released the lease');
-    const { schedulingDelayMs } = await awaitLeadership(c);
-    const after = await lease();
-    expect(after.holderIdentity).toBe('operator-c');
-    expect(after.leaseTransitions).toBe((held.leaseTransitions ?? 0) + 1);
-    // The takeover's write replaced the released Lease, so the order is read from the logs:
-    // c took over a released Lease (not an expired one), within a retry period of the release
-    // (it watches the Lease) plus the scheduling delay measured meanwhile.
-    const released = logLine(current, 'released the lease');
-    const takeover = logLine(c, 'took over the lease');
-    expect(takeover?.['previousHolder']).toBe('(released)');
-    const sinceRelease = Date.parse(after.acquireTime ?? '') - Date.parse(String(released?.['time']));
-    const bound = RETRY_JITTERED_MS + schedulingDelayMs;
-    process.stderr.write(`[leader-election] takeover after SIGTERM: ${sinceRelease} ms after the release (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms, measured scheduling delay ${schedulingDelayMs} ms, bound ${bound} ms)\n`);
-    expect(sinceRelease).toBeLessThanOrEqual(bound);
+      const held = await lease();
+      expect(await current.stop()).toBe(0);
+      expect(current.logs()).toContain('released the lease');
+      const { schedulingDelayMs } = await awaitLeadership(c);
+      const after = await lease();
+      expect(after.holderIdentity).toBe('operator-c');
+      expect(after.leaseTransitions).toBe((held.leaseTransitions ?? 0) + 1);
+      // The takeover's write replaced the released Lease, so the order is read from the logs:
+      // c took over a released Lease (not an expired one), within a retry period of the release
+      // (it watches the Lease) plus the scheduling delay measured meanwhile.
+      const released = logLine(current, 'released the lease');
+      const takeover = logLine(c, 'took over the lease');
+      expect(takeover?.['previousHolder']).toBe('(released)');
+      const sinceRelease = Date.parse(after.acquireTime ?? '') - Date.parse(String(released?.['time']));
+      const bound = RETRY_JITTERED_MS + schedulingDelayMs;
+      process.stderr.write(
+        `[leader-election] takeover after SIGTERM: ${sinceRelease} ms after the release (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms, measured scheduling delay ${schedulingDelayMs} ms, bound ${bound} ms)\n`,
+      );
+      expect(sinceRelease).toBeLessThanOrEqual(bound);
 
-    const ns = await kube.newNamespace('le2');
-    await kube.apply(manifest('five', { image: 'example/mcp:1' }), ns);
-    await waitReady(kube, 'five', ns);
-    expect(await c.writes()).toBeGreaterThan(0);
-  }, TEST_TIMEOUT_MS);
+      const ns = await kube.newNamespace('le2');
+      await kube.apply(manifest('five', { image: 'example/mcp:1' }), ns);
+      await waitReady(kube, 'five', ns);
+      expect(await c.writes()).toBeGreaterThan(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -33,17 +33,32 @@ const tokenFor = (namespace: string, name: string, audience?: string): Promise<s
   kubectl('create', 'token', name, '-n', namespace, '--duration', '10m', ...(audience ? ['--audience', audience] : []));
 
 async function post(url: string, token: string): Promise<{ status: number; challenge: string | null }> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' }, body: LIST });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+    body: LIST,
+  });
   await res.text();
   return { status: res.status, challenge: res.headers.get('www-authenticate') };
 }
 
 async function saProxy(proxyTokenFile: string, extra: string[] = []): Promise<ProxyProcess> {
   const p = await startProxy([
-    '--transport', 'streamable-http', '--target-url', upstream.url,
-    '--oidc-type', 'kubernetesServiceAccount', '--oidc-kubernetes-api-url', cp.server,
-    '--oidc-kubernetes-token-file', proxyTokenFile, '--oidc-ca-bundle-file', caFile,
-    '--resource-url', RESOURCE, ...extra,
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    upstream.url,
+    '--oidc-type',
+    'kubernetesServiceAccount',
+    '--oidc-kubernetes-api-url',
+    cp.server,
+    '--oidc-kubernetes-token-file',
+    proxyTokenFile,
+    '--oidc-ca-bundle-file',
+    caFile,
+    '--resource-url',
+    RESOURCE,
+    ...extra,
   ]);
   stops.push(() => p.stop());
   return p;
@@ -56,7 +71,13 @@ beforeAll(async () => {
   caFile = path.join(cp.dir, 'apiserver-ca-for-proxy.pem');
   writeFileSync(caFile, Buffer.from(kubeconfig.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64'));
   for (const ns of ['agents', 'ci', 'other', 'mcpfleet']) await kubectl('create', 'namespace', ns);
-  for (const [ns, sa] of [['agents', 'bot'], ['agents', 'intruder'], ['ci', 'deployer'], ['other', 'bot'], ['mcpfleet', 'echo-proxy']]) {
+  for (const [ns, sa] of [
+    ['agents', 'bot'],
+    ['agents', 'intruder'],
+    ['ci', 'deployer'],
+    ['other', 'bot'],
+    ['mcpfleet', 'echo-proxy'],
+  ]) {
     await kubectl('create', 'serviceaccount', sa as string, '-n', ns as string);
   }
   upstream = await fakeHttpUpstream(async (req, res) => {
@@ -80,7 +101,7 @@ describe('service-account tokens from the real apiserver', () => {
     proxy = await saProxy(proxyToken, ['--oidc-allowed-service-accounts', 'agents/bot,ci/*']);
   });
 
-  it('accepts allowed accounts\' tokens minted for this resource, and does not forward them', async () => {
+  it("accepts allowed accounts' tokens minted for this resource, and does not forward them", async () => {
     const token = await tokenFor('agents', 'bot', RESOURCE);
     expect(decodeJwt(token)).toMatchObject({ sub: 'system:serviceaccount:agents:bot', aud: [RESOURCE], iss: `${cp.server}/` });
     expect((await post(proxy.mcpUrl, token)).status).toBe(200);
@@ -101,12 +122,12 @@ describe('service-account tokens from the real apiserver', () => {
     expect(metrics.value('mcpfleet_proxy_auth_total', { result: 'allowed' })).toBe(2);
   });
 
-  it('names the cluster\'s issuer in the resource metadata', async () => {
+  it("names the cluster's issuer in the resource metadata", async () => {
     const doc = await (await fetch(`${new URL(proxy.mcpUrl).origin}/.well-known/oauth-protected-resource/mcp`)).json();
     expect(doc).toEqual({ resource: RESOURCE, authorization_servers: [`${cp.server}/`], bearer_methods_supported: ['header'] });
   });
 
-  it('cannot read the issuer\'s keys without a valid token of its own (503, not a false accept)', async () => {
+  it("cannot read the issuer's keys without a valid token of its own (503, not a false accept)", async () => {
     const bad = path.join(cp.dir, 'garbage.token');
     writeFileSync(bad, 'not-a-token');
     const p = await saProxy(bad);

@@ -58,7 +58,10 @@ describe('attach client (WebSocket channel protocol)', () => {
             s.socket.send(channelFrame(1, 'out:'));
             s.socket.send(channelFrame(1, Buffer.concat(s.stdin).toString('utf8')));
             s.socket.send(channelFrame(2, 'a warning'));
-            s.socket.send(channelFrame(3, JSON.stringify({ status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with exit code 3' })), () => s.socket.close(1000));
+            s.socket.send(
+              channelFrame(3, JSON.stringify({ status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with exit code 3' })),
+              () => s.socket.close(1000),
+            );
           }
         });
       },
@@ -139,7 +142,13 @@ describe('proxyrunner in attach mode over the fake apiserver', () => {
     const api = await fake({ token: 'sa-token', container: everythingStdioCommand() });
     api.pods.push({ name: 'other-0', labels: { app: 'other' } });
     const proxy = await attachProxy(api, 'sa-token');
-    await eventually(async () => expect(proxy.stderr()).toContain('"msg":"attached to stdio server pod","component":"proxyrunner","namespace":"ns","pod":"mcp-0","container":"mcp","protocol":"v5.channel.k8s.io"'), 20_000);
+    await eventually(
+      async () =>
+        expect(proxy.stderr()).toContain(
+          '"msg":"attached to stdio server pod","component":"proxyrunner","namespace":"ns","pod":"mcp-0","container":"mcp","protocol":"v5.channel.k8s.io"',
+        ),
+      20_000,
+    );
     expect(api.requests[0]).toBe('GET /api/v1/namespaces/ns/pods?labelSelector=app%3Ddemo&limit=500');
 
     const a = await connect(proxy.mcpUrl);
@@ -157,7 +166,10 @@ describe('proxyrunner in attach mode over the fake apiserver', () => {
     // The container dies (its status comes on the error channel): b's session ends with it,
     // the proxy reattaches to a new container, and a new session works.
     api.containers[0]!.kill('SIGKILL');
-    await eventually(async () => expect(proxy.stderr()).toMatch(/"reason":"attach to pod mcp-0 closed \(1000\): NonZeroExitCode: container exited \(SIGKILL\)"/), 20_000);
+    await eventually(
+      async () => expect(proxy.stderr()).toMatch(/"reason":"attach to pod mcp-0 closed \(1000\): NonZeroExitCode: container exited \(SIGKILL\)"/),
+      20_000,
+    );
     await eventually(async () => expect(api.sessions).toHaveLength(2), 20_000);
     await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_upstream_up')).toBe(1), 20_000);
     expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(0);

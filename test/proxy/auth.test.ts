@@ -45,7 +45,12 @@ afterAll(async () => {
   await issuer?.close();
 });
 
-async function post(url: string, token: string | undefined, body = LIST, extraHeaders: Record<string, string> = {}): Promise<{ status: number; challenge: string | null; body: string }> {
+async function post(
+  url: string,
+  token: string | undefined,
+  body = LIST,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; challenge: string | null; body: string }> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...extraHeaders };
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   const res = await fetch(url, { method: 'POST', headers, body });
@@ -58,7 +63,11 @@ function challengeParams(header: string | null): Record<string, string> {
   const params: Record<string, string> = {};
   for (const m of (header as string).slice('Bearer '.length).matchAll(/([a-z_]+)="([^"\\]*)"(?:, |$)/g)) params[m[1] as string] = m[2] as string;
   // Nothing left unparsed: every parameter is a well-formed quoted string.
-  expect(Object.entries(params).map(([k, v]) => `${k}="${v}"`).join(', ')).toBe((header as string).slice('Bearer '.length));
+  expect(
+    Object.entries(params)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(', '),
+  ).toBe((header as string).slice('Bearer '.length));
   return params;
 }
 
@@ -182,7 +191,13 @@ describe('authentication options', () => {
   });
 
   it('answers 403 insufficient_scope when a required scope is missing', async () => {
-    const p = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, ...authArgs(['--oidc-required-scopes', 'mcp:tools,mcp:admin', '--oidc-scopes', 'openid'])]);
+    const p = await startProxy([
+      '--transport',
+      'streamable-http',
+      '--target-url',
+      upstream.url,
+      ...authArgs(['--oidc-required-scopes', 'mcp:tools,mcp:admin', '--oidc-scopes', 'openid']),
+    ]);
     stops.push(() => p.stop());
     const res = await post(p.mcpUrl, await issuer.sign(validClaims({ scope: 'mcp:tools' })));
     expect(res.status).toBe(403);
@@ -203,7 +218,18 @@ describe('authentication options', () => {
 
   it('keeps verifying with the last fetched keys while the issuer is down, once they are due for a refresh', async () => {
     const flaky = await startTestIssuer();
-    const p = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, '--oidc-issuer', flaky.url, '--resource-url', RESOURCE, '--oidc-jwks-cache-max-age', '1s']);
+    const p = await startProxy([
+      '--transport',
+      'streamable-http',
+      '--target-url',
+      upstream.url,
+      '--oidc-issuer',
+      flaky.url,
+      '--resource-url',
+      RESOURCE,
+      '--oidc-jwks-cache-max-age',
+      '1s',
+    ]);
     stops.push(() => p.stop());
     expect((await post(p.mcpUrl, await flaky.sign(validClaims({ sub: 'before' })))).status).toBe(200);
     await flaky.close();
@@ -234,7 +260,12 @@ describe('MCP SDK clients with a bearer token through every upstream kind', () =
   async function callEcho(url: string, token: string): Promise<unknown> {
     const client = new Client({ name: 'auth-test', version: '1' });
     const transport = url.endsWith('/sse')
-      ? new SSEClientTransport(new URL(url), { requestInit: withToken(token), eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${token}` } }) } })
+      ? new SSEClientTransport(new URL(url), {
+          requestInit: withToken(token),
+          eventSourceInit: {
+            fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${token}` } }),
+          },
+        })
       : new StreamableHTTPClientTransport(new URL(url), { requestInit: withToken(token) });
     await client.connect(transport);
     try {
@@ -251,7 +282,11 @@ describe('MCP SDK clients with a bearer token through every upstream kind', () =
       stops.push(() => p.stop());
       const result = await callEcho(p.mcpUrl, await issuer.sign(validClaims()));
       expect(result).toMatchObject({ content: [{ type: 'text', text: 'Echo: hi' }] });
-      const refused = await fetch(p.mcpUrl, { method: mode === 'sse' ? 'GET' : 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: mode === 'sse' ? undefined : LIST });
+      const refused = await fetch(p.mcpUrl, {
+        method: mode === 'sse' ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: mode === 'sse' ? undefined : LIST,
+      });
       expect(refused.status).toBe(401);
     }
   });
@@ -266,7 +301,12 @@ describe('MCP SDK clients with a bearer token through every upstream kind', () =
 });
 
 describe('a session belongs to the principal that started it', () => {
-  const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'auth-test', version: '1' } } });
+  const INIT = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'auth-test', version: '1' } },
+  });
   const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
   const headers = (token: string, sessionId?: string): Record<string, string> => ({
     authorization: `Bearer ${token}`,
@@ -285,7 +325,7 @@ describe('a session belongs to the principal that started it', () => {
     return [stdio, http];
   }
 
-  it('refuses another principal\'s requests and DELETE on it (404), over stdio and streamable-HTTP upstreams', async () => {
+  it("refuses another principal's requests and DELETE on it (404), over stdio and streamable-HTTP upstreams", async () => {
     const alice = await issuer.sign(validClaims({ sub: 'alice' }));
     const bob = await issuer.sign(validClaims({ sub: 'bob' }));
     for (const p of await streamableUpstreams()) {
@@ -308,7 +348,7 @@ describe('a session belongs to the principal that started it', () => {
     }
   });
 
-  it('refuses another principal\'s POSTs into a legacy SSE session', async () => {
+  it("refuses another principal's POSTs into a legacy SSE session", async () => {
     const p = await startProxy(['--transport', 'stdio', '--proxy-mode', 'sse', ...authArgs()], { command: everythingStdioCommand() });
     stops.push(() => p.stop());
     const alice = await issuer.sign(validClaims({ sub: 'alice' }));

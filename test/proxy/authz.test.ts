@@ -90,17 +90,22 @@ class RawSession {
     if (sid) this.sessionId = sid;
     const messages: Record<string, unknown>[] = [];
     if (contentType.startsWith('text/event-stream')) {
-      const parser = createParser({ onEvent: (e) => messages.push(JSON.parse(e.data)) });
+      const parser = createParser({ onEvent: (e) => messages.push(JSON.parse(e.data) as Record<string, unknown>) });
       parser.feed(text);
     } else if (text) {
-      const value = JSON.parse(text);
+      const value = JSON.parse(text) as Record<string, unknown> | Record<string, unknown>[];
       messages.push(...(Array.isArray(value) ? value : [value]));
     }
     return { status: res.status, messages, contentType };
   }
 
   async initialize(): Promise<void> {
-    const init = await this.post({ jsonrpc: '2.0', id: this.#id++, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'authz-test', version: '1' } } });
+    const init = await this.post({
+      jsonrpc: '2.0',
+      id: this.#id++,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'authz-test', version: '1' } },
+    });
     expect(init.status).toBe(200);
     await this.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
   }
@@ -119,14 +124,41 @@ class RawSession {
 
 async function startWith(args: string[], configMap: ConfigMapDir, auditFile: string): Promise<RunningProxy> {
   const config = parseConfig(
-    ['--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--authz-config', configMap.file, '--audit-file', auditFile, ...args],
+    [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      '0',
+      '--authz-config',
+      configMap.file,
+      '--audit-file',
+      auditFile,
+      ...args,
+    ],
     {},
   ) as ProxyConfig;
   return startProxyRunner(config, silentLogger, { principalOf });
 }
 
-const auditLines = (file: string): Record<string, any>[] =>
-  fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+/** One audit event as the tests read it (the fields asserted on). */
+interface AuditLine {
+  type?: string;
+  outcome?: string;
+  subjects: Record<string, string | undefined>;
+  target: Record<string, string | undefined>;
+  data?: unknown;
+}
+
+const auditLines = (file: string): AuditLine[] =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditLine);
 
 describe.each([
   ['stdio', 'application/json'],
@@ -155,11 +187,15 @@ describe.each([
   });
 
   it('allows, denies, admits by group, lets forbid override permit, and filters tools/list', async () => {
-    const sessions = Object.fromEntries(await Promise.all(['anonymous', 'alice', 'bob', 'root'].map(async (who) => {
-      const s = new RawSession(proxy.mcpUrl, who === 'anonymous' ? undefined : who);
-      await s.initialize();
-      return [who, s] as const;
-    })));
+    const sessions = Object.fromEntries(
+      await Promise.all(
+        ['anonymous', 'alice', 'bob', 'root'].map(async (who) => {
+          const s = new RawSession(proxy.mcpUrl, who === 'anonymous' ? undefined : who);
+          await s.initialize();
+          return [who, s] as const;
+        }),
+      ),
+    );
     const alice = sessions.alice as RawSession;
     const bob = sessions.bob as RawSession;
     const root = sessions.root as RawSession;
@@ -174,7 +210,11 @@ describe.each([
     // Forbidden tool (no permit): 403 with a JSON-RPC error naming no policy.
     const sum = await alice.call('get-sum', { a: 1, b: 2 });
     expect(sum.status).toBe(403);
-    expect(sum.messages[0]).toMatchObject({ jsonrpc: '2.0', id: expect.any(Number), error: { code: -32003, message: 'Forbidden: not authorized to call_tool "get-sum"' } });
+    expect(sum.messages[0]).toMatchObject({
+      jsonrpc: '2.0',
+      id: expect.any(Number),
+      error: { code: -32003, message: 'Forbidden: not authorized to call_tool "get-sum"' },
+    });
     expect(JSON.stringify(sum.messages)).not.toMatch(/policy/i);
     expect((await anonymous.call('get-sum', { a: 1, b: 2 })).status).toBe(403);
     // Group-based allow.
@@ -226,7 +266,10 @@ describe.each([
       metadata: { extra: { status: 403, transport } },
     });
     expect(denied?.data).toBeUndefined();
-    expect(events.find((e) => e.subjects.user === 'anonymous' && e.target.name === 'echo')).toMatchObject({ outcome: 'success', metadata: { extra: { status: 200 } } });
+    expect(events.find((e) => e.subjects.user === 'anonymous' && e.target.name === 'echo')).toMatchObject({
+      outcome: 'success',
+      metadata: { extra: { status: 200 } },
+    });
     const init = auditLines(auditFile).find((e) => e.type === 'mcp_initialize' && e.subjects.user_id === 'bob');
     expect(init).toMatchObject({ outcome: 'success', subjects: { client_name: 'authz-test', client_version: '1' } });
   });
@@ -258,7 +301,11 @@ describe('Cedar policies over the legacy SSE frontend (stdio upstream)', () => {
 
   beforeAll(async () => {
     configMap = new ConfigMapDir(yamlConfig(POLICIES));
-    proxy = await startWith(['--transport', 'stdio', '--proxy-mode', 'sse', '--', ...everythingStdioCommand()], configMap, path.join(configMap.dir, 'audit.jsonl'));
+    proxy = await startWith(
+      ['--transport', 'stdio', '--proxy-mode', 'sse', '--', ...everythingStdioCommand()],
+      configMap,
+      path.join(configMap.dir, 'audit.jsonl'),
+    );
   });
 
   afterAll(async () => {
@@ -290,7 +337,11 @@ describe('Cedar policies, transparent upstream answering JSON (stateless echo se
   beforeAll(async () => {
     configMap = new ConfigMapDir(yamlConfig(['permit(principal in THVGroup::"math", action, resource);']));
     upstream = await startEchoServer({ stateless: true });
-    proxy = await startWith(['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`], configMap, path.join(configMap.dir, 'audit.jsonl'));
+    proxy = await startWith(
+      ['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`],
+      configMap,
+      path.join(configMap.dir, 'audit.jsonl'),
+    );
   });
 
   afterAll(async () => {

@@ -11,12 +11,23 @@ import { everythingStdioCommand, freePort, startEchoServer, startProxy, type Pro
 
 jest.setTimeout(60_000);
 
-function post(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -117,7 +128,9 @@ describe.each(['streamable-http', 'stdio'] as const)('bad client input, %s upstr
     const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
     const client = new McpHttpClient(proxy.mcpUrl, agent);
     for (let batch = 0; batch < 25; batch++) {
-      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => client.request('POST', toolCall(i, 'echo', {}), `forged-${batch}-${i}-${Math.random()}`)));
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => client.request('POST', toolCall(i, 'echo', {}), `forged-${batch}-${i}-${Math.random()}`)),
+      );
       for (const r of results) expect(r.status).toBe(404);
     }
     agent.destroy();
@@ -187,7 +200,11 @@ describe('bad upstreams', () => {
     try {
       const res = await post(proxy.mcpUrl, INIT_BODY);
       expect(res.status).toBe(502);
-      expect(JSON.parse(res.body)).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32000, message: expect.stringMatching(/unreachable \(ECONNREFUSED\)/) } });
+      expect(JSON.parse(res.body)).toMatchObject({
+        jsonrpc: '2.0',
+        id: 1,
+        error: { code: -32000, message: expect.stringMatching(/unreachable \(ECONNREFUSED\)/) },
+      });
       await eventually(async () => expect((await fetch(proxy.metricsUrl.replace('/metrics', '/readyz'))).status).toBe(503));
       const metrics = await scrape(proxy.metricsUrl);
       expect(metrics.value('mcpfleet_proxy_upstream_errors_total', { kind: 'connect' })).toBe(1);
@@ -282,11 +299,13 @@ describe('bad upstreams', () => {
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     try {
       const streams = await Promise.all(
-        Array.from({ length: 10 }, () =>
-          new Promise<http.ClientRequest>((resolve) => {
-            const req = http.get(proxy.mcpUrl, { headers: { accept: 'text/event-stream' } }, (res) => res.once('data', () => resolve(req)));
-            req.on('error', () => {});
-          }),
+        Array.from(
+          { length: 10 },
+          () =>
+            new Promise<http.ClientRequest>((resolve) => {
+              const req = http.get(proxy.mcpUrl, { headers: { accept: 'text/event-stream' } }, (res) => res.once('data', () => resolve(req)));
+              req.on('error', () => {});
+            }),
         ),
       );
       expect(upstream.openConnections()).toBe(10);

@@ -40,12 +40,25 @@ describe('command line', () => {
     const ports = { '--port': '0', '--metrics-port': '0', [flag]: port };
     try {
       const err = await run(process.execPath, [
-        PROXYRUNNER, '--transport', 'streamable-http', '--target-url', 'http://127.0.0.1:9/mcp',
-        '--host', '127.0.0.1', '--metrics-host', '127.0.0.1', '--port', ports['--port'], '--metrics-port', ports['--metrics-port'],
+        PROXYRUNNER,
+        '--transport',
+        'streamable-http',
+        '--target-url',
+        'http://127.0.0.1:9/mcp',
+        '--host',
+        '127.0.0.1',
+        '--metrics-host',
+        '127.0.0.1',
+        '--port',
+        ports['--port'],
+        '--metrics-port',
+        ports['--metrics-port'],
       ]).catch((e: unknown) => e as { code: number; stderr: string });
       expect(err).toMatchObject({ code: 1 });
       const { stderr } = err as { stderr: string };
-      expect(stderr).toBe(`mcpfleet-proxyrunner: ${what}: 127.0.0.1:${port} is already in use by another process; choose another port with ${flag} (or ${env})\n`);
+      expect(stderr).toBe(
+        `mcpfleet-proxyrunner: ${what}: 127.0.0.1:${port} is already in use by another process; choose another port with ${flag} (or ${env})\n`,
+      );
     } finally {
       await new Promise((r) => taken.close(r));
     }
@@ -58,7 +71,11 @@ describe('command line', () => {
     const withBanner = await startProxy([...target, '--banner', 'always']);
     try {
       // stderr is a pipe here: every line is a JSON log record.
-      for (const line of plain.stderr().split('\n').filter((l) => l !== '')) expect((): unknown => JSON.parse(line)).not.toThrow();
+      for (const line of plain
+        .stderr()
+        .split('\n')
+        .filter((l) => l !== ''))
+        expect((): unknown => JSON.parse(line)).not.toThrow();
       expect(plain.stderr()).not.toContain('MCP endpoint');
       expect(withBanner.stderr()).toContain(`MCP endpoint  ${withBanner.mcpUrl}`);
       expect(withBanner.stderr()).toContain(`Metrics       ${withBanner.metricsUrl}`);
@@ -72,7 +89,9 @@ describe('command line', () => {
 
   it('takes its configuration from MCPFLEET_* variables', async () => {
     const upstream = await startEchoServer();
-    const proxy = await startProxy([], { env: { MCPFLEET_TRANSPORT: 'streamable-http', MCPFLEET_TARGET_URL: `http://127.0.0.1:${upstream.port}/mcp`, MCPFLEET_MAX_SESSIONS: '7' } });
+    const proxy = await startProxy([], {
+      env: { MCPFLEET_TRANSPORT: 'streamable-http', MCPFLEET_TARGET_URL: `http://127.0.0.1:${upstream.port}/mcp`, MCPFLEET_MAX_SESSIONS: '7' },
+    });
     try {
       const session = await connect(proxy.mcpUrl);
       expect(session.client.getServerVersion()?.name).toBe('mcpfleet-echo');
@@ -170,7 +189,12 @@ describe('shutdown', () => {
   it('exits 0 on SIGTERM and takes its stdio server with it', async () => {
     const proxy = await startProxy(['--transport', 'stdio'], { command: everythingStdioCommand() });
     const session = await connect(proxy.mcpUrl);
-    const child = Number(execFileSync('pgrep', ['-P', String(proxy.child.pid)]).toString().trim().split('\n')[0]);
+    const child = Number(
+      execFileSync('pgrep', ['-P', String(proxy.child.pid)])
+        .toString()
+        .trim()
+        .split('\n')[0],
+    );
     const exit = new Promise<number | null>((resolve) => proxy.child.once('exit', (code) => resolve(code)));
     proxy.child.kill('SIGTERM');
     expect(await exit).toBe(0);

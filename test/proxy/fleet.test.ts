@@ -33,7 +33,19 @@ afterAll(async () => {
 
 async function fleetOf(n: number, extra: string[] = []): Promise<ProxyProcess[]> {
   prefix = `t-${randomUUID().slice(0, 8)}`; // each test its own table in the shared Redis
-  const args = ['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`, '--session-storage', 'redis', '--redis-address', redis.address, '--redis-key-prefix', prefix, ...extra];
+  const args = [
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    `http://127.0.0.1:${upstream.port}/mcp`,
+    '--session-storage',
+    'redis',
+    '--redis-address',
+    redis.address,
+    '--redis-key-prefix',
+    prefix,
+    ...extra,
+  ];
   const proxies = await Promise.all(Array.from({ length: n }, () => startProxy(args)));
   for (const proxy of proxies) cleanups.push(() => proxy.stop());
   for (const proxy of proxies) await eventually(async () => expect(await ready(proxy)).toBe(200));
@@ -87,17 +99,18 @@ describe('--session-storage redis: three replicas, one session table', () => {
     expect(redis.cli('ZCARD', `${prefix}:sessions`)).toBe('0');
   });
 
-  it('the cap is the fleet\'s: the least recently used session anywhere is evicted, once', async () => {
+  it("the cap is the fleet's: the least recently used session anywhere is evicted, once", async () => {
     const proxies = await fleetOf(3, ['--max-sessions', '2']);
     const ids: string[] = [];
     for (const proxy of proxies) ids.push(await client(proxy).initialize());
     expect(await fleetCounts(proxies)).toEqual({ created: 3, fleetActive: 2, client_delete: 0, upstream_not_found: 0, idle_timeout: 0, evicted: 1 });
     // The evicted one (the first) is gone everywhere; the other two still work through any replica.
     expect((await client(proxies[2] as ProxyProcess).request('POST', toolCall(2, 'echo', { message: 'x' }), ids[0])).status).toBe(404);
-    for (const id of ids.slice(1)) expect((await client(proxies[0] as ProxyProcess).request('POST', toolCall(2, 'echo', { message: 'x' }), id)).status).toBe(200);
+    for (const id of ids.slice(1))
+      expect((await client(proxies[0] as ProxyProcess).request('POST', toolCall(2, 'echo', { message: 'x' }), id)).status).toBe(200);
   });
 
-  it('idle expiry is the fleet\'s: a session idle on every replica ends once', async () => {
+  it("idle expiry is the fleet's: a session idle on every replica ends once", async () => {
     const proxies = await fleetOf(3, ['--session-idle-timeout', '1s']);
     const id = await client(proxies[0] as ProxyProcess).initialize();
     await client(proxies[1] as ProxyProcess).request('POST', toolCall(2, 'echo', { message: 'x' }), id);
@@ -116,7 +129,14 @@ describe('--session-storage redis: three replicas, one session table', () => {
     expect(refused.status).toBe(503);
     expect(refused.body).toContain('Session store unavailable');
     expect((await client(b).request('POST', toolCall(4, 'echo', { message: 'x' }), before)).status).toBe(503); // a local copy too: a DELETE elsewhere may have been missed
-    expect((await client(a).request('POST', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}')).status).toBe(503);
+    expect(
+      (
+        await client(a).request(
+          'POST',
+          '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+        )
+      ).status,
+    ).toBe(503);
     expect(await summed([a, b, c], 'mcpfleet_proxy_requests_rejected_total', { reason: 'session_store_unavailable' })).toBe(3);
     expect(await summed([a, b, c], 'mcpfleet_proxy_session_store_up')).toBe(0);
     await redis.restart();

@@ -58,7 +58,11 @@ async function proxyFor(resource: string, extra: string[] = [], issuer = op.issu
 }
 
 async function post(url: string, token: string): Promise<{ status: number; challenge: string | null }> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: LIST });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: LIST,
+  });
   await res.text();
   return { status: res.status, challenge: res.headers.get('www-authenticate') };
 }
@@ -109,7 +113,7 @@ describe('JWT access tokens from a real OpenID Provider', () => {
     expect(res.challenge).toMatch(/error="insufficient_scope"/);
   });
 
-  it('picks up the provider\'s new signing key without a restart', async () => {
+  it("picks up the provider's new signing key without a restart", async () => {
     const before = decodeProtectedHeader(await op.token(RESOURCE)).kid;
     await op.rotateKeys();
     await new Promise((r) => setTimeout(r, 1_100)); // past the proxy's 1 s refresh cooldown
@@ -122,9 +126,13 @@ describe('JWT access tokens from a real OpenID Provider', () => {
     const p = await startProxy(['--transport', 'stdio', '--oidc-issuer', op.issuer, '--resource-url', RESOURCE], { command: everythingStdioCommand() });
     stops.push(() => p.stop());
     const client = new Client({ name: 'oidc-test', version: '1' });
-    const transport = new StreamableHTTPClientTransport(new URL(p.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${await op.token(RESOURCE)}` } } });
+    const transport = new StreamableHTTPClientTransport(new URL(p.mcpUrl), {
+      requestInit: { headers: { authorization: `Bearer ${await op.token(RESOURCE)}` } },
+    });
     await client.connect(transport);
-    expect(await client.callTool({ name: 'echo', arguments: { message: 'from the provider' } })).toMatchObject({ content: [{ text: 'Echo: from the provider' }] });
+    expect(await client.callTool({ name: 'echo', arguments: { message: 'from the provider' } })).toMatchObject({
+      content: [{ text: 'Echo: from the provider' }],
+    });
     await transport.terminateSession();
     await client.close();
   });
@@ -134,7 +142,14 @@ describe('opaque access tokens by introspection (RFC 7662)', () => {
   it('accepts an active token, refuses a revoked one, and never logs the client secret', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'oidc-'));
     writeFileSync(path.join(dir, 'client-secret'), `${PROXY_CLIENT.secret}\n`);
-    const p = await proxyFor(OPAQUE_RESOURCE, ['--oidc-introspection-url', `${op.issuer}/token/introspection`, '--oidc-client-id', PROXY_CLIENT.id, '--oidc-client-secret-file', path.join(dir, 'client-secret')]);
+    const p = await proxyFor(OPAQUE_RESOURCE, [
+      '--oidc-introspection-url',
+      `${op.issuer}/token/introspection`,
+      '--oidc-client-id',
+      PROXY_CLIENT.id,
+      '--oidc-client-secret-file',
+      path.join(dir, 'client-secret'),
+    ]);
     const token = await op.token(OPAQUE_RESOURCE);
     expect(token.split('.')).toHaveLength(1); // opaque, not a JWT
     expect((await post(p.mcpUrl, token)).status).toBe(200);
@@ -152,19 +167,37 @@ describe('opaque access tokens by introspection (RFC 7662)', () => {
   });
 });
 
-describe('the MCP SDK client\'s own OAuth support', () => {
-  it('finds the provider from the proxy\'s 401 and metadata, gets a token by client credentials, and calls a tool', async () => {
+describe("the MCP SDK client's own OAuth support", () => {
+  it("finds the provider from the proxy's 401 and metadata, gets a token by client credentials, and calls a tool", async () => {
     // The SDK checks that the metadata's resource is the URL it connects to, so the proxy's
     // resource URL is its real address: the proxy runs in-process on a port chosen first.
     const port = await freePort();
     const resource = `http://127.0.0.1:${port}/mcp`;
     const provider = await startOidcProvider([{ resource, format: 'jwt' }]);
     stops.push(() => provider.close());
-    const config = parseConfig([
-      '--transport', 'stdio', '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', '0',
-      '--oidc-issuer', provider.issuer, '--resource-url', resource, '--oidc-scopes', 'mcp:tools',
-      '--', ...everythingStdioCommand(),
-    ], {});
+    const config = parseConfig(
+      [
+        '--transport',
+        'stdio',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        '0',
+        '--oidc-issuer',
+        provider.issuer,
+        '--resource-url',
+        resource,
+        '--oidc-scopes',
+        'mcp:tools',
+        '--',
+        ...everythingStdioCommand(),
+      ],
+      {},
+    );
     if (config === 'help') throw new Error('unexpected help');
     const proxy = await startProxyRunner(config, silentLogger);
     stops.push(() => proxy.stop());

@@ -21,7 +21,9 @@ const backendPod = {
   metadata: { name: 'mcp-backend-0', namespace: ns, labels: { 'app.kubernetes.io/instance': 'demo' } },
   spec: {
     securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-    containers: [{ name: 'mcp', image: 'example.com/mcp-server:1', stdin: true, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    containers: [
+      { name: 'mcp', image: 'example.com/mcp-server:1', stdin: true, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } },
+    ],
   },
 };
 
@@ -43,11 +45,17 @@ describe('stdio over pods/attach', () => {
   it('says which selector matched nothing, and is not ready', async () => {
     const proxy = await attachProxy('app.kubernetes.io/instance=nobody');
     try {
-      await eventually(async () => expect(proxy.stderr()).toContain('no running pod with container \\"mcp\\" matches app.kubernetes.io/instance=nobody in attach-test'));
+      await eventually(async () =>
+        expect(proxy.stderr()).toContain('no running pod with container \\"mcp\\" matches app.kubernetes.io/instance=nobody in attach-test'),
+      );
       const ready = await fetch(proxy.metricsUrl.replace('/metrics', '/readyz'));
       expect(ready.status).toBe(503);
       expect(JSON.stringify(await ready.json())).toContain('no running pod');
-      const res = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INIT_BODY });
+      const res = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: INIT_BODY,
+      });
       expect(res.status).toBe(503);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/Upstream MCP server unavailable: stdio MCP server is not running/);
     } finally {
@@ -63,8 +71,18 @@ describe('stdio over pods/attach', () => {
     try {
       // The apiserver accepts the attach and forwards it to the node, where kwok runs no
       // kubelet: the stream opens and closes at once, and the proxy reattaches with backoff.
-      await eventually(async () => expect(proxy.stderr()).toContain('"msg":"attached to stdio server pod","component":"proxyrunner","namespace":"attach-test","pod":"mcp-backend-0","container":"mcp"'), 30_000);
-      await eventually(async () => expect(proxy.stderr()).toMatch(/"msg":"stdio server down; restarting","component":"proxyrunner","reason":"attach to pod mcp-backend-0 closed/), 30_000);
+      await eventually(
+        async () =>
+          expect(proxy.stderr()).toContain(
+            '"msg":"attached to stdio server pod","component":"proxyrunner","namespace":"attach-test","pod":"mcp-backend-0","container":"mcp"',
+          ),
+        30_000,
+      );
+      await eventually(
+        async () =>
+          expect(proxy.stderr()).toMatch(/"msg":"stdio server down; restarting","component":"proxyrunner","reason":"attach to pod mcp-backend-0 closed/),
+        30_000,
+      );
       const metrics = await eventually(async () => {
         const m = await scrape(proxy.metricsUrl);
         expect(m.value('mcpfleet_proxy_upstream_restarts_total')).toBeGreaterThanOrEqual(1);

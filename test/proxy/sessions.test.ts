@@ -106,7 +106,9 @@ describe('streamable HTTP upstream (transparent)', () => {
       const body = req.method === 'POST' ? await readBody(req) : '';
       if (body.includes('"initialize"')) {
         res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'session-500' });
-        res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'f', version: '1' } } }));
+        res.end(
+          JSON.stringify({ jsonrpc: '2.0', id: 1, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'f', version: '1' } } }),
+        );
         return;
       }
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"busy"}}');
@@ -153,10 +155,22 @@ describe('2026-07-28 (stateless) requests', () => {
     cleanups.push(() => upstream.close());
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     cleanups.push(() => proxy.stop());
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: { protocolVersion: '2026-07-28', clientCapabilities: {} } } });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: {}, _meta: { protocolVersion: '2026-07-28', clientCapabilities: {} } },
+    });
     const res = await fetch(proxy.mcpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', authorization: 'Bearer t0ken' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'echo',
+        authorization: 'Bearer t0ken',
+      },
       body,
     });
     expect(res.status).toBe(200);
@@ -192,7 +206,10 @@ describe('stdio upstream', () => {
     const proxy = await stdioProxy();
     const sessions = await Promise.all([connect(proxy.mcpUrl), connect(proxy.mcpUrl)]);
     expect(await active(proxy)).toBe(2);
-    const child = execFileSync('pgrep', ['-P', String(proxy.child.pid)]).toString().trim().split('\n')[0] as string;
+    const child = execFileSync('pgrep', ['-P', String(proxy.child.pid)])
+      .toString()
+      .trim()
+      .split('\n')[0] as string;
     process.kill(Number(child), 'SIGKILL');
     await eventually(async () => expect(await closed(proxy, 'upstream_closed')).toBe(2));
     expect(await active(proxy)).toBe(0);

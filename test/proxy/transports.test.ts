@@ -57,11 +57,9 @@ describe.each(CASES)('upstream %s, clients see %s', (transport, mode) => {
     expect(echo.content).toEqual([{ type: 'text', text: 'Echo: through the proxy' }]);
 
     const progress: number[] = [];
-    const long = await session.client.callTool(
-      { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
-      undefined,
-      { onprogress: (p) => progress.push(p.progress) },
-    );
+    const long = await session.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
     expect(JSON.stringify(long.content)).toContain('Long running operation completed');
     // Over legacy SSE the SDK client drops the last progress notification even when it
     // talks to server-everything directly (the response settles first), so there we
@@ -101,9 +99,7 @@ describe.each(CASES)('upstream %s, clients see %s', (transport, mode) => {
 
   it('keeps concurrent sessions apart', async () => {
     const sessions = await Promise.all(Array.from({ length: 5 }, () => connect(proxy.mcpUrl)));
-    const results = await Promise.all(
-      sessions.map((s, i) => s.client.callTool({ name: 'get-sum', arguments: { a: i, b: 100 } })),
-    );
+    const results = await Promise.all(sessions.map((s, i) => s.client.callTool({ name: 'get-sum', arguments: { a: i, b: 100 } })));
     results.forEach((r, i) => expect(JSON.stringify(r.content)).toContain(String(i + 100)));
     expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(5);
     await Promise.all(sessions.map((s) => s.end()));

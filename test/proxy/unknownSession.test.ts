@@ -28,7 +28,9 @@ async function proxyTo(target: string, extra: string[] = []): Promise<ProxyProce
   return proxy;
 }
 
-async function counts(proxy: ProxyProcess): Promise<{ active: number | undefined; notFound: number | undefined; deleted: number | undefined; closedUpstream: number | undefined }> {
+async function counts(
+  proxy: ProxyProcess,
+): Promise<{ active: number | undefined; notFound: number | undefined; deleted: number | undefined; closedUpstream: number | undefined }> {
   const m = await scrape(proxy.metricsUrl);
   return {
     active: m.value('mcpfleet_proxy_sessions_active'),
@@ -54,7 +56,13 @@ async function forgetfulUpstream(answer: { status: number; body: string }): Prom
       known.add(sid);
       const rpc = JSON.parse(body) as { id: number };
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': sid });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'forgetful', version: '1' } } }));
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: rpc.id,
+          result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'forgetful', version: '1' } },
+        }),
+      );
       return;
     }
     if (!known.has(id)) {

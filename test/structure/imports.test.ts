@@ -23,11 +23,15 @@ const DYNAMIC = /\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g;
 export function relativeSpecifiers(source: string): string[] {
   const found: { at: number; spec: string }[] = [];
   for (const re of [STATIC, DYNAMIC]) for (const m of source.matchAll(re)) found.push({ at: m.index, spec: m[1] as string });
-  return found.sort((a, b) => a.at - b.at).map((f) => f.spec).filter((s) => s.startsWith('.'));
+  return found
+    .sort((a, b) => a.at - b.at)
+    .map((f) => f.spec)
+    .filter((s) => s.startsWith('.'));
 }
 
 function tsFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
     .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
     .filter((f) => !f.split('/').includes('node_modules'))
@@ -85,8 +89,25 @@ describe('import structure', () => {
   });
 
   it('finds a cycle, and only a cycle', () => {
-    expect(findCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual([['a', 'b', 'c', 'a']]);
-    expect(findCycles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+          ['d', ['a']],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c', 'a']]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('scans the whole tree and every import resolves to a file', () => {
@@ -111,12 +132,15 @@ describe('import structure', () => {
         to.startsWith('operator/src/kube/') || to.startsWith('common/') || (file.endsWith('.test.ts') && to === 'test/support/listWatchApiserver.ts'),
     ],
   ])('%s', (_rule, from, allowed) => {
-    const violations = [...graph].filter(([file]) => file.startsWith(from)).flatMap(([file, deps]) => deps.filter((d) => !allowed(d, file)).map((d) => `${file} -> ${d}`));
+    const violations = [...graph]
+      .filter(([file]) => file.startsWith(from))
+      .flatMap(([file, deps]) => deps.filter((d) => !allowed(d, file)).map((d) => `${file} -> ${d}`));
     expect(violations).toEqual([]);
   });
 
   it('no program code loads @kubernetes/client-node at run time (type imports only)', () => {
-    const value = /(?:^|[;}\n])\s*(?:import|export)\s+(?!type\s)(?:[\w$*{}\s,]+?\s+from\s+)?['"]@kubernetes\/client-node['"]|\bimport\(\s*['"]@kubernetes\/client-node['"]/;
+    const value =
+      /(?:^|[;}\n])\s*(?:import|export)\s+(?!type\s)(?:[\w$*{}\s,]+?\s+from\s+)?['"]@kubernetes\/client-node['"]|\bimport\(\s*['"]@kubernetes\/client-node['"]/;
     expect(value.test("import { KubeConfig } from '@kubernetes/client-node';")).toBe(true);
     expect(value.test("const k = await import('@kubernetes/client-node');")).toBe(true);
     expect(value.test("import type { V1Pod } from '@kubernetes/client-node';")).toBe(false);

@@ -99,9 +99,16 @@ function runContainer(command: string[], session: AttachSession, containers: Chi
   });
   ws.on('close', () => child.kill('SIGTERM'));
   child.on('exit', (code, signal) => {
-    const st = code === 0
-      ? { metadata: {}, status: 'Success' }
-      : { metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: `container exited (${signal ?? `code ${code}`})`, details: { causes: [{ reason: 'ExitCode', message: String(code) }] } };
+    const st =
+      code === 0
+        ? { metadata: {}, status: 'Success' }
+        : {
+            metadata: {},
+            status: 'Failure',
+            reason: 'NonZeroExitCode',
+            message: `container exited (${signal ?? `code ${code}`})`,
+            details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+          };
     ws.send(channelFrame(CHANNEL_ERROR, JSON.stringify(st)), () => ws.close(1000));
   });
 }
@@ -137,14 +144,24 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     requests.push(`UPGRADE ${req.url}`);
     const refuse = (code: number, message: string): void => {
       const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code });
-      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     };
     if (!authorized(req)) return refuse(401, 'Unauthorized');
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/attach$/.exec(url.pathname);
     if (!m || !pods.some((p) => p.name === m[2])) return refuse(404, `pods "${m?.[2] ?? '?'}" not found`);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session: AttachSession = { pod: m[2] as string, query: url.searchParams, protocol: ws.protocol, authorization: req.headers.authorization, stdin: [], halfClosed: [], socket: ws };
+      const session: AttachSession = {
+        pod: m[2] as string,
+        query: url.searchParams,
+        protocol: ws.protocol,
+        authorization: req.headers.authorization,
+        stdin: [],
+        halfClosed: [],
+        socket: ws,
+      };
       sessions.push(session);
       ws.on('message', (data: Buffer) => {
         if (data[0] === 0) session.stdin.push(Buffer.from(data.subarray(1)));

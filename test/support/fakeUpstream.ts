@@ -50,10 +50,13 @@ export function fakeHttpUpstream(handler: (req: http.IncomingMessage, res: http.
 
 /** Answers every connection with these raw bytes, then closes it. */
 export function rawUpstream(bytes: string): Promise<FakeUpstream> {
-  return listen(net.createServer((socket) => {
-    socket.once('data', () => socket.end(bytes));
-    socket.on('error', () => {});
-  }), '/mcp');
+  return listen(
+    net.createServer((socket) => {
+      socket.once('data', () => socket.end(bytes));
+      socket.on('error', () => {});
+    }),
+    '/mcp',
+  );
 }
 
 export async function readBody(req: http.IncomingMessage): Promise<string> {

@@ -46,7 +46,9 @@ export function parseManifests(text: string): Obj[] {
 }
 
 export function find(objs: Obj[], kind: string, name?: string, namespace?: string): Obj[] {
-  return objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name) && (namespace === undefined || o.metadata.namespace === namespace));
+  return objs.filter(
+    (o) => o.kind === kind && (name === undefined || o.metadata.name === name) && (namespace === undefined || o.metadata.namespace === namespace),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

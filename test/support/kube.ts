@@ -88,7 +88,10 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError)})` : ''}`, { cause: lastError });
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError)})` : ''}`,
+        { cause: lastError },
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -116,7 +119,9 @@ export async function waitReady(kube: Kube, name: string, namespace: string, tim
     });
   } catch (err) {
     const pods = await kube.ok(['get', 'pods,statefulsets,deployments', '-n', namespace, '-o', 'wide']).catch((e: unknown) => String(e));
-    throw new Error(`${(err as Error).message}\nlast seen: generation ${last?.metadata.generation}, status ${JSON.stringify(last?.status, null, 1)}\n${pods}`, { cause: err });
+    throw new Error(`${(err as Error).message}\nlast seen: generation ${last?.metadata.generation}, status ${JSON.stringify(last?.status, null, 1)}\n${pods}`, {
+      cause: err,
+    });
   }
 }
 

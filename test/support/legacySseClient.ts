@@ -13,7 +13,10 @@ export class LegacySseClient {
       this.#request = http.get(sseUrl, { headers: { accept: 'text/event-stream' } }, (res) => {
         if (res.statusCode !== 200) {
           let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, headers: res.headers, body })));
+          res
+            .setEncoding('utf8')
+            .on('data', (c: string) => (body += c))
+            .on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, headers: res.headers, body })));
           return;
         }
         let buffered = '';

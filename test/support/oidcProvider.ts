@@ -46,7 +46,14 @@ export async function startOidcProvider(resources: readonly ResourceServer[]): P
     const issuer = `http://127.0.0.1:${port}`;
     const provider = new Provider(issuer, {
       clients: [
-        { client_id: AGENT.id, client_secret: AGENT.secret, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope: 'mcp:tools mcp:admin' },
+        {
+          client_id: AGENT.id,
+          client_secret: AGENT.secret,
+          grant_types: ['client_credentials'],
+          redirect_uris: [],
+          response_types: [],
+          scope: 'mcp:tools mcp:admin',
+        },
         { client_id: PROXY_CLIENT.id, client_secret: PROXY_CLIENT.secret, grant_types: [], redirect_uris: [], response_types: [] },
       ],
       jwks: { keys },
@@ -65,7 +72,13 @@ export async function startOidcProvider(resources: readonly ResourceServer[]): P
             const rs = resources.find((r) => r.resource === indicator);
             if (!rs) throw new errors.InvalidTarget();
             return rs.format === 'jwt'
-              ? { scope: 'mcp:tools mcp:admin', audience: rs.resource, accessTokenFormat: 'jwt', accessTokenTTL: rs.ttlSeconds ?? 300, jwt: { sign: { alg: 'RS256' } } }
+              ? {
+                  scope: 'mcp:tools mcp:admin',
+                  audience: rs.resource,
+                  accessTokenFormat: 'jwt',
+                  accessTokenTTL: rs.ttlSeconds ?? 300,
+                  jwt: { sign: { alg: 'RS256' } },
+                }
               : { scope: 'mcp:tools mcp:admin', audience: rs.resource, accessTokenFormat: 'opaque', accessTokenTTL: rs.ttlSeconds ?? 300 };
           },
         },

@@ -79,9 +79,7 @@ export async function startOperator(
     scrape: () => scrape(metricsUrl),
     async writes() {
       const s = await scrape(metricsUrl);
-      return s.samples
-        .filter((x) => x.name === 'mcpfleet_operator_api_writes_total' && x.labels['resource'] !== 'leases')
-        .reduce((n, x) => n + x.value, 0);
+      return s.samples.filter((x) => x.name === 'mcpfleet_operator_api_writes_total' && x.labels['resource'] !== 'leases').reduce((n, x) => n + x.value, 0);
     },
     async isLeader() {
       return (await scrape(metricsUrl)).value('mcpfleet_operator_leader') === 1;

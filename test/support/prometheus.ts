@@ -166,7 +166,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       await stop();
       throw new Error(`prometheus exited (${child.exitCode}) before it was ready:\n${log}`);
     }
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
@@ -189,7 +192,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
         const samples = await vector(`min(timestamp(${selector}))`);
         const at = Number(samples[0]?.value[1] ?? 0) * 1000;
         if (at >= ms) return;
-        if (Date.now() > until) throw new Error(`no sample of ${selector} scraped after ${new Date(ms).toISOString()} within ${timeoutMs} ms (newest: ${at ? new Date(at).toISOString() : 'none'})`);
+        if (Date.now() > until)
+          throw new Error(
+            `no sample of ${selector} scraped after ${new Date(ms).toISOString()} within ${timeoutMs} ms (newest: ${at ? new Date(at).toISOString() : 'none'})`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
     },
@@ -199,7 +205,8 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
         const res = await get<{ activeTargets: { scrapePool: string; health: string; lastError: string }[] }>('/api/v1/targets?state=active');
         const targets = res.data.activeTargets;
         if (targets.length === options.targets.length && targets.every((t) => t.health === 'up')) return;
-        if (Date.now() > until) throw new Error(`targets not all up after ${timeoutMs} ms: ${JSON.stringify(targets.map((t) => [t.scrapePool, t.health, t.lastError]))}`);
+        if (Date.now() > until)
+          throw new Error(`targets not all up after ${timeoutMs} ms: ${JSON.stringify(targets.map((t) => [t.scrapePool, t.health, t.lastError]))}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     },
@@ -223,7 +230,10 @@ export interface GrafanaPanel {
   datasource?: { type?: string; uid?: string };
   gridPos: { x: number; y: number; w: number; h: number };
   targets?: GrafanaTarget[];
-  fieldConfig?: { defaults?: { unit?: string; min?: number; max?: number; thresholds?: { steps: { color: string; value: number | null }[] } }; overrides?: unknown[] };
+  fieldConfig?: {
+    defaults?: { unit?: string; min?: number; max?: number; thresholds?: { steps: { color: string; value: number | null }[] } };
+    overrides?: unknown[];
+  };
   panels?: GrafanaPanel[];
 }
 export interface GrafanaVariable {

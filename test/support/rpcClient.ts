@@ -37,7 +37,9 @@ function rawRequest(url: string, method: string, headers: Record<string, string>
       let received = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (received += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, messages: parseMessages(received, res.headers['content-type']), body: received }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, messages: parseMessages(received, res.headers['content-type']), body: received }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -45,7 +45,15 @@ export async function startTestIssuer(options: { alg?: string } = {}): Promise<T
     const json = (body: unknown): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/.well-known/openid-configuration') {
       discovery++;
-      json({ issuer: url, jwks_uri: `${url}/jwks`, token_endpoint: `${url}/token`, authorization_endpoint: `${url}/authorize`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: [current.alg] });
+      json({
+        issuer: url,
+        jwks_uri: `${url}/jwks`,
+        token_endpoint: `${url}/token`,
+        authorization_endpoint: `${url}/authorize`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: [current.alg],
+      });
     } else if (req.url === '/jwks') {
       jwks++;
       json({ keys: [current.publicJwk] });

@@ -94,9 +94,7 @@ const envItem: ObjectSchema<EnvVar> = {
       ],
     },
   },
-  'x-kubernetes-validations': [
-    { rule: '!(has(self.value) && has(self.valueFrom))', message: 'an env entry sets either value or valueFrom, not both' },
-  ],
+  'x-kubernetes-validations': [{ rule: '!(has(self.value) && has(self.valueFrom))', message: 'an env entry sets either value or valueFrom, not both' }],
 };
 
 const env: ArraySchema<EnvVar> = {
@@ -115,7 +113,7 @@ const secretItem: ObjectSchema<SecretRef> = {
   description: 'A Secret key exposed to the MCP server as an environment variable (ToolHive compatible).',
   required: { name: true, key: true },
   properties: {
-    name: { type: 'string', description: 'Name of the Secret in the MCPServer\'s namespace.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+    name: { type: 'string', description: "Name of the Secret in the MCPServer's namespace.", pattern: DNS_SUBDOMAIN, maxLength: 253 },
     key: { type: 'string', description: 'The key of the Secret whose value is used.', minLength: 1, maxLength: 253 },
     targetEnvName: {
       type: 'string',
@@ -129,17 +127,23 @@ const secretItem: ObjectSchema<SecretRef> = {
 const authzConfig: ObjectSchema<AuthzConfigRef> = {
   type: 'object',
   description:
-    'Cedar authorization of every MCP request at the proxy (ToolHive\'s authzConfig): policies from a ConfigMap, which the proxy ' +
+    "Cedar authorization of every MCP request at the proxy (ToolHive's authzConfig): policies from a ConfigMap, which the proxy " +
     'reloads when it changes (no restart), or inline, where a change rolls the proxy. Without it the proxy authorizes nothing.',
   properties: {
     type: { type: 'string', description: 'Where the config is: configMap (the default) or inline.', enum: AUTHZ_CONFIG_TYPES, default: 'configMap' },
     configMap: {
       type: 'object',
-      description: 'A ConfigMap in the MCPServer\'s namespace whose key holds an authorization config file in ToolHive\'s format (JSON or YAML).',
+      description: "A ConfigMap in the MCPServer's namespace whose key holds an authorization config file in ToolHive's format (JSON or YAML).",
       required: { name: true },
       properties: {
         name: { type: 'string', description: 'Name of the ConfigMap.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
-        key: { type: 'string', description: `The key holding the config (default ${DEFAULT_AUTHZ_CONFIG_KEY}).`, pattern: '^[-._a-zA-Z0-9]+$', maxLength: 253, default: DEFAULT_AUTHZ_CONFIG_KEY },
+        key: {
+          type: 'string',
+          description: `The key holding the config (default ${DEFAULT_AUTHZ_CONFIG_KEY}).`,
+          pattern: '^[-._a-zA-Z0-9]+$',
+          maxLength: 253,
+          default: DEFAULT_AUTHZ_CONFIG_KEY,
+        },
       },
     },
     inline: {
@@ -168,7 +172,7 @@ const authzConfig: ObjectSchema<AuthzConfigRef> = {
 
 const audit: ObjectSchema<AuditConfig> = {
   type: 'object',
-  description: 'Audit logging at the proxy (ToolHive\'s audit): one JSON event per MCP operation on the proxy\'s stderr.',
+  description: "Audit logging at the proxy (ToolHive's audit): one JSON event per MCP operation on the proxy's stderr.",
   properties: {
     enabled: { type: 'boolean', description: 'Write audit events.', default: false },
   },
@@ -238,24 +242,25 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
     },
     args: {
       type: 'array',
-      description: 'Arguments passed to the MCP server container (its image\'s entrypoint is kept).',
+      description: "Arguments passed to the MCP server container (its image's entrypoint is kept).",
       items: { type: 'string', description: 'One argument.', maxLength: 4096 },
       maxItems: 256,
     },
     env,
     secrets: {
       type: 'array',
-      description: 'Secret keys exposed to the MCP server as environment variables (ToolHive\'s secrets field); added after env.',
+      description: "Secret keys exposed to the MCP server as environment variables (ToolHive's secrets field); added after env.",
       items: secretItem,
       maxItems: 64,
     },
     resources: resources('MCP server container'),
-    proxyResources: resources('proxyrunner container (default: requests cpu 50m, memory 64Mi; limits memory 256Mi); its memory limit also sizes the proxy\'s heap'),
+    proxyResources: resources(
+      "proxyrunner container (default: requests cpu 50m, memory 64Mi; limits memory 256Mi); its memory limit also sizes the proxy's heap",
+    ),
     replicas: {
       type: 'integer',
       format: 'int32',
-      description:
-        'Number of proxy replicas. 0 stops the MCP server (phase Stopped) and its proxy; stdio servers take at most 1.',
+      description: 'Number of proxy replicas. 0 stops the MCP server (phase Stopped) and its proxy; stdio servers take at most 1.',
       minimum: 0,
       maximum: 100,
       default: DEFAULTS.replicas,
@@ -264,7 +269,7 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
       type: 'string',
       description:
         'An existing ServiceAccount the MCP server pod runs as (its token is then mounted). ' +
-        'Without it the pod runs as the namespace\'s default ServiceAccount with no token mounted.',
+        "Without it the pod runs as the namespace's default ServiceAccount with no token mounted.",
       pattern: DNS_SUBDOMAIN,
       maxLength: 253,
     },
@@ -301,7 +306,7 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
 
 const condition: ObjectSchema<Condition> = {
   type: 'object',
-  description: 'One aspect of the MCPServer\'s observed state.',
+  description: "One aspect of the MCPServer's observed state.",
   required: { type: true, status: true, reason: true, message: true, lastTransitionTime: true },
   properties: {
     type: {
@@ -331,7 +336,11 @@ export const statusSchema: ObjectSchema<MCPServerStatus> = {
       enum: PHASES,
     },
     message: { type: 'string', description: 'A one-line summary of the state.', maxLength: 32768 },
-    url: { type: 'string', description: 'The in-cluster MCP endpoint of the proxy, for example http://mcp-x-proxy.ns.svc.cluster.local:8080/mcp.', maxLength: 1024 },
+    url: {
+      type: 'string',
+      description: 'The in-cluster MCP endpoint of the proxy, for example http://mcp-x-proxy.ns.svc.cluster.local:8080/mcp.',
+      maxLength: 1024,
+    },
     readyReplicas: { type: 'integer', format: 'int32', minimum: 0, description: 'Proxy pods that are ready and not terminating.' },
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The metadata.generation the status was computed for.' },
     conditions: {

@@ -2,13 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { httpSpec, sseSpec, stdioSpec, stored } from '../../../test/support/mcpServers.ts';
 import { canonicalJson } from './canonical.ts';
-import {
-  backendStatefulSet,
-  desiredObjects,
-  proxyDeployment,
-  proxyRbac,
-  type BuildOptions,
-} from './desired.ts';
+import { backendStatefulSet, desiredObjects, proxyDeployment, proxyRbac, type BuildOptions } from './desired.ts';
 import { APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION } from './meta.ts';
 import type { DesiredObject } from '../../../common/kube/kinds.ts';
 
@@ -79,7 +73,14 @@ describe('desiredObjects', () => {
   });
 
   it('is deterministic: the same spec yields byte-identical objects', () => {
-    const spec = { ...httpSpec, env: [{ name: 'Z', value: '1' }, { name: 'A', value: '2' }], resources: { limits: { memory: '1Gi', cpu: 1 } } };
+    const spec = {
+      ...httpSpec,
+      env: [
+        { name: 'Z', value: '1' },
+        { name: 'A', value: '2' },
+      ],
+      resources: { limits: { memory: '1Gi', cpu: 1 } },
+    };
     const a = desiredObjects(stored('web', spec), opts).map((o) => JSON.stringify(o));
     const b = desiredObjects(stored('web', structuredClone(spec)), opts).map((o) => JSON.stringify(o));
     expect(a).toEqual(b);
@@ -91,8 +92,15 @@ describe('desiredObjects', () => {
     const sts = backendStatefulSet(
       stored('web', {
         ...httpSpec,
-        env: [{ name: 'Z', value: 'z' }, { name: 'A', value: '$(Z)-a' }, { name: 'T', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
-        secrets: [{ name: 'creds', key: 'token', targetEnvName: 'API_TOKEN' }, { name: 'creds', key: 'USER' }],
+        env: [
+          { name: 'Z', value: 'z' },
+          { name: 'A', value: '$(Z)-a' },
+          { name: 'T', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        ],
+        secrets: [
+          { name: 'creds', key: 'token', targetEnvName: 'API_TOKEN' },
+          { name: 'creds', key: 'USER' },
+        ],
       }),
     );
     expect(container(sts, 'mcp').env).toEqual([
@@ -180,9 +188,7 @@ describe('desiredObjects', () => {
     expect(flag(c.args, '--metrics-port')).toBe('9464');
     expect(flag(c.args, '--session-idle-timeout')).toBe('5m');
     expect(flag(c.args, '--max-sessions')).toBe('50');
-    expect(c.env).toEqual([
-      { name: 'MCPFLEET_MEMORY_LIMIT', valueFrom: { resourceFieldRef: { containerName: 'proxyrunner', resource: 'limits.memory' } } },
-    ]);
+    expect(c.env).toEqual([{ name: 'MCPFLEET_MEMORY_LIMIT', valueFrom: { resourceFieldRef: { containerName: 'proxyrunner', resource: 'limits.memory' } } }]);
     expect(c.resources).toEqual({ limits: { memory: '256Mi' }, requests: { cpu: '50m', memory: '64Mi' } });
     expect(podSpec(http).automountServiceAccountToken).toBe(false);
     expect(podSpec(http).serviceAccountName).toBe('default');
@@ -208,7 +214,8 @@ describe('desiredObjects', () => {
     expect(flag(container(plain, 'proxyrunner').args, '--session-idle-timeout')).toBe('30m');
     expect(flag(container(plain, 'proxyrunner').args, '--max-sessions')).toBe('10000');
     expect(podSpec(plain)).not.toHaveProperty('imagePullSecrets');
-    const hash = (d: typeof plain): unknown => (d['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations['mcpfleet.dev/config-hash'];
+    const hash = (d: typeof plain): unknown =>
+      (d['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations['mcpfleet.dev/config-hash'];
     expect(hash(unset)).not.toBe(hash(plain));
   });
 
@@ -247,7 +254,7 @@ describe('desiredObjects', () => {
     }
   });
 
-  it('uses the MCP server\'s ServiceAccount only when one is named', () => {
+  it("uses the MCP server's ServiceAccount only when one is named", () => {
     expect(podSpec(backendStatefulSet(stored('web', httpSpec)))).toMatchObject({ automountServiceAccountToken: false });
     expect(podSpec(backendStatefulSet(stored('web', httpSpec))).serviceAccountName).toBe('default');
     expect(podSpec(backendStatefulSet(stored('web', { ...httpSpec, serviceAccount: 'reader' })))).toMatchObject({
@@ -264,12 +271,15 @@ describe('desiredObjects', () => {
     expect(proxy.volumeMounts).toContainEqual({ name: 'authz-config', mountPath: '/etc/mcpfleet/authz', readOnly: true });
     // The whole map, not a subPath: kubelet's atomic ..data swap then reaches the file (hot reload).
     expect(podSpec(deployment).volumes).toContainEqual({ name: 'authz-config', configMap: { name: 'web-policies' } });
-    const other = proxyDeployment(stored('web', { ...spec, authzConfig: { type: 'configMap' as const, configMap: { name: 'web-policies', key: 'p.yaml' } } }), opts);
+    const other = proxyDeployment(
+      stored('web', { ...spec, authzConfig: { type: 'configMap' as const, configMap: { name: 'web-policies', key: 'p.yaml' } } }),
+      opts,
+    );
     expect(flag(container(other, 'proxyrunner').args, '--authz-config')).toBe('/etc/mcpfleet/authz/p.yaml');
     expect(proxy.env?.some((e) => e.name === 'MCPFLEET_AUTHZ_CONFIG_INLINE')).toBe(false);
   });
 
-  it('inline authzConfig: the config in ToolHive\'s file format in the environment; an edit rolls the proxy', () => {
+  it("inline authzConfig: the config in ToolHive's file format in the environment; an edit rolls the proxy", () => {
     const inline = (policies: string[]) => ({ ...httpSpec, authzConfig: { type: 'inline' as const, inline: { policies } } });
     const spec = inline(['permit(principal, action == Action::"call_tool", resource == Tool::"echo");']);
     const proxy = container(proxyDeployment(stored('web', spec), opts), 'proxyrunner');

@@ -17,7 +17,17 @@ import type {
   V1StatefulSet,
   V1Volume,
 } from '@kubernetes/client-node';
-import { DEFAULT_AUTHZ_CONFIG_KEY, PROXY_DEFAULTS, PROXY_METRICS_PORT, resolveSpec, type InlineAuthzConfig, type MCPServer, type ProxyDefaults, type ResolvedSpec, type ResourceRequirements } from '../api/types.ts';
+import {
+  DEFAULT_AUTHZ_CONFIG_KEY,
+  PROXY_DEFAULTS,
+  PROXY_METRICS_PORT,
+  resolveSpec,
+  type InlineAuthzConfig,
+  type MCPServer,
+  type ProxyDefaults,
+  type ResolvedSpec,
+  type ResourceRequirements,
+} from '../api/types.ts';
 import { proxyrunnerCommandLine, type ProxyrunnerOptions } from '../../../common/contract/proxyrunner.ts';
 import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../../../common/kube/kinds.ts';
 import { canonicalize, isPlainObject, sha256 } from './canonical.ts';

@@ -9,7 +9,10 @@ const base = {
       {
         name: 'mcp',
         image: 'img:1',
-        env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }],
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'B', value: '2' },
+        ],
         volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
         securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
         ports: [{ name: 'mcp', containerPort: 3000 }],
@@ -34,7 +37,10 @@ describe('strategicMerge', () => {
         containers: [
           {
             name: 'mcp',
-            env: [{ name: 'B', value: 'two' }, { name: 'C', value: '3' }],
+            env: [
+              { name: 'B', value: 'two' },
+              { name: 'C', value: '3' },
+            ],
             volumeMounts: [{ name: 'cache', mountPath: '/cache' }],
             ports: [{ containerPort: 3000, protocol: 'TCP' }],
             securityContext: { readOnlyRootFilesystem: false },
@@ -45,8 +51,15 @@ describe('strategicMerge', () => {
     const mcp = out.spec.containers[0];
     expect(out.spec.containers).toHaveLength(1);
     expect(mcp?.image).toBe('img:1');
-    expect(mcp?.env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: 'two' }, { name: 'C', value: '3' }]);
-    expect(mcp?.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }, { name: 'cache', mountPath: '/cache' }]);
+    expect(mcp?.env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'B', value: 'two' },
+      { name: 'C', value: '3' },
+    ]);
+    expect(mcp?.volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'cache', mountPath: '/cache' },
+    ]);
     expect(mcp?.ports).toEqual([{ name: 'mcp', containerPort: 3000, protocol: 'TCP' }]);
     expect(mcp?.securityContext).toEqual({ readOnlyRootFilesystem: false, allowPrivilegeEscalation: false });
   });

@@ -12,7 +12,13 @@ const [backendSvc, sts, , deploy] = desiredObjects(stored('web', { ...httpSpec, 
 /** What the apiserver returns for an applied object: defaults added, zero values dropped, quantities canonical. */
 function asStored(obj: DesiredObject): KubeObject {
   const out = structuredClone(obj) as KubeObject & { spec: Record<string, unknown> };
-  out.metadata = { ...out.metadata, uid: 'u1', resourceVersion: '7', generation: 1, annotations: { ...out.metadata.annotations, 'deployment.kubernetes.io/revision': '1' } };
+  out.metadata = {
+    ...out.metadata,
+    uid: 'u1',
+    resourceVersion: '7',
+    generation: 1,
+    annotations: { ...out.metadata.annotations, 'deployment.kubernetes.io/revision': '1' },
+  };
   out['status'] = { replicas: 1 };
   if (obj.kind === 'Service') {
     const ip = out.spec['clusterIP'] === 'None' ? 'None' : '10.0.0.7';
@@ -54,7 +60,9 @@ describe('needsApply', () => {
   });
 
   it('ignores what others add: extra labels, annotations, containers', () => {
-    const observed = asStored(deploy) as KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: object[] } } } };
+    const observed = asStored(deploy) as KubeObject & {
+      spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: object[] } } };
+    };
     observed.metadata.labels = { ...observed.metadata.labels, extra: 'yes' };
     observed.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'] = 'now';
     observed.spec.template.spec.containers.push({ name: 'injected-sidecar', image: 'mesh:1' });
@@ -71,12 +79,25 @@ describe('firstDifference', () => {
   it('compares unnamed lists element-wise and by length, named lists by name', () => {
     expect(firstDifference({ args: ['a', 'b'] }, { args: ['a', 'b', 'c'] }, '')).toBe('.args');
     expect(firstDifference({ args: ['a', 'b'] }, { args: ['b', 'a'] }, '')).toBe('.args[0]');
-    expect(firstDifference({ env: [{ name: 'A', value: '1' }] }, { env: [{ name: 'B', value: '2' }, { name: 'A', value: '1' }] }, '')).toBeUndefined();
+    expect(
+      firstDifference(
+        { env: [{ name: 'A', value: '1' }] },
+        {
+          env: [
+            { name: 'B', value: '2' },
+            { name: 'A', value: '1' },
+          ],
+        },
+        '',
+      ),
+    ).toBeUndefined();
     expect(firstDifference({ env: [{ name: 'A', value: '1' }] }, { env: [{ name: 'B', value: '1' }] }, '')).toBe('.env[name=A]');
   });
 
   it('compares resource quantities by value', () => {
-    expect(firstDifference({ resources: { limits: { cpu: '0.5', memory: '1024Mi' } } }, { resources: { limits: { cpu: '500m', memory: '1Gi' } } }, '')).toBeUndefined();
+    expect(
+      firstDifference({ resources: { limits: { cpu: '0.5', memory: '1024Mi' } } }, { resources: { limits: { cpu: '500m', memory: '1Gi' } } }, ''),
+    ).toBeUndefined();
     expect(firstDifference({ resources: { limits: { cpu: '1' } } }, { resources: { limits: { cpu: '500m' } } }, '')).toBe('.resources.limits.cpu');
     // Elsewhere strings are strings.
     expect(firstDifference({ value: '0.5' }, { value: '500m' }, '')).toBe('.value');
@@ -108,14 +129,27 @@ describe('overlay', () => {
   it('writes the desired fields over the object, merging named lists by name and keeping what others added', () => {
     const current = {
       metadata: { name: 's', resourceVersion: '9', labels: { extra: 'x' } },
-      spec: { clusterIP: '10.0.0.1', ports: [{ name: 'mcp', port: 4444, protocol: 'TCP', targetPort: 'mcp' }, { name: 'debug', port: 9 }], selector: { a: 'b', c: 'd' } },
+      spec: {
+        clusterIP: '10.0.0.1',
+        ports: [
+          { name: 'mcp', port: 4444, protocol: 'TCP', targetPort: 'mcp' },
+          { name: 'debug', port: 9 },
+        ],
+        selector: { a: 'b', c: 'd' },
+      },
     };
-    const desired = { metadata: { name: 's', labels: { mine: 'y' } }, spec: { ports: [{ name: 'mcp', port: 3001, protocol: 'TCP', targetPort: 'mcp' }], selector: { a: 'b' }, args: ['x'] } };
+    const desired = {
+      metadata: { name: 's', labels: { mine: 'y' } },
+      spec: { ports: [{ name: 'mcp', port: 3001, protocol: 'TCP', targetPort: 'mcp' }], selector: { a: 'b' }, args: ['x'] },
+    };
     expect(overlay(current, desired)).toEqual({
       metadata: { name: 's', resourceVersion: '9', labels: { extra: 'x', mine: 'y' } },
       spec: {
         clusterIP: '10.0.0.1',
-        ports: [{ name: 'mcp', port: 3001, protocol: 'TCP', targetPort: 'mcp' }, { name: 'debug', port: 9 }],
+        ports: [
+          { name: 'mcp', port: 3001, protocol: 'TCP', targetPort: 'mcp' },
+          { name: 'debug', port: 9 },
+        ],
         selector: { a: 'b', c: 'd' },
         args: ['x'],
       },

@@ -36,7 +36,17 @@ describe('cache transforms', () => {
           { type: 'Initialized', status: 'True' },
           { type: 'PodScheduled', status: 'True' },
         ],
-        containerStatuses: [{ name: 'c', ready: false, restartCount: 2, image: 'i', imageID: 'sha', state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } }, lastState: { terminated: { exitCode: 1 } } }],
+        containerStatuses: [
+          {
+            name: 'c',
+            ready: false,
+            restartCount: 2,
+            image: 'i',
+            imageID: 'sha',
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } },
+            lastState: { terminated: { exitCode: 1 } },
+          },
+        ],
       },
     };
     expect(slimPod(pod)).toEqual({
@@ -45,7 +55,10 @@ describe('cache transforms', () => {
       metadata: { name: 'p', namespace: 'n', uid: 'u', resourceVersion: '5', labels: { a: 'b' }, annotations: { [CONFIG_HASH_ANNOTATION]: 'h' } },
       status: {
         phase: 'Running',
-        conditions: [{ type: 'Ready', status: 'True' }, { type: 'PodScheduled', status: 'True' }],
+        conditions: [
+          { type: 'Ready', status: 'True' },
+          { type: 'PodScheduled', status: 'True' },
+        ],
         containerStatuses: [{ name: 'c', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff', message: 'm' } } }],
       },
     });
@@ -63,30 +76,60 @@ describe('owned objects as the operator reads them', () => {
   const progressing = (reason: string, status = 'True') => ({ type: 'Progressing', status, reason, message: 'm', lastUpdateTime: `t-${reason}` });
 
   it('keep of a Deployment status only its failure conditions, without timestamps', () => {
-    const slim = slimChild('Deployment')(deployment('1', { replicas: 1, readyReplicas: 1, conditions: [{ type: 'Available', status: 'True' }, progressing('ProgressDeadlineExceeded', 'False'), { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' }] }));
+    const slim = slimChild('Deployment')(
+      deployment('1', {
+        replicas: 1,
+        readyReplicas: 1,
+        conditions: [
+          { type: 'Available', status: 'True' },
+          progressing('ProgressDeadlineExceeded', 'False'),
+          { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' },
+        ],
+      }),
+    );
     expect(slim).toEqual({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'd', namespace: 'n', resourceVersion: '1', generation: 2 },
       spec: { replicas: 1 },
-      status: { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'm' }, { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' }] },
+      status: {
+        conditions: [
+          { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'm' },
+          { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' },
+        ],
+      },
     });
     // A healthy rollout's conditions are churn: nothing is kept of them.
     expect(slimChild('Deployment')(deployment('1', { conditions: [progressing('NewReplicaSetAvailable')] })).status).toEqual({ conditions: [] });
     // Other kinds: no status at all (readiness comes from the pods).
-    expect(slimChild('StatefulSet')({ metadata: { name: 's' }, spec: { replicas: 1 }, status: { readyReplicas: 1 } })).toEqual({ metadata: { name: 's' }, spec: { replicas: 1 } });
+    expect(slimChild('StatefulSet')({ metadata: { name: 's' }, spec: { replicas: 1 }, status: { readyReplicas: 1 } })).toEqual({
+      metadata: { name: 's' },
+      spec: { replicas: 1 },
+    });
   });
 
   it('tell status churn from changes that matter', () => {
     const slim = slimChild('Deployment');
     const before = slim(deployment('1', { replicas: 0, conditions: [progressing('NewReplicaSetCreated')] }));
-    const churn = slim(deployment('2', { replicas: 1, readyReplicas: 1, observedGeneration: 2, conditions: [progressing('NewReplicaSetAvailable'), { type: 'Available', status: 'True' }] }));
+    const churn = slim(
+      deployment('2', {
+        replicas: 1,
+        readyReplicas: 1,
+        observedGeneration: 2,
+        conditions: [progressing('NewReplicaSetAvailable'), { type: 'Available', status: 'True' }],
+      }),
+    );
     expect(sameForOperator(before, churn)).toBe(true);
     const stuck = slim(deployment('3', { conditions: [progressing('ProgressDeadlineExceeded', 'False')] }));
     expect(sameForOperator(churn, stuck)).toBe(false);
     const edited = { ...churn, metadata: { ...churn.metadata, resourceVersion: '4' }, spec: { replicas: 3 } };
     expect(sameForOperator(churn, edited)).toBe(false);
-    const pod = (rv: string, ready: string): KubeObject => slimPod({ metadata: { name: 'p', resourceVersion: rv }, spec: { nodeName: rv }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready }] } });
+    const pod = (rv: string, ready: string): KubeObject =>
+      slimPod({
+        metadata: { name: 'p', resourceVersion: rv },
+        spec: { nodeName: rv },
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready }] },
+      });
     expect(sameForOperator(pod('1', 'False'), pod('2', 'False'))).toBe(true); // bound to a node: nothing we read
     expect(sameForOperator(pod('2', 'False'), pod('3', 'True'))).toBe(false);
   });

@@ -83,7 +83,9 @@ function slimContainer(cs: ContainerStatusJson): ContainerStatusJson {
     name: cs.name,
     ...(cs.ready !== undefined && { ready: cs.ready }),
     ...(cs.restartCount !== undefined && { restartCount: cs.restartCount }),
-    ...(waiting !== undefined && { state: { waiting: { ...(waiting.reason && { reason: waiting.reason }), ...(waiting.message && { message: waiting.message }) } } }),
+    ...(waiting !== undefined && {
+      state: { waiting: { ...(waiting.reason && { reason: waiting.reason }), ...(waiting.message && { message: waiting.message }) } },
+    }),
   };
 }
 

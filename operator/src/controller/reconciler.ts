@@ -224,7 +224,12 @@ export class Reconciler {
       this.lastStatusWrite.set(key, nowMs);
       this.deps.caches.mcpservers.upsert(updated);
       if (mcp.status?.phase !== status.phase) {
-        this.deps.log.info('phase changed', { mcpserver: `${namespace}/${mcp.metadata.name}`, from: mcp.status?.phase ?? '', to: status.phase, message: status.message });
+        this.deps.log.info('phase changed', {
+          mcpserver: `${namespace}/${mcp.metadata.name}`,
+          from: mcp.status?.phase ?? '',
+          to: status.phase,
+          message: status.message,
+        });
       }
     } catch (err) {
       // Deleted meanwhile: nothing to report on.

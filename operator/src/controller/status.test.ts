@@ -31,7 +31,11 @@ function pod(name: string, hash: string, opts: { ready?: boolean; terminating?: 
         { type: 'Ready', status: ready ? 'True' : 'False' },
         ...(opts.unschedulable ? [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available' }] : []),
       ],
-      ...(opts.waiting && { containerStatuses: [{ name: 'mcp', ready: false, restartCount: 3, image: '', imageID: '', state: { waiting: { reason: opts.waiting, message: 'back-off' } } }] }),
+      ...(opts.waiting && {
+        containerStatuses: [
+          { name: 'mcp', ready: false, restartCount: 3, image: '', imageID: '', state: { waiting: { reason: opts.waiting, message: 'back-off' } } },
+        ],
+      }),
     },
   };
 }
@@ -45,8 +49,10 @@ function healthy(spec: MCPServerSpec): World {
   for (const d of desired) {
     const o = structuredClone(d) as KubeObject;
     o.metadata.generation = 1;
-    if (d.kind === 'StatefulSet') o['status'] = { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1, currentRevision: 'r1', updateRevision: 'r1' };
-    if (d.kind === 'Deployment') o['status'] = { observedGeneration: 1, replicas, readyReplicas: replicas, updatedReplicas: replicas, availableReplicas: replicas };
+    if (d.kind === 'StatefulSet')
+      o['status'] = { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1, currentRevision: 'r1', updateRevision: 'r1' };
+    if (d.kind === 'Deployment')
+      o['status'] = { observedGeneration: 1, replicas, readyReplicas: replicas, updatedReplicas: replicas, availableReplicas: replicas };
     objects.set(`${d.kind}/${d.metadata.name}`, o);
   }
   const sts = desired.find((d) => d.kind === 'StatefulSet') as DesiredObject;
@@ -88,7 +94,11 @@ describe('computeStatus', () => {
       const s = computeStatus(observe(w));
       expect(s).toMatchObject({ phase: 'Ready', url, readyReplicas: spec.replicas ?? 1, observedGeneration: 1 });
       expect(s.conditions?.map((c) => [c.type, c.status])).toEqual([
-        ['Ready', 'True'], ['Available', 'True'], ['ChildrenApplied', 'True'], ['BackendHealthy', 'True'], ['ProxyHealthy', 'True'],
+        ['Ready', 'True'],
+        ['Available', 'True'],
+        ['ChildrenApplied', 'True'],
+        ['BackendHealthy', 'True'],
+        ['ProxyHealthy', 'True'],
       ]);
       for (const c of s.conditions ?? []) expect(c).toMatchObject({ lastTransitionTime: NOW, observedGeneration: 1 });
     }
@@ -123,7 +133,7 @@ describe('computeStatus', () => {
     expect(condition(w, 'Ready')).toMatchObject({ status: 'False', reason: 'RollingOut' });
   });
 
-  it('is Ready from the pods\' own evidence while the controllers\' status still lags behind them', () => {
+  it("is Ready from the pods' own evidence while the controllers' status still lags behind them", () => {
     const w = healthy(httpSpec);
     const sts = w.objects.get('StatefulSet/mcp-web') as KubeObject;
     sts.metadata.generation = 2;
@@ -150,7 +160,7 @@ describe('computeStatus', () => {
     expect(s.message).toContain('kubectl describe statefulset mcp-web');
   });
 
-  it('reports an unschedulable backend as Pending with the scheduler\'s message', () => {
+  it("reports an unschedulable backend as Pending with the scheduler's message", () => {
     const w = healthy(httpSpec);
     w.backendPods = [pod('mcp-web-0', 'h', { ready: false, unschedulable: true })];
     const s = computeStatus(observe(w));

@@ -38,8 +38,14 @@ export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** Container waiting reasons that mean the pod will not come up by itself. */
 const FAILING_REASONS = new Set([
-  'CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError',
-  'CreateContainerError', 'RunContainerError', 'ErrImageNeverPull',
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'ErrImageNeverPull',
 ]);
 
 export function isTerminating(pod: PodView): boolean {
@@ -134,13 +140,13 @@ export function computeStatus(observation: Observation): MCPServerStatus {
           message: observation.applyErrors.map((e) => `${e.object}: ${e.message}`).join('; '),
         };
   const backendProblem = podFailure(observation.backendPods);
-  const backend: Verdict = backendProblem
-    ? { ok: false, ...backendProblem }
-    : { ok: true, reason: 'NoFailures', message: 'no MCP server pod is failing' };
+  const backend: Verdict = backendProblem ? { ok: false, ...backendProblem } : { ok: true, reason: 'NoFailures', message: 'no MCP server pod is failing' };
   const deployFailure = (deploy?.status?.conditions ?? []).find(isDeploymentFailure);
   const proxyProblem: Problem | undefined =
     podFailure(observation.proxyPods) ??
-    (deployFailure ? { reason: deployFailure.reason ?? deployFailure.type, message: `Deployment ${deploy?.metadata.name}: ${deployFailure.message ?? ''}` } : undefined);
+    (deployFailure
+      ? { reason: deployFailure.reason ?? deployFailure.type, message: `Deployment ${deploy?.metadata.name}: ${deployFailure.message ?? ''}` }
+      : undefined);
   const proxy: Verdict = proxyProblem ? { ok: false, ...proxyProblem } : { ok: true, reason: 'NoFailures', message: 'no proxy pod is failing' };
 
   // --- readiness of each side
@@ -175,8 +181,7 @@ export function computeStatus(observation: Observation): MCPServerStatus {
 
   let ready: Verdict;
   if (!available.ok) ready = available;
-  else if (staleBackend || readyCurrentBackend < 1)
-    ready = { ok: false, reason: 'RollingOut', message: 'the MCP server StatefulSet is rolling out' };
+  else if (staleBackend || readyCurrentBackend < 1) ready = { ok: false, reason: 'RollingOut', message: 'the MCP server StatefulSet is rolling out' };
   else if (staleProxy || readyCurrentProxy < spec.replicas || activeProxy.length !== spec.replicas)
     ready = { ok: false, reason: 'RollingOut', message: `proxy: ${readyCurrentProxy}/${spec.replicas} updated replicas ready` };
   else ready = { ok: true, reason: 'Ready', message: `serving with ${readyReplicas} proxy replica(s)` };

@@ -54,7 +54,14 @@ export function createCaches({ client, namespaces, log, onRestart }: CacheOption
   for (const kind of CHILD_KINDS) {
     children.set(
       kind.plural,
-      new Cache<KubeObject>(client, namespaces, { kind, labelSelector: MANAGED_SELECTOR, transform: slimChild(kind.kind), indexBy: instanceIndex, log, onRestart }),
+      new Cache<KubeObject>(client, namespaces, {
+        kind,
+        labelSelector: MANAGED_SELECTOR,
+        transform: slimChild(kind.kind),
+        indexBy: instanceIndex,
+        log,
+        onRestart,
+      }),
     );
   }
   return {

@@ -179,7 +179,13 @@ export class LeaderElector {
             apiVersion: LEASE.apiVersion,
             kind: LEASE.kind,
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(sent), renewTime: microTime(sent), leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: microTime(sent),
+              renewTime: microTime(sent),
+              leaseTransitions: 0,
+            },
           },
           true,
         );
@@ -208,9 +214,7 @@ export class LeaderElector {
       };
       const result = await client.update<Lease>(LEASE, { ...updated, metadata: { ...updated.metadata, namespace } }, true);
       if (!mine) this.opts.log.info('took over the lease', { previousHolder: holder || '(released)' });
-      this.observedRecord = JSON.stringify([
-        result.spec?.holderIdentity, result.spec?.renewTime, result.spec?.acquireTime, result.spec?.leaseTransitions,
-      ]);
+      this.observedRecord = JSON.stringify([result.spec?.holderIdentity, result.spec?.renewTime, result.spec?.acquireTime, result.spec?.leaseTransitions]);
       this.observedAt = this.now();
       this.renewedAt(sent);
       return true;

@@ -214,7 +214,10 @@ describe('WorkQueue', () => {
     expect(q.scheduled()).toBe(1);
     q.start();
     await q.drained();
-    expect(seen).toEqual([{ namespace: 'n', name: 'a' }, { namespace: 'm', name: 'a' }]);
+    expect(seen).toEqual([
+      { namespace: 'n', name: 'a' },
+      { namespace: 'm', name: 'a' },
+    ]);
     await q.stop();
   });
 });

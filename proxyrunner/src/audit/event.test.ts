@@ -37,13 +37,19 @@ describe('audit events', () => {
     const event = buildEvent(facts(), { ...settings, includeRequestData: true });
     expect(event.data?.request).toMatchObject({ truncated: true, size: expect.any(Number) });
     expect((event.data?.request as { prefix: string }).prefix.length).toBeLessThanOrEqual(64);
-    const small = buildEvent(facts({ message: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'e' } } }), { ...settings, includeRequestData: true });
+    const small = buildEvent(facts({ message: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'e' } } }), {
+      ...settings,
+      includeRequestData: true,
+    });
     expect(small.data).toEqual({ request: { name: 'e' } });
     expect(cappedData(undefined, 10)).toBeNull();
   });
 
   it('names the anonymous caller and the client of initialize', () => {
-    const event = buildEvent(facts({ principal: undefined, message: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { clientInfo: { name: 'claude', version: '2' } } } }), settings);
+    const event = buildEvent(
+      facts({ principal: undefined, message: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { clientInfo: { name: 'claude', version: '2' } } } }),
+      settings,
+    );
     expect(event.type).toBe('mcp_initialize');
     expect(event.subjects).toEqual({ user: 'anonymous', client_name: 'claude', client_version: '2' });
     expect(event.target).toMatchObject({ type: 'server', method: 'initialize' });

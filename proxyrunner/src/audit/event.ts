@@ -119,7 +119,10 @@ export function buildEvent(facts: OperationFacts, settings: EventSettings, now =
     subjects: subjects(facts.principal, facts.message),
     component: settings.component,
     target: { ...target(facts.message), endpoint: facts.endpoint },
-    metadata: { auditId: randomUUID(), extra: { duration_ms: Math.round(facts.durationMs * 1000) / 1000, status: facts.status, transport: settings.transport } },
+    metadata: {
+      auditId: randomUUID(),
+      extra: { duration_ms: Math.round(facts.durationMs * 1000) / 1000, status: facts.status, transport: settings.transport },
+    },
   };
   if (settings.includeRequestData) event.data = { request: cappedData(facts.message.params, settings.maxDataSize) };
   return event;

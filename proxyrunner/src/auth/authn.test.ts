@@ -30,10 +30,27 @@ describe('authentication flags', () => {
   it('needs a resource URL, and defaults the audience to it', () => {
     expect(() => parse(['--oidc-issuer', 'https://issuer.example.test'])).toThrow(/--resource-url is required/);
     const config = parse(['--oidc-issuer', 'https://issuer.example.test', '--resource-url', 'https://mcp.example.test/mcp']);
-    expect(config.authn).toMatchObject({ type: 'inline', issuer: 'https://issuer.example.test', audiences: ['https://mcp.example.test/mcp'], clockSkewSeconds: 30, jwksCooldownMs: 30_000 });
-    expect(parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-audience', 'mcp']).authn?.audiences).toEqual(['mcp']);
+    expect(config.authn).toMatchObject({
+      type: 'inline',
+      issuer: 'https://issuer.example.test',
+      audiences: ['https://mcp.example.test/mcp'],
+      clockSkewSeconds: 30,
+      jwksCooldownMs: 30_000,
+    });
+    expect(
+      parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-audience', 'mcp']).authn?.audiences,
+    ).toEqual(['mcp']);
     // ToolHive's scopes are advertised only; required scopes are a separate, explicit choice.
-    const scoped = parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-scopes', 'openid', '--oidc-required-scopes', 'mcp:tools']);
+    const scoped = parse([
+      '--oidc-issuer',
+      'https://i.example.test',
+      '--resource-url',
+      'https://m.example.test/mcp',
+      '--oidc-scopes',
+      'openid',
+      '--oidc-required-scopes',
+      'mcp:tools',
+    ]);
     expect(scoped.authn).toMatchObject({ requiredScopes: ['mcp:tools'], advertisedScopes: ['openid', 'mcp:tools'] });
   });
 
@@ -46,7 +63,14 @@ describe('authentication flags', () => {
   });
 
   it('reads the introspection secret from a file or MCPFLEET_OIDC_CLIENT_SECRET, and never shows it', () => {
-    const base = ['--oidc-issuer', 'https://issuer.example.test', '--resource-url', 'https://mcp.example.test/mcp', '--oidc-introspection-url', 'https://issuer.example.test/introspect'];
+    const base = [
+      '--oidc-issuer',
+      'https://issuer.example.test',
+      '--resource-url',
+      'https://mcp.example.test/mcp',
+      '--oidc-introspection-url',
+      'https://issuer.example.test/introspect',
+    ];
     expect(() => parse(base)).toThrow(/--oidc-client-id/);
     expect(() => parse([...base, '--oidc-client-id', 'proxy'])).toThrow(/client secret/);
     const dir = mkdtempSync(path.join(tmpdir(), 'authn-'));
@@ -60,10 +84,23 @@ describe('authentication flags', () => {
   it('checks the service-account allow-list syntax and needs the kubernetesServiceAccount type for it', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'authn-'));
     writeFileSync(path.join(dir, 'ca.crt'), 'not checked here');
-    const base = ['--oidc-type', 'kubernetesServiceAccount', '--resource-url', 'https://mcp.example.test/mcp', '--oidc-ca-bundle-file', path.join(dir, 'ca.crt')];
-    expect(parse([...base, '--oidc-allowed-service-accounts', 'agents/*,ci/deployer']).authn).toMatchObject({ type: 'kubernetesServiceAccount', issuer: undefined, allowedServiceAccounts: ['agents/*', 'ci/deployer'] });
+    const base = [
+      '--oidc-type',
+      'kubernetesServiceAccount',
+      '--resource-url',
+      'https://mcp.example.test/mcp',
+      '--oidc-ca-bundle-file',
+      path.join(dir, 'ca.crt'),
+    ];
+    expect(parse([...base, '--oidc-allowed-service-accounts', 'agents/*,ci/deployer']).authn).toMatchObject({
+      type: 'kubernetesServiceAccount',
+      issuer: undefined,
+      allowedServiceAccounts: ['agents/*', 'ci/deployer'],
+    });
     expect(() => parse([...base, '--oidc-allowed-service-accounts', 'just-a-name'])).toThrow(/namespace\/name/);
-    expect(() => parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-allowed-service-accounts', 'a/b'])).toThrow(/kubernetesServiceAccount/);
+    expect(() =>
+      parse(['--oidc-issuer', 'https://i.example.test', '--resource-url', 'https://m.example.test/mcp', '--oidc-allowed-service-accounts', 'a/b']),
+    ).toThrow(/kubernetesServiceAccount/);
   });
 });
 
@@ -74,14 +111,32 @@ describe('principalFromClaims', () => {
       'jwt',
       { groups: 'groups', roles: 'realm_access.roles' },
     );
-    expect(p).toMatchObject({ subject: 'alice', issuer: 'https://i', audience: ['https://m/mcp'], scopes: ['a', 'b'], groups: ['eng'], roles: ['admin'], clientId: 'cli', expiresAt: 99, tokenKind: 'jwt', serviceAccount: undefined });
+    expect(p).toMatchObject({
+      subject: 'alice',
+      issuer: 'https://i',
+      audience: ['https://m/mcp'],
+      scopes: ['a', 'b'],
+      groups: ['eng'],
+      roles: ['admin'],
+      clientId: 'cli',
+      expiresAt: 99,
+      tokenKind: 'jwt',
+      serviceAccount: undefined,
+    });
     expect(Object.isFrozen(p?.claims)).toBe(true);
     expect(principalFromClaims({ iss: 'https://i' }, 'jwt', { groups: 'groups', roles: 'roles' })).toBeUndefined();
   });
 
   it('reads a service account from a Kubernetes token', () => {
-    const claims = { sub: 'system:serviceaccount:agents:bot', iss: 'https://kubernetes.default.svc', 'kubernetes.io': { namespace: 'agents', serviceaccount: { name: 'bot', uid: 'u' } } };
-    expect(principalFromClaims(claims, 'kubernetesServiceAccount', { groups: 'groups', roles: 'roles' })?.serviceAccount).toEqual({ namespace: 'agents', name: 'bot' });
+    const claims = {
+      sub: 'system:serviceaccount:agents:bot',
+      iss: 'https://kubernetes.default.svc',
+      'kubernetes.io': { namespace: 'agents', serviceaccount: { name: 'bot', uid: 'u' } },
+    };
+    expect(principalFromClaims(claims, 'kubernetesServiceAccount', { groups: 'groups', roles: 'roles' })?.serviceAccount).toEqual({
+      namespace: 'agents',
+      name: 'bot',
+    });
     expect(serviceAccountAllowed(['agents/*'], { namespace: 'agents', name: 'bot' })).toBe(true);
     expect(serviceAccountAllowed(['agents/other', 'ci/*'], { namespace: 'agents', name: 'bot' })).toBe(false);
   });
@@ -91,7 +146,12 @@ describe('protected resource metadata', () => {
   it('forms the well-known URL between host and path (RFC 9728 §3.1)', () => {
     expect(resourceMetadataUrl(new URL('https://mcp.example.test/mcp'))).toBe('https://mcp.example.test/.well-known/oauth-protected-resource/mcp');
     expect(resourceMetadataUrl(new URL('https://mcp.example.test/'))).toBe('https://mcp.example.test/.well-known/oauth-protected-resource');
-    expect(resourceMetadata(new URL('https://m.example.test/mcp'), 'https://i', ['s'])).toEqual({ resource: 'https://m.example.test/mcp', authorization_servers: ['https://i'], scopes_supported: ['s'], bearer_methods_supported: ['header'] });
+    expect(resourceMetadata(new URL('https://m.example.test/mcp'), 'https://i', ['s'])).toEqual({
+      resource: 'https://m.example.test/mcp',
+      authorization_servers: ['https://i'],
+      scopes_supported: ['s'],
+      bearer_methods_supported: ['header'],
+    });
     expect(Object.keys(prmRoutes(new URL('https://m.example.test/team/mcp'), ['/mcp'], [], async () => undefined)).sort()).toEqual([
       '/.well-known/oauth-protected-resource',
       '/.well-known/oauth-protected-resource/mcp',
@@ -115,15 +175,28 @@ describe('token verifier cache', () => {
     };
     const keys: KeyResolver = { resolve: async () => ({ issuer: 'https://i', getKey, jwksUrl: new URL('https://i/jwks') }) };
     let now = 1_000_000_000_000;
-    const config = { type: 'inline', issuer: 'https://i', audiences: ['https://m/mcp'], algorithms: ['ES256'], clockSkewSeconds: 0, cacheMaxEntries: 2, allowedServiceAccounts: [], groupsClaim: 'groups', rolesClaim: 'roles' } as unknown as AuthnConfig;
+    const config = {
+      type: 'inline',
+      issuer: 'https://i',
+      audiences: ['https://m/mcp'],
+      algorithms: ['ES256'],
+      clockSkewSeconds: 0,
+      cacheMaxEntries: 2,
+      allowedServiceAccounts: [],
+      groupsClaim: 'groups',
+      rolesClaim: 'roles',
+    } as unknown as AuthnConfig;
     const verifier = createTokenVerifier(config, keys, { now: () => now });
-    const sign = (sub: string, exp: number) => new SignJWT({ sub, iss: 'https://i', aud: 'https://m/mcp', exp }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).sign(privateKey);
+    const sign = (sub: string, exp: number) =>
+      new SignJWT({ sub, iss: 'https://i', aud: 'https://m/mcp', exp }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).sign(privateKey);
     const token = await sign('alice', now / 1000 + 60);
     expect((await verifier.verify(token)).ok).toBe(true);
     expect(verifier.cached(token)?.subject).toBe('alice');
     expect((await verifier.verify(token)).ok).toBe(true);
     expect(lookups).toBe(1);
-    const wrong = await new SignJWT({ sub: 'eve', iss: 'https://i', aud: 'https://other', exp: now / 1000 + 60 }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).sign(privateKey);
+    const wrong = await new SignJWT({ sub: 'eve', iss: 'https://i', aud: 'https://other', exp: now / 1000 + 60 })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .sign(privateKey);
     expect(await verifier.verify(wrong)).toMatchObject({ ok: false, kind: 'invalid_token' });
     expect(verifier.cached(wrong)).toBeUndefined();
     // Bounded: a third verified token pushes the oldest out.

@@ -110,8 +110,10 @@ export function createTokenVerifier(config: AuthnConfig, keys: KeyResolver, opti
     const exp = body['exp'];
     if (typeof exp === 'number' && exp + config.clockSkewSeconds < nowSeconds) return { ok: false, kind: 'invalid_token', reason: 'the token has expired' };
     const nbf = body['nbf'];
-    if (typeof nbf === 'number' && nbf - config.clockSkewSeconds > nowSeconds) return { ok: false, kind: 'invalid_token', reason: 'the token is not yet valid' };
-    if (body['iss'] !== undefined && config.issuer !== undefined && body['iss'] !== config.issuer) return { ok: false, kind: 'invalid_token', reason: 'the token has another issuer' };
+    if (typeof nbf === 'number' && nbf - config.clockSkewSeconds > nowSeconds)
+      return { ok: false, kind: 'invalid_token', reason: 'the token is not yet valid' };
+    if (body['iss'] !== undefined && config.issuer !== undefined && body['iss'] !== config.issuer)
+      return { ok: false, kind: 'invalid_token', reason: 'the token has another issuer' };
     const aud = body['aud'];
     if (aud !== undefined) {
       const list = Array.isArray(aud) ? aud : [aud];
@@ -126,7 +128,11 @@ export function createTokenVerifier(config: AuthnConfig, keys: KeyResolver, opti
     if (!principal) {
       return { ok: false, kind: 'invalid_token', reason: kind === 'kubernetesServiceAccount' ? 'not a service-account token' : 'the token has no subject' };
     }
-    if (principal.serviceAccount && config.allowedServiceAccounts.length > 0 && !serviceAccountAllowed(config.allowedServiceAccounts, principal.serviceAccount)) {
+    if (
+      principal.serviceAccount &&
+      config.allowedServiceAccounts.length > 0 &&
+      !serviceAccountAllowed(config.allowedServiceAccounts, principal.serviceAccount)
+    ) {
       return { ok: false, kind: 'forbidden', reason: `service account ${principal.serviceAccount.namespace}/${principal.serviceAccount.name} is not allowed` };
     }
     return { ok: true, principal };
@@ -145,9 +151,10 @@ function jwtFailure(err: unknown): AuthnVerdict {
     const what: Record<string, string> = { aud: 'the token is for another audience', iss: 'the token has another issuer', nbf: 'the token is not yet valid' };
     return { ok: false, kind: 'invalid_token', reason: what[err.claim] ?? `claim ${err.claim} is ${err.reason === 'missing' ? 'missing' : 'invalid'}` };
   }
-  if (err instanceof e.JOSEAlgNotAllowed) return { ok: false, kind: 'invalid_token', reason: 'the token\'s signing algorithm is not allowed' };
-  if (err instanceof e.JWSSignatureVerificationFailed) return { ok: false, kind: 'invalid_token', reason: 'the token\'s signature does not verify' };
-  if (err instanceof e.JWKSNoMatchingKey || err instanceof e.JWKSMultipleMatchingKeys) return { ok: false, kind: 'invalid_token', reason: 'no issuer key matches the token' };
+  if (err instanceof e.JOSEAlgNotAllowed) return { ok: false, kind: 'invalid_token', reason: "the token's signing algorithm is not allowed" };
+  if (err instanceof e.JWSSignatureVerificationFailed) return { ok: false, kind: 'invalid_token', reason: "the token's signature does not verify" };
+  if (err instanceof e.JWKSNoMatchingKey || err instanceof e.JWKSMultipleMatchingKeys)
+    return { ok: false, kind: 'invalid_token', reason: 'no issuer key matches the token' };
   if (err instanceof e.JWKSTimeout || err instanceof e.JWKSInvalid || err instanceof DiscoveryError) {
     return { ok: false, kind: 'unavailable', reason: `issuer keys unavailable: ${err.message}` };
   }

@@ -24,7 +24,14 @@ export function createAuthentication(config: AuthnConfig, registry: Registry, lo
   const keys = createKeyResolver(config);
   const verifier = createTokenVerifier(config, keys);
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
-  const step = createAuthnStage({ verifier, requiredScopes: config.requiredScopes, resourceMetadataUrl: metadataUrl, metrics: createAuthnMetrics(registry), log, sessions: new SessionOwners(Math.max(1_000, maxSessions * 2)) });
+  const step = createAuthnStage({
+    verifier,
+    requiredScopes: config.requiredScopes,
+    resourceMetadataUrl: metadataUrl,
+    metrics: createAuthnMetrics(registry),
+    log,
+    sessions: new SessionOwners(Math.max(1_000, maxSessions * 2)),
+  });
   const issuer = async (): Promise<string | undefined> => config.issuer ?? (await keys.resolve()).issuer;
   return { step, routes: prmRoutes(config.resourceUrl, mcpPaths, config.advertisedScopes, issuer), verifier };
 }

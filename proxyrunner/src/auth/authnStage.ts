@@ -43,7 +43,14 @@ export function createAuthnStage(deps: AuthnStageDeps): AuthnStep {
     const header = exchange.req.headers.authorization;
     if (header === undefined || !/^bearer(\s|$)/i.test(header)) {
       // No credentials of our scheme: RFC 6750 §3.1 says no error code then.
-      refuse(exchange, 401, 'unauthenticated', `Bearer ${metadata}${scopeParam}`, 'unauthorized', 'This MCP server needs a bearer token (see the resource metadata for where to get one)');
+      refuse(
+        exchange,
+        401,
+        'unauthenticated',
+        `Bearer ${metadata}${scopeParam}`,
+        'unauthorized',
+        'This MCP server needs a bearer token (see the resource metadata for where to get one)',
+      );
       return;
     }
     const match = BEARER.exec(header);
@@ -92,12 +99,19 @@ export function createAuthnStage(deps: AuthnStageDeps): AuthnStep {
   function admit(exchange: Exchange, principal: Principal, next: () => void): void {
     const missing = deps.requiredScopes.filter((s) => !principal.scopes.includes(s));
     if (missing.length > 0) {
-      refuse(exchange, 403, 'forbidden', challenge('insufficient_scope', `missing scope ${missing.join(' ')}`), 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`);
+      refuse(
+        exchange,
+        403,
+        'forbidden',
+        challenge('insufficient_scope', `missing scope ${missing.join(' ')}`),
+        'insufficient_scope',
+        `The token lacks the scope ${missing.join(' ')}`,
+      );
       return;
     }
     const sessionId = sessionIdOf(exchange.req);
     if (sessionId !== undefined && !ownSession(exchange, principal, sessionId)) {
-      log.info('request for another principal\'s session refused', { subject: principal.subject });
+      log.info("request for another principal's session refused", { subject: principal.subject });
       refuse(exchange, 404, 'forbidden', undefined, 'not_found', 'Session not found');
       return;
     }
@@ -143,7 +157,12 @@ export function createAuthnStage(deps: AuthnStageDeps): AuthnStep {
       return;
     }
     const body = JSON.stringify({ error, error_description: description });
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extraHeaders };
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      ...extraHeaders,
+    };
     if (wwwAuthenticate) headers['www-authenticate'] = wwwAuthenticate;
     res.writeHead(status, headers).end(body);
   }

@@ -46,7 +46,13 @@ export function prmRoutes(resourceUrl: URL, mcpPaths: readonly string[], scopes:
       // Browser-based MCP clients read this cross-origin before they hold any credential.
       res.setHeader('access-control-allow-origin', '*');
       if (req.method === 'OPTIONS') {
-        res.writeHead(204, { 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': 'mcp-protocol-version', 'access-control-max-age': '86400' }).end();
+        res
+          .writeHead(204, {
+            'access-control-allow-methods': 'GET, OPTIONS',
+            'access-control-allow-headers': 'mcp-protocol-version',
+            'access-control-max-age': '86400',
+          })
+          .end();
         return;
       }
       issuer()

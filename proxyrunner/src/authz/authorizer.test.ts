@@ -34,7 +34,9 @@ describe('authorizer decision cache', () => {
   });
 
   it('keys on arguments and claims when a policy reads them', () => {
-    const { compiled, calls } = counted(['permit(principal, action, resource) when { context has arg_env && context.arg_env == "dev" && principal.claim_n == 1 };']);
+    const { compiled, calls } = counted([
+      'permit(principal, action, resource) when { context has arg_env && context.arg_env == "dev" && principal.claim_n == 1 };',
+    ]);
     const authz = createAuthorizer(() => compiled, noMetrics, silentLogger);
     expect(authz.decide(alice, itemOperation('tool', 'deploy', { env: 'dev' }))).toBe('allow');
     expect(authz.decide(alice, itemOperation('tool', 'deploy', { env: 'prod' }))).toBe('deny');

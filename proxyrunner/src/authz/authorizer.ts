@@ -92,4 +92,3 @@ export function createAuthorizer(policies: () => CompiledPolicies, metrics: Auth
     },
   };
 }
-

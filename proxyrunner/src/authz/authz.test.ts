@@ -13,7 +13,13 @@ const req = (method: string, params?: Record<string, unknown>) => ({ jsonrpc: '2
 
 describe('operationOf: MCP methods to ToolHive actions', () => {
   it('maps calls, gets, reads and lists', () => {
-    expect(operationOf(req('tools/call', { name: 'echo', arguments: { message: 'x' } }))).toEqual({ action: 'call_tool', feature: 'tool', operation: 'call', target: 'echo', arguments: { message: 'x' } });
+    expect(operationOf(req('tools/call', { name: 'echo', arguments: { message: 'x' } }))).toEqual({
+      action: 'call_tool',
+      feature: 'tool',
+      operation: 'call',
+      target: 'echo',
+      arguments: { message: 'x' },
+    });
     expect(operationOf(req('prompts/get', { name: 'p' }))).toMatchObject({ action: 'get_prompt', target: 'p' });
     expect(operationOf(req('resources/read', { uri: 'file:///a' }))).toMatchObject({ action: 'read_resource', target: 'file:///a' });
     expect(operationOf(req('resources/subscribe', { uri: 'file:///a' }))).toMatchObject({ action: 'read_resource', target: 'file:///a' });
@@ -39,7 +45,11 @@ describe('operationOf: MCP methods to ToolHive actions', () => {
 
 describe('Cedar values from JSON', () => {
   it('converts claims, dropping what Cedar cannot hold and its escape keys', () => {
-    const record = toCedarRecord({ s: 'x', n: 3, f: 1.5, big: 1e300, b: true, nil: null, list: ['a', null, 2], obj: { __entity: { type: 'Admin', id: 'x' }, k: 'v' } }, 0, 'claim_');
+    const record = toCedarRecord(
+      { s: 'x', n: 3, f: 1.5, big: 1e300, b: true, nil: null, list: ['a', null, 2], obj: { __entity: { type: 'Admin', id: 'x' }, k: 'v' } },
+      0,
+      'claim_',
+    );
     expect(record).toEqual({
       claim_s: 'x',
       claim_n: 3,
@@ -53,11 +63,16 @@ describe('Cedar values from JSON', () => {
   it('caps nesting depth', () => {
     let deep: unknown = 'bottom';
     for (let i = 0; i < 50; i++) deep = { d: deep };
-    expect(JSON.stringify(toCedarRecord({ deep: deep as object }))).not.toContain('bottom');
+    expect(JSON.stringify(toCedarRecord({ deep: deep }))).not.toContain('bottom');
   });
 
   it('exposes scalar arguments as arg_* and structured ones by presence', () => {
-    expect(argumentAttributes({ city: 'Paris', n: 2, opts: { a: 1 }, list: [1], nothing: null })).toEqual({ arg_city: 'Paris', arg_n: 2, arg_opts_present: true, arg_list_present: true });
+    expect(argumentAttributes({ city: 'Paris', n: 2, opts: { a: 1 }, list: [1], nothing: null })).toEqual({
+      arg_city: 'Paris',
+      arg_n: 2,
+      arg_opts_present: true,
+      arg_list_present: true,
+    });
   });
 });
 
@@ -80,7 +95,11 @@ describe('entities', () => {
     expect(query.action).toEqual({ type: 'Action', id: 'call_tool' });
     expect(query.resource).toEqual({ type: 'Tool', id: 'weather' });
     expect(query.context).toEqual({ claim_sub: 'alice', claim_groups: ['eng'], arg_city: 'Oslo', authenticated: true });
-    expect(query.entities[0]).toEqual({ uid: { type: 'Client', id: 'alice' }, attrs: { claim_sub: 'alice', claim_groups: ['eng'] }, parents: [{ type: 'THVGroup', id: 'eng' }] });
+    expect(query.entities[0]).toEqual({
+      uid: { type: 'Client', id: 'alice' },
+      attrs: { claim_sub: 'alice', claim_groups: ['eng'] },
+      parents: [{ type: 'THVGroup', id: 'eng' }],
+    });
     expect(query.entities[2]?.attrs).toEqual({ arg_city: 'Oslo', name: 'weather', operation: 'call', feature: 'tool' });
   });
 
@@ -96,10 +115,18 @@ describe('entities', () => {
 
 describe('config', () => {
   it('reads ToolHive JSON and YAML, entities_json as a string or a list', () => {
-    const json = parseAuthzConfig(JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action, resource);'], entities_json: '[{"uid":{"type":"Tool","id":"x"}}]' } }));
+    const json = parseAuthzConfig(
+      JSON.stringify({
+        version: '1.0',
+        type: 'cedarv1',
+        cedar: { policies: ['permit(principal, action, resource);'], entities_json: '[{"uid":{"type":"Tool","id":"x"}}]' },
+      }),
+    );
     expect(json.entities).toEqual([{ uid: { type: 'Tool', id: 'x' }, attrs: {}, parents: [] }]);
     expect(json.groupEntityType).toBe('THVGroup');
-    const yaml = parseAuthzConfig('type: cedarv1\ncedar:\n  policies: ["permit(principal, action, resource);"]\n  group_claim_name: roles\n  group_entity_type: Team\n');
+    const yaml = parseAuthzConfig(
+      'type: cedarv1\ncedar:\n  policies: ["permit(principal, action, resource);"]\n  group_claim_name: roles\n  group_entity_type: Team\n',
+    );
     expect(yaml).toMatchObject({ groupClaimName: 'roles', groupEntityType: 'Team', entities: [] });
   });
 
@@ -137,14 +164,20 @@ describe('engine (real Cedar)', () => {
   });
 
   it('tells a forbid apart from the default deny (lists are open unless forbidden)', () => {
-    const compiled = compile(['forbid(principal is Anonymous, action == Action::"list_tools", resource);', 'permit(principal, action == Action::"call_tool", resource);']);
+    const compiled = compile([
+      'forbid(principal is Anonymous, action == Action::"list_tools", resource);',
+      'permit(principal, action == Action::"call_tool", resource);',
+    ]);
     const list = (p: Principal | undefined) => compiled.evaluate(buildQuery(compiled.settings, p, operationOf(req('tools/list')) as never));
     expect(list(undefined)).toMatchObject({ decision: 'deny', forbiddenBy: 1 });
     expect(list(alice)).toMatchObject({ decision: 'deny', forbiddenBy: 0 });
   });
 
   it('merges configured entities into the request, so tools can be grouped', () => {
-    const compiled = compile(['permit(principal, action, resource in ToolGroup::"safe");'], '[{"uid":{"type":"Tool","id":"echo"},"parents":[{"type":"ToolGroup","id":"safe"}]}]');
+    const compiled = compile(
+      ['permit(principal, action, resource in ToolGroup::"safe");'],
+      '[{"uid":{"type":"Tool","id":"echo"},"parents":[{"type":"ToolGroup","id":"safe"}]}]',
+    );
     expect(decide(compiled, alice, 'echo')).toBe('allow');
     expect(decide(compiled, alice, 'rm')).toBe('deny');
   });
@@ -154,7 +187,7 @@ describe('engine (real Cedar)', () => {
     expect(decide(compiled, { subject: 'eve', claims: { x: { __entity: { type: 'Admin', id: 'root' } } } }, 'echo')).toBe('deny');
   });
 
-  it('refuses bad policies and entities with the engine\'s message', () => {
+  it("refuses bad policies and entities with the engine's message", () => {
     expect(() => compile(['permit(principal, action, resource'])).toThrow(/cedar.policies/);
     expect(() => compile(['permit(principal, action, resource);'], '[{"uid":{"type":"Tool"}}]')).toThrow(/entities_json/);
   });
@@ -167,7 +200,9 @@ describe('list filtering', () => {
   it('keeps what is allowed and everything else of the result', () => {
     const filtered = filterListResponse('tools/list', list({ tools: [{ name: 'a' }, { name: 'b' }, { nameless: true }], nextCursor: 'c' }), allowOnly(['a']));
     expect(filtered).toEqual(list({ tools: [{ name: 'a' }], nextCursor: 'c' }));
-    expect(filterListResponse('resources/list', list({ resources: [{ uri: 'u1' }, { uri: 'u2', name: 'u1' }] }), allowOnly(['u1']))).toEqual(list({ resources: [{ uri: 'u1' }] }));
+    expect(filterListResponse('resources/list', list({ resources: [{ uri: 'u1' }, { uri: 'u2', name: 'u1' }] }), allowOnly(['u1']))).toEqual(
+      list({ resources: [{ uri: 'u1' }] }),
+    );
     expect(filterListResponse('prompts/list', list({ prompts: [{ name: 'p' }] }), allowOnly([]))).toEqual(list({ prompts: [] }));
   });
 

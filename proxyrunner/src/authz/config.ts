@@ -50,7 +50,8 @@ export function parseAuthzConfig(text: string): AuthzConfig {
   }
   if (!Array.isArray(entities)) throw new AuthzConfigError('cedar.entities_json must be a JSON list of Cedar entities');
   const groupEntityType = optionalString(cedar.group_entity_type, 'cedar.group_entity_type') || 'THVGroup';
-  if (!IDENTIFIER.test(groupEntityType)) throw new AuthzConfigError(`cedar.group_entity_type "${groupEntityType}" is not a Cedar identifier (namespaces are not supported)`);
+  if (!IDENTIFIER.test(groupEntityType))
+    throw new AuthzConfigError(`cedar.group_entity_type "${groupEntityType}" is not a Cedar identifier (namespaces are not supported)`);
   return {
     policies: policies as string[],
     entities: entities.map(normalizeEntity),

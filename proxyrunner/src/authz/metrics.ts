@@ -35,7 +35,12 @@ export function createAccessMetrics(registry: Registry): AccessMetrics {
   });
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
-  const events = new Counter({ name: 'mcpfleet_proxy_audit_events_total', help: 'Audit events written, by outcome.', labelNames: ['outcome'], registers: [registry] });
+  const events = new Counter({
+    name: 'mcpfleet_proxy_audit_events_total',
+    help: 'Audit events written, by outcome.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const dropped = new Counter({
     name: 'mcpfleet_proxy_audit_events_dropped_total',
     help: 'Audit events dropped because the audit destination was not keeping up.',

@@ -47,7 +47,7 @@ export function createAccessStage(deps: AccessStageDeps): AccessStage | undefine
         if (!operation) continue;
         if (operation.operation === 'list') {
           if (authorizer.listForbidden(principal, operation)) (denied ??= new Set()).add(message);
-          else if (message.id !== undefined && message.id !== null) (lists ??= new Map()).set(idKey(message.id), message.method as string);
+          else if (message.id !== undefined && message.id !== null) (lists ??= new Map()).set(idKey(message.id), message.method);
         } else if (authorizer.decide(principal, operation) === 'deny') {
           (denied ??= new Set()).add(message);
         }
@@ -117,7 +117,11 @@ function answerForbidden(exchange: Exchange, messages: readonly RpcMessage[], de
         : { code: FORBIDDEN, message: 'Forbidden: not executed, another request in this batch was not authorized' },
     }));
   const single = messages.length === 1;
-  const body = JSON.stringify(single ? (errors[0] ?? { jsonrpc: '2.0', id: null, error: { code: FORBIDDEN, message: `Forbidden: not authorized to ${describe(messages[0] as RpcMessage)}` } }) : errors);
+  const body = JSON.stringify(
+    single
+      ? (errors[0] ?? { jsonrpc: '2.0', id: null, error: { code: FORBIDDEN, message: `Forbidden: not authorized to ${describe(messages[0] as RpcMessage)}` } })
+      : errors,
+  );
   res.statusCode = 403;
   res.setHeader('content-type', 'application/json');
   res.setHeader('content-length', Buffer.byteLength(body));

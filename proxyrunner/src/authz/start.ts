@@ -28,17 +28,18 @@ export function startAccess(config: ProxyConfig, metrics: ProxyMetrics, log: Log
   const current = store;
   const stage = createAccessStage({
     authorizer: current ? createAuthorizer(() => current.current(), accessMetrics, log) : undefined,
-    audit: sink && config.audit
-      ? {
-          sink,
-          settings: {
-            component: config.audit.component,
-            transport: config.transport,
-            includeRequestData: config.audit.includeRequestData,
-            maxDataSize: config.audit.maxDataSize,
-          },
-        }
-      : undefined,
+    audit:
+      sink && config.audit
+        ? {
+            sink,
+            settings: {
+              component: config.audit.component,
+              transport: config.transport,
+              includeRequestData: config.audit.includeRequestData,
+              maxDataSize: config.audit.maxDataSize,
+            },
+          }
+        : undefined,
     principalOf,
     onForbidden: () => metrics.rejected('forbidden'),
   });

@@ -18,8 +18,12 @@ afterEach(() => {
 
 describe('policy store', () => {
   it('refuses to start on a missing or invalid config, naming it', () => {
-    expect(() => createPolicyStore({ file: path.join(dir, 'missing.json'), log: silentLogger, onReload: () => {} })).toThrow(/--authz-config .*missing\.json: ENOENT/);
-    expect(() => createPolicyStore({ inline: config('permit(principal'), log: silentLogger, onReload: () => {} })).toThrow(/--authz-config-inline: cedar\.policies/);
+    expect(() => createPolicyStore({ file: path.join(dir, 'missing.json'), log: silentLogger, onReload: () => {} })).toThrow(
+      /--authz-config .*missing\.json: ENOENT/,
+    );
+    expect(() => createPolicyStore({ inline: config('permit(principal'), log: silentLogger, onReload: () => {} })).toThrow(
+      /--authz-config-inline: cedar\.policies/,
+    );
   });
 
   it('reloads good edits, keeps the last good set on bad ones, and skips unchanged files', () => {

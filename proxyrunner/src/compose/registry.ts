@@ -5,7 +5,11 @@ import type { ProxyMetrics } from '../metrics.ts';
 import { SessionRegistry, type CloseReason, type Session } from '../sessions.ts';
 
 /** The session registry with its sweeper running and every create/close counted. */
-export function meteredRegistry<T>(config: ProxyConfig, metrics: ProxyMetrics, onClosed: (session: Session<T>, reason: CloseReason) => void): SessionRegistry<T> {
+export function meteredRegistry<T>(
+  config: ProxyConfig,
+  metrics: ProxyMetrics,
+  onClosed: (session: Session<T>, reason: CloseReason) => void,
+): SessionRegistry<T> {
   const registry = new SessionRegistry<T>({
     maxSessions: config.maxSessions,
     idleTimeoutMs: config.sessionIdleTimeoutMs,

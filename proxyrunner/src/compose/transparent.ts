@@ -24,6 +24,7 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
   const target = config.targetUrl as URL;
   // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
+  // eslint-disable-next-line prefer-const -- assigned once below, like endUpstream
   let endUpstreamId: ((id: string) => void) | undefined;
   const storage = config.sessionStorage;
   const registry =

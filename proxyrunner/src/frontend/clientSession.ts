@@ -51,7 +51,11 @@ export class PostCall {
     if (!this.#stream && this.#remaining.size === 0) {
       const body = JSON.stringify(message);
       if (this.#res.headersSent || this.#res.destroyed) return;
-      this.#res.writeHead(proxyHttpStatus(message) ?? 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers(message) });
+      this.#res.writeHead(proxyHttpStatus(message) ?? 200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...this.#headers(message),
+      });
       this.#res.end(body);
       return;
     }

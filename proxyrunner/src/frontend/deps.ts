@@ -23,7 +23,9 @@ export async function openLink(exchange: Exchange, deps: FrontendDeps): Promise<
     return await deps.connector.open();
   } catch (err) {
     if (err instanceof UpstreamAtCapacity) {
-      reject(exchange, deps.metrics, 'overloaded', 503, UPSTREAM_ERROR, `Proxy at capacity: ${err.message}; retry shortly`, { headers: { 'retry-after': '1' } });
+      reject(exchange, deps.metrics, 'overloaded', 503, UPSTREAM_ERROR, `Proxy at capacity: ${err.message}; retry shortly`, {
+        headers: { 'retry-after': '1' },
+      });
       return undefined;
     }
     deps.metrics.upstreamError('connect');

@@ -19,7 +19,9 @@ export function sseRoutes(deps: FrontendDeps): Routes {
 
   async function open(exchange: Exchange): Promise<void> {
     if (pending.size >= deps.maxPending) {
-      reject(exchange, metrics, 'upstream_unavailable', 503, INVALID_REQUEST, 'Too many sessions initializing; retry shortly', { headers: { 'retry-after': '1' } });
+      reject(exchange, metrics, 'upstream_unavailable', 503, INVALID_REQUEST, 'Too many sessions initializing; retry shortly', {
+        headers: { 'retry-after': '1' },
+      });
       return;
     }
     const link = await openLink(exchange, deps);
@@ -30,10 +32,14 @@ export function sseRoutes(deps: FrontendDeps): Routes {
       return;
     }
     const id = randomUUID();
-    const session = new ClientSession(link, (reason) => {
-      pending.delete(id);
-      if (!registry.remove(id, reason)) session.end('upstream closed');
-    }, metrics);
+    const session = new ClientSession(
+      link,
+      (reason) => {
+        pending.delete(id);
+        if (!registry.remove(id, reason)) session.end('upstream closed');
+      },
+      metrics,
+    );
     const stream = new SseStream(res);
     session.standalone = stream;
     exchange.markStream();

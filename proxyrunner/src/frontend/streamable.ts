@@ -42,7 +42,9 @@ export function streamableRoute(deps: FrontendDeps): Route {
       return;
     }
     if (initializing >= deps.maxPending) {
-      reject(exchange, metrics, 'upstream_unavailable', 503, INVALID_REQUEST, 'Too many sessions initializing; retry shortly', { headers: { 'retry-after': '1' } });
+      reject(exchange, metrics, 'upstream_unavailable', 503, INVALID_REQUEST, 'Too many sessions initializing; retry shortly', {
+        headers: { 'retry-after': '1' },
+      });
       return;
     }
     initializing++;
@@ -50,9 +52,13 @@ export function streamableRoute(deps: FrontendDeps): Route {
     const link = await openLink(exchange, deps);
     if (!link) return;
     const id = randomUUID();
-    const session = new ClientSession(link, (reason) => {
-      if (!registry.remove(id, reason)) session.end('upstream closed');
-    }, metrics);
+    const session = new ClientSession(
+      link,
+      (reason) => {
+        if (!registry.remove(id, reason)) session.end('upstream closed');
+      },
+      metrics,
+    );
     const call = new PostCall(res, [idKey(message.id)], (response): Record<string, string> => {
       if (response.result === undefined) return {};
       registry.add(id, session);
@@ -81,7 +87,10 @@ export function streamableRoute(deps: FrontendDeps): Route {
             res.writeHead(202).end();
             return;
           }
-          const call = new PostCall(res, requests.map((m) => idKey(m.id as string | number)));
+          const call = new PostCall(
+            res,
+            requests.map((m) => idKey(m.id as string | number)),
+          );
           exchange.onClose(() => session.data.abandon(call));
           session.data.forward(rpc.messages, call, exchange.rewriteResponse);
           return;

@@ -80,7 +80,7 @@ export function createAdmission(server: Server, budget: MemoryBudget, pool: Byte
       return;
     }
     if (pool.available < REQUEST_HEADROOM_BYTES) {
-      refuse(req, res, 'the proxy\'s memory budget is spent', true);
+      refuse(req, res, "the proxy's memory budget is spent", true);
       return;
     }
     if (req.method === 'GET') {

@@ -8,12 +8,28 @@ import { createMetrics } from '../metrics.ts';
 import { createPipeline } from './pipeline.ts';
 
 describe('createPipeline', () => {
-  const metrics = createMetrics({ activeSessions: () => 0, memoryLimitBytes: undefined, info: { version: 't', transport: 't', proxyMode: 't' }, defaultMetrics: false });
+  const metrics = createMetrics({
+    activeSessions: () => 0,
+    memoryLimitBytes: undefined,
+    info: { version: 't', transport: 't', proxyMode: 't' },
+    defaultMetrics: false,
+  });
   const server = http.createServer(
     createPipeline({
       routes: {
-        '/throws': { methods: ['POST'], handle: () => { throw new Error('a bug'); } },
-        '/rejects': { methods: ['GET'], handle: async () => { await Promise.resolve(); throw new Error('an async bug'); } },
+        '/throws': {
+          methods: ['POST'],
+          handle: () => {
+            throw new Error('a bug');
+          },
+        },
+        '/rejects': {
+          methods: ['GET'],
+          handle: async () => {
+            await Promise.resolve();
+            throw new Error('an async bug');
+          },
+        },
         '/ok': { methods: ['GET'], handle: ({ res }) => void res.writeHead(204).end() },
       },
       maxBodyBytes: 1024,

@@ -81,7 +81,9 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     }
     const target = req.url ?? '';
     if (!ORIGIN_FORM.test(target)) {
-      reject(exchange, metrics, 'request_target', 400, INVALID_REQUEST, 'Bad Request: the request target must be a path ("/mcp"), in visible ASCII', { close: true });
+      reject(exchange, metrics, 'request_target', 400, INVALID_REQUEST, 'Bad Request: the request target must be a path ("/mcp"), in visible ASCII', {
+        close: true,
+      });
       return;
     }
     const route = routes[pathOf(target)];
@@ -128,11 +130,13 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
       return;
     }
     if (result.kind === 'too_large') {
-      reject(exchange, metrics, 'body_too_large', 413, INVALID_REQUEST, `Payload Too Large: request bodies are limited to ${deps.maxBodyBytes} bytes`, { close: true });
+      reject(exchange, metrics, 'body_too_large', 413, INVALID_REQUEST, `Payload Too Large: request bodies are limited to ${deps.maxBodyBytes} bytes`, {
+        close: true,
+      });
       return;
     }
     if (result.kind === 'over_budget') {
-      reject(exchange, metrics, 'overloaded', 503, INVALID_REQUEST, 'Service Unavailable: the proxy\'s memory budget is spent; retry later', {
+      reject(exchange, metrics, 'overloaded', 503, INVALID_REQUEST, "Service Unavailable: the proxy's memory budget is spent; retry later", {
         close: true,
         headers: { 'retry-after': '1' },
       });

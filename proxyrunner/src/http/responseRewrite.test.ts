@@ -14,7 +14,11 @@ afterEach(() => {
 });
 
 /** An upstream answering `body` with `headers`, and a proxy in front rewriting with `drop`. */
-async function through(headers: Record<string, string>, body: string | string[], maxBytes = 1024): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; refused: number }> {
+async function through(
+  headers: Record<string, string>,
+  body: string | string[],
+  maxBytes = 1024,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; refused: number }> {
   let refused = 0;
   const upstream = http.createServer((_, res) => {
     res.writeHead(200, headers);
@@ -24,7 +28,15 @@ async function through(headers: Record<string, string>, body: string | string[],
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const proxy = http.createServer((_, res) => {
     http.get(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`, (up) => {
-      forwardRewritten(up, res, up.statusCode ?? 502, up.rawHeaders.filter((_, i, a) => !['connection', 'keep-alive', 'date', 'transfer-encoding'].includes((i % 2 ? a[i - 1] : a[i])?.toLowerCase() ?? '')), drop, maxBytes, () => refused++);
+      forwardRewritten(
+        up,
+        res,
+        up.statusCode ?? 502,
+        up.rawHeaders.filter((_, i, a) => !['connection', 'keep-alive', 'date', 'transfer-encoding'].includes((i % 2 ? a[i - 1] : a[i])?.toLowerCase() ?? '')),
+        drop,
+        maxBytes,
+        () => refused++,
+      );
     });
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -54,7 +66,9 @@ describe('response rewriting', () => {
     const answer = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'secret' }] } });
     const stream = `event: message\nid: 1\ndata: ${note}\n\n: keep\n\nevent: message\nid: 2\ndata: ${answer}\n\n`;
     const res = await through({ 'content-type': 'text/event-stream' }, [stream.slice(0, 50), stream.slice(50, 130), stream.slice(130)]);
-    expect(res.text).toBe(`event: message\nid: 1\ndata: ${note}\n\n:keep\n\nevent: message\nid: 2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [] } })}\n\n`);
+    expect(res.text).toBe(
+      `event: message\nid: 1\ndata: ${note}\n\n:keep\n\nevent: message\nid: 2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [] } })}\n\n`,
+    );
     expect(res.text).not.toContain('secret');
   });
 
@@ -67,7 +81,11 @@ describe('response rewriting', () => {
   });
 
   it('cuts an event stream whose event grows past the bound', async () => {
-    const res = await through({ 'content-type': 'text/event-stream' }, [`data: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"${'secret'.repeat(400)}`], 1024);
+    const res = await through(
+      { 'content-type': 'text/event-stream' },
+      [`data: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"${'secret'.repeat(400)}`],
+      1024,
+    );
     expect(res.text).not.toContain('secret');
     expect(res.refused).toBe(1);
   });

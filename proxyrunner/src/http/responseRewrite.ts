@@ -81,7 +81,15 @@ function writeHead(upstream: IncomingMessage, res: ServerResponse, status: numbe
   }
 }
 
-function forwardJson(upstream: IncomingMessage, res: ServerResponse, status: number, headers: string[], rewrite: MessageRewrite, maxBytes: number, onRefused: () => void): void {
+function forwardJson(
+  upstream: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: string[],
+  rewrite: MessageRewrite,
+  maxBytes: number,
+  onRefused: () => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
@@ -108,7 +116,15 @@ function forwardJson(upstream: IncomingMessage, res: ServerResponse, status: num
   upstream.on('error', () => res.destroy());
 }
 
-function forwardEvents(upstream: IncomingMessage, res: ServerResponse, status: number, headers: string[], rewrite: MessageRewrite, maxBytes: number, onRefused: () => void): void {
+function forwardEvents(
+  upstream: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: string[],
+  rewrite: MessageRewrite,
+  maxBytes: number,
+  onRefused: () => void,
+): void {
   if (!writeHead(upstream, res, status, headers, onRefused)) return;
   res.flushHeaders();
   const decoder = new StringDecoder('utf8');

@@ -48,7 +48,11 @@ export function boundedFetch(options: BoundedFetchOptions, base: FetchLike = fet
     const type = (response.headers.get('content-type') ?? '').toLowerCase();
     if (!response.body || !response.ok) return response;
     if (type.startsWith('text/event-stream')) {
-      return new Response(response.body.pipeThrough(boundEvents(options)), { status: response.status, statusText: response.statusText, headers: response.headers });
+      return new Response(response.body.pipeThrough(boundEvents(options)), {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
     }
     if (!type.startsWith('application/json')) return response;
     const read = await readBounded(response, limits);

@@ -12,7 +12,13 @@ function innerLink(): Link & { sent: RpcMessage[] } {
   return { sent, onmessage: () => {}, onclose: () => {}, send: (m) => void sent.push(m), close: () => {} };
 }
 
-const metrics = () => createMetrics({ activeSessions: () => 0, memoryLimitBytes: undefined, info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' }, defaultMetrics: false });
+const metrics = () =>
+  createMetrics({
+    activeSessions: () => 0,
+    memoryLimitBytes: undefined,
+    info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' },
+    defaultMetrics: false,
+  });
 const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function gauge(m: ReturnType<typeof metrics>, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -32,7 +38,13 @@ describe('DeadlineLink', () => {
     expect(typeof upstreamId).toBe('number');
     expect(await gauge(m, 'mcpfleet_proxy_upstream_requests_pending')).toBe(1);
     while (got.length === 0) await tick();
-    expect(got).toEqual([expect.objectContaining({ jsonrpc: '2.0', id: 'a', error: { code: -32000, message: 'Upstream MCP server did not answer within 20ms (--upstream-response-timeout)' } })]);
+    expect(got).toEqual([
+      expect.objectContaining({
+        jsonrpc: '2.0',
+        id: 'a',
+        error: { code: -32000, message: 'Upstream MCP server did not answer within 20ms (--upstream-response-timeout)' },
+      }),
+    ]);
     expect(proxyHttpStatus(got[0] as RpcMessage)).toBe(504);
     expect(inner.sent[1]).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'no answer within 20ms' } });
     expect(link.pendingCount).toBe(0);

@@ -48,7 +48,13 @@ export class HttpUpstreamConnector implements Connector {
       const response = await fetch(url, init);
       if (new Headers(init?.headers).has('mcp-session-id') && (response.status === 404 || needsBody(response.status))) {
         const length = Number(response.headers.get('content-length') ?? 0);
-        const body = needsBody(response.status) && length <= UNKNOWN_SESSION_BODY_LIMIT ? await response.clone().text().catch(() => undefined) : undefined;
+        const body =
+          needsBody(response.status) && length <= UNKNOWN_SESSION_BODY_LIMIT
+            ? await response
+                .clone()
+                .text()
+                .catch(() => undefined)
+            : undefined;
         if (isUnknownSessionAnswer(response.status, body)) sessionUnknown = true;
       }
       return response;
@@ -92,7 +98,10 @@ export class HttpUpstreamConnector implements Connector {
       close: () => {
         if (closed) return;
         closed = true;
-        transport.terminateSession().catch(() => {}).finally(() => void transport.close());
+        transport
+          .terminateSession()
+          .catch(() => {})
+          .finally(() => void transport.close());
       },
     };
     transport.onmessage = (message) => {

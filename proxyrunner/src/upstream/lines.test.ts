@@ -7,7 +7,11 @@ describe('LineSplitter', () => {
   const collect = (max = 1024) => {
     const lines: string[] = [];
     let overflows = 0;
-    const splitter = new LineSplitter(max, (l) => lines.push(l), () => overflows++);
+    const splitter = new LineSplitter(
+      max,
+      (l) => lines.push(l),
+      () => overflows++,
+    );
     return { splitter, lines, overflows: () => overflows };
   };
 
@@ -40,10 +44,17 @@ describe('LineSplitter', () => {
 
   it('keeps only the two ends of a discarded line, enough to find its id at either end', () => {
     const found: Discarded[] = [];
-    const splitter = new LineSplitter(1024, () => {}, (d) => found.push(d));
+    const splitter = new LineSplitter(
+      1024,
+      () => {},
+      (d) => found.push(d),
+    );
     const big = 'a'.repeat(100_000);
     // The MCP TypeScript SDK puts the id last; others put it first.
-    for (const line of [`{"result":{"content":[{"type":"text","text":"${big}"}]},"jsonrpc":"2.0","id":7}\n`, `{"jsonrpc":"2.0","id":"x-1","result":{"text":"${big}","id":99}}\n`]) {
+    for (const line of [
+      `{"result":{"content":[{"type":"text","text":"${big}"}]},"jsonrpc":"2.0","id":7}\n`,
+      `{"jsonrpc":"2.0","id":"x-1","result":{"text":"${big}","id":99}}\n`,
+    ]) {
       for (let i = 0; i < line.length; i += 7000) splitter.push(Buffer.from(line.slice(i, i + 7000)));
     }
     expect(found.map((d) => d.bytes > 100_000)).toEqual([true, true]);
@@ -58,7 +69,11 @@ describe('LineSplitter', () => {
     const pool = new ByteBudget(100);
     const found: Discarded[] = [];
     const lines: string[] = [];
-    const splitter = new LineSplitter({ maxBytes: 1000, pool }, (l) => lines.push(l), (d) => found.push(d));
+    const splitter = new LineSplitter(
+      { maxBytes: 1000, pool },
+      (l) => lines.push(l),
+      (d) => found.push(d),
+    );
     splitter.push(Buffer.from('{"n":"' + 'b'.repeat(200)));
     expect(pool.used).toBe(0);
     splitter.push(Buffer.from('"}\n{"n":1}\n{"n"'));

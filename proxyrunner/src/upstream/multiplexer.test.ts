@@ -49,7 +49,8 @@ function fakeServer(respond: (message: RpcMessage, server: FakeServer) => void):
 }
 
 const echoing = (message: RpcMessage, server: FakeServer): void => {
-  if (message.method === 'initialize') server.send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '1' } } });
+  if (message.method === 'initialize')
+    server.send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '1' } } });
   else if (message.method === 'tools/call') server.send({ jsonrpc: '2.0', id: message.id, result: { echoed: message.params } });
 };
 
@@ -65,7 +66,13 @@ async function counter(m: ReturnType<typeof metrics>, name: string, labels: Reco
   return metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? NaN;
 }
 
-const metrics = () => createMetrics({ activeSessions: () => 0, memoryLimitBytes: undefined, info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' }, defaultMetrics: false });
+const metrics = () =>
+  createMetrics({
+    activeSessions: () => 0,
+    memoryLimitBytes: undefined,
+    info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' },
+    defaultMetrics: false,
+  });
 
 describe('StdioMultiplexer', () => {
   it('rewrites ids per session and routes answers back', async () => {
@@ -95,7 +102,9 @@ describe('StdioMultiplexer', () => {
     await tick();
     expect(server.received.filter((m) => m.method === 'initialize')).toHaveLength(1);
     expect(server.received.filter((m) => m.method === 'notifications/initialized')).toHaveLength(1);
-    got.forEach((messages, i) => expect(messages).toEqual([expect.objectContaining({ id: `init-${i}`, result: expect.objectContaining({ serverInfo: { name: 'fake', version: '1' } }) })]));
+    got.forEach((messages, i) =>
+      expect(messages).toEqual([expect.objectContaining({ id: `init-${i}`, result: expect.objectContaining({ serverInfo: { name: 'fake', version: '1' } }) })]),
+    );
     await mux.close();
   });
 
@@ -210,7 +219,11 @@ describe('StdioMultiplexer', () => {
     await tick();
     expect(gotA).toEqual([]);
     expect(gotB).toEqual([]);
-    expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', id: 'x', error: { code: -32603, message: expect.stringMatching(/cannot attribute this request to one client session \(2 sessions/) } });
+    expect(server.received.at(-1)).toEqual({
+      jsonrpc: '2.0',
+      id: 'x',
+      error: { code: -32603, message: expect.stringMatching(/cannot attribute this request to one client session \(2 sessions/) },
+    });
     expect(await counter(m, 'mcpfleet_proxy_messages_refused_total', { reason: 'unattributable_server_request' })).toBe(1);
     await mux.close();
   });
@@ -234,7 +247,7 @@ describe('StdioMultiplexer', () => {
     await mux.close();
   });
 
-  it('sends the server\'s cancellation of its request only to the session that got it', async () => {
+  it("sends the server's cancellation of its request only to the session that got it", async () => {
     const { server, launch } = fakeServer((message, s) => {
       if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: 9, method: 'roots/list' });
     });
@@ -268,7 +281,11 @@ describe('StdioMultiplexer', () => {
     a.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: {} });
     while (!server.received.some((r) => r.id === 'ask')) await tick();
-    expect(server.received.find((r) => r.id === 'ask')).toEqual({ jsonrpc: '2.0', id: 'ask', error: { code: -32603, message: expect.stringMatching(/did not answer/) } });
+    expect(server.received.find((r) => r.id === 'ask')).toEqual({
+      jsonrpc: '2.0',
+      id: 'ask',
+      error: { code: -32603, message: expect.stringMatching(/did not answer/) },
+    });
     expect(got).toEqual([
       { jsonrpc: '2.0', id: 'mcpfleet-srv-1', method: 'elicitation/create', params: {} },
       { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'mcpfleet-srv-1', reason: expect.any(String) } },
@@ -285,7 +302,8 @@ describe('StdioMultiplexer', () => {
     let task = 0;
     const { server, launch } = fakeServer((message, s) => {
       if (message.method === 'tools/call') s.send({ jsonrpc: '2.0', id: message.id, result: { task: { taskId: `task-${++task}`, status: 'working' } } });
-      if (message.method === 'tasks/list') s.send({ jsonrpc: '2.0', id: message.id, result: { tasks: [{ taskId: 'task-1' }, { taskId: 'task-2' }, { taskId: 'task-x' }] } });
+      if (message.method === 'tasks/list')
+        s.send({ jsonrpc: '2.0', id: message.id, result: { tasks: [{ taskId: 'task-1' }, { taskId: 'task-2' }, { taskId: 'task-x' }] } });
       if (message.method === 'tasks/get') s.send({ jsonrpc: '2.0', id: message.id, result: { taskId: message.params?.taskId, status: 'working' } });
     });
     const m = metrics();
@@ -360,7 +378,7 @@ describe('StdioMultiplexer', () => {
     await mux.close();
   });
 
-  it('cancels a closed session\'s requests upstream and drops late answers', async () => {
+  it("cancels a closed session's requests upstream and drops late answers", async () => {
     const { server, launch } = fakeServer(() => {});
     const mux = new StdioMultiplexer(launch, silentLogger, metrics());
     const a = await mux.open();
@@ -370,7 +388,11 @@ describe('StdioMultiplexer', () => {
     const upstreamId = server.received[0]?.id;
     a.close();
     await tick();
-    expect(server.received.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'client session ended' } });
+    expect(server.received.at(-1)).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: upstreamId, reason: 'client session ended' },
+    });
     server.send({ jsonrpc: '2.0', id: upstreamId, result: {} });
     await tick();
     expect(got).toEqual([]);

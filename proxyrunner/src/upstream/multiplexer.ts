@@ -109,10 +109,7 @@ class MuxLink implements Link {
   }
 }
 
-type InitState =
-  | { kind: 'none' }
-  | { kind: 'pending'; since: number; waiters: { link: MuxLink; id: RpcId }[] }
-  | { kind: 'ready'; result: unknown };
+type InitState = { kind: 'none' } | { kind: 'pending'; since: number; waiters: { link: MuxLink; id: RpcId }[] } | { kind: 'ready'; result: unknown };
 
 export interface MultiplexerOptions {
   /** Restart the process when it dies (shared mode); false: it lives and dies with its one session. */
@@ -453,7 +450,12 @@ export class StdioMultiplexer implements Connector {
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     const token = meta?.progressToken;
     const timer = this.#responseTimeoutMs > 0 ? setTimeout(() => this.#serverRequestTimedOut(proxyId), this.#responseTimeoutMs) : undefined;
-    this.#serverRequests.set(proxyId, { link: target, serverId, progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined, timer });
+    this.#serverRequests.set(proxyId, {
+      link: target,
+      serverId,
+      progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+      timer,
+    });
     this.#serverRequestIds.set(idKey(serverId), proxyId);
     target.serverRequests.add(proxyId);
     target.onmessage({ ...message, id: proxyId });

@@ -15,7 +15,11 @@ describe('describeTruncated', () => {
   });
 
   it('tells requests from responses and gives up on anything else', () => {
-    expect(describeTruncated('{"method":"sampling/createMessage","params":{"x":"', '"},"jsonrpc":"2.0","id":0}')).toEqual({ kind: 'request', id: 0, method: 'sampling/createMessage' });
+    expect(describeTruncated('{"method":"sampling/createMessage","params":{"x":"', '"},"jsonrpc":"2.0","id":0}')).toEqual({
+      kind: 'request',
+      id: 0,
+      method: 'sampling/createMessage',
+    });
     expect(describeTruncated('[{"jsonrpc":"2.0","id":1,"result":', '}]')).toEqual({ kind: 'unknown' });
     expect(describeTruncated('garbage', 'garbage')).toEqual({ kind: 'unknown' });
   });

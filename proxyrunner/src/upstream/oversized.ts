@@ -12,9 +12,7 @@
 import type { RpcId } from '../jsonrpc.ts';
 
 export type MessageShape =
-  | { kind: 'response'; id: RpcId | undefined }
-  | { kind: 'request'; id: RpcId | undefined; method: string | undefined }
-  | { kind: 'unknown' };
+  { kind: 'response'; id: RpcId | undefined } | { kind: 'request'; id: RpcId | undefined; method: string | undefined } | { kind: 'unknown' };
 
 /** Bytes kept from each end of a discarded message. */
 export const WINDOW_BYTES = 4096;

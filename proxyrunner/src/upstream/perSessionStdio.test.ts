@@ -34,7 +34,13 @@ function launcher(): { processes: Fake[]; launch: () => Promise<StdioProcess> } 
   return { processes, launch };
 }
 
-const metrics = () => createMetrics({ activeSessions: () => 0, memoryLimitBytes: undefined, info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' }, defaultMetrics: false });
+const metrics = () =>
+  createMetrics({
+    activeSessions: () => 0,
+    memoryLimitBytes: undefined,
+    info: { version: 't', transport: 'stdio', proxyMode: 'streamable-http' },
+    defaultMetrics: false,
+  });
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
 describe('PerSessionStdioConnector', () => {

@@ -51,7 +51,11 @@ export class PerSessionStdioConnector implements Connector {
     if (this.#live.size >= this.#maxProcesses) {
       throw new UpstreamAtCapacity(`all ${this.#maxProcesses} per-session stdio processes are in use (--max-sessions)`);
     }
-    const mux = new StdioMultiplexer(this.#launch, this.#log, this.#metrics, { restart: false, responseTimeoutMs: this.#responseTimeoutMs, limits: this.#limits });
+    const mux = new StdioMultiplexer(this.#launch, this.#log, this.#metrics, {
+      restart: false,
+      responseTimeoutMs: this.#responseTimeoutMs,
+      limits: this.#limits,
+    });
     this.#live.add(mux);
     const stop = (): void => {
       if (!this.#live.delete(mux)) return;

@@ -6,7 +6,12 @@ const pod = (name: string, opts: { phase?: string; running?: boolean; deleting?:
   status: {
     phase: opts.phase ?? 'Running',
     startTime: opts.started ?? '2026-01-01T00:00:00Z',
-    containerStatuses: [{ name: opts.container ?? 'mcp', state: opts.running === false ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: '2026-01-01T00:00:00Z' } } }],
+    containerStatuses: [
+      {
+        name: opts.container ?? 'mcp',
+        state: opts.running === false ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: '2026-01-01T00:00:00Z' } },
+      },
+    ],
   },
 });
 

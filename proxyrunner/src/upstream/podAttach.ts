@@ -45,7 +45,12 @@ export function pickPod(pods: readonly PodView[], container: string): PodView | 
   return usable.sort((a, b) => started(b) - started(a) || a.metadata.name.localeCompare(b.metadata.name))[0];
 }
 
-export function podAttachLauncher(target: AttachTarget, log: Logger, connectTimeoutMs: number, access: ClusterAccess = loadClusterAccess(undefined)): StdioLauncher {
+export function podAttachLauncher(
+  target: AttachTarget,
+  log: Logger,
+  connectTimeoutMs: number,
+  access: ClusterAccess = loadClusterAccess(undefined),
+): StdioLauncher {
   const userAgent = 'mcpfleet-proxyrunner';
   const client = new KubeClient(access, { userAgent, maxSockets: 1, timeoutMs: connectTimeoutMs });
   return async () => {
@@ -54,7 +59,14 @@ export function podAttachLauncher(target: AttachTarget, log: Logger, connectTime
     if (!name) throw new Error(`no running pod with container "${target.container}" matches ${target.selector} in ${target.namespace}`);
     let stream: AttachStream;
     try {
-      stream = await attach(access, { namespace: target.namespace, pod: name, container: target.container, connectTimeoutMs, maxFrameBytes: MAX_ATTACH_FRAME_BYTES, userAgent });
+      stream = await attach(access, {
+        namespace: target.namespace,
+        pod: name,
+        container: target.container,
+        connectTimeoutMs,
+        maxFrameBytes: MAX_ATTACH_FRAME_BYTES,
+        userAgent,
+      });
     } catch (err) {
       throw new Error(`attach to pod ${name}: ${(err as Error).message}`, { cause: err });
     }

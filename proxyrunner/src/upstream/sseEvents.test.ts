@@ -6,7 +6,11 @@ import { SseEventSplitter } from './sseEvents.ts';
 function split(chunks: string[], maxBytes = 1024, pool = UNLIMITED): { events: string[]; discarded: Discarded[] } {
   const events: string[] = [];
   const discarded: Discarded[] = [];
-  const splitter = new SseEventSplitter({ maxBytes, pool }, (e) => events.push(e.toString()), (d) => discarded.push(d));
+  const splitter = new SseEventSplitter(
+    { maxBytes, pool },
+    (e) => events.push(e.toString()),
+    (d) => discarded.push(d),
+  );
   for (const chunk of chunks) splitter.push(Buffer.from(chunk));
   return { events, discarded };
 }
@@ -30,7 +34,11 @@ describe('SseEventSplitter', () => {
   it('charges a partial event to the budget and frees it', () => {
     const pool = new ByteBudget(1 << 20);
     const events: string[] = [];
-    const splitter = new SseEventSplitter({ maxBytes: 1024, pool }, (e) => events.push(e.toString()), () => {});
+    const splitter = new SseEventSplitter(
+      { maxBytes: 1024, pool },
+      (e) => events.push(e.toString()),
+      () => {},
+    );
     splitter.push(Buffer.from('data: part'));
     expect(pool.used).toBe(10);
     splitter.push(Buffer.from('ial\n\n'));

@@ -146,7 +146,12 @@ export class SseUpstreamConnector implements Connector {
     const { event, shape } = describeTruncatedEvent(discarded.head, discarded.tail);
     const attributed = event === 'message' && shape.kind !== 'unknown' && shape.id !== undefined;
     metrics.messageDropped(discarded.reason, attributed);
-    log.warn('SSE upstream sent an event too large to hold; discarded', { bytes: discarded.bytes, reason: discarded.reason, limitBytes: limits.maxBytes, kind: shape.kind });
+    log.warn('SSE upstream sent an event too large to hold; discarded', {
+      bytes: discarded.bytes,
+      reason: discarded.reason,
+      limitBytes: limits.maxBytes,
+      kind: shape.kind,
+    });
     if (!attributed) return;
     const why =
       discarded.reason === 'too_large'

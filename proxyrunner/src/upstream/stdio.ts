@@ -124,7 +124,11 @@ export class StdioSupervisor {
     }
     const startedAt = Date.now();
     this.#current = proc;
-    const splitter = new LineSplitter(this.#limits, (line) => this.#line(line), (discarded) => this.#discarded(discarded));
+    const splitter = new LineSplitter(
+      this.#limits,
+      (line) => this.#line(line),
+      (discarded) => this.#discarded(discarded),
+    );
     proc.stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
     proc.stdout.once('close', () => splitter.close());
     proc.stdin.on('error', (err) => this.#log.warn('stdio server stdin error', { err }));

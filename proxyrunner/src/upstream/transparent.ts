@@ -148,27 +148,45 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       // Answered only once the fleet knows the session: a client must never hold an ID
       // another replica would not recognise.
       proxyRes.pause();
-      fleet.created(issued).then((stored) => {
-        if (stored) {
-          relay(proxyRes, req, res, entry, status, issued, issuedProblem);
-          proxyRes.resume(); // paused explicitly above: a new 'data' listener does not restart it
-        }
-        else {
+      fleet.created(issued).then(
+        (stored) => {
+          if (stored) {
+            relay(proxyRes, req, res, entry, status, issued, issuedProblem);
+            proxyRes.resume(); // paused explicitly above: a new 'data' listener does not restart it
+          } else {
+            proxyRes.destroy();
+            deleteUpstream(issued, undefined);
+            reject(
+              exchange,
+              metrics,
+              'session_store_unavailable',
+              503,
+              UPSTREAM_ERROR,
+              'Session store unavailable: the session could not be recorded; retry shortly',
+              { headers: { 'retry-after': '1' } },
+            );
+          }
+        },
+        (err: unknown) => {
           proxyRes.destroy();
-          deleteUpstream(issued, undefined);
-          reject(exchange, metrics, 'session_store_unavailable', 503, UPSTREAM_ERROR, 'Session store unavailable: the session could not be recorded; retry shortly', { headers: { 'retry-after': '1' } });
-        }
-      }, (err: unknown) => {
-        proxyRes.destroy();
-        log.warn('fleet create failed', { err: err as Error });
-        replyError(exchange, 503, UPSTREAM_ERROR, 'Session store unavailable');
-      });
+          log.warn('fleet create failed', { err: err as Error });
+          replyError(exchange, 503, UPSTREAM_ERROR, 'Session store unavailable');
+        },
+      );
       return;
     }
     relay(proxyRes, req, res, entry, status, issued, issuedProblem);
   });
 
-  function relay(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse, entry: InFlight, status: number, issued: string | string[] | undefined, issuedProblem: string | undefined): void {
+  function relay(
+    proxyRes: IncomingMessage,
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: InFlight,
+    status: number,
+    issued: string | string[] | undefined,
+    issuedProblem: string | undefined,
+  ): void {
     const { exchange } = entry;
     // An unusable ID on any other response is not passed on either: the client would
     // adopt an ID the proxy then refuses.
@@ -232,7 +250,15 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   }
 
   const storeDown = (exchange: Exchange): void =>
-    reject(exchange, metrics, 'session_store_unavailable', 503, UPSTREAM_ERROR, 'Session store unavailable: sessions cannot be checked or recorded right now; retry shortly', { headers: { 'retry-after': '1' } });
+    reject(
+      exchange,
+      metrics,
+      'session_store_unavailable',
+      503,
+      UPSTREAM_ERROR,
+      'Session store unavailable: sessions cannot be checked or recorded right now; retry shortly',
+      { headers: { 'retry-after': '1' } },
+    );
 
   const route: Route = {
     methods: ['POST', 'GET', 'DELETE'],
@@ -259,27 +285,27 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   };
 
   function forward(exchange: Exchange, session: Session<TransparentSession> | undefined): void {
-      const { req, res } = exchange;
-      const entry: InFlight = { exchange, session, timer: undefined };
-      inflight.set(req, entry);
-      if (session) {
-        const version = req.headers['mcp-protocol-version'];
-        if (typeof version === 'string' && version.length < 32) session.data.protocolVersion = version;
-      }
-      // The client's credentials are for this proxy only: the MCP specification forbids
-      // passing a token through (the upstream could replay it). http-proxy copies
-      // req.headers into the upstream request.
-      if (req.headers.authorization !== undefined) delete req.headers.authorization;
-      // A response that will be filtered must arrive readable (uncompressed).
-      if (exchange.rewriteResponse) delete req.headers['accept-encoding'];
-      const release = session ? registry.acquire(session) : undefined;
-      exchange.onClose(() => {
-        clearTimeout(entry.timer);
-        release?.();
-      });
-      const body = exchange.body ?? EMPTY;
-      stripHopByHop(req, body.length);
-      proxy.web(req, res, { buffer: replay(body) }, onError);
+    const { req, res } = exchange;
+    const entry: InFlight = { exchange, session, timer: undefined };
+    inflight.set(req, entry);
+    if (session) {
+      const version = req.headers['mcp-protocol-version'];
+      if (typeof version === 'string' && version.length < 32) session.data.protocolVersion = version;
+    }
+    // The client's credentials are for this proxy only: the MCP specification forbids
+    // passing a token through (the upstream could replay it). http-proxy copies
+    // req.headers into the upstream request.
+    if (req.headers.authorization !== undefined) delete req.headers.authorization;
+    // A response that will be filtered must arrive readable (uncompressed).
+    if (exchange.rewriteResponse) delete req.headers['accept-encoding'];
+    const release = session ? registry.acquire(session) : undefined;
+    exchange.onClose(() => {
+      clearTimeout(entry.timer);
+      release?.();
+    });
+    const body = exchange.body ?? EMPTY;
+    stripHopByHop(req, body.length);
+    proxy.web(req, res, { buffer: replay(body) }, onError);
   }
 
   // Upstream DELETEs for sessions we dropped are a courtesy, not a duty: a few at a time,
@@ -361,7 +387,8 @@ function stripHopByHop(req: IncomingMessage, bodyLength: number): void {
 /** The upstream's headers as a flat [name, value, …] list (order, case and repeats kept), minus hop-by-hop ones. */
 function endToEndHeaders(raw: readonly string[], dropSessionId: boolean): string[] {
   let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
+  for (let i = 0; i < raw.length; i += 2)
+    if ((raw[i] as string).toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
   const drop = hopByHopNames(connection);
   if (dropSessionId) drop.add('mcp-session-id');
   const kept: string[] = [];

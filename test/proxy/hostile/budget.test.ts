@@ -93,35 +93,38 @@ describe('an upstream message larger than --max-message-bytes, legacy SSE upstre
   });
 });
 
-describe.each(['json', 'sse'] as const)('an upstream message larger than --max-message-bytes, streamable-HTTP upstream answering %s (message path, legacy SSE clients)', (bigAs) => {
-  let upstream: FakeUpstream;
-  let proxy: ProxyProcess;
+describe.each(['json', 'sse'] as const)(
+  'an upstream message larger than --max-message-bytes, streamable-HTTP upstream answering %s (message path, legacy SSE clients)',
+  (bigAs) => {
+    let upstream: FakeUpstream;
+    let proxy: ProxyProcess;
 
-  beforeAll(async () => {
-    upstream = await streamableUpstream(bigAs);
-    proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, '--proxy-mode', 'sse', ...common]);
-  });
-  afterAll(async () => {
-    await proxy.stop();
-    await upstream.close();
-  });
+    beforeAll(async () => {
+      upstream = await streamableUpstream(bigAs);
+      proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url, '--proxy-mode', 'sse', ...common]);
+    });
+    afterAll(async () => {
+      await proxy.stop();
+      await upstream.close();
+    });
 
-  it('the caller gets a JSON-RPC error naming the limit; the session lives on', async () => {
-    const client = new LegacySseClient();
-    try {
-      await client.open(proxy.mcpUrl);
-      expect(await client.call(1, 'initialize', INIT_PARAMS)).toHaveProperty('result');
-      await client.notify({ jsonrpc: '2.0', method: 'notifications/initialized' });
-      const big = await client.call(2, 'tools/call', { name: 'big', arguments: { bytes: HUGE } });
-      expect(big).toMatchObject({ id: 2, error: { code: -32000, message: expect.stringMatching(LIMIT_MESSAGE) } });
-      const echo = await client.call(3, 'tools/call', { name: 'echo', arguments: { message: 'after' } });
-      expect(echo).toMatchObject({ id: 3, result: { content: [{ text: 'Echo: after' }] } });
-      expect(await dropped(proxy)).toBe(1);
-    } finally {
-      client.close();
-    }
-  });
-});
+    it('the caller gets a JSON-RPC error naming the limit; the session lives on', async () => {
+      const client = new LegacySseClient();
+      try {
+        await client.open(proxy.mcpUrl);
+        expect(await client.call(1, 'initialize', INIT_PARAMS)).toHaveProperty('result');
+        await client.notify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        const big = await client.call(2, 'tools/call', { name: 'big', arguments: { bytes: HUGE } });
+        expect(big).toMatchObject({ id: 2, error: { code: -32000, message: expect.stringMatching(LIMIT_MESSAGE) } });
+        const echo = await client.call(3, 'tools/call', { name: 'echo', arguments: { message: 'after' } });
+        expect(echo).toMatchObject({ id: 3, result: { content: [{ text: 'Echo: after' }] } });
+        expect(await dropped(proxy)).toBe(1);
+      } finally {
+        client.close();
+      }
+    });
+  },
+);
 
 /** A GET stream on `url`: resolves with the status and headers once they arrive (the stream stays open). */
 function openStream(url: string, sessionId?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Promise<string>; close(): void }> {
@@ -130,14 +133,24 @@ function openStream(url: string, sessionId?: string): Promise<{ status: number; 
     if (sessionId) headers['mcp-session-id'] = sessionId;
     const req = http.get(url, { headers, agent: false }, (res) => {
       let text = '';
-      const body = new Promise<string>((done) => res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => done(text)).on('close', () => done(text)));
+      const body = new Promise<string>((done) =>
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () => done(text))
+          .on('close', () => done(text)),
+      );
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body, close: () => req.destroy() });
     });
     req.on('error', reject);
   });
 }
 
-async function expectOverloaded(proxy: ProxyProcess, attempt: { status: number; headers: http.IncomingHttpHeaders; body: Promise<string> }, limitText: RegExp): Promise<void> {
+async function expectOverloaded(
+  proxy: ProxyProcess,
+  attempt: { status: number; headers: http.IncomingHttpHeaders; body: Promise<string> },
+  limitText: RegExp,
+): Promise<void> {
   expect(attempt.status).toBe(503);
   expect(attempt.headers['retry-after']).toBe('1');
   expect(JSON.parse(await attempt.body)).toMatchObject({ jsonrpc: '2.0', error: { code: -32600, message: expect.stringMatching(limitText) } });
@@ -219,10 +232,17 @@ describe('connections beyond --max-connections', () => {
       }
       await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_connections_open')).toBe(2));
       const refused = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-        const req = http.request(proxy.mcpUrl, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        });
+        const req = http.request(
+          proxy.mcpUrl,
+          { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } },
+          (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          },
+        );
         req.on('error', reject);
         req.end(INIT_BODY);
       });

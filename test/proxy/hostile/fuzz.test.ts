@@ -44,9 +44,26 @@ function fuzzer(seed: number) {
   const pick = <T>(list: readonly T[]): T => list[int(list.length)] as T;
   const weird = (): unknown =>
     pick<() => unknown>([
-      () => null, () => true, () => 0, () => -1, () => 1.5, () => 2 ** 60, () => 1e308, () => '', () => 'x'.repeat(300 + int(2000)),
-      () => [], () => [1, {}, null], () => ({}), () => ({ _meta: null }), () => 'initialize', () => 'tools/call', () => '\u0000\u202e\ud800',
-      () => DEEP, () => Array.from({ length: 5_000 }, (_, i) => i), () => ({ progressToken: {} }), () => [[[[]]]],
+      () => null,
+      () => true,
+      () => 0,
+      () => -1,
+      () => 1.5,
+      () => 2 ** 60,
+      () => 1e308,
+      () => '',
+      () => 'x'.repeat(300 + int(2000)),
+      () => [],
+      () => [1, {}, null],
+      () => ({}),
+      () => ({ _meta: null }),
+      () => 'initialize',
+      () => 'tools/call',
+      () => '\u0000\u202e\ud800',
+      () => DEEP,
+      () => Array.from({ length: 5_000 }, (_, i) => i),
+      () => ({ progressToken: {} }),
+      () => [[[[]]]],
     ])();
   const mutateObject = (message: Record<string, unknown>): void => {
     const key = pick(['jsonrpc', 'id', 'method', 'params', 'result', 'error', '_meta', 'extra']);
@@ -61,7 +78,8 @@ function fuzzer(seed: number) {
         } else message[key] = weird();
         return;
       default:
-        if (typeof message.params === 'object' && message.params !== null && !Array.isArray(message.params)) (message.params as Record<string, unknown>)[pick(['name', 'arguments', 'uri', 'requestId', '__proto__', 'constructor'])] = weird();
+        if (typeof message.params === 'object' && message.params !== null && !Array.isArray(message.params))
+          (message.params as Record<string, unknown>)[pick(['name', 'arguments', 'uri', 'requestId', '__proto__', 'constructor'])] = weird();
         else message.params = weird();
     }
   };
@@ -107,12 +125,16 @@ interface Answer {
 /** One POST with a bounded wait; a socket error or a malformed answer rejects. */
 function post(url: string, body: string, headers: Record<string, string>): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: text }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: text }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error(`no answer within 30 s to ${JSON.stringify(headers)} ${body.slice(0, 400)}`)));
     req.on('error', reject);
     req.end(body);
@@ -129,7 +151,8 @@ function expectWellFormed(answer: Answer, body: string): void {
   if (answer.status === 500 || answer.status < 200 || answer.status >= 600) throw new Error(`unexpected HTTP ${context}`);
   if (answer.status >= 400 && answer.contentType.startsWith('application/json')) {
     const parsed = JSON.parse(answer.body) as { jsonrpc?: string; error?: { code?: unknown; message?: unknown } };
-    if (parsed.jsonrpc !== '2.0' || typeof parsed.error?.code !== 'number' || typeof parsed.error.message !== 'string') throw new Error(`not a JSON-RPC error: ${context}`);
+    if (parsed.jsonrpc !== '2.0' || typeof parsed.error?.code !== 'number' || typeof parsed.error.message !== 'string')
+      throw new Error(`not a JSON-RPC error: ${context}`);
   }
 }
 

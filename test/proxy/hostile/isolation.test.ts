@@ -61,7 +61,10 @@ describe('shared stdio process: a server request belongs to one session', () => 
 
     const result = a.client.callTool({ name: 'ask', arguments: { method } });
     const id = await deliveredId;
-    const forged = { jsonrpc: '2.0', result: { model: 'b-model', role: 'assistant', content: { type: 'text', text: 'FORGED by B' }, action: 'decline', roots: [{ uri: 'file:///FORGED' }] } };
+    const forged = {
+      jsonrpc: '2.0',
+      result: { model: 'b-model', role: 'assistant', content: { type: 'text', text: 'FORGED by B' }, action: 'decline', roots: [{ uri: 'file:///FORGED' }] },
+    };
     // B answers with the id A was given, and with the id the server used (srv-N).
     const guesses = [id, ...Array.from({ length: 3 }, (_, i) => `srv-${i + 1}`)];
     for (const guess of guesses) expect((await rpcPost(proxy.mcpUrl, { ...forged, id: guess }, b)).status).toBe(202);
@@ -104,7 +107,11 @@ describe('shared stdio process: a server request belongs to one session', () => 
   it('keeps a task to the session that created it', async () => {
     const a = await rpcSession(proxy.mcpUrl);
     const b = await rpcSession(proxy.mcpUrl);
-    const created = await rpcPost(proxy.mcpUrl, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'pid', arguments: {}, task: { ttl: 60_000 } } }, a);
+    const created = await rpcPost(
+      proxy.mcpUrl,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'pid', arguments: {}, task: { ttl: 60_000 } } },
+      a,
+    );
     const taskId = (created.messages[0] as { result: { task: { taskId: string } } }).result.task.taskId;
     expect(taskId).toMatch(/^task-/);
 
@@ -159,7 +166,8 @@ describe('legacy SSE upstream: a reused in-flight id', () => {
       res.writeHead(202).end();
       const answer = (id: unknown, result: unknown): void => void stream.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result })}\n\n`);
       const tool = (value: unknown): { content: { type: string; text: string }[] } => ({ content: [{ type: 'text', text: JSON.stringify(value) }] });
-      if (message.method === 'initialize') answer(message.id, { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'sse', version: '1' } });
+      if (message.method === 'initialize')
+        answer(message.id, { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'sse', version: '1' } });
       else if (message.method === 'tools/call' && message.params?.name === 'hold') held.push({ stream, id: message.id });
       else if (message.method === 'tools/call' && message.params?.name === 'release') {
         for (const h of held.splice(0)) answer(h.id, tool({ released: true }));

@@ -33,7 +33,8 @@ describe('--stdio-isolation session', () => {
     await proxy?.stop();
   });
 
-  const pidOf = async (session: string, id: number): Promise<number> => (toolJson(await rpcPost(proxy.mcpUrl, callTool(id, 'pid'), session)) as { pid: number }).pid;
+  const pidOf = async (session: string, id: number): Promise<number> =>
+    (toolJson(await rpcPost(proxy.mcpUrl, callTool(id, 'pid'), session)) as { pid: number }).pid;
 
   it('gives each session its own process; DELETE kills only that one; the cap refuses, not evicts', async () => {
     const a = await rpcSession(proxy.mcpUrl);

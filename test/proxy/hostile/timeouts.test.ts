@@ -61,7 +61,9 @@ describe('an upstream that never answers gets a bounded wait', () => {
     const session = await eventually(() => rpcSession(started.mcpUrl), 15_000);
     const reply = await rpcPost(proxy.mcpUrl, callTool(3, 'never'), session);
     expect(reply.status).toBe(504);
-    expect(reply.messages).toEqual([{ jsonrpc: '2.0', id: 3, error: { code: -32000, message: expect.stringMatching(/did not answer within 300ms \(--upstream-response-timeout\)/) } }]);
+    expect(reply.messages).toEqual([
+      { jsonrpc: '2.0', id: 3, error: { code: -32000, message: expect.stringMatching(/did not answer within 300ms \(--upstream-response-timeout\)/) } },
+    ]);
     await settled(proxy);
     const seen = toolJson(await rpcPost(proxy.mcpUrl, callTool(4, 'received'), session)) as { cancelled: unknown[] };
     expect(seen.cancelled).toHaveLength(1);
@@ -85,7 +87,8 @@ describe('an upstream that never answers gets a bounded wait', () => {
       const stream = streams.get(url.searchParams.get('s') ?? '');
       const message = JSON.parse(await readBody(req)) as Rpc;
       res.writeHead(202).end();
-      if (message.method === 'initialize') stream?.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: message.id, result: INITIALIZE_RESULT })}\n\n`);
+      if (message.method === 'initialize')
+        stream?.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: message.id, result: INITIALIZE_RESULT })}\n\n`);
       if (message.method === 'notifications/cancelled') cancelled.push(message.params?.['requestId']);
       // tools/call: never answered
     });
@@ -110,7 +113,9 @@ describe('an upstream that never answers gets a bounded wait', () => {
       }
       const message = JSON.parse(await readBody(req)) as Rpc;
       if (message.method === 'initialize') {
-        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'upstream-session-1' }).end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: INITIALIZE_RESULT }));
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'upstream-session-1' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: INITIALIZE_RESULT }));
         return;
       }
       if (message.method === 'notifications/cancelled') cancelled.push(message.params?.['requestId']);

@@ -70,7 +70,11 @@ async function expectDeepAnswerRefused(proxy: ProxyProcess): Promise<void> {
   const session = await client.initialize();
   const call = await client.request('POST', toolCall(7, 'anything', {}), session);
   expect(call.status).toBe(502);
-  expect(JSON.parse(call.body)).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32000, message: expect.stringMatching(/nested deeper than 64 levels/) } });
+  expect(JSON.parse(call.body)).toMatchObject({
+    jsonrpc: '2.0',
+    id: 7,
+    error: { code: -32000, message: expect.stringMatching(/nested deeper than 64 levels/) },
+  });
   // Still alive, and the session still works.
   const ping = await client.request('POST', JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ping' }), session);
   expect(ping.status).toBe(200);
@@ -137,12 +141,28 @@ describe('deeply nested upstream messages', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanup.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
-    const proxy = await startProxy(['--transport', 'streamable-http', '--proxy-mode', 'sse', '--target-url', `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`]);
+    const proxy = await startProxy([
+      '--transport',
+      'streamable-http',
+      '--proxy-mode',
+      'sse',
+      '--target-url',
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    ]);
     cleanup.unshift(() => proxy.stop());
     const session = await openSse(proxy.mcpUrl);
     cleanup.unshift(async () => session.close());
     const post = (body: unknown) => fetch(session.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })).status).toBe(202);
+    expect(
+      (
+        await post({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+        })
+      ).status,
+    ).toBe(202);
     await until(() => session.messages.find((m) => m.id === 1));
     await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
     expect((await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'anything', arguments: {} } })).status).toBe(202);

@@ -33,7 +33,14 @@ async function recordingUpstream(answer: (req: Received, res: http.ServerRespons
     let body = '';
     req.setEncoding('utf8').on('data', (c: string) => (body += c));
     req.on('end', () => {
-      const r = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body, connection: connectionIds.get(req.socket) ?? 0 };
+      const r = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+        connection: connectionIds.get(req.socket) ?? 0,
+      };
       received.push(r);
       answer(r, res);
     });
@@ -43,10 +50,11 @@ async function recordingUpstream(answer: (req: Received, res: http.ServerRespons
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     received,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -105,7 +113,10 @@ describe('request lines and targets (transparent streamable HTTP)', () => {
   });
 
   it('still serves HTTP/1.0 and ordinary paths', async () => {
-    const answer = await rawExchange(proxy.port, `POST /mcp HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${INIT_BODY.length}\r\n\r\n${INIT_BODY}`);
+    const answer = await rawExchange(
+      proxy.port,
+      `POST /mcp HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${INIT_BODY.length}\r\n\r\n${INIT_BODY}`,
+    );
     expect(statusOf(answer)).toBe(200);
     expect(upstream.received).toHaveLength(1);
   });
@@ -120,9 +131,18 @@ describe('hop-by-hop headers (transparent streamable HTTP)', () => {
     try {
       const chunked = `${INIT_BODY.length.toString(16)}\r\n${INIT_BODY}\r\n0\r\n\r\n`;
       const hostile = [
-        'POST /mcp HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Accept: application/json, text/event-stream',
-        'Connection: close, X-Secret', 'X-Secret: for-this-hop-only', 'Keep-Alive: timeout=1, max=1', 'Proxy-Connection: close',
-        'TE: trailers', 'Trailer: X-Late', 'Upgrade: h2c', 'Transfer-Encoding: chunked',
+        'POST /mcp HTTP/1.1',
+        'Host: x',
+        'Content-Type: application/json',
+        'Accept: application/json, text/event-stream',
+        'Connection: close, X-Secret',
+        'X-Secret: for-this-hop-only',
+        'Keep-Alive: timeout=1, max=1',
+        'Proxy-Connection: close',
+        'TE: trailers',
+        'Trailer: X-Late',
+        'Upgrade: h2c',
+        'Transfer-Encoding: chunked',
       ].join('\r\n');
       const answer = await rawExchange(proxy.port, `${hostile}\r\n\r\n${chunked}`);
       expect(statusOf(answer)).toBe(200);
@@ -135,12 +155,19 @@ describe('hop-by-hop headers (transparent streamable HTTP)', () => {
 
       // The next client's request rides the same pooled upstream connection: the first
       // client's "Connection: close" ended only its own hop.
-      const next = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INIT_BODY });
+      const next = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: INIT_BODY,
+      });
       expect(next.status).toBe(200);
       expect(upstream.received.map((r) => r.connection)).toEqual([1, 1]);
 
       // GET and DELETE carry no body upstream, whatever framing the client claimed.
-      const get = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+      const get = await rawExchange(
+        proxy.port,
+        'GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      );
       expect(statusOf(get)).toBe(200);
       const third = upstream.received[2];
       expect(third?.method).toBe('GET');
@@ -153,25 +180,34 @@ describe('hop-by-hop headers (transparent streamable HTTP)', () => {
     }
   });
 
-  it('strips them from responses, including the headers the upstream\'s Connection names', async () => {
+  it("strips them from responses, including the headers the upstream's Connection names", async () => {
     const upstream = await recordingUpstream((_req, res) => {
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        connection: 'keep-alive, X-Upstream-Secret',
-        'x-upstream-secret': 'internal',
-        'keep-alive': 'timeout=5',
-        upgrade: 'h2c',
-        'proxy-connection': 'keep-alive',
-        'x-end-to-end': 'kept',
-      }).end('{"jsonrpc":"2.0","id":1,"result":{}}');
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          connection: 'keep-alive, X-Upstream-Secret',
+          'x-upstream-secret': 'internal',
+          'keep-alive': 'timeout=5',
+          upgrade: 'h2c',
+          'proxy-connection': 'keep-alive',
+          'x-end-to-end': 'kept',
+        })
+        .end('{"jsonrpc":"2.0","id":1,"result":{}}');
     });
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     try {
       const answer = await new Promise<{ status: number; rawHeaders: string[]; body: string }>((resolve, reject) => {
-        const req = http.request(proxy.mcpUrl, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body }));
-        });
+        const req = http.request(
+          proxy.mcpUrl,
+          { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } },
+          (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body }));
+          },
+        );
         req.on('error', reject);
         req.end(INIT_BODY);
       });
@@ -200,7 +236,11 @@ describe('session IDs issued by the upstream (transparent streamable HTTP)', () 
       });
       const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
       try {
-        const res = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INIT_BODY });
+        const res = await fetch(proxy.mcpUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: INIT_BODY,
+        });
         expect(res.status).toBe(502);
         expect(res.headers.get('mcp-session-id')).toBeNull();
         expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32000, message: expect.stringMatching(/unusable Mcp-Session-Id/) } });
@@ -220,7 +260,11 @@ describe('session IDs issued by the upstream (transparent streamable HTTP)', () 
     const upstream = await recordingUpstream(okJson);
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     try {
-      const res = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'someone-elses' }, body: INIT_BODY });
+      const res = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'someone-elses' },
+        body: INIT_BODY,
+      });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32600, message: expect.stringMatching(/without Mcp-Session-Id/) } });
       expect(upstream.received).toEqual([]);
@@ -237,10 +281,18 @@ describe('session IDs issued by the upstream (transparent streamable HTTP)', () 
     });
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url]);
     try {
-      const init = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INIT_BODY });
+      const init = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: INIT_BODY,
+      });
       const id = init.headers.get('mcp-session-id') as string;
       expect(id).toBe('Ab-9_~.!');
-      const ping = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': id }, body: '{"jsonrpc":"2.0","id":2,"method":"ping"}' });
+      const ping = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': id },
+        body: '{"jsonrpc":"2.0","id":2,"method":"ping"}',
+      });
       expect(ping.status).toBe(200);
       expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(1);
     } finally {
@@ -274,7 +326,12 @@ describe('upstream connections are reused only when known clean', () => {
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}/mcp`]);
-    const ping = () => fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    const ping = () =>
+      fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      });
     try {
       expect(await (await ping()).text()).toBe('{}');
       await eventually(async () => expect(sockets.some((s) => s.bytesWritten > 100)).toBe(true));
@@ -293,7 +350,10 @@ describe('the strict HTTP parser is on whatever NODE_OPTIONS says', () => {
     const proxy = await startProxy(['--transport', 'streamable-http', '--target-url', upstream.url], { env: { NODE_OPTIONS: '--insecure-http-parser' } });
     try {
       const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
-      const answer = await rawExchange(proxy.port, `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+      const answer = await rawExchange(
+        proxy.port,
+        `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      );
       expect(statusOf(answer)).toBe(400);
       expect(upstream.received).toEqual([]);
     } finally {
@@ -314,7 +374,11 @@ describe('a legacy SSE upstream names where to post', () => {
     await new Promise<void>((resolve) => sse.listen(0, '127.0.0.1', resolve));
     const proxy = await startProxy(['--transport', 'sse', '--target-url', `http://127.0.0.1:${(sse.address() as net.AddressInfo).port}/sse`]);
     try {
-      const res = await fetch(proxy.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INIT_BODY });
+      const res = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: INIT_BODY,
+      });
       expect(res.status).toBe(503);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/another origin/);
       expect(elsewhere.received).toEqual([]);
