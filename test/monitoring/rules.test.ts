@@ -97,6 +97,11 @@ const MUTANTS: { alert: string; change: string; apply: (r: Rule) => void }[] = [
   { alert: 'MCPFleetProxyAuthzDenialsSurge', change: 'no minimum count', apply: (r) => (r.expr = r.expr.replace('>= 20', '>= 0')) },
   { alert: 'MCPFleetProxyAuthzDenialsSurge', change: 'threshold 1%', apply: (r) => (r.expr = r.expr.replace('> 0.2', '> 0.01')) },
   { alert: 'MCPFleetProxyUpstreamRestarting', change: 'threshold 20', apply: (r) => (r.expr = r.expr.replace('> 3', '> 20')) },
+  {
+    alert: 'MCPFleetProxyInternalErrors',
+    change: 'rate instead of increase over 1m',
+    apply: (r) => (r.expr = r.expr.replace('increase(mcpfleet_proxy_internal_errors_total[10m])', 'rate(mcpfleet_proxy_internal_errors_total[1m])')),
+  },
   { alert: 'MCPFleetProxyNotReady', change: 'for 1m', apply: (r) => (r.for = '1m') },
   { alert: 'MCPFleetProxyDown', change: 'every target', apply: (r) => (r.expr = r.expr.replace('up{mcpserver!=""}', 'up')) },
   { alert: 'MCPFleetOperatorReconcileErrors', change: 'for 5m', apply: (r) => (r.for = '5m') },
