@@ -10,6 +10,7 @@
 // proxyrunner/src/config.ts, its row in README's flag table; if the operator sets it, a field
 // in ProxyrunnerOptions and a line in proxyrunnerCommandLine (and a case in the contract test).
 import { envName, type FlagSpec } from '../cli/flags.ts';
+import { AUTHN_FLAGS, OIDC_CLIENT_SECRET_ENV } from './authnFlags.ts';
 
 /** Where /metrics, /healthz and /readyz listen unless told otherwise; an MCPServer's proxyPort may not take it. */
 export const PROXYRUNNER_METRICS_PORT = 9464;
@@ -99,12 +100,12 @@ export const PROXYRUNNER_FLAGS = [
   { name: 'audit-max-data-size', kind: 'bytes', default: '1Ki', help: 'cap on the request data included per audit event' },
 ] as const satisfies readonly FlagSpec[];
 
-/** The name of a proxyrunner flag (without the dashes); a typo is a type error. */
-export type ProxyrunnerFlag = (typeof PROXYRUNNER_FLAGS)[number]['name'];
+/** The name of a proxyrunner flag the operator may set (without the dashes); a typo is a type error. */
+export type ProxyrunnerFlag = (typeof PROXYRUNNER_FLAGS)[number]['name'] | (typeof AUTHN_FLAGS)[number]['name'];
 
-/** The flag's default as the proxyrunner would apply it (the table is the one source). */
+/** The flag's default as the proxyrunner would apply it (the tables are the one source). */
 export function proxyrunnerDefault(name: ProxyrunnerFlag): string | undefined {
-  const flag: FlagSpec | undefined = PROXYRUNNER_FLAGS.find((f) => f.name === name);
+  const flag: FlagSpec | undefined = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS].find((f: FlagSpec) => f.name === name);
   return flag?.default;
 }
 
@@ -135,6 +136,25 @@ export interface ProxyrunnerOptions<S = never> {
   authzConfigInline?: string;
   /** One audit event per MCP operation, naming this component. */
   audit?: { component: string };
+  /** Bearer-token authentication (an MCPOIDCConfig through an MCPServer's oidcConfigRef). */
+  authn?: AuthnOptions<S>;
+}
+
+/** The --oidc-* settings; files are paths inside the proxy's container (mounted ConfigMaps, projected tokens). */
+export interface AuthnOptions<S> {
+  type: 'inline' | 'kubernetesServiceAccount';
+  issuer?: string;
+  audience: string;
+  resourceUrl: string;
+  jwksUrl?: string;
+  introspectionUrl?: string;
+  clientId?: string;
+  /** The introspection client secret, only ever from a source (a Secret): never a value in args or env. */
+  clientSecret?: { valueFrom: S };
+  caBundleFile?: string;
+  kubernetesTokenFile?: string;
+  scopes?: readonly string[];
+  allowedServiceAccounts?: readonly string[];
 }
 
 export interface ProxyrunnerCommandLine<S> {
@@ -159,11 +179,27 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
   );
   if (options.authzConfigFile !== undefined) args.push(...arg('authz-config', options.authzConfigFile));
   if (options.audit !== undefined) args.push('--audit', ...arg('audit-component', options.audit.component));
+  const authn = options.authn;
+  if (authn !== undefined) {
+    args.push(...arg('oidc-type', authn.type));
+    if (authn.issuer !== undefined) args.push(...arg('oidc-issuer', authn.issuer));
+    args.push(...arg('oidc-audience', authn.audience), ...arg('resource-url', authn.resourceUrl));
+    if (authn.jwksUrl !== undefined) args.push(...arg('oidc-jwks-url', authn.jwksUrl));
+    if (authn.introspectionUrl !== undefined) args.push(...arg('oidc-introspection-url', authn.introspectionUrl));
+    if (authn.clientId !== undefined) args.push(...arg('oidc-client-id', authn.clientId));
+    if (authn.caBundleFile !== undefined) args.push(...arg('oidc-ca-bundle-file', authn.caBundleFile));
+    if (authn.kubernetesTokenFile !== undefined) args.push(...arg('oidc-kubernetes-token-file', authn.kubernetesTokenFile));
+    if (authn.scopes !== undefined && authn.scopes.length > 0) args.push(...arg('oidc-scopes', authn.scopes.join(',')));
+    if (authn.allowedServiceAccounts !== undefined && authn.allowedServiceAccounts.length > 0) {
+      args.push(...arg('oidc-allowed-service-accounts', authn.allowedServiceAccounts.join(',')));
+    }
+  }
 
   const env: EnvEntry<S>[] = [];
   const memory = options.memoryLimit;
   if (typeof memory === 'string') env.push({ name: proxyrunnerEnvName('memory-limit'), value: memory });
   else if (memory !== undefined) env.push({ name: proxyrunnerEnvName('memory-limit'), valueFrom: memory.valueFrom });
+  if (authn?.clientSecret !== undefined) env.push({ name: OIDC_CLIENT_SECRET_ENV, valueFrom: authn.clientSecret.valueFrom });
   if (options.authzConfigInline !== undefined) env.push({ name: proxyrunnerEnvName('authz-config-inline'), value: options.authzConfigInline });
   if (options.attach !== undefined) {
     env.push(

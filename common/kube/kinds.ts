@@ -18,6 +18,7 @@ export function kindInfo(kind: string, group: string, version: string, plural: s
 export const STATEFULSET = kindInfo('StatefulSet', 'apps', 'v1', 'statefulsets');
 export const DEPLOYMENT = kindInfo('Deployment', 'apps', 'v1', 'deployments');
 export const SERVICE = kindInfo('Service', '', 'v1', 'services');
+export const CONFIGMAP = kindInfo('ConfigMap', '', 'v1', 'configmaps');
 export const SERVICEACCOUNT = kindInfo('ServiceAccount', '', 'v1', 'serviceaccounts');
 export const ROLE = kindInfo('Role', 'rbac.authorization.k8s.io', 'v1', 'roles');
 export const ROLEBINDING = kindInfo('RoleBinding', 'rbac.authorization.k8s.io', 'v1', 'rolebindings');

@@ -8,7 +8,8 @@ import { createDiagnostics } from '../../common/diagnostics.ts';
 import type { Logger } from '../../common/log.ts';
 import type { OperatorConfig } from './config.ts';
 import { Reconciler } from './controller/reconciler.ts';
-import { allCaches, allKeys, createCaches, watchEvents, type Caches } from './controller/watches.ts';
+import { allCaches, allConfigKeys, allKeys, createCaches, watchEvents, type Caches } from './controller/watches.ts';
+import type { AnyConfigKind } from './configs/configKind.ts';
 import type { Cache } from './kube/cache.ts';
 import { KubeClient, NotLeaderError } from '../../common/kube/client.ts';
 import { keyString, type KubeObject, type ObjectKey } from '../../common/kube/kinds.ts';
@@ -16,6 +17,9 @@ import { loadClusterAccess, type ClusterAccess } from '../../common/kube/kubecon
 import { LeaderElector } from './kube/leader.ts';
 import { WorkQueue } from './kube/queue.ts';
 import { createMetrics } from './metrics.ts';
+
+/** What the work queue holds: an MCPServer to reconcile, or a config object whose status to write. */
+type WorkKey = ObjectKey & { config?: AnyConfigKind };
 
 export interface RunningOperator {
   metricsUrl: string;
@@ -29,7 +33,7 @@ export async function startOperator(
   access: ClusterAccess = loadClusterAccess(config.kubeconfig),
 ): Promise<RunningOperator> {
   // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
-  let queue: WorkQueue<ObjectKey> | undefined;
+  let queue: WorkQueue<WorkKey> | undefined;
   // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let caches: Caches | undefined;
   const everyCache = (): Cache<KubeObject>[] => (caches === undefined ? [] : allCaches(caches));
@@ -64,17 +68,17 @@ export async function startOperator(
     build: { proxyrunnerImage: config.proxyrunnerImage, proxyrunnerImagePullSecrets: config.proxyrunnerImagePullSecrets, proxyDefaults: config.proxyDefaults },
     log,
   });
-  const workQueue = new WorkQueue<ObjectKey>({
-    keyId: keyString,
+  const workQueue = new WorkQueue<WorkKey>({
+    keyId: (key) => (key.config === undefined ? keyString(key) : `${key.config.info.plural}:${keyString(key)}`),
     concurrency: config.concurrency,
     baseDelayMs: config.requeueBaseDelayMs,
     maxDelayMs: config.requeueMaxDelayMs,
-    process: (key) => reconciler.reconcile(key),
+    process: (key) => (key.config === undefined ? reconciler.reconcile(key) : reconciler.reconcileConfig(key.config, key)),
     onDone: (key, result, seconds, err) => {
       metrics.reconciled(result, seconds);
       if (result === 'error' && !(err instanceof NotLeaderError)) {
         log.warn('reconcile failed, will retry', {
-          mcpserver: keyString(key),
+          [key.config === undefined ? 'mcpserver' : key.config.info.kind]: keyString(key),
           failures: workQueue.failuresOf(key),
           err: err instanceof Error ? err : String(err),
         });
@@ -82,7 +86,11 @@ export async function startOperator(
     },
   });
   queue = workQueue;
-  watchEvents(watched, { enqueue: (key, lane) => workQueue.add(key, lane), forget: (key) => reconciler.forget(key) });
+  watchEvents(watched, {
+    enqueue: (key, lane) => workQueue.add(key, lane),
+    forget: (key) => reconciler.forget(key),
+    enqueueConfig: (config, key) => workQueue.add({ ...key, config }),
+  });
 
   // --- metrics and health
   const synced = (): boolean => everyCache().every((x) => x.hasSynced());
@@ -110,6 +118,7 @@ export async function startOperator(
   let stopping = false;
   const enqueueAll = (): void => {
     for (const key of allKeys(watched)) workQueue.add(key);
+    for (const [config, key] of allConfigKeys(watched)) workQueue.add({ ...key, config });
   };
   const startWork = async (): Promise<void> => {
     await Promise.all(everyCache().map((x) => x.waitForSync()));

@@ -15,6 +15,8 @@ import {
   type AuthzConfigRef,
   type EnvVar,
   type KeySelector,
+  type MCPAuthzConfigReference,
+  type MCPOIDCConfigReference,
   type MCPServerSpec,
   type MCPServerStatus,
   type ResourceRequirements,
@@ -24,8 +26,8 @@ import type { ArraySchema, IntOrStringSchema, ObjectSchema, Rule } from './schem
 
 /** Kubernetes resource.Quantity syntax ("500m", "128Mi", "1.5", "1e3"). */
 const QUANTITY_PATTERN = '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
-/** A DNS-1123 subdomain (names of Secrets, ConfigMaps, ServiceAccounts). */
-const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A DNS-1123 subdomain (names of Secrets, ConfigMaps, ServiceAccounts, config kinds). */
+export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** Durations the proxyrunner parses: "90s", "30m", "1h30m", "500ms". */
 const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 /** Environment variable names: printable ASCII without "=". */
@@ -170,6 +172,56 @@ const authzConfig: ObjectSchema<AuthzConfigRef> = {
   ],
 };
 
+const oidcConfigRef: ObjectSchema<MCPOIDCConfigReference> = {
+  type: 'object',
+  description:
+    "Authentication at the proxy (ToolHive's oidcConfigRef): every MCP request must carry a bearer token that the referenced " +
+    "MCPOIDCConfig (same namespace) accepts and whose audience is this server's. Without it (and without another source) the proxy " +
+    'is UNAUTHENTICATED: it serves every request that reaches its port. A missing or invalid MCPOIDCConfig shows in the ' +
+    'OIDCConfigRefValidated condition, and the proxy keeps its last good configuration meanwhile.',
+  required: { name: true, audience: true },
+  properties: {
+    name: { type: 'string', description: 'Name of the MCPOIDCConfig in this namespace.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+    audience: {
+      type: 'string',
+      description: 'The audience (aud) tokens must name. Make it unique per server, so a token for one server is not accepted by another.',
+      minLength: 1,
+      maxLength: 1024,
+    },
+    scopes: {
+      type: 'array',
+      description: 'Scopes advertised in the protected resource metadata (RFC 9728 scopes_supported). Default: [openid].',
+      items: {
+        type: 'string',
+        description: 'One OAuth scope (no comma, space or quote).',
+        minLength: 1,
+        maxLength: 256,
+        pattern: '^[\\x21\\x23-\\x2B\\x2D-\\x5B\\x5D-\\x7E]+$',
+      },
+      maxItems: 64,
+      'x-kubernetes-list-type': 'atomic',
+    },
+    resourceUrl: {
+      type: 'string',
+      description: 'The URL clients use to reach this server (RFC 9728 resource), e.g. its Ingress URL. Default: status.url, the in-cluster endpoint.',
+      pattern: '^https?://[^\\s#]+$',
+      maxLength: 2048,
+    },
+  },
+};
+
+const authzConfigRef: ObjectSchema<MCPAuthzConfigReference> = {
+  type: 'object',
+  description:
+    "Cedar authorization from a shared MCPAuthzConfig in this namespace (ToolHive's authzConfigRef); excludes authzConfig. The operator " +
+    'renders it into a ConfigMap it owns and mounts for the proxy, which reloads a change without a restart. A missing or invalid ' +
+    'MCPAuthzConfig shows in the AuthzConfigRefValidated condition, and the proxy keeps its last good policies meanwhile.',
+  required: { name: true },
+  properties: {
+    name: { type: 'string', description: 'Name of the MCPAuthzConfig in this namespace.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+  },
+};
+
 const audit: ObjectSchema<AuditConfig> = {
   type: 'object',
   description: "Audit logging at the proxy (ToolHive's audit): one JSON event per MCP operation on the proxy's stderr.",
@@ -190,6 +242,12 @@ const specRules: readonly Rule[] = [
     message: 'replicas must be 0 or 1 when transport is stdio: a stdio server has one stdin/stdout, so one proxy attaches to it',
     fieldPath: '.replicas',
     reason: 'FieldValueInvalid',
+  },
+  {
+    rule: '!(has(self.authzConfig) && has(self.authzConfigRef))',
+    message: 'authzConfig and authzConfigRef are mutually exclusive; use authzConfigRef to reference a shared MCPAuthzConfig',
+    fieldPath: '.authzConfigRef',
+    reason: 'FieldValueForbidden',
   },
 ];
 
@@ -298,22 +356,25 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
       minimum: 1,
       maximum: 10_000_000,
     },
+    oidcConfigRef,
     authzConfig,
+    authzConfigRef,
     audit,
   },
   'x-kubernetes-validations': specRules,
 };
 
-const condition: ObjectSchema<Condition> = {
+export const conditionSchema: ObjectSchema<Condition> = {
   type: 'object',
-  description: "One aspect of the MCPServer's observed state.",
+  description: "One aspect of the object's observed state.",
   required: { type: true, status: true, reason: true, message: true, lastTransitionTime: true },
   properties: {
     type: {
       type: 'string',
       description:
         'Ready: fully rolled out and serving. Available: at least one proxy replica and the MCP server are ready. ' +
-        'ChildrenApplied (False when an owned object could not be written), BackendHealthy and ProxyHealthy (False when pods fail to start or crash).',
+        'ChildrenApplied (False when an owned object could not be written), BackendHealthy and ProxyHealthy (False when pods fail to start or crash), ' +
+        'OIDCConfigRefValidated and AuthzConfigRefValidated (whether a referenced config exists and is valid); on config kinds, Valid.',
       maxLength: 316,
     },
     status: { type: 'string', description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] },
@@ -346,7 +407,7 @@ export const statusSchema: ObjectSchema<MCPServerStatus> = {
     conditions: {
       type: 'array',
       description: 'Ready, Available, and one condition per failure class, each with a reason and message.',
-      items: condition,
+      items: conditionSchema,
       maxItems: 16,
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],

@@ -116,6 +116,22 @@ export interface AuthzConfigRef {
   inline?: InlineAuthzConfig;
 }
 
+/**
+ * ToolHive's oidcConfigRef: an MCPOIDCConfig in the same namespace, with what is this server's
+ * own (the audience its tokens must name, the scopes it advertises, its public URL).
+ */
+export interface MCPOIDCConfigReference {
+  name: string;
+  audience: string;
+  scopes?: string[];
+  resourceUrl?: string;
+}
+
+/** ToolHive's authzConfigRef: an MCPAuthzConfig in the same namespace. */
+export interface MCPAuthzConfigReference {
+  name: string;
+}
+
 /** ToolHive's audit: one audit event per MCP operation on the proxy's stderr. */
 export interface AuditConfig {
   enabled?: boolean;
@@ -140,7 +156,9 @@ export interface MCPServerSpec {
   podTemplateSpec?: PodTemplatePatch;
   sessionIdleTimeout?: string;
   maxSessions?: number;
+  oidcConfigRef?: MCPOIDCConfigReference;
   authzConfig?: AuthzConfigRef;
+  authzConfigRef?: MCPAuthzConfigReference;
   audit?: AuditConfig;
 }
 

@@ -17,6 +17,7 @@ import type {
   V1StatefulSet,
   V1Volume,
 } from '@kubernetes/client-node';
+import type { ProxyContribution } from '../configs/configKind.ts';
 import {
   DEFAULT_AUTHZ_CONFIG_KEY,
   PROXY_DEFAULTS,
@@ -101,7 +102,8 @@ function resourceRequirements(r: ResourceRequirements | undefined): V1ResourceRe
   return { ...(limits && { limits }), ...(requests && { requests }) };
 }
 
-function meta(mcp: MCPServer, name: string, component: Component): DesiredObject['metadata'] {
+/** The metadata of an object the MCPServer owns (also used by config kinds for the children they contribute). */
+export function childMeta(mcp: MCPServer, name: string, component: Component): DesiredObject['metadata'] {
   return {
     name,
     namespace: namespaceOf(mcp),
@@ -110,8 +112,8 @@ function meta(mcp: MCPServer, name: string, component: Component): DesiredObject
   };
 }
 
-/** Adds the applied-hash annotation (over everything else) and sorts the object. */
-function finish<T extends DesiredObject>(obj: T): T {
+/** Adds the applied-hash annotation (over everything else) and sorts the object. Every desired object ends here. */
+export function finish<T extends DesiredObject>(obj: T): T {
   const sorted = canonicalize(obj);
   const hash = sha256(sorted);
   sorted.metadata.annotations = { ...sorted.metadata.annotations, [APPLIED_HASH_ANNOTATION]: hash };
@@ -192,7 +194,7 @@ export function backendStatefulSet(mcp: MCPServer): Desired<V1StatefulSet> {
   return finish({
     apiVersion: STATEFULSET.apiVersion,
     kind: STATEFULSET.kind,
-    metadata: meta(mcp, names.backend, 'backend'),
+    metadata: childMeta(mcp, names.backend, 'backend'),
     spec: {
       replicas: spec.replicas === 0 ? 0 : 1,
       // Always the same name, so switching transport never touches this immutable field.
@@ -212,7 +214,7 @@ export function backendService(mcp: MCPServer): Desired<V1Service> {
   return finish({
     apiVersion: SERVICE.apiVersion,
     kind: SERVICE.kind,
-    metadata: meta(mcp, childNames(mcp.metadata.name).backend, 'backend'),
+    metadata: childMeta(mcp, childNames(mcp.metadata.name).backend, 'backend'),
     spec: {
       // Headless: the StatefulSet's governing Service; its name resolves to the MCP server
       // pod itself. Only the proxy talks to it, so it needs no virtual IP (one per server
@@ -230,10 +232,14 @@ export function backendService(mcp: MCPServer): Desired<V1Service> {
  * (common/contract/proxyrunner.ts): stdio attaches to the backend pod instead of spawning a
  * command; the memory budget comes from the container's limit.
  */
-export function proxyOptions(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): ProxyrunnerOptions<V1EnvVarSource> {
+export function proxyOptions(
+  mcp: MCPServer,
+  defaults: ProxyDefaults = PROXY_DEFAULTS,
+  contributions: readonly ProxyContribution[] = [],
+): ProxyrunnerOptions<V1EnvVarSource> {
   const spec = resolveSpec(mcp.spec);
   const authz = spec.authzConfig;
-  return {
+  const own: ProxyrunnerOptions<V1EnvVarSource> = {
     transport: spec.transport,
     ...(spec.transport !== 'stdio' && {
       targetUrl: `http://${childNames(mcp.metadata.name).backend}:${spec.mcpPort}${spec.transport === 'sse' ? '/sse' : '/mcp'}`,
@@ -252,6 +258,8 @@ export function proxyOptions(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEF
     ...(authz?.type === 'inline' && authz.inline && { authzConfigInline: inlineAuthzConfig(authz.inline) }),
     ...(spec.audit?.enabled && { audit: { component: mcp.metadata.name } }),
   };
+  // What referenced config kinds set (each kind sets its own options, so none overwrites another's).
+  return Object.assign(own, ...contributions.map((c) => c.options ?? {})) as ProxyrunnerOptions<V1EnvVarSource>;
 }
 
 /** Where the authorization ConfigMap is mounted in the proxy (the whole map: kubelet's ..data swap reaches the file). */
@@ -267,23 +275,20 @@ export function inlineAuthzConfig(inline: InlineAuthzConfig): string {
  * The proxyrunner's flags. Only flags: the image's entrypoint (tini, node, the program) runs
  * them, so the operator does not depend on where the image keeps its files, and tini stays PID 1.
  */
-export function proxyArgs(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): string[] {
-  return proxyrunnerCommandLine(proxyOptions(mcp, defaults)).args;
+export function proxyArgs(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS, contributions: readonly ProxyContribution[] = []): string[] {
+  return proxyrunnerCommandLine(proxyOptions(mcp, defaults, contributions)).args;
 }
 
-function proxyEnv(mcp: MCPServer, defaults: ProxyDefaults = PROXY_DEFAULTS): V1EnvVar[] {
-  return proxyrunnerCommandLine(proxyOptions(mcp, defaults)).env;
-}
-
-export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1Deployment> {
+export function proxyDeployment(mcp: MCPServer, opts: BuildOptions, contributions: readonly ProxyContribution[] = []): Desired<V1Deployment> {
   const spec = resolveSpec(mcp.spec);
   const names = childNames(mcp.metadata.name);
   const stdio = spec.transport === 'stdio';
+  const commandLine = proxyrunnerCommandLine(proxyOptions(mcp, opts.proxyDefaults, contributions));
   const container: V1Container = {
     name: PROXY_CONTAINER,
     image: opts.proxyrunnerImage,
-    args: proxyArgs(mcp, opts.proxyDefaults),
-    env: proxyEnv(mcp, opts.proxyDefaults),
+    args: commandLine.args,
+    env: commandLine.env,
     ports: [
       { name: 'mcp', containerPort: spec.proxyPort, protocol: 'TCP' },
       { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
@@ -302,8 +307,14 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
     container.volumeMounts?.push({ name: AUTHZ_VOLUME, mountPath: AUTHZ_MOUNT_PATH, readOnly: true });
     volumes.push({ name: AUTHZ_VOLUME, configMap: { name: authz.configMap.name } });
   }
+  const podAnnotations: Record<string, string> = {};
+  for (const c of contributions) {
+    container.volumeMounts?.push(...(c.volumeMounts ?? []));
+    volumes.push(...(c.volumes ?? []));
+    Object.assign(podAnnotations, c.podAnnotations);
+  }
   const template: V1PodTemplateSpec = {
-    metadata: { labels: labels(mcp.metadata.name, 'proxy') },
+    metadata: { labels: labels(mcp.metadata.name, 'proxy'), ...(Object.keys(podAnnotations).length > 0 && { annotations: podAnnotations }) },
     spec: {
       // Only stdio proxies talk to the API (pods/attach); HTTP proxies get no token at all.
       automountServiceAccountToken: stdio,
@@ -320,7 +331,7 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions): Desired<V1D
   return finish({
     apiVersion: DEPLOYMENT.apiVersion,
     kind: DEPLOYMENT.kind,
-    metadata: meta(mcp, names.proxy, 'proxy'),
+    metadata: childMeta(mcp, names.proxy, 'proxy'),
     spec: {
       replicas: spec.replicas,
       revisionHistoryLimit: 3,
@@ -337,7 +348,7 @@ export function proxyService(mcp: MCPServer): Desired<V1Service> {
   return finish({
     apiVersion: SERVICE.apiVersion,
     kind: SERVICE.kind,
-    metadata: meta(mcp, childNames(mcp.metadata.name).proxy, 'proxy'),
+    metadata: childMeta(mcp, childNames(mcp.metadata.name).proxy, 'proxy'),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(mcp.metadata.name, 'proxy'),
@@ -357,13 +368,13 @@ export function proxyRbac(mcp: MCPServer): [Desired<V1ServiceAccount>, Desired<V
   const sa = finish({
     apiVersion: SERVICEACCOUNT.apiVersion,
     kind: SERVICEACCOUNT.kind,
-    metadata: meta(mcp, names.proxy, 'proxy'),
+    metadata: childMeta(mcp, names.proxy, 'proxy'),
     automountServiceAccountToken: false, // the pod opts in explicitly
   });
   const role = finish({
     apiVersion: ROLE.apiVersion,
     kind: ROLE.kind,
-    metadata: meta(mcp, names.proxy, 'proxy'),
+    metadata: childMeta(mcp, names.proxy, 'proxy'),
     rules: [
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
       // WebSocket attach is a GET upgrade; SPDY attach is a POST (create).
@@ -373,19 +384,20 @@ export function proxyRbac(mcp: MCPServer): [Desired<V1ServiceAccount>, Desired<V
   const binding = finish({
     apiVersion: ROLEBINDING.apiVersion,
     kind: ROLEBINDING.kind,
-    metadata: meta(mcp, names.proxy, 'proxy'),
+    metadata: childMeta(mcp, names.proxy, 'proxy'),
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.proxy },
     subjects: [{ kind: 'ServiceAccount', name: names.proxy, namespace: namespaceOf(mcp) }],
   });
   return [sa, role, binding];
 }
 
-/** Everything that should exist for this MCPServer, in apply order. */
-export function desiredObjects(mcp: MCPServer, opts: BuildOptions): DesiredObject[] {
+/** Everything that should exist for this MCPServer, in apply order; contributions: from the config kinds it references. */
+export function desiredObjects(mcp: MCPServer, opts: BuildOptions, contributions: readonly ProxyContribution[] = []): DesiredObject[] {
   const spec = resolveSpec(mcp.spec);
   const out: DesiredObject[] = [];
   if (spec.transport === 'stdio') out.push(...proxyRbac(mcp));
   else out.push(backendService(mcp));
-  out.push(backendStatefulSet(mcp), proxyService(mcp), proxyDeployment(mcp, opts));
+  out.push(...contributions.flatMap((c) => c.children ?? []));
+  out.push(backendStatefulSet(mcp), proxyService(mcp), proxyDeployment(mcp, opts, contributions));
   return out;
 }

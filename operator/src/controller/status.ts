@@ -6,6 +6,7 @@ import { resolveSpec, type Condition, type ConditionStatus, type MCPServer, type
 import { CONFIG_HASH_ANNOTATION, serverUrl } from '../builders/meta.ts';
 import type { DesiredObject, KubeObject } from '../../../common/kube/kinds.ts';
 import { isDeploymentFailure } from './projections.ts';
+import type { RefVerdict } from '../configs/resolve.ts';
 
 /** A pod as the cache keeps it (see projections.ts): JSON, timestamps as strings. */
 export type PodView = Omit<V1Pod, 'metadata'> & { metadata: KubeObject['metadata'] };
@@ -29,6 +30,8 @@ export interface Observation {
   backendPods: readonly PodView[];
   proxyPods: readonly PodView[];
   applyErrors: readonly ApplyError[];
+  /** One verdict per config the MCPServer references (configs/resolve.ts); none: no references. */
+  refs?: readonly RefVerdict[];
   /** RFC 3339, for lastTransitionTime of conditions that change now. */
   now: string;
 }
@@ -186,10 +189,14 @@ export function computeStatus(observation: Observation): MCPServerStatus {
     ready = { ok: false, reason: 'RollingOut', message: `proxy: ${readyCurrentProxy}/${spec.replicas} updated replicas ready` };
   else ready = { ok: true, reason: 'Ready', message: `serving with ${readyReplicas} proxy replica(s)` };
 
+  // A missing or invalid config: the proxy is held at its last good version, and this is why it is not Ready.
+  const brokenRef = (observation.refs ?? []).find((r) => !r.ok);
+  if (brokenRef !== undefined) ready = { ok: false, reason: brokenRef.reason, message: brokenRef.message };
+
   const terminating = mcp.metadata.deletionTimestamp !== undefined && mcp.metadata.deletionTimestamp !== null;
   if (terminating) ready = { ok: false, reason: 'Terminating', message: 'the MCPServer is being deleted' };
 
-  const failed = !applied.ok || !backend.ok || !proxy.ok;
+  const failed = !applied.ok || !backend.ok || !proxy.ok || brokenRef !== undefined;
   let phase: Phase;
   if (terminating) phase = 'Terminating';
   else if (failed) phase = 'Failed';
@@ -198,7 +205,7 @@ export function computeStatus(observation: Observation): MCPServerStatus {
   else phase = 'Pending';
 
   const previous = mcp.status?.conditions ?? [];
-  const cond = (type: ConditionType, v: Verdict): Condition => {
+  const cond = (type: string, v: Verdict): Condition => {
     const status: ConditionStatus = v.ok ? 'True' : 'False';
     const before = previous.find((c) => c.type === type);
     return {
@@ -216,8 +223,9 @@ export function computeStatus(observation: Observation): MCPServerStatus {
     cond('ChildrenApplied', applied),
     cond('BackendHealthy', backend),
     cond('ProxyHealthy', proxy),
+    ...(observation.refs ?? []).map((r) => cond(r.type, r)),
   ];
-  const firstProblem = [applied, backend, proxy].find((v) => !v.ok);
+  const firstProblem = [brokenRef ?? applied, applied, backend, proxy].find((v) => !v.ok);
   const message = phase === 'Failed' && firstProblem ? firstProblem.message : ready.message;
 
   return {

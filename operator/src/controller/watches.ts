@@ -4,11 +4,18 @@
 // The caches keep only what the operator reads (projections.ts) and index children and pods
 // by "namespace/instance", so a reconcile finds an MCPServer's objects without a scan.
 //
+// Config kinds (configs/registry.ts) have a cache each, and MCPServers are indexed by the configs
+// they reference ("<plural>:namespace/name"), so a changed config enqueues exactly the MCPServers
+// that use it (and a status reconcile of the config itself).
+//
 // Invariant: an update that changes nothing the operator reads (the echo of its own write, or
 // a controller's status churn that the projections drop) enqueues nothing; under load those
 // are most of the events.
 import type { Logger } from '../../../common/log.ts';
 import type { MCPServer } from '../api/types.ts';
+import type { AnyConfigKind, ConfigObject } from '../configs/configKind.ts';
+import { CONFIG_KINDS } from '../configs/registry.ts';
+import { refIndexKey, refIndexKeys } from '../configs/resolve.ts';
 import { LABEL_INSTANCE, MANAGED_SELECTOR } from '../builders/meta.ts';
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { Cache } from '../kube/cache.ts';
@@ -26,6 +33,10 @@ export interface Caches {
   children: ReadonlyMap<string, Cache<KubeObject>>;
   /** Pods of MCPServers, indexed by "namespace/instance". */
   pods: Cache<KubeObject>;
+  /** Config kinds by plural (mcpoidcconfigs, ...). */
+  configs: ReadonlyMap<string, Cache<ConfigObject>>;
+  /** The config kinds these caches serve. */
+  configKinds: readonly AnyConfigKind[];
 }
 
 /** The index key of children and pods: "namespace/instance". */
@@ -46,10 +57,12 @@ export interface CacheOptions {
   namespaces: readonly string[] | undefined;
   log: Logger;
   onRestart: (resource: string, reason: string) => void;
+  /** Default: every kind of configs/registry.ts. */
+  configKinds?: readonly AnyConfigKind[];
 }
 
 /** The caches of everything the operator reads: MCPServers, their children, their pods. */
-export function createCaches({ client, namespaces, log, onRestart }: CacheOptions): Caches {
+export function createCaches({ client, namespaces, log, onRestart, configKinds = CONFIG_KINDS }: CacheOptions): Caches {
   const children = new Map<string, Cache<KubeObject>>();
   for (const kind of CHILD_KINDS) {
     children.set(
@@ -64,16 +77,33 @@ export function createCaches({ client, namespaces, log, onRestart }: CacheOption
       }),
     );
   }
+  const configs = new Map<string, Cache<ConfigObject>>();
+  for (const kind of configKinds) {
+    configs.set(kind.info.plural, new Cache<ConfigObject>(client, namespaces, { kind: kind.info, transform: stripMeta, log, onRestart }));
+  }
   return {
-    mcpservers: new Cache<McpObject>(client, namespaces, { kind: MCPSERVER, transform: stripMeta, log, onRestart }),
+    mcpservers: new Cache<McpObject>(client, namespaces, {
+      kind: MCPSERVER,
+      transform: stripMeta,
+      indexBy: (m) => refIndexKeys(m, configKinds),
+      log,
+      onRestart,
+    }),
     children,
     pods: new Cache<KubeObject>(client, namespaces, { kind: POD, labelSelector: MANAGED_SELECTOR, transform: slimPod, indexBy: instanceIndex, log, onRestart }),
+    configs,
+    configKinds,
   };
 }
 
 /** Every cache, for starting, stopping, sync checks and size metrics. */
 export function allCaches(caches: Caches): Cache<KubeObject>[] {
-  return [caches.mcpservers as unknown as Cache<KubeObject>, ...caches.children.values(), caches.pods];
+  return [
+    caches.mcpservers as unknown as Cache<KubeObject>,
+    ...caches.children.values(),
+    caches.pods,
+    ...([...caches.configs.values()] as unknown as Cache<KubeObject>[]),
+  ];
 }
 
 export interface WatchTargets {
@@ -81,6 +111,8 @@ export interface WatchTargets {
   enqueue(key: ObjectKey, lane?: Lane): void;
   /** This MCPServer is gone: drop what is kept about it. */
   forget(key: ObjectKey): void;
+  /** Queue a status reconcile of this config. */
+  enqueueConfig(kind: AnyConfigKind, key: ObjectKey): void;
 }
 
 /** Turns cache events into reconcile keys. */
@@ -114,11 +146,34 @@ export function watchEvents(caches: Caches, targets: WatchTargets): void {
     const name = obj.metadata.labels?.[LABEL_INSTANCE];
     if (name !== undefined && obj.metadata.namespace !== undefined) targets.enqueue({ namespace: obj.metadata.namespace, name }, 'high');
   });
+  for (const kind of caches.configKinds) {
+    caches.configs.get(kind.info.plural)?.on((type, obj, old) => {
+      if (type === 'update' && old !== undefined) {
+        if (old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+        const relevant =
+          old.metadata.generation !== obj.metadata.generation ||
+          old.metadata.deletionTimestamp !== obj.metadata.deletionTimestamp ||
+          old.metadata.uid !== obj.metadata.uid;
+        if (!relevant) return; // its status (our own write) or metadata: nothing uses it
+      }
+      const namespace = obj.metadata.namespace ?? '';
+      if (type !== 'delete') targets.enqueueConfig(kind, { namespace, name: obj.metadata.name });
+      // Only the MCPServers that reference this config.
+      for (const m of caches.mcpservers.byIndex(refIndexKey(kind, namespace, obj.metadata.name))) targets.enqueue(keyFor(m));
+    });
+  }
 }
 
 /** Every MCPServer's key (the periodic resync). */
 export function* allKeys(caches: Caches): Generator<ObjectKey> {
   for (const m of caches.mcpservers.list()) yield keyFor(m);
+}
+
+/** Every config's kind and key (the periodic resync). */
+export function* allConfigKeys(caches: Caches): Generator<[AnyConfigKind, ObjectKey]> {
+  for (const kind of caches.configKinds) {
+    for (const c of caches.configs.get(kind.info.plural)?.list() ?? []) yield [kind, keyFor(c)];
+  }
 }
 
 /** An MCPServer's key. MCPServers are namespaced: the apiserver always sets the namespace. */

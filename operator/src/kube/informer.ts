@@ -23,8 +23,8 @@ export interface InformerOptions<T extends KubeObject> {
   fieldSelector?: string;
   /** Applied to every object before it is cached (drop what is never read). */
   transform?: (obj: T) => T;
-  /** Secondary index: objects by this key (e.g. "ns/instance"). */
-  indexBy?: (obj: T) => string | undefined;
+  /** Secondary index: objects by this key (e.g. "ns/instance"), or by each of several keys. */
+  indexBy?: (obj: T) => string | readonly string[] | undefined;
   log: Logger;
   onRestart?: (resource: string, reason: 'expired' | 'error' | 'closed') => void;
   /** Server-side watch timeout is drawn from [min, 2*min) seconds (default 300). */
@@ -119,14 +119,25 @@ export class Informer<T extends KubeObject> {
     await this.loop;
   }
 
+  private indexValues(obj: T): readonly string[] {
+    const values = this.opts.indexBy?.(obj);
+    return values === undefined ? [] : typeof values === 'string' ? [values] : values;
+  }
+
+  private unindex(key: string, value: string): void {
+    const set = this.index.get(value);
+    set?.delete(key);
+    if (set?.size === 0) this.index.delete(value);
+  }
+
   private put(key: string, obj: T, old: T | undefined): void {
     if (this.opts.indexBy) {
-      const before = old ? this.opts.indexBy(old) : undefined;
-      const after = this.opts.indexBy(obj);
-      if (before !== after && before !== undefined) this.index.get(before)?.delete(key);
-      if (after !== undefined) {
-        let set = this.index.get(after);
-        if (set === undefined) this.index.set(after, (set = new Set()));
+      const before = old ? this.indexValues(old) : [];
+      const after = this.indexValues(obj);
+      for (const value of before) if (!after.includes(value)) this.unindex(key, value);
+      for (const value of after) {
+        let set = this.index.get(value);
+        if (set === undefined) this.index.set(value, (set = new Set()));
         set.add(key);
       }
     }
@@ -134,14 +145,7 @@ export class Informer<T extends KubeObject> {
   }
 
   private remove(key: string, old: T): void {
-    if (this.opts.indexBy) {
-      const before = this.opts.indexBy(old);
-      if (before !== undefined) {
-        const set = this.index.get(before);
-        set?.delete(key);
-        if (set?.size === 0) this.index.delete(before);
-      }
-    }
+    for (const value of this.indexValues(old)) this.unindex(key, value);
     this.store.delete(key);
   }
 

@@ -1,24 +1,18 @@
-// The authentication flags (`--oidc-*`, `--resource-url`) and their checks, kept beside the
-// code that uses them; config.ts splices AUTHN_FLAGS into the proxyrunner's one flag table.
+// The checks of the authentication flags (`--oidc-*`, `--resource-url`). The flags themselves are
+// in common/contract/authnFlags.ts, because the operator sets them from MCPOIDCConfig; config.ts
+// splices AUTHN_FLAGS into the proxyrunner's one flag table.
 //
 // Authentication is off unless `--oidc-issuer` is set or `--oidc-type kubernetesServiceAccount`
 // is chosen. When it is on, a resource URL or audience is required (an audience check that
 // accepts anything is no check), the algorithm list may hold only asymmetric algorithms, and
 // the client secret for introspection comes from a file or the environment, never a flag.
 import { readFileSync } from 'node:fs';
-import { UsageError, type FlagSpec, type Flags } from '../../../common/cli/flags.ts';
+import { UsageError, type Flags } from '../../../common/cli/flags.ts';
+import { ASYMMETRIC_ALGORITHMS, AUTHN_FLAGS, IN_CLUSTER, OIDC_CLIENT_SECRET_ENV } from '../../../common/contract/authnFlags.ts';
 
 export type OidcType = 'inline' | 'kubernetesServiceAccount';
 
-/** Asymmetric JWS algorithms: `none` and HMAC (HS*) can never be allowed. */
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-
-/** In-cluster defaults of the kubernetesServiceAccount type (the pod's own mounted credentials). */
-export const IN_CLUSTER = {
-  apiServer: 'https://kubernetes.default.svc',
-  caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-  tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
-} as const;
+export { ASYMMETRIC_ALGORITHMS, AUTHN_FLAGS, IN_CLUSTER };
 
 export interface AuthnConfig {
   type: OidcType;
@@ -51,76 +45,6 @@ export interface AuthnConfig {
   /** Verified tokens kept (by SHA-256) until expiry, so a token's signature is checked once. */
   cacheMaxEntries: number;
 }
-
-export const AUTHN_FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'oidc-type',
-    kind: 'string',
-    default: 'inline',
-    choices: ['inline', 'kubernetesServiceAccount'],
-    help: "token issuer kind: an OIDC provider (inline), or the cluster's own service-account issuer",
-  },
-  {
-    name: 'oidc-issuer',
-    kind: 'string',
-    help: 'expected token issuer (iss); setting it turns authentication on. Its /.well-known/openid-configuration names the JWKS',
-  },
-  { name: 'oidc-audience', kind: 'string', help: 'expected token audience (aud); default: --resource-url' },
-  {
-    name: 'resource-url',
-    kind: 'string',
-    help: "this MCP server's public URL (RFC 9728 resource, e.g. https://mcp.example.com/mcp); required with authentication",
-  },
-  { name: 'oidc-jwks-url', kind: 'string', help: "JWKS URL (default: jwks_uri from the issuer's discovery document)" },
-  { name: 'oidc-introspection-url', kind: 'string', help: 'RFC 7662 introspection endpoint for opaque (non-JWT) tokens' },
-  { name: 'oidc-client-id', kind: 'string', help: 'client id for introspection' },
-  {
-    name: 'oidc-client-secret-file',
-    kind: 'string',
-    help: 'file holding the introspection client secret (or set MCPFLEET_OIDC_CLIENT_SECRET); never a flag value',
-  },
-  {
-    name: 'oidc-ca-bundle-file',
-    kind: 'string',
-    help: "PEM CA bundle trusted for the issuer, JWKS and introspection (default: system CAs; kubernetesServiceAccount: the pod's ca.crt)",
-  },
-  {
-    name: 'oidc-kubernetes-api-url',
-    kind: 'string',
-    default: IN_CLUSTER.apiServer,
-    help: 'kubernetesServiceAccount: apiserver serving discovery and /openid/v1/jwks',
-  },
-  {
-    name: 'oidc-kubernetes-token-file',
-    kind: 'string',
-    default: IN_CLUSTER.tokenFile,
-    help: 'kubernetesServiceAccount: bearer token sent when fetching discovery and JWKS from the apiserver',
-  },
-  { name: 'oidc-scopes', kind: 'string', help: "comma-separated scopes advertised in the resource metadata (scopes_supported), as ToolHive's scopes" },
-  { name: 'oidc-required-scopes', kind: 'string', help: 'comma-separated scopes every token must carry (403 insufficient_scope otherwise); advertised too' },
-  {
-    name: 'oidc-allowed-service-accounts',
-    kind: 'string',
-    help: 'kubernetesServiceAccount: comma-separated namespace/name (or namespace/*) allowed in; default any',
-  },
-  {
-    name: 'oidc-algorithms',
-    kind: 'string',
-    default: ASYMMETRIC_ALGORITHMS.join(','),
-    help: 'accepted JWS algorithms (asymmetric only; none and HS* are refused)',
-  },
-  { name: 'oidc-clock-skew', kind: 'duration', default: '30s', help: 'tolerance on exp/nbf/iat' },
-  { name: 'oidc-jwks-refresh-cooldown', kind: 'duration', default: '30s', help: 'least time between JWKS refetches caused by an unknown key id' },
-  {
-    name: 'oidc-jwks-cache-max-age',
-    kind: 'duration',
-    default: '10m',
-    help: 'refetch the JWKS after this long (while the issuer is unreachable, the last keys stay in use for up to 1h)',
-  },
-  { name: 'oidc-groups-claim', kind: 'string', default: 'groups', help: "claim holding the principal's groups (dotted path allowed)" },
-  { name: 'oidc-roles-claim', kind: 'string', default: 'roles', help: "claim holding the principal's roles (dotted path allowed)" },
-  { name: 'oidc-token-cache-size', kind: 'int', default: '10000', help: 'verified tokens remembered (by SHA-256) until they expire' },
-];
 
 /** undefined when authentication is off. */
 export function parseAuthnConfig(flags: Flags, env: NodeJS.ProcessEnv): AuthnConfig | undefined {
@@ -159,7 +83,7 @@ export function parseAuthnConfig(flags: Flags, env: NodeJS.ProcessEnv): AuthnCon
     const clientId = flags.string('oidc-client-id');
     if (!clientId) throw new UsageError('--oidc-introspection-url needs --oidc-client-id');
     const secretFile = flags.string('oidc-client-secret-file');
-    const clientSecret = secretFile ? readText('oidc-client-secret-file', secretFile).trim() : env['MCPFLEET_OIDC_CLIENT_SECRET'];
+    const clientSecret = secretFile ? readText('oidc-client-secret-file', secretFile).trim() : env[OIDC_CLIENT_SECRET_ENV];
     if (!clientSecret) throw new UsageError('--oidc-introspection-url needs a client secret: --oidc-client-secret-file or MCPFLEET_OIDC_CLIENT_SECRET');
     introspection = { url: url('oidc-introspection-url', introspectionText), clientId, clientSecret };
   }

@@ -1,0 +1,8 @@
+// Every kind of the mcpfleet.dev API, in the order scripts/gen-crd.ts writes them and install.yaml
+// lists them. A new kind: its module under api/ (types, schema, a CrdKind) and one entry here.
+import type { CrdKind } from './crdKind.ts';
+import { MCPSERVER_CRD } from './crd.ts';
+import { OIDC_CRD } from './mcpoidcconfig/schema.ts';
+import { AUTHZ_CRD } from './mcpauthzconfig/schema.ts';
+
+export const API_KINDS: readonly CrdKind[] = [MCPSERVER_CRD, OIDC_CRD, AUTHZ_CRD];
