@@ -28,7 +28,8 @@ import { ensureBinaries, startControlPlane, type ControlPlane, type ControlPlane
 import { OPERATOR_DIST, OPERATOR_SOURCE, startOperator, type OperatorProcess } from '../test/support/operatorProcess.ts';
 import { ROOT } from '../test/support/processes.ts';
 import { manifest } from '../test/support/mcpServers.ts';
-import { CRD_FILE } from '../operator/src/api/crd.ts';
+import { crdName } from '../operator/src/api/crdKind.ts';
+import { API_KINDS } from '../operator/src/api/registry.ts';
 import type { MCPServer, MCPServerSpec } from '../operator/src/api/types.ts';
 import { CHILD_KINDS, MCPSERVER } from '../operator/src/kinds.ts';
 import { POD, type KubeObject } from '../common/kube/kinds.ts';
@@ -170,8 +171,8 @@ async function main(): Promise<void> {
         JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'bench' }, spec: { cidrs: ['10.1.0.0/16'] } }),
       );
     }
-    await kubectl(['apply', '-f', path.join(ROOT, CRD_FILE)]);
-    await kubectl(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
+    await kubectl(['apply', '-f', path.join(ROOT, 'deploy/crd')]);
+    await kubectl(['wait', '--for=condition=Established', ...API_KINDS.map((k) => `crd/${crdName(k)}`), '--timeout=60s']);
     await kubectl(
       ['create', '-f', '-'],
       JSON.stringify({

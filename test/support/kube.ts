@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ensureBinaries, startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../control-plane/controlPlane.ts';
-import { CRD_FILE } from '../../operator/src/api/crd.ts';
+import { crdName } from '../../operator/src/api/crdKind.ts';
+import { API_KINDS } from '../../operator/src/api/registry.ts';
 import { ROOT } from './processes.ts';
 
 /** beforeAll budget of a suite that may build the control-plane binaries cold. */
@@ -133,8 +134,9 @@ export async function startClusterWithCrd(opts: ControlPlaneOptions = {}): Promi
   const cp = await startControlPlane({ withControllers: true, withKwok: true, nodes: 1, ...opts });
   const kube = new Kube(cp);
   try {
-    await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)]);
-    await kube.ok(['wait', '--for=condition=Established', 'crd/mcpservers.mcpfleet.dev', '--timeout=60s']);
+    // Every kind of the API: the operator watches the config kinds too.
+    await kube.ok(['apply', '-f', path.join(ROOT, 'deploy/crd')]);
+    await kube.ok(['wait', '--for=condition=Established', ...API_KINDS.map((k) => `crd/${crdName(k)}`), '--timeout=60s']);
   } catch (err) {
     await cp.stop();
     throw err;
