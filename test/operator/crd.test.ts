@@ -9,6 +9,8 @@ import { ensureBinaries, startControlPlane, type ControlPlane } from '../control
 import { ROOT } from '../support/processes.ts';
 import { Kube } from '../support/kube.ts';
 import { CRD_FILE } from '../../operator/src/api/crd.ts';
+import { crdName } from '../../operator/src/api/crdKind.ts';
+import { API_KINDS } from '../../operator/src/api/registry.ts';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const TEST_TIMEOUT_MS = 120_000;
@@ -43,6 +45,12 @@ describe('MCPServer CRD on a real apiserver', () => {
       expect(resources).toContain('mcpfleet');
       // Applying it again changes nothing.
       expect(await kube.ok(['apply', '-f', path.join(ROOT, CRD_FILE)])).toContain('unchanged');
+      // And the config kinds MCPServers reference.
+      await kube.ok(['apply', '-f', path.join(ROOT, 'deploy/crd')]);
+      await kube.ok(['wait', '--for=condition=Established', ...API_KINDS.map((k) => `crd/${crdName(k)}`), '--timeout=60s']);
+      const all = await kube.ok(['api-resources', '--api-group=mcpfleet.dev', '-o', 'wide']);
+      expect(all).toMatch(/mcpoidcconfigs\s+mcpoidc\s+mcpfleet.dev\/v1alpha1\s+true\s+MCPOIDCConfig/);
+      expect(all).toMatch(/mcpauthzconfigs\s+authzcfg\s+mcpfleet.dev\/v1alpha1\s+true\s+MCPAuthzConfig/);
     },
     TEST_TIMEOUT_MS,
   );
@@ -88,7 +96,7 @@ describe('MCPServer CRD on a real apiserver', () => {
         else if (!res.stderr.includes(expected)) failures.push(`${file}: expected "${expected}" in:\n${res.stderr}`);
       }
       expect(failures).toEqual([]);
-      expect(await kube.list('mcpservers', ns)).toEqual([]);
+      expect(await kube.list('mcpservers,mcpoidcconfigs,mcpauthzconfigs', ns)).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );
@@ -172,6 +180,37 @@ describe('MCPServer CRD on a real apiserver', () => {
       expect(transport).toContain('ENUM:');
       expect(transport).toContain('streamable-http');
       expect(await kube.ok(['explain', 'mcpserver.status.conditions'])).toContain('failure class');
+      expect(await kube.ok(['explain', 'mcpserver.spec.oidcConfigRef'])).toContain('UNAUTHENTICATED');
+      expect(await kube.ok(['explain', 'mcpoidcconfig.spec.kubernetesServiceAccount'])).toContain("apiserver's keys");
+      expect(await kube.ok(['explain', 'mcpauthzconfig.spec.config'])).toContain('entities_json');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'accepts the config kinds, defaults useClusterAuth, and prints Source/Type and Valid',
+    async () => {
+      const ns = await kube.newNamespace('configs');
+      const oidc = {
+        apiVersion: 'mcpfleet.dev/v1alpha1',
+        kind: 'MCPOIDCConfig',
+        metadata: { name: 'cluster' },
+        spec: { type: 'kubernetesServiceAccount', kubernetesServiceAccount: { namespace: 'agents' } },
+      };
+      const authz = {
+        apiVersion: 'mcpfleet.dev/v1alpha1',
+        kind: 'MCPAuthzConfig',
+        metadata: { name: 'tools' },
+        spec: { type: 'cedarv1', config: { policies: ['permit(principal, action, resource);'], entities_json: '[]', group_claim_name: 'groups' } },
+      };
+      await kube.ok(['apply', '-n', ns, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [oidc, authz] }));
+      const stored = await kube.get('mcpoidcconfig', 'cluster', ns);
+      expect(stored?.spec).toEqual({ type: 'kubernetesServiceAccount', kubernetesServiceAccount: { namespace: 'agents', useClusterAuth: true } });
+      // config is kept as written, unknown keys included.
+      expect((await kube.get('mcpauthzconfig', 'tools', ns))?.spec).toEqual(authz.spec);
+      expect((await kube.ok(['get', 'mcpoidc', '-n', ns])).split('\n')[0]).toMatch(/^NAME\s+SOURCE\s+VALID\s+AGE$/);
+      expect((await kube.ok(['get', 'authzcfg', '-n', ns])).split('\n')[0]).toMatch(/^NAME\s+TYPE\s+VALID\s+AGE$/);
+      expect(await kube.ok(['get', 'mcpfleet', '-n', ns, '-o', 'name'])).toContain('mcpauthzconfig.mcpfleet.dev/tools');
     },
     TEST_TIMEOUT_MS,
   );
