@@ -8,7 +8,13 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
 import { parseBytes } from '../../common/quantity.ts';
 import { proxyrunnerCommandLine, PROXYRUNNER_METRICS_PORT } from '../../common/contract/proxyrunner.ts';
-import type { MCPServerSpec } from '../../operator/src/api/types.ts';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { MCPServer, MCPServerSpec } from '../../operator/src/api/types.ts';
+import type { MCPOIDCConfigSpec } from '../../operator/src/api/mcpoidcconfig/types.ts';
+import type { ConfigObject } from '../../operator/src/configs/configKind.ts';
+import { oidcContribution } from '../../operator/src/configs/oidc.ts';
 import { proxyDeployment, type BuildOptions } from '../../operator/src/builders/desired.ts';
 import { parseConfig, type ProxyConfig } from '../../proxyrunner/src/config.ts';
 import { httpSpec, sseSpec, stdioSpec, stored } from '../support/mcpServers.ts';
@@ -134,5 +140,104 @@ describe('operator → proxyrunner contract', () => {
       maxSessions: 3,
       memoryLimitBytes: 64 * 2 ** 20,
     });
+  });
+});
+
+// Authentication from an MCPOIDCConfig: the Deployment's args, env and volumes, read back by the
+// proxyrunner's own parser. Files the args name are where the pod's volumes put them; here each
+// mount is a temporary directory holding the files the kubelet would write.
+describe('operator → proxyrunner contract: oidcConfigRef', () => {
+  const SECRET = 'the-client-secret';
+
+  /** Parses like startedConfig, with mounted paths redirected to files and Secrets resolved. */
+  function startedWithMounts(deployment: V1Deployment): ProxyConfig {
+    const container = proxyContainer(deployment);
+    const root = mkdtempSync(path.join(tmpdir(), 'mounts-'));
+    const mounts = (container.volumeMounts ?? []).map((m) => m.mountPath);
+    const args = (container.args ?? []).map((a) => {
+      const mount = mounts.find((m) => a.startsWith(`${m}/`));
+      if (mount === undefined) return a;
+      const file = path.join(root, a);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, 'mounted\n');
+      return file;
+    });
+    const env = Object.fromEntries(
+      (container.env ?? []).map((e): [string, string] => {
+        if (e.valueFrom?.secretKeyRef !== undefined) return [e.name, SECRET];
+        return [e.name, e.value ?? String(parseBytes(String(container.resources?.limits?.['memory'])))];
+      }),
+    );
+    const config = parseConfig(args, env);
+    if (config === 'help') throw new Error('the operator asked for --help');
+    return config;
+  }
+
+  const server = (spec: Partial<MCPServerSpec>): MCPServer => stored('web', { ...httpSpec, ...spec });
+  const oidcObject = (spec: MCPOIDCConfigSpec): ConfigObject<MCPOIDCConfigSpec> => ({
+    apiVersion: 'mcpfleet.dev/v1alpha1',
+    kind: 'MCPOIDCConfig',
+    metadata: { name: 'idp', namespace: 'team-a', uid: 'u1', generation: 1 },
+    spec,
+  });
+  const deploymentFor = (mcp: MCPServer, spec: MCPOIDCConfigSpec): V1Deployment =>
+    proxyDeployment(mcp, opts, [oidcContribution(oidcObject(spec), mcp)]) as unknown as V1Deployment;
+
+  it('inline: issuer, JWKS, introspection with the secret from the Secret, CA bundle, audience, scopes, resource URL', () => {
+    const mcp = server({ oidcConfigRef: { name: 'idp', audience: 'web-aud', scopes: ['mcp:read', 'mcp:write'] } });
+    const config = startedWithMounts(
+      deploymentFor(mcp, {
+        type: 'inline',
+        inline: {
+          issuer: 'https://idp.example.com',
+          jwksUrl: 'https://idp.example.com/keys',
+          introspectionUrl: 'https://idp.example.com/introspect',
+          clientId: 'mcp-proxy',
+          clientSecretRef: { name: 'idp-secret', key: 'secret' },
+          caBundleRef: { configMapRef: { name: 'idp-ca' } },
+        },
+      }),
+    );
+    expect(config.authn).toMatchObject({
+      type: 'inline',
+      issuer: 'https://idp.example.com',
+      audiences: ['web-aud'],
+      resourceUrl: new URL('http://mcp-web-proxy.team-a.svc.cluster.local:8080/mcp'),
+      jwksUrl: new URL('https://idp.example.com/keys'),
+      introspection: { url: new URL('https://idp.example.com/introspect'), clientId: 'mcp-proxy', clientSecret: SECRET },
+      caBundle: 'mounted\n',
+      advertisedScopes: ['mcp:read', 'mcp:write'],
+      kubernetes: undefined,
+    });
+  });
+
+  it('kubernetesServiceAccount: the projected token and CA, the allowed account, default scopes, a given resource URL', () => {
+    const mcp = server({ oidcConfigRef: { name: 'idp', audience: 'web', resourceUrl: 'https://mcp.example.com/web/mcp' } });
+    const config = startedWithMounts(deploymentFor(mcp, { type: 'kubernetesServiceAccount', kubernetesServiceAccount: { serviceAccount: 'agent' } }));
+    expect(config.authn).toMatchObject({
+      type: 'kubernetesServiceAccount',
+      issuer: undefined,
+      audiences: ['web'],
+      resourceUrl: new URL('https://mcp.example.com/web/mcp'),
+      allowedServiceAccounts: ['team-a/agent'],
+      advertisedScopes: ['openid'],
+      caBundle: 'mounted\n',
+    });
+    expect(config.authn?.kubernetes?.tokenFile).toMatch(/\/var\/run\/secrets\/mcpfleet\/oidc\/token$/);
+    expect(config.authn?.kubernetes?.apiServer.href).toBe('https://kubernetes.default.svc/');
+  });
+
+  it('the client secret is never a value in the Deployment', () => {
+    const mcp = server({ oidcConfigRef: { name: 'idp', audience: 'web' } });
+    const d = deploymentFor(mcp, {
+      type: 'inline',
+      inline: { issuer: 'https://idp.example.com', introspectionUrl: 'https://idp.example.com/i', clientId: 'c', clientSecretRef: { name: 's', key: 'k' } },
+    });
+    const env = proxyContainer(d).env ?? [];
+    expect(env.find((e) => e.name === 'MCPFLEET_OIDC_CLIENT_SECRET')).toEqual({
+      name: 'MCPFLEET_OIDC_CLIENT_SECRET',
+      valueFrom: { secretKeyRef: { name: 's', key: 'k' } },
+    });
+    expect(proxyContainer(d).args?.join(' ')).not.toMatch(/secret/i);
   });
 });

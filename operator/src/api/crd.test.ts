@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { CRD_FILE, crdObject, crdYaml, rootSchema } from './crd.ts';
+import { crdFile, crdObjectOf, crdYamlOf } from './crdKind.ts';
+import { API_KINDS } from './registry.ts';
 import { specSchema, statusSchema } from './schema.ts';
 import { undocumented, type AnySchema } from './schemaTypes.ts';
 import { DEFAULTS, PHASES, PROXY_MODES, TRANSPORTS } from './types.ts';
@@ -118,5 +120,30 @@ describe('the MCPServer CRD', () => {
     };
     walk(openapi(), '');
     expect(untyped).toEqual([]);
+  });
+});
+
+describe('every kind of the API', () => {
+  it('has its committed deploy/crd file, exactly as generated', async () => {
+    for (const k of API_KINDS) expect(await readFile(path.join(ROOT, crdFile(k)), 'utf8')).toBe(crdYamlOf(k));
+  });
+
+  it('is documented, structural, has a status subresource and a Valid/Phase column', () => {
+    for (const k of API_KINDS) {
+      const crd = crdObjectOf(k) as { spec: { versions: Version[] } };
+      const v = crd.spec.versions[0] as Version;
+      expect(undocumented(k.spec)).toEqual([]);
+      expect(undocumented(k.status)).toEqual([]);
+      expect(v.subresources).toEqual({ status: {} });
+      expect(v.additionalPrinterColumns.map((c) => c.name)).toEqual(expect.arrayContaining([k.kind === 'MCPServer' ? 'Phase' : 'Valid', 'Age']));
+    }
+    expect(API_KINDS.map((k) => k.kind)).toEqual(['MCPServer', 'MCPOIDCConfig', 'MCPAuthzConfig']);
+  });
+
+  it('config kinds report observedGeneration, conditions keyed by type, and the config hash', () => {
+    for (const k of API_KINDS.filter((x) => x.kind !== 'MCPServer')) {
+      expect(Object.keys(k.status.properties ?? {})).toEqual(['observedGeneration', 'conditions', 'configHash']);
+      expect(k.status.properties?.['conditions']).toMatchObject({ 'x-kubernetes-list-map-keys': ['type'] });
+    }
   });
 });
