@@ -67,6 +67,9 @@ function flagValue(args: string[], flag: string): string | undefined {
   return i < 0 ? undefined : args[i + 1];
 }
 
+/** The config kinds MCPServers reference. */
+const CONFIG_RESOURCES = ['mcpoidcconfigs.mcpfleet.dev', 'mcpauthzconfigs.mcpfleet.dev'];
+
 /** What the operator's code does, in one namespace (every verb its clients and informers use). */
 function operatorNeeds(ns: string): Check[] {
   const all = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
@@ -75,12 +78,19 @@ function operatorNeeds(ns: string): Check[] {
     'deployments.apps',
     'services',
     'serviceaccounts',
+    // The authorization file rendered from an MCPAuthzConfig (one ConfigMap per MCPServer using it).
+    'configmaps',
     'roles.rbac.authorization.k8s.io',
     'rolebindings.rbac.authorization.k8s.io',
   ];
   return [
     ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'mcpservers.mcpfleet.dev', where: ns })),
     { verb: 'patch', resource: 'mcpservers.mcpfleet.dev', subresource: 'status', where: ns },
+    // Config kinds: read, and their status written.
+    ...CONFIG_RESOURCES.flatMap((resource) => [
+      ...['get', 'list', 'watch'].map((verb) => ({ verb, resource, where: ns })),
+      { verb: 'patch', resource, subresource: 'status', where: ns },
+    ]),
     { verb: 'update', resource: 'mcpservers.mcpfleet.dev', subresource: 'finalizers', where: ns },
     ...owned.flatMap((resource) => all.map((verb) => ({ verb, resource, where: ns }))),
     ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'pods', where: ns })),
@@ -105,8 +115,10 @@ function operatorMustNot(ns: string, releaseNamespace: string): Check[] {
     { verb: 'get', resource: 'secrets', where: ns },
     { verb: 'list', resource: 'secrets', where: '*' },
     { verb: 'watch', resource: 'secrets', where: '*' },
-    { verb: 'get', resource: 'configmaps', where: ns },
     { verb: 'create', resource: 'pods', where: ns },
+    // Config kinds are the users': read-only to the operator (but their status).
+    ...CONFIG_RESOURCES.flatMap((resource) => ['create', 'update', 'patch', 'delete'].map((verb) => ({ verb, resource, where: ns }))),
+    ...CONFIG_RESOURCES.map((resource) => ({ verb: 'update', resource, subresource: 'finalizers', where: ns })),
     { verb: 'delete', resource: 'pods', where: ns },
     { verb: 'create', resource: 'pods', subresource: 'exec', where: ns },
     { verb: 'create', resource: 'pods', subresource: 'portforward', where: ns },
@@ -263,6 +275,7 @@ describe('helm install / operator from the chart / RBAC / helm uninstall', () =>
       await expectAllowed(sa, [
         ...operatorNeeds(samplesNs),
         ...['list', 'watch'].map((verb) => ({ verb, resource: 'mcpservers.mcpfleet.dev', where: '*' })),
+        ...['list', 'watch'].flatMap((verb) => CONFIG_RESOURCES.map((resource) => ({ verb, resource, where: '*' }))),
         ...['list', 'watch'].map((verb) => ({ verb, resource: 'deployments.apps', where: '*' })),
         ...['list', 'watch'].map((verb) => ({ verb, resource: 'pods', where: '*' })),
         ...leaderElectionNeeds(releaseNs, OPERATOR),
@@ -297,6 +310,7 @@ describe('helm install / operator from the chart / RBAC / helm uninstall', () =>
         { verb: 'get', resource: 'configmaps', where: samplesNs },
         { verb: 'patch', resource: 'deployments.apps', where: samplesNs },
         { verb: 'get', resource: 'mcpservers.mcpfleet.dev', where: samplesNs },
+        ...CONFIG_RESOURCES.map((resource) => ({ verb: 'get', resource, where: samplesNs })),
         { verb: 'create', resource: 'serviceaccounts', subresource: 'token', where: samplesNs },
       ]);
 
@@ -383,6 +397,8 @@ describe('helm install / operator from the chart / RBAC / helm uninstall', () =>
       await expectDenied(sa, [
         ...[other, samplesNs].flatMap((where) => [
           { verb: 'list', resource: 'mcpservers.mcpfleet.dev', where },
+          ...CONFIG_RESOURCES.map((resource) => ({ verb: 'list', resource, where })),
+          { verb: 'get', resource: 'configmaps', where },
           { verb: 'create', resource: 'deployments.apps', where },
           { verb: 'create', resource: 'roles.rbac.authorization.k8s.io', where },
           { verb: 'get', resource: 'pods', where },
