@@ -132,6 +132,9 @@ describe('dashboard.json', () => {
       ['queue depth', /mcpfleet_operator_queue_depth/],
       ['MCPServers by phase', /sum by \(phase\) \(max by \(namespace, phase\) \(mcpfleet_operator_mcpservers/],
       ['MCPServers Ready', /mcpfleet_operator_mcpserver_ready/],
+      // Issue 13: access control at the proxy.
+      ['authentication by result', /sum by \(result\) \(rate\(mcpfleet_proxy_auth_total/, 'reqps'],
+      ['authorization decisions by action and decision', /sum by \(action, decision\) \(rate\(mcpfleet_proxy_authz_decisions_total/, 'reqps'],
     ];
     for (const [what, re, unit] of ask) {
       const found = find(re);
