@@ -97,6 +97,19 @@ describe('config kinds', () => {
     expect(validateAuthzSpec({ type: 'cedarv1', config: { policies: [POLICY], group_entity_type: 'a::b' } })[0]).toMatch(/not a Cedar identifier/);
   });
 
+  it('MCPAuthzConfig: Cedar syntax is checked by the engine, as the proxy compiles it (a file the proxy could not load never reaches it)', () => {
+    expect(validateAuthzSpec({ type: 'cedarv1', config: { policies: [POLICY, 'permit(principal, action, resource'] } })).toEqual([
+      expect.stringMatching(/^config.policies: failed to parse policy with id `policy1`/) as unknown,
+    ]);
+    expect(validateAuthzSpec({ type: 'cedarv1', config: { policies: [POLICY], entities_json: '[{"uid": {"type": "Tool"}}]' } })).toEqual([
+      expect.stringMatching(/^config.entities_json: /) as unknown,
+    ]);
+    // Remembered by spec: the same answer again, and a copy the caller may change.
+    const again = validateAuthzSpec({ type: 'cedarv1', config: { policies: [POLICY, 'permit(principal, action, resource'] } });
+    again.push('x');
+    expect(validateAuthzSpec({ type: 'cedarv1', config: { policies: [POLICY, 'permit(principal, action, resource'] } })).toHaveLength(1);
+  });
+
   it('MCPOIDCConfig rolls its users (hash on the pod template); MCPAuthzConfig does not (the hash is on its ConfigMap)', () => {
     const mcp = stored('web', withRefs);
     const build = (o: ConfigObject<MCPOIDCConfigSpec>, a: ConfigObject<MCPAuthzConfigSpec>): ReturnType<typeof desiredObjects> =>
