@@ -225,7 +225,7 @@ export function computeStatus(observation: Observation): MCPServerStatus {
     cond('ProxyHealthy', proxy),
     ...(observation.refs ?? []).map((r) => cond(r.type, r)),
   ];
-  const firstProblem = [brokenRef ?? applied, applied, backend, proxy].find((v) => !v.ok);
+  const firstProblem = [...(brokenRef ? [brokenRef] : []), applied, backend, proxy].find((v) => !v.ok);
   const message = phase === 'Failed' && firstProblem ? firstProblem.message : ready.message;
 
   return {
