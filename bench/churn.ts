@@ -10,14 +10,14 @@
 //
 //   npm run bench:churn -- [--sessions 200000] [--modes delete,lifecycle,abandon]
 //                          [--concurrency 50] [--memory-limit 128Mi] [--out bench-results]
-import http from 'node:http';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { McpHttpClient, INIT_BODY, toolCall } from '../test/support/mcpHttp.ts';
 import { scrape } from '../test/support/metrics.ts';
 import { startEchoServer, startEverything, startProxy, type ProxyProcess, type Running } from '../test/support/processes.ts';
 import { lineChart, type Series } from './svgChart.ts';
+import { churnSessions, type ChurnMode } from './load/sessions.ts';
+import { rssMiB } from './load/toolCalls.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +32,7 @@ const { values } = parseArgs({
   },
 });
 
-type Mode = 'delete' | 'lifecycle' | 'abandon';
+type Mode = ChurnMode;
 const total = Number(values.sessions);
 const concurrency = Number(values.concurrency);
 const sampleEvery = Number(values['sample-every'] ?? Math.max(1000, Math.floor(total / 40)));
@@ -46,11 +46,6 @@ interface Sample {
   heap_used_mb: number;
   sessions_active: number;
 }
-
-const rssMiB = (pid: number): number => {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
-};
 
 async function sample(proxy: ProxyProcess, sessions: number, started: number): Promise<Sample> {
   const metrics = await scrape(proxy.metricsUrl);
@@ -78,8 +73,6 @@ async function runMode(mode: Mode) {
     'warn',
   ]);
   const pid = proxy.child.pid as number;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const client = new McpHttpClient(proxy.mcpUrl, agent);
   await new Promise((r) => setTimeout(r, 1000));
   const started = performance.now();
   const samples: Sample[] = [await sample(proxy, 0, started)];
@@ -89,59 +82,29 @@ async function runMode(mode: Mode) {
   const peakTimer = setInterval(() => {
     peak = Math.max(peak, rssMiB(pid));
   }, 200);
-  let begun = 0;
-  let done = 0;
-  let errors = 0;
-  let nextSample = sampleEvery;
-  let sampling: Promise<void> = Promise.resolve();
-
-  const expect = (ok: boolean): void => {
-    if (!ok) errors++;
-  };
-  const one = async (): Promise<void> => {
-    const init = await client.request('POST', INIT_BODY);
-    expect(init.status === 200 && init.sessionId !== undefined);
-    const id = init.sessionId;
-    if (!id) return;
-    if (mode !== 'delete') expect((await client.request('POST', '{"jsonrpc":"2.0","method":"notifications/initialized"}', id)).status === 202);
-    if (mode === 'lifecycle') {
-      expect((await client.request('POST', '{"jsonrpc":"2.0","id":2,"method":"tools/list"}', id)).status === 200);
-      expect((await client.request('POST', toolCall(3, 'echo', { message: 'one' }), id)).status === 200);
-      expect((await client.request('POST', toolCall(4, 'echo', { message: 'two' }), id)).status === 200);
-    }
-    if (mode !== 'abandon') expect((await client.request('DELETE', undefined, id)).status === 200);
-  };
-  const worker = async (): Promise<void> => {
-    while (begun < total) {
-      begun++;
-      try {
-        await one();
-      } catch {
-        errors++;
-      }
-      done++;
-      if (done >= nextSample) {
-        const at = nextSample;
-        nextSample += sampleEvery;
-        sampling = sampling.then(async () => {
-          const s = await sample(proxy, at, started);
-          samples.push(s);
-          peakActive = Math.max(peakActive, s.sessions_active);
-          process.stdout.write(
-            `  ${mode.padEnd(9)} ${String(at).padStart(7)} sessions  ${s.seconds.toFixed(1).padStart(6)} s  rss ${s.rss_mb.toFixed(1).padStart(6)} MiB  heap ${s.heap_used_mb.toFixed(1).padStart(5)} MiB  active ${s.sessions_active}\n`,
-          );
-        });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  await sampling;
-  const elapsed = (performance.now() - started) / 1000;
+  const {
+    sessions: done,
+    errors,
+    seconds: elapsed,
+  } = await churnSessions({
+    url: proxy.mcpUrl,
+    mode,
+    total,
+    concurrency,
+    every: sampleEvery,
+    onProgress: async (at) => {
+      const s = await sample(proxy, at, started);
+      samples.push(s);
+      peakActive = Math.max(peakActive, s.sessions_active);
+      process.stdout.write(
+        `  ${mode.padEnd(9)} ${String(at).padStart(7)} sessions  ${s.seconds.toFixed(1).padStart(6)} s  rss ${s.rss_mb.toFixed(1).padStart(6)} MiB  heap ${s.heap_used_mb.toFixed(1).padStart(5)} MiB  active ${s.sessions_active}\n`,
+      );
+    },
+  });
   await new Promise((r) => setTimeout(r, 1000));
   const end = await sample(proxy, done, started);
   clearInterval(peakTimer);
   peak = Math.max(peak, ...samples.map((s) => s.rss_mb), end.rss_mb);
-  agent.destroy();
   await proxy.stop();
   await upstream.stop();
   const at20k = samples.find((s) => s.sessions >= Math.min(20_000, total / 10)) ?? samples[1] ?? end;

@@ -11,17 +11,21 @@
 // request compares more steadily than across the sequential runs.
 //
 //   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 3] [--upstream everything|echo]
-//                          [--memory-limit 128Mi] [--undici] [--json out.json]
+//                          [--memory-limit 128Mi] [--undici] [--auth] [--json out.json]
 //
 // --undici adds a second naive baseline whose upstream client is undici instead of node:http,
 // in every phase: it shows what a faster client library alone would save.
-import http from 'node:http';
-import { readFileSync } from 'node:fs';
+//
+// --auth (and every other feature flag in bench/proxyFeatures.ts) ends each round with one
+// more side-by-side phase: a plain proxyrunner next to one per variant of the feature (auth:
+// JWT validation; JWT validation and Cedar), each variant's CPU per request as a ratio to
+// the plain one's.
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { freePort, ROOT, startEchoServer, startEverything, startProxy, track, waitForPort, type Running } from '../test/support/processes.ts';
-import { McpHttpClient, percentile, toolCall } from '../test/support/mcpHttp.ts';
+import { toolCallLoad, type Result, type Target } from './load/toolCalls.ts';
+import { FEATURES, type FeatureSetup } from './proxyFeatures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +38,7 @@ const { values } = parseArgs({
     'proxy-args': { type: 'string', default: '' },
     upstream: { type: 'string', default: 'everything' },
     undici: { type: 'boolean', default: false },
+    auth: { type: 'boolean', default: false },
   },
 });
 const concurrency = Number(values.concurrency);
@@ -41,86 +46,11 @@ const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const rounds = Number(values.rounds);
 
-interface Result {
-  target: string;
-  requests: number;
-  errors: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  /** Proxy CPU (user+system) per measured request, in microseconds. */
-  cpuUsPerRequest: number | undefined;
-}
+/** The shared generator (bench/load/toolCalls.ts) with this run's warm-up and window. */
+const load = (targets: Target[], perTarget: number): Promise<Result[]> => toolCallLoad(targets, perTarget, { warmupSeconds: warmup, seconds });
 
-const cpuTicks = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
-};
-
-interface Target {
-  url: string;
-  label: string;
-  /** The serving process, whose CPU time is charged to its requests. */
-  pid?: number;
-}
-
-/**
- * Drives `perTarget` keep-alive clients at each target at once, all measured over the same
- * window. With one target this is the plain comparison; with two, both serve at the same
- * moment under the same machine load, which makes their CPU per request directly comparable.
- */
-async function load(targets: Target[], perTarget: number): Promise<Result[]> {
-  let measuring = false;
-  let stop = false;
-  const runs = await Promise.all(
-    targets.map(async (target) => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: perTarget });
-      const client = new McpHttpClient(target.url, agent);
-      const sessions = await Promise.all(Array.from({ length: perTarget }, () => client.initialize()));
-      return { target, agent, client, sessions, latencies: [] as number[], errors: 0, ticks: 0 };
-    }),
-  );
-  const workers = runs.flatMap((run) =>
-    run.sessions.map(async (sessionId) => {
-      let id = 10;
-      while (!stop) {
-        const res = await run.client.request('POST', toolCall(id++, 'echo', { message: 'bench' }), sessionId);
-        if (!measuring) continue;
-        if (res.status === 200 && res.body.includes('Echo: bench')) run.latencies.push(res.ms);
-        else run.errors++;
-      }
-    }),
-  );
-  await sleep(warmup * 1000);
-  measuring = true;
-  const started = performance.now();
-  for (const run of runs) run.ticks = run.target.pid ? cpuTicks(run.target.pid) : 0;
-  await sleep(seconds * 1000);
-  measuring = false;
-  for (const run of runs) run.ticks = run.target.pid ? cpuTicks(run.target.pid) - run.ticks : 0;
-  const elapsed = (performance.now() - started) / 1000;
-  stop = true;
-  await Promise.all(workers);
-  return Promise.all(
-    runs.map(async ({ target, agent, client, sessions, latencies, errors, ticks }) => {
-      await Promise.all(sessions.map((s) => client.request('DELETE', undefined, s)));
-      agent.destroy();
-      latencies.sort((a, b) => a - b);
-      const cpuUsPerRequest = target.pid ? (ticks * 10_000) / Math.max(1, latencies.length) : undefined;
-      return {
-        target: target.label,
-        requests: latencies.length,
-        errors,
-        rps: latencies.length / elapsed,
-        p50: percentile(latencies, 50),
-        p99: percentile(latencies, 99),
-        cpuUsPerRequest,
-      };
-    }),
-  );
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The feature flags given (bench/proxyFeatures.ts), in table order. */
+const features = Object.keys(FEATURES).filter((flag) => (values as Record<string, unknown>)[flag] === true);
 
 /** bench/naiveProxy.ts in its own process, as the proxyrunner runs in its own. */
 async function startNaive(targetUrl: string, client: 'http' | 'undici'): Promise<Running> {
@@ -130,6 +60,54 @@ async function startNaive(targetUrl: string, client: 'http' | 'undici'): Promise
   const running = track(child, port);
   await waitForPort(port, 15_000, child);
   return running;
+}
+
+/** Per feature round: each variant's CPU per request over the plain proxy's, side by side. */
+const featureRatios: { flag: string; ratios: Record<string, number>; rps: Record<string, number> }[] = [];
+
+/**
+ * A fresh plain proxyrunner and one per variant of the feature, all serving at once (the
+ * clients shared out). Warm-up is at least 5 s: long enough for Cedar's WebAssembly to reach
+ * its optimized tier and for the verified-token cache to hold every client's token.
+ */
+async function featureRound(flag: string, upstreamUrl: string, extra: string[]): Promise<(typeof featureRatios)[number]> {
+  const base = ['--transport', 'streamable-http', '--target-url', upstreamUrl, '--log-level', 'warn', ...extra];
+  const variants = FEATURES[flag] ?? [];
+  const setups: FeatureSetup[] = [];
+  const proxies = [await startProxy(base)];
+  try {
+    for (const variant of variants) {
+      const setup = await variant.setup();
+      setups.push(setup);
+      proxies.push(await startProxy([...base, ...setup.proxyArgs]));
+    }
+    const labels = ['off', ...variants.map((v) => v.label)];
+    const targets: Target[] = proxies.map((p, i) => ({
+      url: p.mcpUrl,
+      label: labels[i] as string,
+      pid: p.child.pid,
+      ...(i > 0 ? { headers: setups[i - 1]?.headers } : {}),
+    }));
+    const results = await toolCallLoad(targets, Math.ceil(concurrency / targets.length), { warmupSeconds: Math.max(warmup, 5), seconds });
+    const off = results[0] as Result;
+    const ratios: Record<string, number> = {};
+    const rps: Record<string, number> = { off: off.rps };
+    for (const r of results.slice(1)) {
+      ratios[r.target] = (r.cpuUsPerRequest ?? NaN) / (off.cpuUsPerRequest ?? NaN);
+      rps[r.target] = r.rps;
+    }
+    console.log(
+      `  --${flag}: ${results.map((r) => `${r.target} ${(r.cpuUsPerRequest ?? NaN).toFixed(0)} µs/req (${r.rps.toFixed(0)} req/s, errors ${r.errors})`).join('   ')}   ${Object.entries(
+        ratios,
+      )
+        .map(([label, x]) => `${label}/off ×${x.toFixed(2)}`)
+        .join('  ')}`,
+    );
+    return { flag, ratios, rps };
+  } finally {
+    for (const proxy of proxies) await proxy.stop();
+    for (const setup of setups) await setup.close();
+  }
 }
 
 // everything: server-everything (the default, as in the reference measurement);
@@ -167,6 +145,7 @@ async function main(): Promise<void> {
       const together = [proxyTarget, naiveTarget, ...(undiciTarget ? [undiciTarget] : [])];
       const [p, n, u] = await load(together, Math.ceil(concurrency / together.length));
       sideBySide.push({ proxy: p as Result, naive: n as Result, ...(u ? { naiveUndici: u } : {}) });
+      for (const flag of features) featureRatios.push(await featureRound(flag, upstreamUrl, extra));
     } finally {
       await undiciProxy?.stop();
       await naiveProxy.stop();
@@ -236,6 +215,23 @@ async function main(): Promise<void> {
       ...sideBySide.flatMap((x) => [x.proxy, x.naive, ...(x.naiveUndici ? [x.naiveUndici] : [])]),
     ].reduce((n, r) => n + r.errors, 0),
   };
+  const featureSummary: Record<string, { cpu_ratio: number; cpu_ratio_range: [number, number] }> = {};
+  for (const flag of features) {
+    const rounds = featureRatios.filter((f) => f.flag === flag);
+    console.log(`\n--${flag}, side by side with a plain proxyrunner (${rounds.length} rounds): CPU per request vs off`);
+    for (const variant of FEATURES[flag] ?? []) {
+      const xs = rounds.map((r) => r.ratios[variant.label] ?? NaN);
+      const entry = {
+        cpu_ratio: Number(medianOf(xs).toFixed(2)),
+        cpu_ratio_range: [Number(Math.min(...xs).toFixed(2)), Number(Math.max(...xs).toFixed(2))] as [number, number],
+      };
+      featureSummary[`${flag}:${variant.label}`] = entry;
+      console.log(
+        `  ${variant.label.padEnd(12)} ×${entry.cpu_ratio.toFixed(2)} (×${entry.cpu_ratio_range[0].toFixed(2)} – ×${entry.cpu_ratio_range[1].toFixed(2)})`,
+      );
+    }
+  }
+  if (features.length > 0) Object.assign(summary, { features: featureSummary });
   if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
   console.log('\n' + JSON.stringify(summary));
 }

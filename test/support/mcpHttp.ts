@@ -29,15 +29,18 @@ export function parseAnswer(body: string): RpcAnswer {
 export class McpHttpClient {
   readonly #url: URL;
   readonly #agent: http.Agent;
+  readonly #headers: Readonly<Record<string, string>>;
 
-  constructor(url: string, agent: http.Agent) {
+  /** `headers` go on every request (e.g. `authorization` for a proxy that authenticates). */
+  constructor(url: string, agent: http.Agent, headers: Readonly<Record<string, string>> = {}) {
     this.#url = new URL(url);
     this.#agent = agent;
+    this.#headers = headers;
   }
 
   request(method: 'POST' | 'DELETE' | 'GET', body: string | undefined, sessionId?: string): Promise<HttpResult> {
     const started = performance.now();
-    const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
+    const headers: Record<string, string> = { ...this.#headers, accept: 'application/json, text/event-stream' };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
