@@ -133,7 +133,8 @@ interface ChurnRun {
 }
 
 async function churnRun(peer: Peer, mode: ChurnMode): Promise<ChurnRun> {
-  const upstream = await startEchoServer();
+  // A generous start-up timeout: on a saturated shared machine the SDK server can take >15 s to load.
+  const upstream = await startEchoServer({ timeoutMs: 60_000 });
   const proxy = await startPeer(peer, `http://127.0.0.1:${upstream.port}/mcp`);
   try {
     await sleep(1000);

@@ -81,12 +81,12 @@ export async function startEverything(mode: Exclude<EverythingMode, 'stdio'>): P
 }
 
 /** The lean SDK-based echo server from test/fixtures (see its header for why). */
-export async function startEchoServer(options: { stateless?: boolean } = {}): Promise<Running> {
+export async function startEchoServer(options: { stateless?: boolean; timeoutMs?: number } = {}): Promise<Running> {
   const port = await freePort();
   const args = [path.join(ROOT, 'test/fixtures/echoServer.ts'), '--port', String(port), ...(options.stateless ? ['--stateless'] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const running = track(child, port);
-  await waitForPort(port, 15_000, child);
+  await waitForPort(port, options.timeoutMs ?? 15_000, child);
   return running;
 }
 
