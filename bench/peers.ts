@@ -346,7 +346,7 @@ async function main(): Promise<void> {
       const colors: Record<ChurnMode, string> = { delete: '#1f77b4', lifecycle: '#2ca02c', abandon: '#d62728' };
       const last = churn.filter((r) => churn.filter((s) => s.peer === r.peer && s.mode === r.mode).at(-1) === r);
       const series: Series[] = last.map((r) => ({
-        name: `${r.peer === 'proxyrunner' ? 'proxyrunner' : `ToolHive ${thvVersion}`} ${r.mode}`,
+        name: `${r.peer === 'proxyrunner' ? 'proxyrunner' : 'ToolHive'} ${r.mode}`,
         color: colors[r.mode],
         dashed: r.peer === 'toolhive',
         points: r.samples,
