@@ -24,6 +24,7 @@ export const ROLE = kindInfo('Role', 'rbac.authorization.k8s.io', 'v1', 'roles')
 export const ROLEBINDING = kindInfo('RoleBinding', 'rbac.authorization.k8s.io', 'v1', 'rolebindings');
 export const POD = kindInfo('Pod', '', 'v1', 'pods');
 export const LEASE = kindInfo('Lease', 'coordination.k8s.io', 'v1', 'leases');
+export const ENDPOINTSLICE = kindInfo('EndpointSlice', 'discovery.k8s.io', 'v1', 'endpointslices');
 
 /** /api/v1/namespaces/ns/pods or /apis/apps/v1/statefulsets (namespace undefined: all). */
 export function collectionPath(k: KindInfo, namespace: string | undefined): string {

@@ -61,7 +61,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
 
   let upstream: Upstream;
   if (config.transport === 'streamable-http' && config.proxyMode === 'streamable-http') {
-    upstream = composeTransparent(config, metrics, log);
+    upstream = composeTransparent(config, metrics, log, pool);
   } else {
     // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
     // a transparent proxy would otherwise carry in memory for nothing.

@@ -6,6 +6,7 @@ import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec,
 import { PROXYRUNNER_FLAGS, type ProxyMode, type UpstreamTransport } from '../../common/contract/proxyrunner.ts';
 import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
+import { parsePortSelector, type PortSelector } from './backends/endpoints.ts';
 import { AUTHN_FLAGS, describeAuthn, parseAuthnConfig, type AuthnConfig } from './auth/authnConfig.ts';
 
 export type { ProxyMode, UpstreamTransport };
@@ -46,6 +47,16 @@ export interface ProxyConfig {
   audit: { file: string | undefined; component: string; includeRequestData: boolean; maxDataSize: number } | undefined;
   /** `--session-storage redis`: the fleet's shared session table (transparent streamable-HTTP path only). */
   sessionStorage: SessionStorageConfig;
+  /** `--backend-service`: several backend pods, discovered through their EndpointSlices (transparent streamable-HTTP path only). */
+  backends: BackendsConfig | undefined;
+}
+
+export interface BackendsConfig {
+  service: string;
+  namespace: string;
+  port: PortSelector;
+  /** `--session-recovery`: end a session whose pod is gone, or re-initialize it elsewhere. */
+  recovery: 'none' | 'replay';
 }
 
 export type SessionStorageConfig =
@@ -167,7 +178,30 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         }
       : undefined,
     sessionStorage: sessionStorage(flags, transport, flags.string('proxy-mode') as ProxyMode),
+    backends: backends(flags, transport, flags.string('proxy-mode') as ProxyMode, targetUrl),
   };
+}
+
+function backends(flags: Flags, transport: UpstreamTransport, proxyMode: ProxyMode, target: URL | undefined): BackendsConfig | undefined {
+  const service = flags.string('backend-service');
+  const recovery = flags.string('session-recovery') as BackendsConfig['recovery'];
+  if (!service) {
+    if (flags.string('backend-port')) throw new UsageError('--backend-port needs --backend-service');
+    if (recovery !== 'none') throw new UsageError('--session-recovery needs --backend-service: with one backend there is nowhere to recover to');
+    return undefined;
+  }
+  if (transport !== 'streamable-http' || proxyMode !== 'streamable-http' || target === undefined) {
+    throw new UsageError('--backend-service is supported with --transport streamable-http and --proxy-mode streamable-http only');
+  }
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(service)) throw new UsageError(`--backend-service must be a Service name (DNS-1035 label), got ${JSON.stringify(service)}`);
+  const portText = flags.string('backend-port') || target.port || (target.protocol === 'https:' ? '443' : '80');
+  let port: PortSelector;
+  try {
+    port = parsePortSelector(portText);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { service, namespace: flags.string('backend-namespace') || serviceAccountNamespace(), port, recovery };
 }
 
 function budgetFlags(flags: Flags): BudgetOverrides {
@@ -245,5 +279,8 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
       config.sessionStorage.provider === 'redis'
         ? `redis ${config.sessionStorage.address}/${config.sessionStorage.db} ${config.sessionStorage.keyPrefix}:*`
         : 'memory',
+    backends: config.backends
+      ? `${config.backends.namespace}/${config.backends.service} port ${'name' in config.backends.port ? config.backends.port.name : config.backends.port.number} recovery ${config.backends.recovery}`
+      : undefined,
   };
 }

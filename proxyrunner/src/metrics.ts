@@ -18,6 +18,7 @@ export const REJECT_REASONS = [
   'overloaded',
   'forbidden',
   'session_store_unavailable',
+  'no_ready_backend',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

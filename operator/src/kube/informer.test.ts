@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { silentLogger } from '../../../common/log.ts';
 import { FakeApiserver, until } from '../../../test/support/listWatchApiserver.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../../../common/kube/backoff.ts';
 import { KubeClient } from '../../../common/kube/client.ts';
 import { Informer, type EventType } from './informer.ts';
 import { collectionPath, POD, type KubeObject } from '../../../common/kube/kinds.ts';

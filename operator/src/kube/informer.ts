@@ -10,7 +10,7 @@
 import { keyOf, type KindInfo, type KubeObject } from '../../../common/kube/kinds.ts';
 import type { Logger } from '../../../common/log.ts';
 import { ApiError, type KubeClient, type WatchEvent } from '../../../common/kube/client.ts';
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../../../common/kube/backoff.ts';
 
 export type EventType = 'add' | 'update' | 'delete';
 export type Handler<T> = (type: EventType, obj: T, old: T | undefined) => void;

@@ -16,7 +16,7 @@
 import type { Logger } from '../../../common/log.ts';
 import { LEASE, type KubeObject } from '../../../common/kube/kinds.ts';
 import { ApiError, type KubeClient } from '../../../common/kube/client.ts';
-import { sleep } from './backoff.ts';
+import { sleep } from '../../../common/kube/backoff.ts';
 import { Informer } from './informer.ts';
 
 export interface LeaseSpec {

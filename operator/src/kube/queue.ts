@@ -9,7 +9,7 @@
 //     high lane moves it there.
 // Keys are typed (controller-runtime's reconcile.Request: e.g. {namespace, name}); keyId says
 // when two keys are the same one. String keys are their own id.
-import { exponentialDelay } from './backoff.ts';
+import { exponentialDelay } from '../../../common/kube/backoff.ts';
 
 /**
  * 'high': follow-ups of MCPServers that already run (a pod or child changed): cheap

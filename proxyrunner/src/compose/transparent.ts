@@ -3,6 +3,9 @@
 // With `--session-storage redis` the registry is only this replica's cache: the fleet's
 // table in Redis decides and counts (sessions/fleet.ts), and the proxy is ready only
 // while Redis answers.
+// With `--backend-service` the target URL's host is replaced per request by a backend pod
+// discovered through the Service's EndpointSlices (backends/discovery.ts); the proxy is
+// ready while at least one pod is.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../common/log.ts';
@@ -15,13 +18,30 @@ import { createStoreMetrics } from '../sessions/storeMetrics.ts';
 import { startTcpProbe } from '../upstream/probe.ts';
 import { createTransparentUpstream, type TransparentSession } from '../upstream/transparent.ts';
 import { meteredRegistry } from './registry.ts';
+import type { ByteBudget } from '../budget.ts';
+import { BackendPool } from '../backends/pool.ts';
+import { EndpointDiscovery } from '../backends/discovery.ts';
+import { createBackendMetrics, type BackendMetrics } from '../backends/backendMetrics.ts';
+import { KubeClient } from '../../../common/kube/client.ts';
+import { loadClusterAccess } from '../../../common/kube/kubeconfig.ts';
+import { VERSION } from '../version.ts';
 import type { Upstream } from './upstream.ts';
 
 /** How long the fleet gauge's owner lock lasts without a scrape renewing it. */
 const GAUGE_LOCK_MS = 15_000;
 
-export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger): Upstream {
+/** Largest initialize body kept per session for `--session-recovery replay`. */
+const MAX_KEPT_INITIALIZE_BYTES = 64 * 1024;
+
+export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger, budget?: ByteBudget): Upstream {
   const target = config.targetUrl as URL;
+  const backendPool = config.backends ? new BackendPool() : undefined;
+  // Every way a session leaves this replica's table: its pin and its kept bytes go with it.
+  const released = (session: Session<TransparentSession>): void => {
+    backendPool?.unpin(session.id);
+    if (session.data.keptBytes > 0) budget?.release(session.data.keptBytes);
+    session.data.keptBytes = 0;
+  };
   // eslint-disable-next-line prefer-const -- assigned once below, after the closures that read it are built (it is undefined until then)
   let endUpstream: ((session: Session<TransparentSession>) => void) | undefined;
   // eslint-disable-next-line prefer-const -- assigned once below, like endUpstream
@@ -29,9 +49,10 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
   const storage = config.sessionStorage;
   const registry =
     storage.provider === 'redis'
-      ? new SessionRegistry<TransparentSession>({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs }) // a cache: nothing counted here
+      ? new SessionRegistry<TransparentSession>({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, onClosed: released }) // a cache: nothing counted here
       : meteredRegistry<TransparentSession>(config, metrics, (session, reason) => {
           if (reason === 'idle_timeout' || reason === 'evicted') endUpstream?.(session);
+          released(session);
         });
   let fleet: FleetSessions<TransparentSession> | undefined;
   let store: RedisSessionStore | undefined;
@@ -45,7 +66,7 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
       storeMetrics,
       log,
       idleTimeoutMs: config.sessionIdleTimeoutMs,
-      newData: () => ({ protocolVersion: undefined, refreshedAt: 0 }),
+      newData: () => ({ protocolVersion: undefined, refreshedAt: 0, pin: '', keptBytes: 0 }),
       endUpstream: (id) => endUpstreamId?.(id),
     });
     store.onStateChange((up) => log.info(up ? 'session store connected' : 'session store unavailable', { address: storage.address }));
@@ -53,6 +74,7 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
     registry.startSweeper(); // the cache's own bounds; silent
     fleet.startSweeper();
   }
+  const backendMetrics = backendPool ? createBackendMetrics(metrics.registry, backendPool) : undefined;
   const proxy = createTransparentUpstream({
     target,
     registry,
@@ -62,19 +84,58 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
     responseTimeoutMs: config.upstreamResponseTimeoutMs,
     maxRewriteBytes: config.memoryLimitBytes ? Math.max(2 ** 20, Math.floor(config.memoryLimitBytes / 16)) : 16 * 2 ** 20,
     ...(fleet ? { fleet } : {}),
+    ...(backendPool && config.backends
+      ? {
+          backends: {
+            pool: backendPool,
+            recovery: config.backends.recovery,
+            metrics: backendMetrics as BackendMetrics,
+            maxKeptBytes: MAX_KEPT_INITIALIZE_BYTES,
+            reserve: (bytes: number) => budget?.tryReserve(bytes) ?? true,
+            recoveryTimeoutMs: Math.max(1_000, Math.min(30_000, config.upstreamConnectTimeoutMs * 2)),
+          },
+        }
+      : {}),
   });
+  let discovery: EndpointDiscovery | undefined;
+  let kube: KubeClient | undefined;
+  if (backendPool && config.backends) {
+    backendPool.onGone((key) => {
+      log.info('backend pod left the ready set', { backend: key, sessions: backendPool.sessionsOn(key).length });
+      proxy.backendGone(key);
+    });
+    kube = new KubeClient(loadClusterAccess(undefined), { userAgent: `mcpfleet-proxyrunner/${VERSION}`, maxSockets: 2, timeoutMs: 10_000 });
+    discovery = new EndpointDiscovery({
+      client: kube,
+      namespace: config.backends.namespace,
+      service: config.backends.service,
+      port: config.backends.port,
+      target,
+      pool: backendPool,
+      log,
+      onError: () => backendMetrics?.discoveryError(),
+    });
+    discovery.start();
+  }
   endUpstream = (session) => proxy.endUpstreamSession(session);
   endUpstreamId = (id) => proxy.endUpstreamSessionId(id);
-  const probe = startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
+  // With backends the target's host is a name nothing connects to: readiness is the pods'.
+  const probe = backendPool ? { state: { ready: true, detail: '' }, stop: () => {} } : startTcpProbe(target, 5_000, 2_000, (up) => metrics.setUpstreamUp(up));
   return {
     routes: { '/mcp': proxy.route },
     readiness: () => {
       if (fleet && !fleet.ready) return { ready: false, detail: 'session store (redis) unavailable' };
+      if (backendPool) {
+        const ready = backendPool.readyCount;
+        return { ready: ready > 0, detail: backendPool.synced ? `${ready} backend pod(s) ready` : 'backend endpoints not listed yet' };
+      }
       return probe.state;
     },
     sessionCount: () => registry.size,
     async close() {
       probe.stop();
+      await discovery?.stop();
+      kube?.close();
       registry.stopSweeper();
       fleet?.stopSweeper();
       await store?.shutdown();

@@ -17,6 +17,8 @@ import type { StoreMetrics } from './storeMetrics.ts';
 export interface FleetSessionData {
   /** When this replica last refreshed the session's idle clock in the store (ms). */
   refreshedAt: number;
+  /** The session's pin in the store ('' if none): where it is routed (backends/pin.ts). */
+  pin: string;
 }
 
 export type Lookup<T> = { kind: 'found'; session: Session<T> } | { kind: 'unknown' } | { kind: 'unavailable' };
@@ -63,10 +65,10 @@ export class FleetSessions<T extends FleetSessionData> {
   }
 
   /** The upstream issued `id` on an initialize: record it in the fleet. False if the store could not (caller answers 503). */
-  async created(id: string): Promise<boolean> {
+  async created(id: string, pin = ''): Promise<boolean> {
     const { store, registry, metrics } = this.#deps;
     const now = this.#now();
-    const evicted = await this.#timed('create', () => store.create(id, now));
+    const evicted = await this.#timed('create', () => store.create(id, now, pin));
     if (evicted === 'failed') return false;
     if (evicted !== undefined) {
       metrics.sessionCreated();
@@ -74,8 +76,16 @@ export class FleetSessions<T extends FleetSessionData> {
     }
     const data = this.#deps.newData();
     data.refreshedAt = now;
+    data.pin = pin;
     registry.add(id, data);
     return true;
+  }
+
+  /** The session moved (replay recovery): store its new pin for every replica. False if it is gone or the store failed. */
+  async repinned(id: string, pin: string): Promise<boolean> {
+    const local = this.#deps.registry.get(id);
+    if (local) local.data.pin = pin;
+    return (await this.#timed('touch', () => this.#deps.store.repin(id, pin))) === true;
   }
 
   /** A request carries `id`: the local copy (refreshed coarsely in the store) or the fleet's. */
@@ -87,16 +97,18 @@ export class FleetSessions<T extends FleetSessionData> {
     if (local && now - local.data.refreshedAt < this.#refreshMs) return { kind: 'found', session: local };
     const known = await this.#timed('touch', () => store.touch(id, now));
     if (known === 'failed') return { kind: 'unavailable' };
-    if (!known) {
+    if (known === false) {
       if (local) registry.remove(id, 'client_delete'); // closed elsewhere and the message was missed
       return { kind: 'unknown' };
     }
     if (local) {
       local.data.refreshedAt = now;
+      local.data.pin = known; // another replica may have moved it (replay recovery)
       return { kind: 'found', session: local };
     }
     const data = this.#deps.newData();
     data.refreshedAt = now;
+    data.pin = known;
     return { kind: 'found', session: registry.add(id, data) };
   }
 
@@ -129,7 +141,8 @@ export class FleetSessions<T extends FleetSessionData> {
       const now = this.#now();
       for (const session of registry.busySessions()) {
         if (now - session.data.refreshedAt < this.#refreshMs) continue;
-        if ((await this.#timed('touch', () => store.touch(session.id, now))) === true) session.data.refreshedAt = now;
+        const touched = await this.#timed('touch', () => store.touch(session.id, now));
+        if (typeof touched === 'string') session.data.refreshedAt = now;
       }
       const idle = await this.#timed('sweep', () => store.sweep(now - this.#deps.idleTimeoutMs, SWEEP_BATCH));
       if (idle !== 'failed') for (const id of idle) this.#counted(id, 'idle_timeout');

@@ -8,6 +8,10 @@
 //                   score is the idle clock (the "TTL refreshed on use"; refreshed at most
 //                   every `refreshMs` per session and replica, so steady traffic does not
 //                   write Redis on every request).
+//   P:pins          hash, session ID → its pin (with `--backend-service`: which backend pod
+//                   holds the session, and after a replay recovery its upstream session ID),
+//                   so every replica routes a session the same way. Written with the
+//                   session and removed with it, in the same scripts.
 //   P:closed        pub/sub channel: the ID of every session closed, so each replica drops
 //                   its local copy at once. A replica that missed a message (it was cut off
 //                   from Redis) finds out at its next refresh of that session (check-on-use).
@@ -26,9 +30,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 /** What the transparent path needs from a shared table. */
 export interface SessionStore {
   /** Adds the session; returns the IDs this call evicted at the fleet cap, or undefined if it existed already. */
-  create(id: string, now: number): Promise<string[] | undefined>;
-  /** True if the fleet holds the session (and refreshes its idle clock). */
-  touch(id: string, now: number): Promise<boolean>;
+  create(id: string, now: number, pin?: string): Promise<string[] | undefined>;
+  /** The session's pin ('' if none) if the fleet holds it (and refreshes its idle clock); false if not. */
+  touch(id: string, now: number): Promise<string | false>;
+  /** Replaces the pin of a session the fleet holds; false if it is gone. */
+  repin(id: string, pin: string): Promise<boolean>;
   /** Removes the session; true if this call removed it (and so must count it). */
   remove(id: string): Promise<boolean>;
   /** Removes sessions idle since before `deadline`; returns the IDs this call removed. */
@@ -56,28 +62,47 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// KEYS[1] = table; ARGV = id, now, max. Returns -1 if present, else the evicted IDs.
+// KEYS[1] = table, KEYS[2] = pins; ARGV = id, now, max, pin. Returns -1 if present, else the evicted IDs.
 const CREATE = `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
 local evicted = {}
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3]) + 1
 if over > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[1], over)
-  for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
+  for i = 1, #popped, 2 do
+    evicted[#evicted + 1] = popped[i]
+    redis.call('HDEL', KEYS[2], popped[i])
+  end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 return evicted`;
 
-// KEYS[1] = table; ARGV = id, now. 1 if present (score refreshed), else 0.
+// KEYS[1] = table, KEYS[2] = pins; ARGV = id, now. 0 if absent, else the pin ('' if none; score refreshed).
 const TOUCH = `
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+return redis.call('HGET', KEYS[2], ARGV[1]) or ''`;
+
+// KEYS[1] = table, KEYS[2] = pins; ARGV = id. 1 if this call removed it.
+const REMOVE = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
-// KEYS[1] = table; ARGV = deadline, limit. The IDs removed.
+// KEYS[1] = table, KEYS[2] = pins; ARGV = id, pin. 1 if the session is there (pin replaced).
+const REPIN = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1`;
+
+// KEYS[1] = table, KEYS[2] = pins; ARGV = deadline, limit. The IDs removed.
 const SWEEP = `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do redis.call('ZREM', KEYS[1], id) end
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
 return ids`;
 
 // KEYS[1] = lock; ARGV = owner, ttl. 1 if the caller holds it afterwards.
@@ -103,6 +128,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #subscriber: Redis;
   readonly #table: string;
   readonly #channel: string;
+  readonly #pins: string;
   readonly #gaugeLock: string;
   readonly #options: RedisStoreOptions;
   readonly #closedListeners: ((id: string) => void)[] = [];
@@ -128,6 +154,7 @@ export class RedisSessionStore implements SessionStore {
     };
     this.#table = `${options.keyPrefix}:sessions`;
     this.#channel = `${options.keyPrefix}:closed`;
+    this.#pins = `${options.keyPrefix}:pins`;
     this.#gaugeLock = `${options.keyPrefix}:gauge-owner`;
     this.#redis = new Redis(common);
     this.#subscriber = new Redis({ ...common, connectionName: `mcpfleet-proxy-${options.replicaId}-sub`, enableOfflineQueue: true, commandTimeout: undefined });
@@ -165,26 +192,31 @@ export class RedisSessionStore implements SessionStore {
     this.#closedListeners.push(listener);
   }
 
-  async create(id: string, now: number): Promise<string[] | undefined> {
-    const result = (await this.#redis.eval(CREATE, 1, this.#table, id, now, this.#options.maxSessions)) as number | string[];
+  async create(id: string, now: number, pin = ''): Promise<string[] | undefined> {
+    const result = (await this.#redis.eval(CREATE, 2, this.#table, this.#pins, id, now, this.#options.maxSessions, pin)) as number | string[];
     if (result === -1) return undefined;
     const evicted = result as string[];
     for (const gone of evicted) await this.#redis.publish(this.#channel, gone);
     return evicted;
   }
 
-  async touch(id: string, now: number): Promise<boolean> {
-    return (await this.#redis.eval(TOUCH, 1, this.#table, id, now)) === 1;
+  async touch(id: string, now: number): Promise<string | false> {
+    const result = (await this.#redis.eval(TOUCH, 2, this.#table, this.#pins, id, now)) as number | string;
+    return typeof result === 'string' ? result : false;
+  }
+
+  async repin(id: string, pin: string): Promise<boolean> {
+    return (await this.#redis.eval(REPIN, 2, this.#table, this.#pins, id, pin)) === 1;
   }
 
   async remove(id: string): Promise<boolean> {
-    const removed = (await this.#redis.zrem(this.#table, id)) === 1;
+    const removed = (await this.#redis.eval(REMOVE, 2, this.#table, this.#pins, id)) === 1;
     if (removed) await this.#redis.publish(this.#channel, id);
     return removed;
   }
 
   async sweep(deadline: number, limit: number): Promise<string[]> {
-    const ids = (await this.#redis.eval(SWEEP, 1, this.#table, deadline, limit)) as string[];
+    const ids = (await this.#redis.eval(SWEEP, 2, this.#table, this.#pins, deadline, limit)) as string[];
     for (const id of ids) await this.#redis.publish(this.#channel, id);
     return ids;
   }

@@ -32,6 +32,17 @@
 // an ID the proxy would refuse from a client gets its initialize answered 502 (the
 // client never sees that ID) and that upstream session DELETEd.
 //
+// With `--backend-service` (deps.backends) there are several backend pods: each initialize
+// goes to the ready pod with the fewest sessions and the session is pinned there for its
+// life (the pin is stored with the session: here, and in Redis in fleet mode, so every
+// replica routes it alike); requests without a session go round-robin. A session whose pod
+// is no longer ready ends as `upstream_closed` and its requests are answered 404, so the
+// client re-initializes (MCP: a 404 for a session ID means start a new session); a session
+// ID the proxy does not hold is answered 404 here (no pod to ask). With
+// `--session-recovery replay` such a session is re-initialized on a live pod instead and
+// the request replayed (backends/recovery.ts; the session's server-side state is lost).
+// No ready pod: 503 `no_ready_backend`.
+//
 // The one exception to pass-through: a response to a list request that authorization
 // filters (exchange.rewriteResponse) is parsed, rewritten and re-framed within a bound
 // (http/responseRewrite.ts).
@@ -52,12 +63,35 @@ import type { Route } from '../http/pipeline.ts';
 import { classifyUpstreamError, UpstreamTimeoutError } from './errors.ts';
 import { UNKNOWN_SESSION_BODY_LIMIT, isUnknownSessionAnswer, needsBody } from './unknownSession.ts';
 import type { FleetSessions } from '../sessions/fleet.ts';
+import type { CloseReason } from '../sessions.ts';
+import type { Backend } from '../backends/endpoints.ts';
+import type { BackendPool } from '../backends/pool.ts';
+import type { BackendMetrics } from '../backends/backendMetrics.ts';
+import { encodePin, pinOf, type Pin } from '../backends/pin.ts';
+import { reinitialize } from '../backends/recovery.ts';
 
 export interface TransparentSession {
   /** MCP-Protocol-Version last seen from the client, echoed on our own DELETE. */
   protocolVersion: string | undefined;
   /** Fleet mode: when this replica last refreshed the session in the shared store. */
   refreshedAt: number;
+  /** `--backend-service`: the session's pin (backends/pin.ts); '' without backends. */
+  pin: string;
+  /** Bytes of the kept initialize body charged to the buffer budget (released when the session ends). */
+  keptBytes: number;
+}
+
+/** `--backend-service`: where sessions and stateless requests go. */
+export interface BackendRouting {
+  pool: BackendPool;
+  recovery: 'none' | 'replay';
+  metrics: BackendMetrics;
+  /** Largest initialize body kept for a replay recovery. */
+  maxKeptBytes: number;
+  /** Charges a kept initialize body to the buffer budget; false if it is spent (the session is then not recoverable). */
+  reserve(bytes: number): boolean;
+  /** How long one recovery step (initialize, notifications/initialized) may take. */
+  recoveryTimeoutMs: number;
 }
 
 export interface TransparentDeps {
@@ -71,6 +105,8 @@ export interface TransparentDeps {
   maxRewriteBytes: number;
   /** Set with `--session-storage redis`: the fleet's table decides. */
   fleet?: FleetSessions<TransparentSession>;
+  /** Set with `--backend-service`. */
+  backends?: BackendRouting;
 }
 
 export interface TransparentUpstream {
@@ -79,6 +115,8 @@ export interface TransparentUpstream {
   endUpstreamSession(session: Session<TransparentSession>): void;
   /** Best-effort DELETE by ID (fleet mode: the session may never have been seen here). */
   endUpstreamSessionId(id: string): void;
+  /** `--backend-service`: a pod left the ready set; its sessions here end (unless replay recovers them on use). */
+  backendGone(key: string): void;
   close(): void;
 }
 
@@ -86,6 +124,8 @@ interface InFlight {
   exchange: Exchange;
   session: Session<TransparentSession> | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** `--backend-service`: the pod this request went to. */
+  backend: Backend | undefined;
 }
 
 const IN_FLIGHT = Symbol('mcpfleet.inFlight');
@@ -94,8 +134,8 @@ type TaggedRequest = IncomingMessage & { [IN_FLIGHT]?: InFlight };
 const is2xx = (status: number): boolean => status >= 200 && status < 300;
 
 export function createTransparentUpstream(deps: TransparentDeps): TransparentUpstream {
-  const { target, registry, metrics, log, fleet } = deps;
-  const end = (id: string, reason: 'client_delete' | 'upstream_not_found'): void => {
+  const { target, registry, metrics, log, fleet, backends } = deps;
+  const end = (id: string, reason: Extract<CloseReason, 'client_delete' | 'upstream_not_found' | 'upstream_closed'>): void => {
     if (fleet) void fleet.ended(id, reason);
     else registry.remove(id, reason);
   };
@@ -141,21 +181,23 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     const issued = proxyRes.headers['mcp-session-id'];
     const issuedProblem = issued === undefined ? undefined : typeof issued === 'string' ? sessionIdProblem(issued) : 'Mcp-Session-Id sent more than once';
     if (exchange.rpc?.isInitialize && is2xx(status) && issuedProblem !== undefined) {
-      refuseIssuedSession(proxyRes, exchange, issued as string | string[], issuedProblem);
+      refuseIssuedSession(proxyRes, exchange, issued as string | string[], issuedProblem, entry.backend?.url);
       return;
     }
     if (fleet && exchange.rpc?.isInitialize && is2xx(status) && typeof issued === 'string') {
       // Answered only once the fleet knows the session: a client must never hold an ID
       // another replica would not recognise.
       proxyRes.pause();
-      fleet.created(issued).then(
+      const pin = newPin(entry);
+      fleet.created(issued, pin).then(
         (stored) => {
           if (stored) {
+            if (entry.backend) backends?.pool.pin(issued, entry.backend.key);
             relay(proxyRes, req, res, entry, status, issued, issuedProblem);
             proxyRes.resume(); // paused explicitly above: a new 'data' listener does not restart it
           } else {
             proxyRes.destroy();
-            deleteUpstream(issued, undefined);
+            deleteUpstream(issued, undefined, entry.backend?.url);
             reject(
               exchange,
               metrics,
@@ -190,7 +232,9 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     const { exchange } = entry;
     // An unusable ID on any other response is not passed on either: the client would
     // adopt an ID the proxy then refuses.
-    const headers = endToEndHeaders(proxyRes.rawHeaders, issuedProblem !== undefined);
+    // A recovered session's upstream ID is the proxy's business: the client keeps its own.
+    const rewritten = entry.session !== undefined && backends !== undefined && pinOf(entry.session.data)?.upstreamId !== undefined;
+    const headers = endToEndHeaders(proxyRes.rawHeaders, issuedProblem !== undefined || rewritten);
     const rewrite = exchange.rewriteResponse && is2xx(status) ? exchange.rewriteResponse : undefined;
     if (!rewrite) {
       try {
@@ -209,7 +253,12 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     else forwardBody(proxyRes, res);
 
     if (exchange.rpc?.isInitialize && is2xx(status)) {
-      if (typeof issued === 'string' && !fleet) registry.add(issued, { protocolVersion: undefined, refreshedAt: 0 });
+      if (typeof issued === 'string' && !fleet) {
+        const pin = newPin(entry);
+        const kept = pin.length > 0 && backends?.recovery === 'replay' ? chargeKept(pin) : { pin, keptBytes: 0 };
+        registry.add(issued, { protocolVersion: undefined, refreshedAt: 0, pin: kept.pin, keptBytes: kept.keptBytes });
+        if (entry.backend) backends?.pool.pin(issued, entry.backend.key);
+      }
       return;
     }
     const id = exchange.sessionId;
@@ -223,12 +272,28 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     } else if (isUnknownSessionAnswer(status, undefined) && (!fleet || entry.session)) end(id, reason);
   }
 
+  /** The pin of a session an initialize just created ('' without backends). */
+  function newPin(entry: InFlight): string {
+    if (!backends || !entry.backend) return '';
+    const body = entry.exchange.body;
+    const keep = backends.recovery === 'replay' && body !== undefined && body.length <= backends.maxKeptBytes;
+    return encodePin({ backend: entry.backend.key, ...(keep && { initialize: body.toString('utf8') }) });
+  }
+
+  /** Charges a pin's kept initialize body to the budget, or drops the body (not recoverable) when the budget is spent. */
+  function chargeKept(pin: string): { pin: string; keptBytes: number } {
+    const decoded = pinOf({ pin });
+    if (!backends || decoded?.initialize === undefined) return { pin, keptBytes: 0 };
+    if (backends.reserve(pin.length)) return { pin, keptBytes: pin.length };
+    return { pin: encodePin({ backend: decoded.backend }), keptBytes: 0 };
+  }
+
   /** initialize succeeded upstream with an ID the proxy would refuse: end it there, tell the client why. */
-  function refuseIssuedSession(proxyRes: IncomingMessage, exchange: Exchange, issued: string | string[], problem: string): void {
+  function refuseIssuedSession(proxyRes: IncomingMessage, exchange: Exchange, issued: string | string[], problem: string, backendUrl: URL | undefined): void {
     proxyRes.destroy(); // the body is not needed; the socket is not reused
     metrics.upstreamError('invalid_session_id');
     log.warn('upstream issued an unusable session id; session ended', { problem });
-    for (const id of Array.isArray(issued) ? issued : [issued]) deleteUpstream(id, undefined);
+    for (const id of Array.isArray(issued) ? issued : [issued]) deleteUpstream(id, undefined, backendUrl);
     replyError(exchange, 502, UPSTREAM_ERROR, `Upstream MCP server issued an unusable Mcp-Session-Id (${problem}); the proxy ended that session`);
   }
 
@@ -284,9 +349,92 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     },
   };
 
+  /** Where this request goes with `--backend-service`; answers it itself when nowhere. */
   function forward(exchange: Exchange, session: Session<TransparentSession> | undefined): void {
+    if (!backends) {
+      send(exchange, session, undefined);
+      return;
+    }
+    const { pool } = backends;
+    if (session) {
+      const pin = pinOf(session.data);
+      const backend = pin ? pool.get(pin.backend) : undefined;
+      if (backend) {
+        pool.pin(session.id, backend.key); // a session first seen here (fleet mode) is counted on its pod
+        send(exchange, session, backend);
+      } else void lost(exchange, session, pin);
+      return;
+    }
+    if (exchange.sessionId !== undefined) {
+      reject(exchange, metrics, 'unknown_session', 404, INVALID_REQUEST, 'Session not found: initialize a new session');
+      return;
+    }
+    const backend = exchange.rpc?.isInitialize ? pool.leastSessions() : pool.next();
+    if (backend) send(exchange, undefined, backend);
+    else noBackend(exchange);
+  }
+
+  function noBackend(exchange: Exchange): void {
+    const why = backends?.pool.synced ? 'no backend pod is ready' : 'the backend pods are not known yet (endpoint discovery has not listed them)';
+    reject(exchange, metrics, 'no_ready_backend', 503, UPSTREAM_ERROR, `Service unavailable: ${why}; retry shortly`, { headers: { 'retry-after': '1' } });
+  }
+
+  /** Recoveries in progress, so concurrent requests of one session re-initialize it once. */
+  const recovering = new Map<string, Promise<Backend | undefined>>();
+
+  /** The session's pod is gone: end it (404, the client re-initializes) or, with replay, move it. */
+  async function lost(exchange: Exchange, session: Session<TransparentSession>, pin: Pin | undefined): Promise<void> {
+    if (!backends) return;
+    if (backends.recovery !== 'replay' || pin?.initialize === undefined) {
+      if (backends.recovery === 'replay') backends.metrics.recovery('not_recoverable');
+      end(session.id, 'upstream_closed');
+      reject(exchange, metrics, 'unknown_session', 404, INVALID_REQUEST, 'Session not found: the backend pod that held it went away; initialize a new session');
+      return;
+    }
+    let moving = recovering.get(session.id);
+    if (!moving) {
+      moving = recover(session, pin.initialize).finally(() => recovering.delete(session.id));
+      recovering.set(session.id, moving);
+    }
+    const backend = await moving;
+    if (exchange.res.destroyed || exchange.res.headersSent) return;
+    if (backend) send(exchange, session, backend);
+    else if (!backends.pool.readyCount) noBackend(exchange);
+    else reject(exchange, metrics, 'unknown_session', 404, INVALID_REQUEST, 'Session not found: the backend pod that held it went away; initialize a new session');
+  }
+
+  async function recover(session: Session<TransparentSession>, initialize: string): Promise<Backend | undefined> {
+    if (!backends) return undefined;
+    const backend = backends.pool.leastSessions();
+    if (!backend) {
+      backends.metrics.recovery('no_ready_backend'); // kept: a pod may come back
+      return undefined;
+    }
+    const result = await reinitialize(backend.url, initialize, session.data.protocolVersion, backends.recoveryTimeoutMs);
+    if (result instanceof Error) {
+      backends.metrics.recovery('failed');
+      log.warn('session recovery failed; session ended', { backend: backend.key, err: result });
+      end(session.id, 'upstream_closed');
+      return undefined;
+    }
+    const pin = encodePin({ backend: backend.key, upstreamId: result.upstreamId, initialize });
+    session.data.pin = pin;
+    backends.pool.pin(session.id, backend.key);
+    if (fleet && !(await fleet.repinned(session.id, pin))) {
+      backends.metrics.recovery('failed');
+      deleteUpstream(result.upstreamId, session.data.protocolVersion, backend.url);
+      return undefined;
+    }
+    backends.metrics.recovery('recovered');
+    log.info('session recovered on another backend pod (its server-side state is lost)', { backend: backend.key });
+    return backend;
+  }
+
+  function send(exchange: Exchange, session: Session<TransparentSession> | undefined, backend: Backend | undefined): void {
     const { req, res } = exchange;
-    const entry: InFlight = { exchange, session, timer: undefined };
+    const entry: InFlight = { exchange, session, timer: undefined, backend };
+    const upstreamId = session && backend ? pinOf(session.data)?.upstreamId : undefined;
+    if (upstreamId !== undefined) req.headers['mcp-session-id'] = upstreamId;
     inflight.set(req, entry);
     if (session) {
       const version = req.headers['mcp-protocol-version'];
@@ -305,35 +453,39 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     });
     const body = exchange.body ?? EMPTY;
     stripHopByHop(req, body.length);
-    proxy.web(req, res, { buffer: replay(body) }, onError);
+    proxy.web(req, res, backend ? { buffer: replay(body), target: backend.url } : { buffer: replay(body) }, onError);
   }
 
   // Upstream DELETEs for sessions we dropped are a courtesy, not a duty: a few at a time,
   // and beyond a bounded backlog we let the upstream's own expiry handle the rest, so an
   // eviction storm cannot become a memory or socket storm.
-  const deleteBacklog: [id: string, version: string | undefined][] = [];
+  const deleteBacklog: [id: string, version: string | undefined, url: URL][] = [];
   let deletesInFlight = 0;
   const MAX_DELETES_IN_FLIGHT = 4;
   const MAX_DELETE_BACKLOG = 1_000;
 
   function endUpstreamSession(session: Session<TransparentSession>): void {
-    deleteUpstream(session.id, session.data.protocolVersion);
+    if (!backends) return deleteUpstream(session.id, session.data.protocolVersion, target);
+    const pin = pinOf(session.data);
+    const backend = pin ? backends.pool.get(pin.backend) : undefined;
+    if (pin && backend) deleteUpstream(pin.upstreamId ?? session.id, session.data.protocolVersion, backend.url);
   }
 
-  function deleteUpstream(id: string, version: string | undefined): void {
-    if (deleteBacklog.length >= MAX_DELETE_BACKLOG) return;
-    deleteBacklog.push([id, version]);
+  /** `url` undefined: the pod is not known here (its own expiry ends the session). */
+  function deleteUpstream(id: string, version: string | undefined, url: URL | undefined): void {
+    if (url === undefined || deleteBacklog.length >= MAX_DELETE_BACKLOG) return;
+    deleteBacklog.push([id, version, url]);
     pumpDeletes();
   }
 
   function pumpDeletes(): void {
     while (deletesInFlight < MAX_DELETES_IN_FLIGHT && deleteBacklog.length > 0) {
-      const [id, version] = deleteBacklog.shift() as [string, string | undefined];
+      const [id, version, url] = deleteBacklog.shift() as [string, string | undefined, URL];
       const headers: Record<string, string> = { 'mcp-session-id': id };
       if (version) headers['mcp-protocol-version'] = version;
       let request: http.ClientRequest;
       try {
-        request = (secure ? https : http).request(target, { method: 'DELETE', headers, agent, timeout: 10_000 });
+        request = (secure ? https : http).request(url, { method: 'DELETE', headers, agent, timeout: 10_000 });
       } catch (err) {
         log.warn('upstream DELETE not sent', { err: err as Error });
         continue; // an ID that cannot be a header value cannot be deleted either
@@ -353,7 +505,16 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   return {
     route,
     endUpstreamSession,
-    endUpstreamSessionId: (id) => deleteUpstream(id, undefined),
+    backendGone(key) {
+      if (!backends || backends.recovery === 'replay') return;
+      for (const id of backends.pool.sessionsOn(key)) end(id, 'upstream_closed');
+    },
+    // Fleet mode closes by ID; with backends the pod is known only from a local copy.
+    endUpstreamSessionId: (id) => {
+      const local = registry.get(id);
+      if (local) endUpstreamSession(local);
+      else deleteUpstream(id, undefined, backends ? undefined : target);
+    },
     close() {
       proxy.close();
       agent.destroy();

@@ -1,0 +1,50 @@
+// Prometheus instruments of `--backend-service` (registered only when it is on). The
+// per-backend gauge is labelled by the backend key (pod@address:port): bounded by the
+// backend StatefulSet's replicas, and a pod that leaves the ready set leaves the gauge.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BackendPool } from './pool.ts';
+
+export const RECOVERY_RESULTS = ['recovered', 'no_ready_backend', 'not_recoverable', 'failed'] as const;
+export type RecoveryResult = (typeof RECOVERY_RESULTS)[number];
+
+export interface BackendMetrics {
+  recovery(result: RecoveryResult): void;
+  discoveryError(): void;
+}
+
+export function createBackendMetrics(registry: Registry, pool: BackendPool): BackendMetrics {
+  new Gauge({
+    name: 'mcpfleet_proxy_backends_ready',
+    help: 'Backend pods ready to take sessions (from the backend Service EndpointSlices).',
+    registers: [registry],
+    collect() {
+      this.set(pool.readyCount);
+    },
+  });
+  new Gauge({
+    name: 'mcpfleet_proxy_backend_sessions',
+    help: "This replica's sessions pinned to each backend pod.",
+    labelNames: ['backend'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [backend, n] of pool.counts()) this.set({ backend }, n);
+    },
+  });
+  const recoveries = new Counter({
+    name: 'mcpfleet_proxy_session_recoveries_total',
+    help: 'Sessions whose backend pod went away, by outcome of --session-recovery replay (recovered: re-initialized on a live pod and the request replayed).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
+  const discoveryErrors = new Counter({
+    name: 'mcpfleet_proxy_backend_discovery_errors_total',
+    help: 'Failed lists or watches of the backend EndpointSlices (retried with backoff; the last known set is kept).',
+    registers: [registry],
+  });
+  return {
+    recovery: (result) => recoveries.inc({ result }),
+    discoveryError: () => discoveryErrors.inc(),
+  };
+}
