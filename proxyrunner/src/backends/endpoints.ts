@@ -39,7 +39,7 @@ export function parsePortSelector(text: string): PortSelector {
     const number = Number(text);
     if (number >= 1 && number <= 65535) return { number };
   }
-  if (/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(text)) return { name: text };
+  if (/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(text) && /[a-z]/.test(text)) return { name: text }; // an IANA name has a letter
   throw new Error(`--backend-port must be a port number or an IANA port name (as in the Service), got ${JSON.stringify(text)}`);
 }
 
