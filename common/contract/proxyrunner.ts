@@ -152,6 +152,8 @@ export interface ProxyrunnerOptions<S = never> {
   audit?: { component: string };
   /** Bearer-token authentication (an MCPOIDCConfig through an MCPServer's oidcConfigRef). */
   authn?: AuthnOptions<S>;
+  /** Several backend pods: the headless Service whose EndpointSlices list them, its namespace and port name. */
+  backends?: { service: string; namespace: string; port: string };
 }
 
 /** The --oidc-* settings; files are paths inside the proxy's container (mounted ConfigMaps, projected tokens). */
@@ -191,6 +193,10 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
     ...arg('session-idle-timeout', options.sessionIdleTimeout),
     ...arg('max-sessions', options.maxSessions),
   );
+  if (options.backends !== undefined) {
+    args.push(...arg('backend-service', options.backends.service), ...arg('backend-port', options.backends.port));
+    args.push(...arg('backend-namespace', options.backends.namespace));
+  }
   if (options.authzConfigFile !== undefined) args.push(...arg('authz-config', options.authzConfigFile));
   if (options.audit !== undefined) args.push('--audit', ...arg('audit-component', options.audit.component));
   const authn = options.authn;

@@ -79,6 +79,16 @@ describe('operator → proxyrunner contract', () => {
     ['streamable-http served as legacy SSE', { ...httpSpec, proxyMode: 'sse' }, { transport: 'streamable-http', proxyMode: 'sse' }],
     ['sse', sseSpec, { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), attach: undefined, command: [], proxyMode: 'sse' }],
     [
+      'streamable-http with backendReplicas (pods discovered through EndpointSlices)',
+      { ...httpSpec, backendReplicas: 3 },
+      {
+        transport: 'streamable-http',
+        targetUrl: new URL('http://mcp-web:3001/mcp'),
+        backends: { service: 'mcp-web', namespace: 'team-a', port: { name: 'mcp' }, recovery: 'none' },
+      },
+    ],
+    ['streamable-http without backendReplicas: one backend, no discovery', httpSpec, { backends: undefined }],
+    [
       'sse served as streamable HTTP',
       { ...sseSpec, proxyMode: 'streamable-http' },
       { transport: 'sse', targetUrl: new URL('http://mcp-web:3001/sse'), proxyMode: 'streamable-http' },

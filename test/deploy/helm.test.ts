@@ -97,6 +97,8 @@ function operatorNeeds(ns: string): Check[] {
     // What it grants the stdio proxies' Roles, which RBAC only lets it grant if it holds it.
     { verb: 'create', resource: 'pods', subresource: 'attach', where: ns },
     { verb: 'get', resource: 'pods', subresource: 'attach', where: ns },
+    // ...and the Roles of proxies in front of several backend pods (backendReplicas).
+    ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'endpointslices.discovery.k8s.io', where: ns })),
   ];
 }
 

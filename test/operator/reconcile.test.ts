@@ -7,6 +7,10 @@ import { eventually, type Kube, sleep, waitReady, type McpStatus, type Obj, BUIL
 import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
 import { manifest } from '../support/mcpServers.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { scrape } from '../support/metrics.ts';
+import { startProxy } from '../support/processes.ts';
 
 const TEST_TIMEOUT_MS = 180_000;
 const PROXY_IMAGE = TEST_PROXY_IMAGE;
@@ -74,6 +78,31 @@ async function settle(quietMs = 3_000): Promise<number> {
       return now;
     }
   }
+}
+
+/**
+ * What the EndpointSlice controller would publish for the backend Service: this harness runs
+ * without it (kwok's fake pod IPs are loopback addresses, which slices refuse), so the test
+ * writes the one slice itself, from the backend pods and their Ready condition, with
+ * documentation addresses (192.0.2.0/24) that nothing connects to.
+ */
+async function publishSlice(ns: string, name: string): Promise<void> {
+  const backendPods = (await pods(ns, name, 'backend')).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const ready = (pod: Obj): boolean =>
+    ((pod.status?.['conditions'] as { type: string; status: string }[] | undefined) ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `mcp-${name}-slice`, namespace: ns, labels: { 'kubernetes.io/service-name': `mcp-${name}` } },
+    addressType: 'IPv4',
+    ports: [{ name: 'mcp', port: 3001, protocol: 'TCP' }],
+    endpoints: backendPods.map((pod, i) => ({
+      addresses: [`192.0.2.${i + 1}`],
+      conditions: { ready: ready(pod) },
+      targetRef: { kind: 'Pod', name: pod.metadata.name, namespace: ns, uid: pod.metadata.uid },
+    })),
+  };
+  await kube.apply(slice, ns);
 }
 
 describe('operator: reconciling MCPServers on a real control plane', () => {
@@ -162,6 +191,68 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'mcp-web') as Obj;
       expect(svc.spec?.['ports']).toEqual([expect.objectContaining({ port: 3001, targetPort: 'mcp' })]);
       expect(await pods(ns, 'web', 'proxy')).toHaveLength(2);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'backendReplicas: N backend pods; the proxy, as its own ServiceAccount, discovers exactly the ready ones; RBAC is endpointslices only and goes with the field',
+    async () => {
+      const ns = await kube.newNamespace('backends');
+      await create(ns, 'pool', { image: 'example/mcp-web:1', transport: 'streamable-http', mcpPort: 3001, backendReplicas: 3 });
+      await waitReady(kube, 'pool', ns);
+      await eventually('3 backend pods', 60_000, async () => (await pods(ns, 'pool', 'backend')).length === 3);
+      const objs = await children(ns, 'pool');
+      expect(names(objs)).toEqual([
+        'Deployment/mcp-pool-proxy',
+        'Role/mcp-pool-proxy',
+        'RoleBinding/mcp-pool-proxy',
+        'Service/mcp-pool',
+        'Service/mcp-pool-proxy',
+        'ServiceAccount/mcp-pool-proxy',
+        'StatefulSet/mcp-pool',
+      ]);
+      const deploy = objs.find((o) => o.kind === 'Deployment') as Obj;
+      const args = container(deploy, 'proxyrunner')['args'] as string[];
+      expect(args).toEqual(expect.arrayContaining(['--backend-service', 'mcp-pool', '--backend-port', 'mcp', '--backend-namespace', ns]));
+      const sa = `system:serviceaccount:${ns}:mcp-pool-proxy`;
+      const can = async (...check: string[]): Promise<string> => (await cp!.kubectl(['auth', 'can-i', ...check, `--as=${sa}`])).stdout.trim();
+      for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'endpointslices.discovery.k8s.io', '-n', ns)).toBe('yes');
+      expect(await can('list', 'endpointslices.discovery.k8s.io', '-n', 'default')).toBe('no');
+      expect(await can('create', 'endpointslices.discovery.k8s.io', '-n', ns)).toBe('no');
+      expect(await can('get', 'pods', '-n', ns)).toBe('no');
+      expect(await can('get', 'secrets', '-n', ns)).toBe('no');
+      expect(await can('list', 'endpoints', '-n', ns)).toBe('no');
+
+      // The real proxyrunner with the operator's own flags, authenticated as that
+      // ServiceAccount: it lists and watches the slices the EndpointSlice controller made of
+      // the (kwok) backend pods, and follows a scale-down at once.
+      const token = (await kube.ok(['create', 'token', 'mcp-pool-proxy', '-n', ns, '--duration', '1h'])).trim();
+      const kubeconfig = path.join(cp!.dir, `proxy-${ns}.kubeconfig`);
+      await writeFile(kubeconfig, (await readFile(cp!.kubeconfigPath, 'utf8')).replace(cp!.token, token), { mode: 0o600 });
+      const proxy = await startProxy(
+        args.filter((_, i) => !['--port', '--metrics-port'].includes(args[i] as string) && !['--port', '--metrics-port'].includes(args[i - 1] as string)),
+        { env: { KUBECONFIG: kubeconfig } },
+      );
+      try {
+        const ready = async (): Promise<number | undefined> => (await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backends_ready');
+        await publishSlice(ns, 'pool');
+        await eventually('the proxy to see 3 ready backends', 60_000, async () => (await ready()) === 3);
+        expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backend_discovery_errors_total')).toBe(0);
+        await kube.ok(['patch', 'mcps', 'pool', '-n', ns, '--type=merge', '-p', '{"spec":{"backendReplicas":2}}']);
+        await eventually('2 backend pods', 60_000, async () => (await pods(ns, 'pool', 'backend')).length === 2);
+        await publishSlice(ns, 'pool');
+        await eventually('the proxy to see 2 ready backends', 60_000, async () => (await ready()) === 2);
+      } finally {
+        await proxy.stop();
+      }
+
+      // Without backendReplicas: one pod, no discovery, and the proxy's API access is gone.
+      await kube.ok(['patch', 'mcps', 'pool', '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/spec/backendReplicas"}]']);
+      await eventually('RBAC pruned', 60_000, async () => names(await children(ns, 'pool')).every((n) => !/^(Role|RoleBinding|ServiceAccount)\//.test(n)));
+      const single = (await kube.get('deployment', 'mcp-pool-proxy', ns)) as Obj;
+      expect(container(single, 'proxyrunner')['args']).not.toContain('--backend-service');
+      expect((single.spec?.['template'] as { spec: { automountServiceAccountToken: boolean } }).spec.automountServiceAccountToken).toBe(false);
     },
     TEST_TIMEOUT_MS,
   );

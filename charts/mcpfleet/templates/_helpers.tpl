@@ -93,7 +93,8 @@ Derived from operator/src: informers (list, watch) on every kind below; server-s
 (patch, and create when the object is new); update as the fallback when an apply cannot undo a
 foreign edit; delete to replace immutable fields and prune children no longer wanted; a merge
 patch of MCPServer status. RBAC forbids granting what one does not hold, so the operator also
-holds exactly what the stdio proxyrunners' Roles grant: pods get/list/watch and pods/attach.
+holds exactly what the proxyrunners' Roles grant: pods get/list/watch and pods/attach (stdio),
+endpointslices get/list/watch (backendReplicas).
 */}}
 {{- define "mcpfleet.operatorRules" -}}
 - apiGroups: [mcpfleet.dev]
@@ -130,4 +131,8 @@ holds exactly what the stdio proxyrunners' Roles grant: pods get/list/watch and 
 - apiGroups: [""]
   resources: [pods/attach]
   verbs: [create, get]
+# Granted to the proxies of servers with backendReplicas (they discover the backend pods).
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
 {{- end }}

@@ -249,6 +249,13 @@ const specRules: readonly Rule[] = [
     fieldPath: '.authzConfigRef',
     reason: 'FieldValueForbidden',
   },
+  {
+    rule: `!has(self.backendReplicas) || (${TRANSPORT_CEL} == 'streamable-http' && (has(self.proxyMode) ? self.proxyMode : '${DEFAULTS.proxyMode}') == 'streamable-http')`,
+    message:
+      'backendReplicas needs transport streamable-http and proxyMode streamable-http: the proxy pins sessions to backend pods on its transparent HTTP path only',
+    fieldPath: '.backendReplicas',
+    reason: 'FieldValueForbidden',
+  },
 ];
 
 export const specSchema: ObjectSchema<MCPServerSpec> = {
@@ -322,6 +329,16 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
       minimum: 0,
       maximum: 100,
       default: DEFAULTS.replicas,
+    },
+    backendReplicas: {
+      type: 'integer',
+      format: 'int32',
+      description:
+        "Pods of the MCP server (ToolHive's backendReplicas); streamable-http (with proxyMode streamable-http) only. " +
+        'Set, the proxy watches the backend EndpointSlices and pins each session to one ready pod for its life (least sessions first); ' +
+        'a session whose pod goes away ends and its client re-initializes (HTTP 404). Unset: one pod. replicas: 0 stops them all.',
+      minimum: 0,
+      maximum: 100,
     },
     serviceAccount: {
       type: 'string',

@@ -152,6 +152,12 @@ export interface MCPServerSpec {
   resources?: ResourceRequirements;
   proxyResources?: ResourceRequirements;
   replicas?: number;
+  /**
+   * ToolHive's name: pods of the MCP server (the backend StatefulSet's replicas). Set, the
+   * proxy discovers the pods through the backend Service's EndpointSlices and pins each
+   * session to one (streamable-http only). Unset: one pod, reached through the Service.
+   */
+  backendReplicas?: number;
   serviceAccount?: string;
   podTemplateSpec?: PodTemplatePatch;
   sessionIdleTimeout?: string;

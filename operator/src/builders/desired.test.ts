@@ -247,6 +247,33 @@ describe('desiredObjects', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mcp-files-proxy', namespace: 'team-a' }]);
   });
 
+  it('backendReplicas: N backend pods, a proxy that discovers them with a token and a Role for endpointslices only', () => {
+    const mcp = stored('web', { ...httpSpec, backendReplicas: 3 });
+    const objs = desiredObjects(mcp, opts);
+    expect(kinds(objs)).toEqual([
+      'ServiceAccount/mcp-web-proxy',
+      'Role/mcp-web-proxy',
+      'RoleBinding/mcp-web-proxy',
+      'Service/mcp-web',
+      'StatefulSet/mcp-web',
+      'Service/mcp-web-proxy',
+      'Deployment/mcp-web-proxy',
+    ]);
+    const sts = objs.find((o) => o.kind === 'StatefulSet') as DesiredObject;
+    expect((sts['spec'] as { replicas: number }).replicas).toBe(3);
+    const role = objs.find((o) => o.kind === 'Role') as DesiredObject;
+    expect(role['rules']).toEqual([{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+    const deploy = objs.find((o) => o.kind === 'Deployment') as DesiredObject;
+    expect(podSpec(deploy)).toMatchObject({ serviceAccountName: 'mcp-web-proxy', automountServiceAccountToken: true });
+    const args = container(deploy, 'proxyrunner').args;
+    expect([flag(args, '--backend-service'), flag(args, '--backend-port'), flag(args, '--backend-namespace')]).toEqual(['mcp-web', 'mcp', 'team-a']);
+    // replicas 0 still stops everything; without backendReplicas there is one pod and no discovery.
+    const stopped = desiredObjects(stored('web', { ...httpSpec, backendReplicas: 3, replicas: 0 }), opts);
+    expect(((stopped.find((o) => o.kind === 'StatefulSet') as DesiredObject)['spec'] as { replicas: number }).replicas).toBe(0);
+    const single = proxyDeployment(stored('web', httpSpec), opts);
+    expect(flag(container(single, 'proxyrunner').args, '--backend-service')).toBeUndefined();
+  });
+
   it('replicas 0 stops both the proxy and the MCP server', () => {
     const objs = desiredObjects(stored('web', { ...httpSpec, replicas: 0 }), opts);
     for (const o of objs.filter((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')) {

@@ -196,7 +196,7 @@ export function backendStatefulSet(mcp: MCPServer): Desired<V1StatefulSet> {
     kind: STATEFULSET.kind,
     metadata: childMeta(mcp, names.backend, 'backend'),
     spec: {
-      replicas: spec.replicas === 0 ? 0 : 1,
+      replicas: spec.replicas === 0 ? 0 : (spec.backendReplicas ?? 1),
       // Always the same name, so switching transport never touches this immutable field.
       serviceName: names.backend,
       podManagementPolicy: 'Parallel',
@@ -257,9 +257,16 @@ export function proxyOptions(
     // In the pod template: an edit changes the config hash and rolls the proxy.
     ...(authz?.type === 'inline' && authz.inline && { authzConfigInline: inlineAuthzConfig(authz.inline) }),
     ...(spec.audit?.enabled && { audit: { component: mcp.metadata.name } }),
+    ...(discoversBackends(mcp) && { backends: { service: childNames(mcp.metadata.name).backend, namespace: namespaceOf(mcp), port: 'mcp' } }),
   };
   // What referenced config kinds set (each kind sets its own options, so none overwrites another's).
   return Object.assign(own, ...contributions.map((c) => c.options ?? {})) as ProxyrunnerOptions<V1EnvVarSource>;
+}
+
+/** backendReplicas set: the proxy finds the backend pods through the API (EndpointSlices), so it needs a token and a Role. */
+export function discoversBackends(mcp: MCPServer): boolean {
+  const spec = resolveSpec(mcp.spec);
+  return spec.backendReplicas !== undefined && spec.transport === 'streamable-http' && spec.proxyMode === 'streamable-http';
 }
 
 /** Where the authorization ConfigMap is mounted in the proxy (the whole map: kubelet's ..data swap reaches the file). */
@@ -284,6 +291,7 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions, contribution
   const names = childNames(mcp.metadata.name);
   const stdio = spec.transport === 'stdio';
   const commandLine = proxyrunnerCommandLine(proxyOptions(mcp, opts.proxyDefaults, contributions));
+  const usesApi = stdio || discoversBackends(mcp);
   const container: V1Container = {
     name: PROXY_CONTAINER,
     image: opts.proxyrunnerImage,
@@ -316,9 +324,10 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions, contribution
   const template: V1PodTemplateSpec = {
     metadata: { labels: labels(mcp.metadata.name, 'proxy'), ...(Object.keys(podAnnotations).length > 0 && { annotations: podAnnotations }) },
     spec: {
-      // Only stdio proxies talk to the API (pods/attach); HTTP proxies get no token at all.
-      automountServiceAccountToken: stdio,
-      serviceAccountName: stdio ? names.proxy : 'default',
+      // Only stdio proxies (pods/attach) and proxies of several backend pods (EndpointSlices)
+      // talk to the API; the others get no token at all.
+      automountServiceAccountToken: usesApi,
+      serviceAccountName: usesApi ? names.proxy : 'default',
       enableServiceLinks: false,
       ...(opts.proxyrunnerImagePullSecrets?.length && {
         imagePullSecrets: [...new Set(opts.proxyrunnerImagePullSecrets)].sort().map((name) => ({ name })),
@@ -362,8 +371,12 @@ export function proxyService(mcp: MCPServer): Desired<V1Service> {
   });
 }
 
-/** stdio only: what the proxyrunner needs to find the backend pod and attach to it. Nothing more. */
+/**
+ * What the proxyrunner may do in the API, nothing more: stdio, find the backend pod and attach
+ * to it; backendReplicas, read the backend EndpointSlices (the Service's, in this namespace).
+ */
 export function proxyRbac(mcp: MCPServer): [Desired<V1ServiceAccount>, Desired<V1Role>, Desired<V1RoleBinding>] {
+  const stdio = resolveSpec(mcp.spec).transport === 'stdio';
   const names = childNames(mcp.metadata.name);
   const sa = finish({
     apiVersion: SERVICEACCOUNT.apiVersion,
@@ -375,11 +388,14 @@ export function proxyRbac(mcp: MCPServer): [Desired<V1ServiceAccount>, Desired<V
     apiVersion: ROLE.apiVersion,
     kind: ROLE.kind,
     metadata: childMeta(mcp, names.proxy, 'proxy'),
-    rules: [
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-      // WebSocket attach is a GET upgrade; SPDY attach is a POST (create).
-      { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
-    ],
+    rules: stdio
+      ? [
+          { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+          // WebSocket attach is a GET upgrade; SPDY attach is a POST (create).
+          { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
+        ]
+      : // list+watch by label selector: a Role cannot name slices (their names are generated).
+        [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }],
   });
   const binding = finish({
     apiVersion: ROLEBINDING.apiVersion,
@@ -396,7 +412,7 @@ export function desiredObjects(mcp: MCPServer, opts: BuildOptions, contributions
   const spec = resolveSpec(mcp.spec);
   const out: DesiredObject[] = [];
   if (spec.transport === 'stdio') out.push(...proxyRbac(mcp));
-  else out.push(backendService(mcp));
+  else out.push(...(discoversBackends(mcp) ? proxyRbac(mcp) : []), backendService(mcp));
   out.push(...contributions.flatMap((c) => c.children ?? []));
   out.push(backendStatefulSet(mcp), proxyService(mcp), proxyDeployment(mcp, opts, contributions));
   return out;
