@@ -48,8 +48,17 @@ export const PROXYRUNNER_FLAGS = [
     kind: 'string',
     help: 'streamable-http: headless Service of several backend pods; the proxy watches its EndpointSlices and pins each session to one pod',
   },
-  { name: 'backend-port', kind: 'string', help: "with --backend-service: the backends' port, by name (as in the Service) or number (default: --target-url's port)" },
-  { name: 'backend-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: "with --backend-service: the Service's namespace (default: this pod's namespace)" },
+  {
+    name: 'backend-port',
+    kind: 'string',
+    help: "with --backend-service: the backends' port, by name (as in the Service) or number (default: --target-url's port)",
+  },
+  {
+    name: 'backend-namespace',
+    kind: 'string',
+    env: ['POD_NAMESPACE'],
+    help: "with --backend-service: the Service's namespace (default: this pod's namespace)",
+  },
   {
     name: 'session-recovery',
     kind: 'string',

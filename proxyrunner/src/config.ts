@@ -193,7 +193,8 @@ function backends(flags: Flags, transport: UpstreamTransport, proxyMode: ProxyMo
   if (transport !== 'streamable-http' || proxyMode !== 'streamable-http' || target === undefined) {
     throw new UsageError('--backend-service is supported with --transport streamable-http and --proxy-mode streamable-http only');
   }
-  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(service)) throw new UsageError(`--backend-service must be a Service name (DNS-1035 label), got ${JSON.stringify(service)}`);
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(service))
+    throw new UsageError(`--backend-service must be a Service name (DNS-1035 label), got ${JSON.stringify(service)}`);
   const portText = flags.string('backend-port') || target.port || (target.protocol === 'https:' ? '443' : '80');
   let port: PortSelector;
   try {

@@ -59,7 +59,9 @@ async function applySlice(service: string, backend: RecordingBackend, ready = tr
     metadata: { name: `${service}-${backend.name}`, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': service } },
     addressType: 'FQDN',
     ports: [{ name: 'mcp', port: backend.port, protocol: 'TCP' }],
-    endpoints: [{ addresses: [`${backend.name}.localhost`], conditions: { ready }, targetRef: { kind: 'Pod', name: `mcp-${backend.name}`, namespace: NAMESPACE } }],
+    endpoints: [
+      { addresses: [`${backend.name}.localhost`], conditions: { ready }, targetRef: { kind: 'Pod', name: `mcp-${backend.name}`, namespace: NAMESPACE } },
+    ],
   };
   await kubectl(['apply', '-f', '-'], JSON.stringify(slice));
 }
@@ -132,7 +134,8 @@ describe('backend replicas (--backend-service) over a real apiserver', () => {
       for (const id of sessions) expect(await echo(proxy, id, `m${round}`)).toEqual({ status: 200, text: `${owner(id).name}: m${round}` });
     }
     expectAllRequestsAtOwners();
-    for (const backend of backends) expect(await metric(proxy, 'mcpfleet_proxy_backend_sessions', { backend: `mcp-${backend.name}@${backend.name}.localhost:${backend.port}` })).toBe(3);
+    for (const backend of backends)
+      expect(await metric(proxy, 'mcpfleet_proxy_backend_sessions', { backend: `mcp-${backend.name}@${backend.name}.localhost:${backend.port}` })).toBe(3);
     // A DELETE goes to the owner as well, and ends the session there.
     const gone = sessions[0] as string;
     expect((await client(proxy).request('DELETE', undefined, gone)).status).toBe(200);
@@ -209,12 +212,17 @@ describe('backend replicas (--backend-service) over a real apiserver', () => {
     await waitReadyBackends(proxy, 2);
     const answer = await echo(proxy, lostId, 'replayed');
     expect(answer.status).toBe(200);
-    const newHome = backends.find((x) => x !== b && x.seen.some((s) => s.rpcMethod === 'tools/call' && s.sessionId !== undefined && !sessions.includes(s.sessionId)));
+    const newHome = backends.find(
+      (x) => x !== b && x.seen.some((s) => s.rpcMethod === 'tools/call' && s.sessionId !== undefined && !sessions.includes(s.sessionId)),
+    );
     expect(newHome).toBeDefined();
     expect(answer.text).toBe(`${(newHome as RecordingBackend).name}: replayed`);
     // The new pod saw the client's initialize, notifications/initialized, then the call, under its own ID.
     const upstreamId = [...(newHome as RecordingBackend).issued].find((id) => !sessions.includes(id)) as string;
-    expect((newHome as RecordingBackend).seen.filter((s) => s.sessionId === upstreamId).map((s) => s.rpcMethod)).toEqual(['notifications/initialized', 'tools/call']);
+    expect((newHome as RecordingBackend).seen.filter((s) => s.sessionId === upstreamId).map((s) => s.rpcMethod)).toEqual([
+      'notifications/initialized',
+      'tools/call',
+    ]);
     expect(await metric(proxy, 'mcpfleet_proxy_session_recoveries_total', { result: 'recovered' })).toBe(1);
     // It carries on there, still under the client's ID; the others were never touched.
     expect(await echo(proxy, lostId, 'again')).toEqual({ status: 200, text: `${(newHome as RecordingBackend).name}: again` });

@@ -3,7 +3,12 @@ import { parsePortSelector, readyBackends, type EndpointSlice } from './endpoint
 
 const target = new URL('http://backends.team-a.svc:3001/mcp');
 
-function slice(name: string, endpoints: EndpointSlice['endpoints'], addressType = 'IPv4', ports: EndpointSlice['ports'] = [{ name: 'mcp', port: 3001 }]): EndpointSlice {
+function slice(
+  name: string,
+  endpoints: EndpointSlice['endpoints'],
+  addressType = 'IPv4',
+  ports: EndpointSlice['ports'] = [{ name: 'mcp', port: 3001 }],
+): EndpointSlice {
   return { metadata: { name }, addressType, ports, endpoints };
 }
 
@@ -31,7 +36,10 @@ describe('readyBackends', () => {
   it('takes the named port of each slice, skips slices without it and unknown address types', () => {
     const backends = readyBackends(
       [
-        slice('a', [{ addresses: ['10.0.0.1'] }], 'IPv4', [{ name: 'metrics', port: 9464 }, { name: 'mcp', port: 4000 }]),
+        slice('a', [{ addresses: ['10.0.0.1'] }], 'IPv4', [
+          { name: 'metrics', port: 9464 },
+          { name: 'mcp', port: 4000 },
+        ]),
         slice('b', [{ addresses: ['10.0.0.2'] }], 'IPv4', [{ name: 'metrics', port: 9464 }]),
         slice('c', [{ addresses: ['fd00::5'] }], 'IPv6'),
         slice('d', [{ addresses: ['10.0.0.9'] }], 'Bogus'),

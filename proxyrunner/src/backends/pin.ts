@@ -15,7 +15,11 @@ export interface Pin {
 }
 
 export function encodePin(pin: Pin): string {
-  return JSON.stringify({ b: pin.backend, ...(pin.upstreamId !== undefined && { u: pin.upstreamId }), ...(pin.initialize !== undefined && { i: pin.initialize }) });
+  return JSON.stringify({
+    b: pin.backend,
+    ...(pin.upstreamId !== undefined && { u: pin.upstreamId }),
+    ...(pin.initialize !== undefined && { i: pin.initialize }),
+  });
 }
 
 /** undefined for '' (no pin) or anything that is not a pin this code wrote. */

@@ -43,7 +43,7 @@ export async function reinitialize(url: URL, initialize: string, protocolVersion
 /** Reads and drops a body, at most RECOVERY_ANSWER_LIMIT bytes (then the stream is cancelled). */
 async function drain(res: Response): Promise<void> {
   if (!res.body) return;
-  const reader = res.body.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   let size = 0;
   try {
     for (;;) {

@@ -400,7 +400,8 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     if (exchange.res.destroyed || exchange.res.headersSent) return;
     if (backend) send(exchange, session, backend);
     else if (!backends.pool.readyCount) noBackend(exchange);
-    else reject(exchange, metrics, 'unknown_session', 404, INVALID_REQUEST, 'Session not found: the backend pod that held it went away; initialize a new session');
+    else
+      reject(exchange, metrics, 'unknown_session', 404, INVALID_REQUEST, 'Session not found: the backend pod that held it went away; initialize a new session');
   }
 
   async function recover(session: Session<TransparentSession>, initialize: string): Promise<Backend | undefined> {
