@@ -231,6 +231,37 @@ describe('backend replicas (--backend-service) over a real apiserver', () => {
     expect(await metric(proxy, 'mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' })).toBe(0);
   });
 
+  it('replay with two proxies sharing Redis: a session is moved once, and the other proxy follows the new pin', async () => {
+    const prefix = `rp-${randomUUID().slice(0, 8)}`;
+    const { service, proxies } = await setUp(2, [
+      '--session-recovery',
+      'replay',
+      '--session-storage',
+      'redis',
+      '--redis-address',
+      redis.address,
+      '--redis-key-prefix',
+      prefix,
+    ]);
+    const [p1, p2] = proxies as [ProxyProcess, ProxyProcess];
+    const id = await client(p1).initialize();
+    const home = owner(id);
+    expect((await echo(p2, id, 'cached')).text).toBe(`${home.name}: cached`); // p2 now holds a fresh copy with the old pin
+    const issuedBefore = backends.reduce((n, b) => n + b.issued.size, 0);
+    await deleteSlice(service, home);
+    await waitReadyBackends(p1, 2);
+    await waitReadyBackends(p2, 2);
+    const moved = await echo(p1, id, 'on p1');
+    expect(moved.status).toBe(200);
+    const newHome = backends.find((b) => moved.text === `${b.name}: on p1`) as RecordingBackend;
+    expect(newHome).toBeDefined();
+    expect(await echo(p2, id, 'on p2')).toEqual({ status: 200, text: `${newHome.name}: on p2` });
+    expect(backends.reduce((n, b) => n + b.issued.size, 0)).toBe(issuedBefore + 1); // re-initialized once in the fleet
+    let recovered = 0;
+    for (const proxy of proxies) recovered += (await metric(proxy, 'mcpfleet_proxy_session_recoveries_total', { result: 'recovered' })) ?? 0;
+    expect(recovered).toBe(1);
+  });
+
   it('answers 503 with a reason, counted, when no backend pod is ready', async () => {
     const { service, proxies } = await setUp(1);
     const [proxy] = proxies as [ProxyProcess];

@@ -81,6 +81,15 @@ export class FleetSessions<T extends FleetSessionData> {
     return true;
   }
 
+  /** The session's pin as the store has it now (another replica may have moved it); undefined if gone or the store failed. */
+  async currentPin(id: string): Promise<string | undefined> {
+    const known = await this.#timed('touch', () => this.#deps.store.touch(id, this.#now()));
+    if (typeof known !== 'string') return undefined;
+    const local = this.#deps.registry.get(id);
+    if (local) local.data.pin = known;
+    return known;
+  }
+
   /** The session moved (replay recovery): store its new pin for every replica. False if it is gone or the store failed. */
   async repinned(id: string, pin: string): Promise<boolean> {
     const local = this.#deps.registry.get(id);

@@ -406,6 +406,16 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
 
   async function recover(session: Session<TransparentSession>, initialize: string): Promise<Backend | undefined> {
     if (!backends) return undefined;
+    if (fleet) {
+      // Another replica may have moved it already: follow its pin rather than move it twice.
+      const latest = await fleet.currentPin(session.id);
+      const moved = latest === undefined ? undefined : pinOf({ pin: latest });
+      const there = moved ? backends.pool.get(moved.backend) : undefined;
+      if (moved && there) {
+        backends.pool.pin(session.id, there.key);
+        return there;
+      }
+    }
     const backend = backends.pool.leastSessions();
     if (!backend) {
       backends.metrics.recovery('no_ready_backend'); // kept: a pod may come back
