@@ -143,6 +143,13 @@ describe('backend replicas (--backend-service) over a real apiserver', () => {
     expectAllRequestsAtOwners();
   });
 
+  it('spreads requests without a session (stateless) over the ready pods, round-robin', async () => {
+    const { proxies } = await setUp(1);
+    const [proxy] = proxies as [ProxyProcess];
+    for (let i = 0; i < 6; i++) await client(proxy).request('POST', JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/list' }));
+    for (const backend of backends) expect(backend.seen.filter((s) => s.rpcMethod === 'tools/list' && s.sessionId === undefined)).toHaveLength(2);
+  });
+
   it('ends exactly the sessions of a backend whose endpoint is removed or not ready: 404 to those clients, the others unaffected', async () => {
     const { service, proxies } = await setUp(1);
     const [proxy] = proxies as [ProxyProcess];
