@@ -1,12 +1,14 @@
 // bench:operator — 1,000 MCPServers on a real control plane (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler, kwok), reconciled by the operator running as its
 // own process, as it ships. Reports the time until every MCPServer is Ready, the operator's
-// peak RSS, and its API writes per MCPServer; then watches a 60 s idle window (with a resync
-// inside it) in which the operator must write nothing.
+// peak RSS, its API writes per MCPServer, and what the apiserver served (its own
+// apiserver_request_total and apiserver_watch_events_total, scraped before and after); then
+// watches an idle window (with a resync inside it) in which the operator must write nothing.
 //
 //   npm run bench:operator -- [--count 1000] [--idle 60] [--create-concurrency 32]
 //                             [--operator-args="--concurrency 8"] [--operator-env="K=V;K2=V2"]
-//                             [--stock-controllers] [--source] [--floor] [--json out.json]
+//                             [--stock-controllers] [--source] [--floor | --compare 3]
+//                             [--json out.json]
 //
 // The operator runs from dist/ (npm run build), as the image runs it; --source runs
 // operator/src/main.ts through Node's type stripping instead (about 30 MiB more RSS).
@@ -21,7 +23,16 @@
 // children (the same builders, 32 at a time) and times how long the control plane needs
 // until all their pods are Ready. That is the floor of this machine: no operator can make
 // 1,000 MCPServers Ready faster than the apiserver, controllers and kwok can run their pods.
+//
+// --compare N alternates N floor runs and N operator runs (floor first), each on a fresh
+// control plane, and prints the medians, the ratio operator/floor, and the apiserver's requests
+// per MCPServer by verb and resource for both: what the operator asks of the apiserver that the
+// floor does not. Timings on a shared machine spread; only side-by-side medians mean much.
+//
+// With --json, the results (one run, or every run of --compare and the summary) are written
+// there too; bench/curves.ts reads them.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries, startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../test/control-plane/controlPlane.ts';
@@ -35,10 +46,11 @@ import { CHILD_KINDS, MCPSERVER } from '../operator/src/kinds.ts';
 import { POD, type KubeObject } from '../common/kube/kinds.ts';
 import { desiredObjects } from '../operator/src/builders/desired.ts';
 import { LABEL_INSTANCE } from '../operator/src/builders/meta.ts';
-import { KubeClient } from '../common/kube/client.ts';
+import { ApiError, KubeClient } from '../common/kube/client.ts';
 import { fromKubeconfig } from '../common/kube/kubeconfig.ts';
 import { Informer } from '../operator/src/kube/informer.ts';
 import { silentLogger } from '../common/log.ts';
+import { Scrape } from '../test/support/metrics.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,6 +61,7 @@ const { values } = parseArgs({
     'stock-controllers': { type: 'boolean', default: false },
     source: { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    compare: { type: 'string', default: '0' },
     'operator-env': { type: 'string', default: '' },
     timeout: { type: 'string', default: '900' },
     json: { type: 'string' },
@@ -59,6 +72,7 @@ const IDLE_S = Number(values.idle);
 const CREATE_CONCURRENCY = Number(values['create-concurrency']);
 const TIMEOUT_S = Number(values.timeout);
 const STOCK = values['stock-controllers'] === true;
+const COMPARE = Number(values.compare);
 
 /**
  * With their defaults the benchmark would measure the controllers' client rate limits, not
@@ -88,6 +102,8 @@ function scaleTuning(count: number): ControlPlaneOptions {
 const NAMESPACE = 'bench';
 const RESYNC = '30s'; // at least one full resync inside the idle window
 const GOALS = { readySeconds: 60, peakRssMiB: 200, idleWrites: 0 };
+/** The benchmark's own requests wait this long: on a machine shared with other work an apply has taken over 30 s. */
+const CLIENT_TIMEOUT_MS = 120_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string): void => void process.stderr.write(`[bench:operator] ${msg}\n`);
@@ -148,17 +164,139 @@ async function writeCounts(op: OperatorProcess): Promise<WriteCounts> {
 type PodJson = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 const podReady = (p: PodJson): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-async function main(): Promise<void> {
-  const operatorMain = values.source ? OPERATOR_SOURCE : OPERATOR_DIST;
-  await access(operatorMain).catch(() => {
-    throw new Error(`${operatorMain} is missing: run npm run build first (or pass --source)`);
+// --- what the apiserver served, from its own metrics
+
+/** The apiserver's counters at one moment: requests by "VERB resource[/subresource]", watch events by resource, its CPU. */
+interface ApiserverSnapshot {
+  requests: Record<string, number>;
+  /** 409 answers (optimistic-concurrency conflicts), by the same key. */
+  conflicts: Record<string, number>;
+  watchEvents: Record<string, number>;
+  cpuSeconds: number;
+}
+
+function scrapeApiserver(cp: ControlPlane, ca: string): Promise<Scrape> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      new URL('/metrics', cp.server),
+      { method: 'GET', ca, headers: { authorization: `Bearer ${cp.token}`, accept: 'text/plain' }, timeout: 30_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => (res.statusCode === 200 ? resolve(new Scrape(body)) : reject(new Error(`apiserver /metrics: HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('apiserver /metrics timed out')));
+    req.on('error', reject);
+    req.end();
   });
-  await ensureBinaries();
+}
+
+async function apiserverSnapshot(cp: ControlPlane): Promise<ApiserverSnapshot> {
+  const ca = await readFile(path.join(cp.dir, 'certs', 'apiserver.crt'), 'utf8');
+  const s = await scrapeApiserver(cp, ca);
+  const out: ApiserverSnapshot = { requests: {}, conflicts: {}, watchEvents: {}, cpuSeconds: s.value('process_cpu_seconds_total') ?? NaN };
+  const add = (into: Record<string, number>, key: string, v: number): void => {
+    into[key] = (into[key] ?? 0) + v;
+  };
+  for (const x of s.samples) {
+    if (x.name === 'apiserver_request_total') {
+      const { verb = '?', resource = '?', subresource = '' } = x.labels;
+      const key = `${verb} ${resource}${subresource ? `/${subresource}` : ''}`;
+      add(out.requests, key, x.value);
+      if (x.labels['code'] === '409') add(out.conflicts, key, x.value);
+    } else if (x.name === 'apiserver_watch_events_total') {
+      add(out.watchEvents, x.labels['resource'] ?? x.labels['kind'] ?? '?', x.value);
+    }
+  }
+  return out;
+}
+
+/** What the apiserver served between two snapshots. */
+interface ApiserverWork {
+  requests: Record<string, number>;
+  conflicts: Record<string, number>;
+  watchEvents: Record<string, number>;
+  cpuSeconds: number;
+}
+
+function minus(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return Object.fromEntries(Object.entries(out).sort());
+}
+
+function apiserverWork(before: ApiserverSnapshot, after: ApiserverSnapshot): ApiserverWork {
+  return {
+    requests: minus(after.requests, before.requests),
+    conflicts: minus(after.conflicts, before.conflicts),
+    watchEvents: minus(after.watchEvents, before.watchEvents),
+    cpuSeconds: Number((after.cpuSeconds - before.cpuSeconds).toFixed(1)),
+  };
+}
+
+const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+// --- one run on a fresh control plane
+
+interface FloorResult {
+  mode: 'floor';
+  count: number;
+  controllers: string;
+  appliedSeconds: number;
+  allPodsReadySeconds: number;
+  /** The time compared: all pods Ready. */
+  readySeconds: number;
+  apiserver: ApiserverWork;
+}
+
+interface OperatorResult {
+  mode: 'operator';
+  count: number;
+  controllers: string;
+  operator: string;
+  createSeconds: number;
+  allReadySeconds: number;
+  allPodsReadySeconds: number;
+  /** The time compared: all MCPServers Ready. */
+  readySeconds: number;
+  peakRssMiB: number;
+  baselineRssMiB: number;
+  rssAtReadyMiB: number;
+  heapUsedAtReadyMiB: number;
+  rssAfterIdleMiB: number;
+  operatorCpuSeconds: number;
+  reconcilesUntilReady: number;
+  watchRestarts: number;
+  writes: number;
+  writesPerServer: number;
+  writesByKind: Record<string, number>;
+  reconcileErrors: number;
+  idleSeconds: number;
+  idleWrites: number;
+  idleReconciles: number;
+  leaseWritesIdle: number;
+  apiserver: ApiserverWork;
+  goals: typeof GOALS;
+  pass: boolean;
+  progress: { t: number; ready: number; podsDone: number }[];
+}
+
+type RunResult = FloorResult | OperatorResult;
+
+/** A fresh control plane with the CRD and the bench namespace; stopped after `run`. */
+async function onControlPlane<T>(run: (cp: ControlPlane) => Promise<T>): Promise<T> {
   log(`starting the control plane (${STOCK ? 'stock' : 'tuned'} controllers)`);
   const cp: ControlPlane = await startControlPlane(
     STOCK ? { withControllers: true, withKwok: true, nodes: Math.ceil((2 * COUNT) / 100) + 1 } : scaleTuning(COUNT),
   );
-  let op: OperatorProcess | undefined;
   try {
     const kubectl = async (args: string[], input?: string): Promise<void> => {
       const r = await cp.kubectl(args, input === undefined ? {} : { input });
@@ -186,24 +324,27 @@ async function main(): Promise<void> {
       if (i > 240) throw new Error('no default ServiceAccount in the bench namespace');
       await sleep(250);
     }
+    return await run(cp);
+  } finally {
+    await cp.stop();
+  }
+}
 
-    if (values.floor) {
-      await floor(cp);
-      return;
-    }
-    const operatorArgs = ['--resync-period', RESYNC, '--leader-election-namespace', 'default', '--proxyrunner-image', 'ghcr.io/mcpfleet/proxyrunner:bench'];
-    if (values['operator-args']) operatorArgs.push(...values['operator-args'].split(/\s+/).filter((a) => a !== ''));
-    const operatorEnv = Object.fromEntries(
-      values['operator-env']
-        .split(';')
-        .filter((kv) => kv.includes('='))
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-    );
-    op = await startOperator(cp.kubeconfigPath, operatorArgs, operatorEnv, operatorMain);
+async function runOperator(cp: ControlPlane, operatorMain: string): Promise<OperatorResult> {
+  const operatorArgs = ['--resync-period', RESYNC, '--leader-election-namespace', 'default', '--proxyrunner-image', 'ghcr.io/mcpfleet/proxyrunner:bench'];
+  if (values['operator-args']) operatorArgs.push(...values['operator-args'].split(/\s+/).filter((a) => a !== ''));
+  const operatorEnv = Object.fromEntries(
+    values['operator-env']
+      .split(';')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  // Before the operator starts, so its initial lists and watches count.
+  const apiBefore = await apiserverSnapshot(cp);
+  const op = await startOperator(cp.kubeconfigPath, operatorArgs, operatorEnv, operatorMain);
+  try {
     const pid = op.pid;
-    await (async () => {
-      for (let i = 0; i < 100 && !(await op.isLeader()); i++) await sleep(100);
-    })();
+    for (let i = 0; i < 100 && !(await op.isLeader()); i++) await sleep(100);
     const baseline = (await procStats(pid)) as ProcStats;
     log(`operator pid ${pid} is leading; RSS ${(baseline.rssBytes / 2 ** 20).toFixed(1)} MiB before any MCPServer`);
 
@@ -217,7 +358,7 @@ async function main(): Promise<void> {
       }
     })();
 
-    const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY });
+    const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY, timeoutMs: CLIENT_TIMEOUT_MS });
     const started = performance.now();
     await createServers(client);
     const createdS = (performance.now() - started) / 1000;
@@ -267,11 +408,16 @@ async function main(): Promise<void> {
       }
       await sleep(250);
     }
+    const apiAtReady = await apiserverSnapshot(cp);
     await servers.stop();
     await pods.stop();
+    client.close();
     const atReady = await writeCounts(op);
     const statsAtReady = (await procStats(pid)) as ProcStats;
-    const heapAtReady = (await op.scrape()).value('nodejs_heap_size_used_bytes') ?? 0;
+    const scrapeAtReady = await op.scrape();
+    const heapAtReady = scrapeAtReady.value('nodejs_heap_size_used_bytes') ?? 0;
+    // A watch the apiserver ends early (e.g. a consumer too slow for its buffer) restarts.
+    const watchRestarts = scrapeAtReady.value('mcpfleet_operator_watch_restarts_total') ?? 0;
 
     // --- idle window: nothing changes, a resync happens, nothing may be written.
     const reconcilesBefore = (await op.scrape()).value('mcpfleet_operator_reconciles_total', { result: 'success' }) ?? 0;
@@ -287,13 +433,15 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, end.hwmBytes);
 
     const idleWrites = afterIdle.total - atReady.total;
-    const result = {
+    return {
+      mode: 'operator',
       count: COUNT,
       controllers: STOCK ? 'stock' : 'tuned',
       operator: path.relative(ROOT, operatorMain),
       createSeconds: Number(createdS.toFixed(2)),
       allReadySeconds: Number(readyS.toFixed(2)),
       allPodsReadySeconds: Number(podsReadyS.toFixed(2)),
+      readySeconds: Number(readyS.toFixed(2)),
       peakRssMiB: Number((peakRss / 2 ** 20).toFixed(1)),
       baselineRssMiB: Number((baseline.rssBytes / 2 ** 20).toFixed(1)),
       rssAtReadyMiB: Number((statsAtReady.rssBytes / 2 ** 20).toFixed(1)),
@@ -301,6 +449,7 @@ async function main(): Promise<void> {
       rssAfterIdleMiB: Number((end.rssBytes / 2 ** 20).toFixed(1)),
       operatorCpuSeconds: Number((statsAtReady.cpuSeconds - baseline.cpuSeconds).toFixed(1)),
       reconcilesUntilReady: reconcilesBefore,
+      watchRestarts,
       writes: atReady.total,
       writesPerServer: Number((atReady.total / COUNT).toFixed(2)),
       writesByKind: Object.fromEntries(Object.entries(atReady.byKind).sort()),
@@ -309,51 +458,37 @@ async function main(): Promise<void> {
       idleWrites,
       idleReconciles: reconcilesIdle,
       leaseWritesIdle: afterIdle.leases - atReady.leases,
+      apiserver: apiserverWork(apiBefore, apiAtReady),
       goals: GOALS,
       pass: readyS <= GOALS.readySeconds && peakRss / 2 ** 20 < GOALS.peakRssMiB && idleWrites === GOALS.idleWrites,
+      progress,
     };
-
-    const rows: [string, string, string][] = [
-      ['MCPServers', String(COUNT), ''],
-      ['controllers', result.controllers, ''],
-      ['operator', path.relative(ROOT, operatorMain), ''],
-      ['created in', `${result.createSeconds} s`, ''],
-      ['all Ready after', `${result.allReadySeconds} s`, `goal <= ${GOALS.readySeconds} s`],
-      ['  all pods Ready after', `${result.allPodsReadySeconds} s`, "the control plane's part"],
-      ['operator peak RSS', `${result.peakRssMiB} MiB`, `goal < ${GOALS.peakRssMiB} MiB`],
-      [
-        '  RSS: start, Ready, after idle',
-        `${result.baselineRssMiB} / ${result.rssAtReadyMiB} / ${result.rssAfterIdleMiB} MiB`,
-        `V8 heap used at Ready ${result.heapUsedAtReadyMiB} MiB`,
-      ],
-      ['operator CPU until Ready', `${result.operatorCpuSeconds} s`, `${result.reconcilesUntilReady} reconciles`],
-      ['API writes', String(result.writes), `${result.writesPerServer} per MCPServer`],
-      ...Object.entries(result.writesByKind).map(([k, v]): [string, string, string] => [`  ${k}`, String(v), `${(v / COUNT).toFixed(2)} per MCPServer`]),
-      ['reconcile errors', String(errors), ''],
-      [
-        `writes in ${IDLE_S} s idle`,
-        String(idleWrites),
-        `goal ${GOALS.idleWrites}; ${reconcilesIdle} reconciles (resync), ${result.leaseWritesIdle} lease renewals`,
-      ],
-    ];
-    const w0 = Math.max(...rows.map((r) => r[0].length));
-    const w1 = Math.max(...rows.map((r) => r[1].length));
-    process.stdout.write(rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`.trimEnd()).join('\n') + '\n');
-    process.stdout.write(JSON.stringify(result) + '\n');
-    if (values.json) await writeFile(values.json, JSON.stringify({ ...result, progress }, null, 2));
-    if (!result.pass) process.exitCode = 1;
   } finally {
-    if (op !== undefined) {
-      await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
-      await writeFile(path.join(ROOT, 'bench-results', 'operator.log'), op.logs());
-      log('operator log: bench-results/operator.log');
-    }
-    await op?.stop();
-    await cp.stop();
+    await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
+    await writeFile(path.join(ROOT, 'bench-results', 'operator.log'), op.logs());
+    log('operator log: bench-results/operator.log');
+    await op.stop();
   }
 }
 
-/** No operator: apply every server's children directly and time until all pods are Ready. */
+/**
+ * The benchmark's own requests, again after a transport error, a timeout or a 5xx/429 (an
+ * apply is idempotent): on a machine shared with other work the apiserver has answered
+ * "request did not complete within requested timeout" while other processes held the cores.
+ */
+async function retrying<T>(what: string, request: (attempt: number) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request(attempt);
+    } catch (err) {
+      const transient = err instanceof ApiError && (err.code === 0 || err.code === 429 || err.code >= 500);
+      if (!transient || attempt >= 4) throw err;
+      log(`${what}: ${err.message}; again (attempt ${attempt + 2})`);
+      await sleep(1000 * (attempt + 1));
+    }
+  }
+}
+
 /** Creates the COUNT MCPServers, CREATE_CONCURRENCY at a time; returns them as stored. */
 async function createServers(client: KubeClient): Promise<(MCPServer & KubeObject)[]> {
   const created: (MCPServer & KubeObject)[] = [];
@@ -363,15 +498,30 @@ async function createServers(client: KubeClient): Promise<(MCPServer & KubeObjec
       while (next < COUNT) {
         const i = next++;
         const m = manifest(`s${String(i).padStart(4, '0')}`, spec(i), NAMESPACE);
-        created.push(await client.create<MCPServer & KubeObject>(MCPSERVER, NAMESPACE, m as unknown as KubeObject));
+        const name = m.metadata.name;
+        created.push(
+          await retrying(`create ${name}`, async (attempt) => {
+            try {
+              return await client.create<MCPServer & KubeObject>(MCPSERVER, NAMESPACE, m as unknown as KubeObject);
+            } catch (err) {
+              // A create that timed out may have been stored all the same.
+              const stored =
+                attempt > 0 && err instanceof ApiError && err.code === 409 ? await client.get<MCPServer & KubeObject>(MCPSERVER, NAMESPACE, name) : undefined;
+              if (stored === undefined) throw err;
+              return stored;
+            }
+          }),
+        );
       }
     }),
   );
   return created;
 }
 
-async function floor(cp: ControlPlane): Promise<void> {
-  const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY });
+/** No operator: apply every server's children directly and time until all pods are Ready. */
+async function runFloor(cp: ControlPlane): Promise<FloorResult> {
+  const apiBefore = await apiserverSnapshot(cp);
+  const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY, timeoutMs: CLIENT_TIMEOUT_MS });
   const started = performance.now();
   const servers = await createServers(client);
   const objects = servers.flatMap((m) => desiredObjects(m, { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:bench' }));
@@ -384,7 +534,7 @@ async function floor(cp: ControlPlane): Promise<void> {
       while (next < objects.length) {
         const d = objects[next++] as (typeof objects)[number];
         const kind = CHILD_KINDS.find((k) => k.kind === d.kind && k.apiVersion === d.apiVersion);
-        if (kind) await client.apply(kind, d);
+        if (kind) await retrying(`apply ${d.kind} ${d.metadata.name}`, () => client.apply(kind, d));
       }
     }),
   );
@@ -399,25 +549,217 @@ async function floor(cp: ControlPlane): Promise<void> {
       const t = (performance.now() - started) / 1000;
       if (tick % 20 === 0 || ready >= want) log(`${t.toFixed(1)} s: ${ready}/${want} pods Ready`);
       if (ready >= want) {
-        const result = {
+        return {
+          mode: 'floor',
           count: COUNT,
-          floor: true,
           controllers: STOCK ? 'stock' : 'tuned',
           appliedSeconds: Number(appliedS.toFixed(2)),
           allPodsReadySeconds: Number(t.toFixed(2)),
+          readySeconds: Number(t.toFixed(2)),
+          apiserver: apiserverWork(apiBefore, await apiserverSnapshot(cp)),
         };
-        process.stdout.write(
-          `control-plane floor: ${COUNT} MCPServers' children applied in ${result.appliedSeconds} s, all ${want} pods Ready after ${result.allPodsReadySeconds} s\n`,
-        );
-        process.stdout.write(JSON.stringify(result) + '\n');
-        return;
       }
       if (t > TIMEOUT_S) throw new Error(`only ${ready}/${want} pods Ready after ${TIMEOUT_S} s`);
       await sleep(250);
     }
   } finally {
     await pods.stop();
+    client.close();
   }
+}
+
+// --- printing
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+const perServer = (n: number | undefined): string => (n === undefined || n === 0 ? '-' : (n / COUNT).toFixed(2));
+
+/** Requests per MCPServer by verb and resource, one column per run (or per median), and watch events. */
+function apiserverTable(columns: readonly { name: string; work: ApiserverWork }[]): string {
+  const keys = [...new Set(columns.flatMap((c) => Object.keys(c.work.requests)))].sort();
+  const watchKeys = [...new Set(columns.flatMap((c) => Object.keys(c.work.watchEvents)))].sort();
+  const rows: string[][] = [['apiserver requests per MCPServer', ...columns.map((c) => c.name)]];
+  // Only lines with at least 0.01 per server somewhere: the rest is the control plane's own chatter.
+  for (const k of keys)
+    if (columns.some((c) => (c.work.requests[k] ?? 0) >= COUNT / 100)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.requests[k]))]);
+  rows.push(['  all requests', ...columns.map((c) => perServer(sum(c.work.requests)))]);
+  rows.push(['  of which 409 Conflict', ...columns.map((c) => perServer(sum(c.work.conflicts)))]);
+  rows.push(['watch events sent per MCPServer', ...columns.map(() => '')]);
+  for (const k of watchKeys)
+    if (columns.some((c) => (c.work.watchEvents[k] ?? 0) >= COUNT / 100)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.watchEvents[k]))]);
+  rows.push(['  all watch events', ...columns.map((c) => perServer(sum(c.work.watchEvents)))]);
+  rows.push(['kube-apiserver CPU seconds', ...columns.map((c) => c.work.cpuSeconds.toFixed(1))]);
+  return table(rows);
+}
+
+function printOperator(result: OperatorResult): void {
+  const rows: [string, string, string][] = [
+    ['MCPServers', String(COUNT), ''],
+    ['controllers', result.controllers, ''],
+    ['operator', result.operator, ''],
+    ['created in', `${result.createSeconds} s`, ''],
+    ['all Ready after', `${result.allReadySeconds} s`, `goal <= ${GOALS.readySeconds} s`],
+    ['  all pods Ready after', `${result.allPodsReadySeconds} s`, "the control plane's part"],
+    ['operator peak RSS', `${result.peakRssMiB} MiB`, `goal < ${GOALS.peakRssMiB} MiB`],
+    [
+      '  RSS: start, Ready, after idle',
+      `${result.baselineRssMiB} / ${result.rssAtReadyMiB} / ${result.rssAfterIdleMiB} MiB`,
+      `V8 heap used at Ready ${result.heapUsedAtReadyMiB} MiB`,
+    ],
+    ['operator CPU until Ready', `${result.operatorCpuSeconds} s`, `${result.reconcilesUntilReady} reconciles, ${result.watchRestarts} watch restarts`],
+    ['API writes', String(result.writes), `${result.writesPerServer} per MCPServer`],
+    ...Object.entries(result.writesByKind).map(([k, v]): [string, string, string] => [`  ${k}`, String(v), `${(v / COUNT).toFixed(2)} per MCPServer`]),
+    ['reconcile errors', String(result.reconcileErrors), ''],
+    [
+      `writes in ${IDLE_S} s idle`,
+      String(result.idleWrites),
+      `goal ${GOALS.idleWrites}; ${result.idleReconciles} reconciles (resync), ${result.leaseWritesIdle} lease renewals`,
+    ],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  process.stdout.write(rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`.trimEnd()).join('\n') + '\n');
+  process.stdout.write(apiserverTable([{ name: 'operator run', work: result.apiserver }]));
+}
+
+function printFloor(result: FloorResult): void {
+  process.stdout.write(
+    `control-plane floor: ${COUNT} MCPServers' children applied in ${result.appliedSeconds} s, all ${2 * COUNT} pods Ready after ${result.allPodsReadySeconds} s\n`,
+  );
+  process.stdout.write(apiserverTable([{ name: 'floor run', work: result.apiserver }]));
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+/** The per-key median over runs (keys missing in a run count as 0). */
+function medianWork(works: readonly ApiserverWork[]): ApiserverWork {
+  const med = (pick: (w: ApiserverWork) => Record<string, number>): Record<string, number> => {
+    const keys = [...new Set(works.flatMap((w) => Object.keys(pick(w))))].sort();
+    return Object.fromEntries(keys.map((k) => [k, median(works.map((w) => pick(w)[k] ?? 0))]));
+  };
+  return {
+    requests: med((w) => w.requests),
+    conflicts: med((w) => w.conflicts),
+    watchEvents: med((w) => w.watchEvents),
+    cpuSeconds: median(works.map((w) => w.cpuSeconds)),
+  };
+}
+
+export interface CompareSummary {
+  count: number;
+  runs: number;
+  floorSeconds: number[];
+  operatorSeconds: number[];
+  floorMedianSeconds: number;
+  operatorMedianSeconds: number;
+  /** Median operator time over median floor time. */
+  ratio: number;
+  operatorPeakRssMiB: number;
+  idleWrites: number[];
+  floorRequestsPerServer: number;
+  operatorRequestsPerServer: number;
+  floorApiserverCpuSeconds: number;
+  operatorApiserverCpuSeconds: number;
+}
+
+function printCompare(floors: FloorResult[], operators: OperatorResult[]): CompareSummary {
+  const floorMed = median(floors.map((r) => r.readySeconds));
+  const opMed = median(operators.map((r) => r.readySeconds));
+  const floorWork = medianWork(floors.map((r) => r.apiserver));
+  const opWork = medianWork(operators.map((r) => r.apiserver));
+  const diff: ApiserverWork = {
+    requests: Object.fromEntries(
+      Object.keys({ ...floorWork.requests, ...opWork.requests }).map((k) => [k, (opWork.requests[k] ?? 0) - (floorWork.requests[k] ?? 0)]),
+    ),
+    conflicts: {},
+    watchEvents: Object.fromEntries(
+      Object.keys({ ...floorWork.watchEvents, ...opWork.watchEvents }).map((k) => [k, (opWork.watchEvents[k] ?? 0) - (floorWork.watchEvents[k] ?? 0)]),
+    ),
+    cpuSeconds: opWork.cpuSeconds - floorWork.cpuSeconds,
+  };
+  diff.conflicts = { all: sum(opWork.conflicts) - sum(floorWork.conflicts) };
+  const summary: CompareSummary = {
+    count: COUNT,
+    runs: floors.length,
+    floorSeconds: floors.map((r) => r.readySeconds),
+    operatorSeconds: operators.map((r) => r.readySeconds),
+    floorMedianSeconds: floorMed,
+    operatorMedianSeconds: opMed,
+    ratio: Number((opMed / floorMed).toFixed(3)),
+    operatorPeakRssMiB: Math.max(...operators.map((r) => r.peakRssMiB)),
+    idleWrites: operators.map((r) => r.idleWrites),
+    floorRequestsPerServer: Number((sum(floorWork.requests) / COUNT).toFixed(2)),
+    operatorRequestsPerServer: Number((sum(opWork.requests) / COUNT).toFixed(2)),
+    floorApiserverCpuSeconds: floorWork.cpuSeconds,
+    operatorApiserverCpuSeconds: opWork.cpuSeconds,
+  };
+  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ');
+  process.stdout.write(
+    `\n== ${COUNT} MCPServers, ${floors.length} floor and ${operators.length} operator runs, alternating\n` +
+      table([
+        ['', 'floor', 'operator', 'operator/floor'],
+        ['all Ready, median (s)', floorMed.toFixed(1), opMed.toFixed(1), `${summary.ratio.toFixed(2)}x`],
+        ['  each run (s)', fmt(summary.floorSeconds), fmt(summary.operatorSeconds), ''],
+        ['operator peak RSS (MiB)', '', String(summary.operatorPeakRssMiB), `goal < ${GOALS.peakRssMiB}`],
+        ['operator writes in the idle window', '', summary.idleWrites.join(', '), `goal ${GOALS.idleWrites}`],
+      ]) +
+      '\nmedians per MCPServer; the last column is what the operator run asked more (or less) of the apiserver\n' +
+      apiserverTable([
+        { name: 'floor', work: floorWork },
+        { name: 'operator', work: opWork },
+        { name: 'difference', work: diff },
+      ]),
+  );
+  return summary;
+}
+
+async function main(): Promise<void> {
+  const operatorMain = values.source ? OPERATOR_SOURCE : OPERATOR_DIST;
+  if (!values.floor || COMPARE > 0)
+    await access(operatorMain).catch(() => {
+      throw new Error(`${operatorMain} is missing: run npm run build first (or pass --source)`);
+    });
+  await ensureBinaries();
+  if (COMPARE > 0) {
+    const floors: FloorResult[] = [];
+    const operators: OperatorResult[] = [];
+    for (let i = 0; i < COMPARE; i++) {
+      log(`compare: round ${i + 1}/${COMPARE}, floor`);
+      const f = await onControlPlane(runFloor);
+      floors.push(f);
+      log(`compare: floor ${f.readySeconds} s; round ${i + 1}/${COMPARE}, operator`);
+      const o = await onControlPlane((cp) => runOperator(cp, operatorMain));
+      operators.push(o);
+      log(`compare: operator ${o.readySeconds} s (floor ${f.readySeconds} s), peak RSS ${o.peakRssMiB} MiB, ${o.idleWrites} idle writes`);
+    }
+    const summary = printCompare(floors, operators);
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    if (values.json) await writeFile(values.json, JSON.stringify({ summary, floors, operators }, null, 2));
+    if (summary.idleWrites.some((w) => w !== GOALS.idleWrites) || summary.operatorPeakRssMiB >= GOALS.peakRssMiB) process.exitCode = 1;
+    return;
+  }
+  const result: RunResult = values.floor ? await onControlPlane(runFloor) : await onControlPlane((cp) => runOperator(cp, operatorMain));
+  if (result.mode === 'floor') printFloor(result);
+  else printOperator(result);
+  process.stdout.write(JSON.stringify({ ...result, progress: undefined }) + '\n'); // the progress goes to --json only
+  if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2));
+  if (result.mode === 'operator' && !result.pass) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
