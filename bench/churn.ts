@@ -5,8 +5,8 @@
 //   lifecycle  initialize → initialized → tools/list → tools/call ×2 → DELETE
 //   abandon    initialize → initialized, then walk away (no DELETE): the cap must hold
 // RSS (from /proc) and heap/sessions (from a real /metrics scrape) are sampled at regular
-// session counts; a table, per-mode JSON samples and an SVG chart are written, and each
-// mode ends with one JSON summary line.
+// session counts, the proxy's CPU (/proc) over the run; a table, per-mode JSON samples and an
+// SVG chart are written, and each mode ends with one JSON summary line.
 //
 //   npm run bench:churn -- [--sessions 200000] [--modes delete,lifecycle,abandon]
 //                          [--concurrency 50] [--memory-limit 128Mi] [--out bench-results]
@@ -17,7 +17,7 @@ import { scrape } from '../test/support/metrics.ts';
 import { startEchoServer, startEverything, startProxy, type ProxyProcess, type Running } from '../test/support/processes.ts';
 import { lineChart, type Series } from './svgChart.ts';
 import { churnSessions, type ChurnMode } from './load/sessions.ts';
-import { rssMiB } from './load/toolCalls.ts';
+import { cpuTicks, rssMiB } from './load/toolCalls.ts';
 
 const { values } = parseArgs({
   options: {
@@ -75,6 +75,7 @@ async function runMode(mode: Mode) {
   const pid = proxy.child.pid as number;
   await new Promise((r) => setTimeout(r, 1000));
   const started = performance.now();
+  const ticksStart = cpuTicks(pid);
   const samples: Sample[] = [await sample(proxy, 0, started)];
   const rssStart = samples[0]?.rss_mb as number;
   let peak = rssStart;
@@ -101,6 +102,7 @@ async function runMode(mode: Mode) {
       );
     },
   });
+  const cpuS = (cpuTicks(pid) - ticksStart) / 100; // the proxy's, the load generator excluded
   await new Promise((r) => setTimeout(r, 1000));
   const end = await sample(proxy, done, started);
   clearInterval(peakTimer);
@@ -119,6 +121,8 @@ async function runMode(mode: Mode) {
     sessions_active_peak: Math.max(peakActive, end.sessions_active),
     rss_growth_from_20k_mb: Number((end.rss_mb - at20k.rss_mb).toFixed(1)),
     sessions_per_s: Math.round(done / elapsed),
+    proxy_cpu_s: Number(cpuS.toFixed(2)),
+    proxy_cpu_us_per_session: Number(((cpuS * 1e6) / Math.max(1, done)).toFixed(1)),
     failed_requests: errors,
   };
   return { summary, samples: [...samples, end] };
@@ -156,16 +160,16 @@ async function main(): Promise<void> {
     rules: Number.isFinite(limitMiB) ? [{ y: limitMiB, label: `memory limit ${values['memory-limit']}` }] : [],
   });
   writeFileSync(path.join(out, 'churn.svg'), svg);
-  console.log('\nmode        sessions  rss start  rss peak  rss end  growth≥20k  heap end  active end  active peak  sessions/s  failed');
+  console.log('\nmode        sessions  rss start  rss peak  rss end  growth≥20k  heap end  active end  active peak  sessions/s  failed  cpu µs/session');
   for (const { summary: s } of results) {
     console.log(
-      `${s.mode.padEnd(10)} ${String(s.sessions).padStart(9)} ${s.rss_start_mb.toFixed(1).padStart(10)} ${s.rss_peak_mb.toFixed(1).padStart(9)} ${s.rss_end_mb.toFixed(1).padStart(8)} ${s.rss_growth_from_20k_mb.toFixed(1).padStart(11)} ${s.heap_end_mb.toFixed(1).padStart(9)} ${String(s.sessions_active_end).padStart(11)} ${String(s.sessions_active_peak).padStart(12)} ${String(s.sessions_per_s).padStart(11)} ${String(s.failed_requests).padStart(7)}`,
+      `${s.mode.padEnd(10)} ${String(s.sessions).padStart(9)} ${s.rss_start_mb.toFixed(1).padStart(10)} ${s.rss_peak_mb.toFixed(1).padStart(9)} ${s.rss_end_mb.toFixed(1).padStart(8)} ${s.rss_growth_from_20k_mb.toFixed(1).padStart(11)} ${s.heap_end_mb.toFixed(1).padStart(9)} ${String(s.sessions_active_end).padStart(11)} ${String(s.sessions_active_peak).padStart(12)} ${String(s.sessions_per_s).padStart(11)} ${String(s.failed_requests).padStart(7)} ${s.proxy_cpu_us_per_session.toFixed(1).padStart(15)}`,
     );
   }
   console.log(`\nsamples: ${out}/churn-<mode>.json   chart: ${out}/churn.svg\n`);
   for (const { summary } of results) {
-    const { mode, sessions, rss_start_mb, rss_peak_mb, rss_end_mb, heap_end_mb, sessions_active_end } = summary;
-    console.log(JSON.stringify({ mode, sessions, rss_start_mb, rss_peak_mb, rss_end_mb, heap_end_mb, sessions_active_end }));
+    const { mode, sessions, rss_start_mb, rss_peak_mb, rss_end_mb, heap_end_mb, sessions_active_end, proxy_cpu_us_per_session } = summary;
+    console.log(JSON.stringify({ mode, sessions, rss_start_mb, rss_peak_mb, rss_end_mb, heap_end_mb, sessions_active_end, proxy_cpu_us_per_session }));
   }
 }
 
