@@ -260,7 +260,10 @@ export class Reconciler {
     if (statusEqual(mcp.status, status)) return 0;
     const nowMs = this.now().getTime();
     const delay = statusWriteDelay(mcp.status, status, this.lastStatusWrite.get(key), nowMs);
-    if (delay > 0) return delay;
+    if (delay > 0) {
+      if (mcp.status === undefined && !this.lastStatusWrite.has(key)) this.lastStatusWrite.set(key, nowMs); // the first status's hold starts now
+      return delay;
+    }
     const namespace = mcp.metadata.namespace as string;
     try {
       const updated = await this.deps.client.patchStatus<MCPServer & KubeObject>(MCPSERVER, namespace, mcp.metadata.name, { status });

@@ -235,14 +235,23 @@ describe('statusWriteDelay', () => {
   const status = (phase: 'Pending' | 'Ready' | 'Failed', message: string, observedGeneration = 1) => ({ phase, message, observedGeneration, conditions: [] });
   const t0 = 1_000_000;
 
-  it('writes phase changes, new generations and first statuses at once', () => {
-    expect(statusWriteDelay(undefined, status('Pending', 'a'), undefined, t0)).toBe(0);
+  it('writes phase changes, new generations and first statuses other than Pending at once', () => {
+    expect(statusWriteDelay(undefined, status('Ready', 'a'), undefined, t0)).toBe(0);
+    expect(statusWriteDelay(undefined, status('Failed', 'a'), undefined, t0)).toBe(0);
     expect(statusWriteDelay(status('Pending', 'a'), status('Ready', 'b'), t0, t0 + 1)).toBe(0);
     expect(statusWriteDelay(status('Pending', 'a'), status('Failed', 'b'), t0, t0 + 1)).toBe(0);
     expect(statusWriteDelay(status('Ready', 'a'), status('Pending', 'b'), t0, t0 + 1)).toBe(0);
     expect(statusWriteDelay(status('Pending', 'a', 1), status('Pending', 'b', 2), t0, t0 + 1)).toBe(0);
     // Not written by this process yet (a restart): no pacing to go by.
     expect(statusWriteDelay(status('Pending', 'a'), status('Pending', 'b'), undefined, t0)).toBe(0);
+  });
+
+  it("holds a new server's first Pending status for one interval from when it was first held", () => {
+    expect(statusWriteDelay(undefined, status('Pending', 'a'), undefined, t0)).toBe(PENDING_STATUS_INTERVAL_MS);
+    expect(statusWriteDelay(undefined, status('Pending', 'b'), t0, t0 + 1_500)).toBe(PENDING_STATUS_INTERVAL_MS - 1_500);
+    expect(statusWriteDelay(undefined, status('Pending', 'b'), t0, t0 + PENDING_STATUS_INTERVAL_MS)).toBe(0);
+    // Ready within the hold: one write, at once.
+    expect(statusWriteDelay(undefined, status('Ready', 'c'), t0, t0 + 1_500)).toBe(0);
   });
 
   it('paces Pending-to-Pending rewrites to one per interval', () => {

@@ -272,8 +272,15 @@ export const PENDING_STATUS_INTERVAL_MS = 5_000;
  * coalesced: while the phase stays Pending for the same generation, at most one write per
  * interval, and the latest message lands when it ends. A phase change (Ready, Failed, ...)
  * or a new generation is written at once.
+ *
+ * A new MCPServer's first status, if Pending, waits one interval too (`lastWriteMs` is then
+ * when its first status was held back, undefined the first time): a server whose pods come up
+ * within it gets one status write (Ready) instead of two, and its first reconcile ends after
+ * the applies instead of one more round trip. Measured with bench:operator --compare, that
+ * round trip made the operator's first reconciles, not the control plane, the pace of a batch.
  */
 export function statusWriteDelay(previous: MCPServerStatus | undefined, next: MCPServerStatus, lastWriteMs: number | undefined, nowMs: number): number {
+  if (previous === undefined && next.phase === 'Pending') return Math.max(0, (lastWriteMs ?? nowMs) + PENDING_STATUS_INTERVAL_MS - nowMs);
   if (previous?.phase !== 'Pending' || next.phase !== 'Pending') return 0;
   if (previous.observedGeneration !== next.observedGeneration || lastWriteMs === undefined) return 0;
   return Math.max(0, lastWriteMs + PENDING_STATUS_INTERVAL_MS - nowMs);
