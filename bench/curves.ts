@@ -8,11 +8,12 @@
 // is too noisy for that; the table is for reading.
 //
 //   npm run bench:curves -- [--servers 250,500,1000,2000] [--sessions 50000,200000,1000000]
-//                           [--idle 35] [--out bench-results/curves] [--json curves.json]
+//                           [--idle 35] [--out bench-results/curves] [--json curves.json] [--resume]
 //
-// --servers '' or --sessions '' skips that half. Each run's own output goes to stderr.
+// --servers '' or --sessions '' skips that half; --resume reuses a size's result file already in
+// --out instead of running it again. Each run's own output goes to stderr.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '35' },
     out: { type: 'string', default: 'bench-results/curves' },
     json: { type: 'string' },
+    resume: { type: 'boolean', default: false },
   },
 });
 const sizes = (list: string): number[] =>
@@ -39,6 +41,11 @@ const OUT = path.resolve(values.out);
 /** Log-log slope above which a series is called superlinear. */
 const SUPERLINEAR_SLOPE = 1.1;
 
+const exists = (file: string): Promise<boolean> =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 const log = (msg: string): void => void process.stderr.write(`[bench:curves] ${msg}\n`);
 
 /** Runs one benchmark script with Node, its output passed to stderr; rejects on a non-zero exit. */
@@ -117,7 +124,8 @@ async function operatorCurve(): Promise<{ size: number; result: OperatorCompare 
   const out: { size: number; result: OperatorCompare }[] = [];
   for (const n of SERVERS) {
     const file = path.join(OUT, `operator-${n}.json`);
-    await run(path.join(HERE, 'operator.ts'), ['--count', String(n), '--compare', '1', '--idle', values.idle, '--json', file]);
+    if (!(values.resume && (await exists(file))))
+      await run(path.join(HERE, 'operator.ts'), ['--count', String(n), '--compare', '1', '--idle', values.idle, '--json', file]);
     out.push({ size: n, result: JSON.parse(await readFile(file, 'utf8')) as OperatorCompare });
   }
   return out;
@@ -127,7 +135,8 @@ async function churnCurve(): Promise<{ size: number; result: ChurnResult }[]> {
   const out: { size: number; result: ChurnResult }[] = [];
   for (const n of SESSIONS) {
     const dir = path.join(OUT, `churn-${n}`);
-    await run(path.join(HERE, 'churn.ts'), ['--sessions', String(n), '--modes', 'delete', '--out', dir]);
+    if (!(values.resume && (await exists(path.join(dir, 'churn-delete.json')))))
+      await run(path.join(HERE, 'churn.ts'), ['--sessions', String(n), '--modes', 'delete', '--out', dir]);
     out.push({ size: n, result: JSON.parse(await readFile(path.join(dir, 'churn-delete.json'), 'utf8')) as ChurnResult });
   }
   return out;

@@ -591,14 +591,14 @@ function apiserverTable(columns: readonly { name: string; work: ApiserverWork }[
   const keys = [...new Set(columns.flatMap((c) => Object.keys(c.work.requests)))].sort();
   const watchKeys = [...new Set(columns.flatMap((c) => Object.keys(c.work.watchEvents)))].sort();
   const rows: string[][] = [['apiserver requests per MCPServer', ...columns.map((c) => c.name)]];
-  // Only lines with at least 0.01 per server somewhere: the rest is the control plane's own chatter.
+  // Only lines with at least 0.05 per server somewhere: the rest is the control plane's own chatter.
   for (const k of keys)
-    if (columns.some((c) => (c.work.requests[k] ?? 0) >= COUNT / 100)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.requests[k]))]);
+    if (columns.some((c) => Math.abs(c.work.requests[k] ?? 0) >= COUNT / 20)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.requests[k]))]);
   rows.push(['  all requests', ...columns.map((c) => perServer(sum(c.work.requests)))]);
   rows.push(['  of which 409 Conflict', ...columns.map((c) => perServer(sum(c.work.conflicts)))]);
   rows.push(['watch events sent per MCPServer', ...columns.map(() => '')]);
   for (const k of watchKeys)
-    if (columns.some((c) => (c.work.watchEvents[k] ?? 0) >= COUNT / 100)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.watchEvents[k]))]);
+    if (columns.some((c) => Math.abs(c.work.watchEvents[k] ?? 0) >= COUNT / 20)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.watchEvents[k]))]);
   rows.push(['  all watch events', ...columns.map((c) => perServer(sum(c.work.watchEvents)))]);
   rows.push(['kube-apiserver CPU seconds', ...columns.map((c) => c.work.cpuSeconds.toFixed(1))]);
   return table(rows);
