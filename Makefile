@@ -19,7 +19,7 @@ endif
 
 DEPS_STAMP := node_modules/.package-lock.json
 
-.PHONY: help node deps lint-deps lint format build typecheck control-plane redis test test-e2e cluster-up cluster-down test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
+.PHONY: help node deps lint-deps lint format build typecheck control-plane redis jaeger test test-e2e cluster-up cluster-down test-unit test-proxy test-operator run bench-churn bench-proxy bench-http-proxy images clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -77,7 +77,10 @@ control-plane: ## build (or find via KUBEBUILDER_ASSETS) etcd, kube-apiserver, k
 redis: ## put Debian's redis-server on the machine if missing (the session-storage tests start their own)
 	bash test/support/install-redis.sh
 
-test: deps lint typecheck control-plane redis ## the whole test suite (lint, types, unit, proxy end-to-end, operator on a real control plane), then test-e2e
+jaeger: ## build Jaeger v2 (all-in-one) from Go modules into the test cache (the telemetry tests start their own)
+	bash test/telemetry/jaeger.sh >/dev/null
+
+test: deps lint typecheck control-plane redis jaeger ## the whole test suite (lint, types, unit, proxy end-to-end, operator on a real control plane), then test-e2e
 	npm test
 	$(MAKE) test-e2e
 
@@ -94,7 +97,7 @@ test-e2e: deps ## cluster-up, the e2e suite (helm install, every transport, stdi
 test-unit: deps
 	npm run test:unit
 
-test-proxy: deps redis
+test-proxy: deps redis jaeger
 	npm run test:proxy
 
 test-operator: deps control-plane

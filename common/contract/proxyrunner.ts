@@ -121,6 +121,39 @@ export const PROXYRUNNER_FLAGS = [
   { name: 'audit-component', kind: 'string', default: 'mcp-server', help: "the component name in audit events (the MCP server's name)" },
   { name: 'audit-include-request-data', kind: 'bool', default: 'false', help: 'include request params (tool arguments) in audit events' },
   { name: 'audit-max-data-size', kind: 'bytes', default: '1Ki', help: 'cap on the request data included per audit event' },
+  // OpenTelemetry (ToolHive's `thv run --otel-*` names where the feature is the same).
+  { name: 'otel-endpoint', kind: 'string', help: 'OTLP endpoint (host:port or URL); traces are exported only when it is set' },
+  {
+    name: 'otel-protocol',
+    kind: 'string',
+    default: 'http/protobuf',
+    choices: ['http/protobuf', 'grpc'],
+    help: 'OTLP protocol: HTTP with protobuf bodies (/v1/traces) or gRPC',
+  },
+  { name: 'otel-insecure', kind: 'bool', default: 'false', help: 'plain HTTP / gRPC without TLS when the endpoint has no scheme' },
+  { name: 'otel-headers', kind: 'string', help: 'headers sent with every export, key=value,key=value (not secret: they are in the argv)' },
+  {
+    name: 'otel-headers-from-env',
+    kind: 'string',
+    help: 'sensitive export headers, NAME=ENV_VAR,...: each value is read from that environment variable (filled from a Secret)',
+  },
+  { name: 'otel-ca-file', kind: 'string', help: 'PEM bundle trusted for the OTLP endpoint (in addition to the system roots)' },
+  { name: 'otel-tracing-enabled', kind: 'bool', default: 'true', help: 'export traces (needs --otel-endpoint)' },
+  { name: 'otel-sampling-rate', kind: 'string', default: '0.1', help: 'share of new traces sampled, 0..1 (a client-sampled parent is followed)' },
+  { name: 'otel-service-name', kind: 'string', env: ['OTEL_SERVICE_NAME'], help: "service.name of the spans (the MCPServer's name; default mcpfleet-proxyrunner)" },
+  {
+    name: 'otel-resource-attributes',
+    kind: 'string',
+    env: ['OTEL_RESOURCE_ATTRIBUTES'],
+    help: 'extra resource attributes, key=value,key=value (k8s.pod.name and k8s.namespace.name come from POD_NAME and POD_NAMESPACE)',
+  },
+  {
+    name: 'otel-session-id',
+    kind: 'string',
+    default: 'hashed',
+    choices: ['hashed', 'omitted'],
+    help: 'mcp.session.id on spans: a SHA-256 prefix of the session id, or left out',
+  },
 ] as const satisfies readonly FlagSpec[];
 
 /** The name of a proxyrunner flag the operator may set (without the dashes); a typo is a type error. */

@@ -3,7 +3,7 @@
 // everything with I/O is created from here, so tests can start a whole proxyrunner in-process.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ByteBudget, deriveBudget, type MemoryBudget } from './budget.ts';
+import { ByteBudget, deriveBudget, spanQueueSize, type MemoryBudget } from './budget.ts';
 import type { ProxyConfig } from './config.ts';
 import { listen } from '../../common/cli/listen.ts';
 import { createDiagnostics } from '../../common/diagnostics.ts';
@@ -59,8 +59,21 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     access = startAccess(config, metrics, log, hooks.principalOf ?? authenticatedPrincipal);
   }
 
+  // Loaded only with --otel-endpoint: with tracing off no OpenTelemetry module is in the process.
+  const transparent = config.transport === 'streamable-http' && config.proxyMode === 'streamable-http';
+  const tracing = config.telemetry
+    ? await (
+        await import('./telemetry/tracing.ts')
+      ).startTracing(config.telemetry, {
+        registry: metrics.registry,
+        log,
+        maxQueuedSpans: spanQueueSize(budget.limitBytes),
+        upstream: { transport: config.transport, target: config.targetUrl, inject: transparent ? 'header' : 'meta' },
+      })
+    : undefined;
+
   let upstream: Upstream;
-  if (config.transport === 'streamable-http' && config.proxyMode === 'streamable-http') {
+  if (transparent) {
     upstream = composeTransparent(config, metrics, log, pool);
   } else {
     // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
@@ -81,6 +94,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     log,
     authenticate: authn?.step,
     access: access?.stage,
+    trace: tracing?.begin,
   });
   const mcpServer = http.createServer({
     // Slow clients: headers and the whole request must arrive in bounded time.
@@ -125,6 +139,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     diagnosticsServer.close();
     await upstream.close();
     await access?.close();
+    await tracing?.shutdown(1_000);
     throw err;
   }
   const mcpPath = config.proxyMode === 'sse' ? '/sse' : '/mcp';
@@ -150,6 +165,8 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     mcpServer.closeAllConnections();
     await upstream.close();
     await access?.close();
+    // Spans of the last requests are flushed, within a bound of their own.
+    await tracing?.shutdown(Math.max(1_000, Math.min(config.shutdownTimeoutMs, 5_000)));
     await new Promise<void>((resolve) => {
       diagnosticsServer.close(() => resolve());
       diagnosticsServer.closeAllConnections();

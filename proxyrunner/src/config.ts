@@ -8,6 +8,7 @@ import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
 import { parsePortSelector, type PortSelector } from './backends/endpoints.ts';
 import { AUTHN_FLAGS, describeAuthn, parseAuthnConfig, type AuthnConfig } from './auth/authnConfig.ts';
+import { describeTelemetry, parseTelemetryConfig, type TelemetryConfig } from './telemetry/config.ts';
 
 export type { ProxyMode, UpstreamTransport };
 export type StdioIsolation = 'shared' | 'session';
@@ -47,6 +48,8 @@ export interface ProxyConfig {
   audit: { file: string | undefined; component: string; includeRequestData: boolean; maxDataSize: number } | undefined;
   /** `--session-storage redis`: the fleet's shared session table (transparent streamable-HTTP path only). */
   sessionStorage: SessionStorageConfig;
+  /** OpenTelemetry tracing (--otel-*); undefined = off, and the SDK is never loaded. */
+  telemetry: TelemetryConfig | undefined;
   /** `--backend-service`: several backend pods, discovered through their EndpointSlices (transparent streamable-HTTP path only). */
   backends: BackendsConfig | undefined;
 }
@@ -179,6 +182,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       : undefined,
     sessionStorage: sessionStorage(flags, transport, flags.string('proxy-mode') as ProxyMode),
     backends: backends(flags, transport, flags.string('proxy-mode') as ProxyMode, targetUrl),
+    telemetry: parseTelemetryConfig(flags, env),
   };
 }
 
@@ -283,5 +287,6 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     backends: config.backends
       ? `${config.backends.namespace}/${config.backends.service} port ${'name' in config.backends.port ? config.backends.port.name : config.backends.port.number} recovery ${config.backends.recovery}`
       : undefined,
+    ...describeTelemetry(config.telemetry),
   };
 }

@@ -20,6 +20,8 @@ export interface Exchange {
   principal: Principal | undefined;
   /** Set by the access stage: applied to each response to this exchange's requests (list filtering). */
   rewriteResponse: ((message: RpcMessage) => RpcMessage) | undefined;
+  /** Set by tracing (telemetry/) on the transparent path: the W3C trace context headers to send upstream. */
+  upstreamTrace: Readonly<Record<string, string>> | undefined;
   /** Marks the response as an event stream (counted in streams_open until it closes). */
   markStream(): void;
   /** Runs when the response closes, finished or not. */
@@ -40,6 +42,7 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics
     rpcLabel: 'none',
     principal: undefined,
     rewriteResponse: undefined,
+    upstreamTrace: undefined,
     markStream() {
       if (streaming) return;
       streaming = true;

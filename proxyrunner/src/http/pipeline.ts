@@ -9,6 +9,8 @@
 //   5. body        – POST bodies read within --max-body-bytes (else 413) and parsed as
 //                    JSON-RPC (else 400 with a JSON-RPC error)
 //                    (the strict MCP rule of jsonrpc.ts: shape, ids, nesting depth)
+//   5b. trace      – with --otel-endpoint, the request's spans start (telemetry/tracing.ts);
+//                    refusals before this point are not traced (they are counted)
 //   6. access      – authorization and audit (authz/stage.ts), when configured
 //   7. upstream    – the route's handler forwards the exchange
 // A handler that throws or rejects is a bug, not a class of input: the pipeline answers
@@ -44,6 +46,8 @@ export interface PipelineDeps {
   log: Logger;
   /** Present when authentication is on. */
   authenticate?: AuthnStep | undefined;
+  /** Present when tracing is on: starts the exchange's spans (they end when it closes). */
+  trace?: ((exchange: Exchange) => void) | undefined;
 }
 
 export function createPipeline(deps: PipelineDeps): RequestListener {
@@ -150,6 +154,7 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     exchange.body = result.body;
     exchange.rpc = parsed.body;
     exchange.rpcLabel = parsed.body.label;
+    deps.trace?.(exchange);
     if (deps.access && !deps.access(exchange)) return;
     run(route, exchange);
   }

@@ -16,6 +16,9 @@ import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
 import { describeTruncatedEvent, SseEventSplitter } from './sseEvents.ts';
 
+/** W3C traceparent (version 00 shape): only a well-formed value becomes a header. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 export interface SseUpstreamOptions {
   target: URL;
   connectTimeoutMs: number;
@@ -170,11 +173,11 @@ export class SseUpstreamConnector implements Connector {
       this.#options.metrics.upstreamError('reset');
       if (isRequest) link.onmessage(errorResponse(message.id as string | number, UPSTREAM_ERROR, `Upstream MCP server rejected the message: ${why}`));
     };
-    const req = this.#client.request(endpoint, {
-      method: 'POST',
-      agent: this.#postAgent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    });
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    // A request's trace context (params._meta, put there by tracing) goes as a header too, for HTTP-level tracers.
+    const meta = message.params?.['_meta'] as { traceparent?: unknown } | undefined;
+    if (typeof meta?.traceparent === 'string' && TRACEPARENT.test(meta.traceparent)) headers['traceparent'] = meta.traceparent;
+    const req = this.#client.request(endpoint, { method: 'POST', agent: this.#postAgent, headers });
     req.on('response', (res) => {
       res.resume();
       if ((res.statusCode ?? 0) >= 300) failed(`HTTP ${res.statusCode}`);

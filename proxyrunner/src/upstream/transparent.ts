@@ -168,7 +168,11 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
 
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
     const entry = inflight.get(req);
-    if (!entry || deps.responseTimeoutMs <= 0) return;
+    if (!entry) return;
+    // Tracing on: the upstream call's context replaces the client's (same trace, our span as parent).
+    const traceHeaders = entry.exchange.upstreamTrace;
+    if (traceHeaders) for (const name in traceHeaders) proxyReq.setHeader(name, traceHeaders[name] as string);
+    if (deps.responseTimeoutMs <= 0) return;
     entry.timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError(deps.responseTimeoutMs)), deps.responseTimeoutMs);
   });
 

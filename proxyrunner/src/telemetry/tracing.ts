@@ -1,0 +1,253 @@
+// OpenTelemetry tracing of MCP requests. Loaded only with --otel-endpoint (app.ts imports it
+// lazily), so with tracing off none of the SDK is in the process.
+//
+// Per JSON-RPC POST (the first request of a batch names it):
+//   server span  `{mcp.method.name} {tool|prompt}`  kind SERVER, parent = the client's W3C
+//                traceparent (HTTP header, else params._meta.traceparent)
+//   client span  same name, kind CLIENT, child of the server span: the upstream call
+// Its context goes upstream as a `traceparent` header (transparent streamable-HTTP path:
+// exchange.upstreamTrace, set on the proxied request) or in each request's params._meta (the
+// message path: stdio, legacy SSE and streamable-HTTP upstreams behind the message frontend;
+// the SSE upstream also sends it as a header). Both spans end when the response closes.
+//
+// Bounds: ended spans wait in a BatchSpanProcessor queue sized from the memory budget
+// (budget.ts spanQueueSize); the processor in front of it counts queued + exporting spans and
+// drops beyond the bound, counted in mcpfleet_proxy_trace_spans_dropped_total{reason}, as are
+// spans whose export failed. Export runs off the request path and its failures never reach a
+// request. shutdown() flushes within a timeout.
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, defaultTextMapGetter, defaultTextMapSetter, trace, type Context, type Span } from '@opentelemetry/api';
+import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type ReadableSpan,
+  type Span as SdkSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '../../../common/log.ts';
+import type { Exchange } from '../http/exchange.ts';
+import type { UpstreamTransport } from '../config.ts';
+import { VERSION } from '../version.ts';
+import type { TelemetryConfig } from './config.ts';
+import { clientSideAttributes, errorTypeOf, mcpAttributes, metaCarrier, spanName, upstreamAttributes, withMetaContext } from './attributes.ts';
+
+export interface TracingDeps {
+  registry: Registry;
+  log: Logger;
+  /** Spans queued or being exported at most (budget.ts spanQueueSize). */
+  maxQueuedSpans: number;
+  upstream: { transport: UpstreamTransport; target: URL | undefined; inject: 'header' | 'meta' };
+}
+
+export interface Tracing {
+  /** Starts the spans of a parsed JSON-RPC POST; they end when its response closes. */
+  begin(exchange: Exchange): void;
+  /** Flushes what is queued, within timeoutMs; never rejects. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+export const DROP_REASONS = ['queue_full', 'export_failed'] as const;
+
+export async function startTracing(config: TelemetryConfig, deps: TracingDeps): Promise<Tracing> {
+  const dropped = new Counter({
+    name: 'mcpfleet_proxy_trace_spans_dropped_total',
+    help: 'Sampled spans not delivered to the OTLP endpoint: the export queue was full (bounded by the memory budget), or the export failed.',
+    labelNames: ['reason'],
+    registers: [deps.registry],
+  });
+  const exported = new Counter({
+    name: 'mcpfleet_proxy_trace_spans_exported_total',
+    help: 'Spans the OTLP endpoint accepted.',
+    registers: [deps.registry],
+  });
+  for (const reason of DROP_REASONS) dropped.inc({ reason }, 0);
+
+  let lastFailureLog = 0;
+  // Spans accepted by the bounded processor and not yet answered by an export.
+  const pending = { count: 0 };
+  const exporter = new CountingExporter(await createExporter(config), (count, result) => {
+    pending.count -= count;
+    if (result.code === ExportResultCode.SUCCESS) {
+      exported.inc(count);
+      return;
+    }
+    dropped.inc({ reason: 'export_failed' }, count);
+    const now = Date.now();
+    if (now - lastFailureLog > 60_000) {
+      lastFailureLog = now;
+      deps.log.warn('span export failed (spans dropped and counted; logged at most once a minute)', { err: result.error, spans: count });
+    }
+  });
+  const batch = new BatchSpanProcessor({
+    exporter,
+    maxQueueSize: deps.maxQueuedSpans,
+    maxExportBatchSize: Math.min(512, deps.maxQueuedSpans),
+    scheduledDelayMillis: 1_000,
+    exportTimeoutMillis: 10_000,
+  });
+  const processor = new BoundedProcessor(batch, deps.maxQueuedSpans, pending, () => dropped.inc({ reason: 'queue_full' }));
+  const provider = new TracerProvider({
+    resource: defaultResource().merge(
+      resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': VERSION, 'telemetry.distro.name': 'mcpfleet', ...config.resourceAttributes }),
+    ),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplingRate) }),
+    spanLimits: { attributeCountLimit: 32, attributeValueLengthLimit: 1024, eventCountLimit: 8, linkCountLimit: 0 },
+    spanProcessors: [processor],
+  });
+  const tracer = provider.getTracer('mcpfleet-proxyrunner', VERSION);
+  const propagator = new W3CTraceContextPropagator();
+  const { transport, target, inject } = deps.upstream;
+  const upstreamAttrs = upstreamAttributes(transport, target);
+
+  return {
+    begin(exchange) {
+      const rpc = exchange.rpc;
+      const first = rpc?.messages.find((m) => m.method !== undefined);
+      if (!rpc || !first) return; // responses to server requests: part of another operation
+      const { req } = exchange;
+      const carrier: Record<string, string | string[] | undefined> =
+        req.headers.traceparent !== undefined ? req.headers : (metaCarrier(first) ?? {});
+      const parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+      const name = spanName(first);
+      const attributes = mcpAttributes(first, exchange.sessionId, config.sessionId, req.headers);
+      const server = tracer.startSpan(
+        name,
+        { kind: SpanKind.SERVER, attributes: { ...attributes, ...clientSideAttributes(req.socket.remoteAddress, req.socket.remotePort, req.httpVersion) } },
+        parent,
+      );
+      const client = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: { ...attributes, ...upstreamAttrs } }, trace.setSpan(ROOT_CONTEXT, server));
+      const upstreamCarrier: Record<string, string> = {};
+      propagator.inject(trace.setSpan(ROOT_CONTEXT, client), upstreamCarrier, defaultTextMapSetter);
+      if (inject === 'header') exchange.upstreamTrace = upstreamCarrier;
+      else for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
+      exchange.onClose(() => {
+        const { res } = exchange;
+        const status = res.headersSent ? res.statusCode : 499;
+        end(client, status, status >= 500);
+        end(server, status, status >= 500);
+      });
+    },
+    async shutdown(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const done = provider.shutdown().then(
+        () => 'flushed' as const,
+        (err: unknown) => (deps.log.warn('span flush failed at shutdown', { err: err as Error }), 'flushed' as const),
+      );
+      if ((await Promise.race([done, timeout])) === 'timeout') deps.log.warn('span flush did not finish within the shutdown timeout; the rest is dropped', { timeoutMs });
+      clearTimeout(timer);
+    },
+  };
+}
+
+function end(span: Span, status: number, failed: boolean): void {
+  span.setAttribute('http.response.status_code', status);
+  const errorType = errorTypeOf(status);
+  if (errorType !== undefined) span.setAttribute('error.type', errorType);
+  if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
+}
+
+async function createExporter(config: TelemetryConfig): Promise<SpanExporter> {
+  const ca = config.caFile ? readFileSync(config.caFile, 'utf8') : undefined;
+  if (config.protocol === 'grpc') {
+    const [{ OTLPTraceExporter }, grpc] = await Promise.all([import('@opentelemetry/exporter-trace-otlp-grpc'), import('@grpc/grpc-js')]);
+    const metadata = new grpc.Metadata();
+    for (const [name, value] of Object.entries(config.headers)) metadata.set(name, value);
+    const credentials =
+      config.tracesUrl.protocol === 'https:'
+        ? grpc.credentials.createSsl(ca ? Buffer.from([...tls.rootCertificates, ca].join('\n')) : null)
+        : grpc.credentials.createInsecure();
+    // The gRPC exporter package carries its own copy of sdk-trace's types; the shapes are the same.
+    return new OTLPTraceExporter({ url: config.tracesUrl.href, metadata, credentials, timeoutMillis: 10_000 }) as unknown as SpanExporter;
+  }
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  return new OTLPTraceExporter({
+    url: config.tracesUrl.href,
+    headers: config.headers,
+    timeoutMillis: 10_000,
+    httpAgentOptions: { keepAlive: true, ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) },
+  }) as unknown as SpanExporter;
+}
+
+/** Reports every export's outcome, once, whatever the inner exporter does. */
+class CountingExporter implements SpanExporter {
+  #inner: SpanExporter;
+  #report: (count: number, result: ExportResult) => void;
+
+  constructor(inner: SpanExporter, report: (count: number, result: ExportResult) => void) {
+    this.#inner = inner;
+    this.#report = report;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    let answered = false;
+    const finish = (result: ExportResult): void => {
+      if (answered) return;
+      answered = true;
+      this.#report(spans.length, result);
+      done(result);
+    };
+    try {
+      this.#inner.export(spans, finish);
+    } catch (err) {
+      finish({ code: ExportResultCode.FAILED, error: err as Error });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/**
+ * In front of the batch processor: a sampled span is queued only while fewer than `max` spans
+ * are queued or being exported; otherwise it is dropped and counted (the batch processor would
+ * drop it too, but only after its own queue filled, and silently).
+ */
+class BoundedProcessor implements SpanProcessor {
+  #inner: SpanProcessor;
+  #max: number;
+  #pending: { count: number };
+  #onDrop: () => void;
+
+  constructor(inner: SpanProcessor, max: number, pending: { count: number }, onDrop: () => void) {
+    this.#inner = inner;
+    this.#max = max;
+    this.#pending = pending;
+    this.#onDrop = onDrop;
+  }
+
+  onStart(span: SdkSpan, context: Context): void {
+    this.#inner.onStart(span, context);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.#pending.count >= this.#max) {
+      this.#onDrop();
+      return;
+    }
+    this.#pending.count += 1;
+    this.#inner.onEnd(span);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+}
