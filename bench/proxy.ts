@@ -20,11 +20,19 @@
 // more side-by-side phase: a plain proxyrunner next to one per variant of the feature (auth:
 // JWT validation; JWT validation and Cedar), each variant's CPU per request as a ratio to
 // the plain one's.
+//
+// --tracing instead compares two proxyrunners serving side by side: tracing off, and tracing on
+// (sampling 1.0, OTLP/HTTP to an in-process sink that accepts and discards), CPU per request
+// and their ratio; then RSS of the traced proxy over --churn sessions (initialize → tools/call →
+// DELETE), which must stay flat.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { freePort, ROOT, startEchoServer, startEverything, startProxy, track, waitForPort, type Running } from '../test/support/processes.ts';
-import { toolCallLoad, type Result, type Target } from './load/toolCalls.ts';
+import { rssMiB, toolCallLoad, type Result, type Target } from './load/toolCalls.ts';
+import { McpHttpClient, toolCall } from '../test/support/mcpHttp.ts';
 import { FEATURES, type FeatureSetup } from './proxyFeatures.ts';
 
 const { values } = parseArgs({
@@ -39,6 +47,8 @@ const { values } = parseArgs({
     upstream: { type: 'string', default: 'everything' },
     undici: { type: 'boolean', default: false },
     auth: { type: 'boolean', default: false },
+    tracing: { type: 'boolean', default: false },
+    churn: { type: 'string', default: '5000' },
   },
 });
 const concurrency = Number(values.concurrency);
@@ -236,4 +246,105 @@ async function main(): Promise<void> {
   console.log('\n' + JSON.stringify(summary));
 }
 
-await main();
+/** An OTLP/HTTP endpoint that accepts every export and discards it (counts requests and bytes). */
+async function startOtlpSink(): Promise<{ url: string; exports: () => number; bytes: () => number; close(): void }> {
+  let exports = 0;
+  let bytes = 0;
+  const server = http.createServer((req, res) => {
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => {
+      exports++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, exports: () => exports, bytes: () => bytes, close: () => server.close() };
+}
+
+async function tracingMain(): Promise<void> {
+  const extra = values['proxy-args'] ? values['proxy-args'].split(' ') : [];
+  if (values['memory-limit']) extra.push('--memory-limit', values['memory-limit']);
+  const churn = Number(values.churn);
+  console.log(`bench:proxy --tracing  upstream=${values.upstream}  ${concurrency} clients shared by both  ${seconds}s x ${rounds} rounds  ${extra.join(' ')}`);
+  const sink = await startOtlpSink();
+  const ratios: number[] = [];
+  const rows: { off: Result; on: Result }[] = [];
+  let churnRss: number[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const upstream: Running = values.upstream === 'everything' ? await startEverything('streamableHttp') : await startEchoServer();
+      const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
+      const base = ['--transport', 'streamable-http', '--target-url', upstreamUrl, '--log-level', 'warn', ...extra];
+      const off = await startProxy(base);
+      const on = await startProxy([...base, '--otel-endpoint', sink.url, '--otel-sampling-rate', '1', '--otel-service-name', 'bench']);
+      try {
+        const targets: Target[] = [
+          { url: off.mcpUrl, label: 'off', pid: off.child.pid },
+          { url: on.mcpUrl, label: 'on', pid: on.child.pid },
+        ];
+        // Alternate which one the clients list first.
+        const ordered = round % 2 === 0 ? [...targets].reverse() : targets;
+        const results = await load(ordered, Math.ceil(concurrency / 2));
+        const offResult = results.find((r) => r.target === 'off') as Result;
+        const onResult = results.find((r) => r.target === 'on') as Result;
+        rows.push({ off: offResult, on: onResult });
+        ratios.push((onResult.cpuUsPerRequest as number) / (offResult.cpuUsPerRequest as number));
+        if (round === rounds) churnRss = await churnRssOf(on, churn);
+      } finally {
+        await on.stop();
+        await off.stop();
+        await upstream.stop();
+      }
+    }
+  } finally {
+    sink.close();
+  }
+  console.log('\nside by side: CPU per request, tracing off vs on (sampling 1.0)');
+  for (const { off, on } of rows) {
+    console.log(
+      `  off ${(off.cpuUsPerRequest as number).toFixed(0)} µs/req (${off.rps.toFixed(0)} req/s, p99 ${off.p99.toFixed(2)} ms)   on ${(on.cpuUsPerRequest as number).toFixed(0)} µs/req (${on.rps.toFixed(0)} req/s, p99 ${on.p99.toFixed(2)} ms)   on/off ${((on.cpuUsPerRequest as number) / (off.cpuUsPerRequest as number)).toFixed(2)}   errors ${off.errors + on.errors}`,
+    );
+  }
+  const medianRatio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)] as number;
+  console.log(
+    `  median on/off CPU per request: ${medianRatio.toFixed(2)}x   (OTLP exports received: ${sink.exports()}, ${(sink.bytes() / 2 ** 20).toFixed(1)} MiB)`,
+  );
+  console.log(`\nRSS of the traced proxy over ${churn} sessions (initialize → tools/call → DELETE), MiB: ${churnRss.map((r) => r.toFixed(1)).join(' → ')}`);
+  const summary = {
+    tracing_cpu_ratio: Number(medianRatio.toFixed(2)),
+    off_cpu_us_per_request: rows.map((r) => Math.round(r.off.cpuUsPerRequest as number)),
+    on_cpu_us_per_request: rows.map((r) => Math.round(r.on.cpuUsPerRequest as number)),
+    churn_rss_mib: churnRss.map((r) => Number(r.toFixed(1))),
+    errors: rows.reduce((n, r) => n + r.off.errors + r.on.errors, 0),
+  };
+  if (values.json) (await import('node:fs')).writeFileSync(values.json, JSON.stringify(summary, null, 2));
+  console.log('\n' + JSON.stringify(summary));
+}
+
+/** Session churn against one proxy, RSS sampled after every tenth of it. */
+async function churnRssOf(proxy: { mcpUrl: string; child: { pid?: number | undefined } }, sessions: number): Promise<number[]> {
+  const pid = proxy.child.pid as number;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const client = new McpHttpClient(proxy.mcpUrl, agent);
+  const samples = [rssMiB(pid)];
+  const step = Math.max(1, Math.floor(sessions / 10));
+  let done = 0;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < sessions) {
+      next++;
+      const sessionId = await client.initialize();
+      await client.request('POST', toolCall(2, 'echo', { message: 'churn' }), sessionId);
+      await client.request('DELETE', undefined, sessionId);
+      done++;
+      if (done % step === 0) samples.push(rssMiB(pid));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, 20) }, worker));
+  agent.destroy();
+  return samples;
+}
+
+if (values.tracing) await tracingMain();
+else await main();

@@ -140,7 +140,12 @@ export const PROXYRUNNER_FLAGS = [
   { name: 'otel-ca-file', kind: 'string', help: 'PEM bundle trusted for the OTLP endpoint (in addition to the system roots)' },
   { name: 'otel-tracing-enabled', kind: 'bool', default: 'true', help: 'export traces (needs --otel-endpoint)' },
   { name: 'otel-sampling-rate', kind: 'string', default: '0.1', help: 'share of new traces sampled, 0..1 (a client-sampled parent is followed)' },
-  { name: 'otel-service-name', kind: 'string', env: ['OTEL_SERVICE_NAME'], help: "service.name of the spans (the MCPServer's name; default mcpfleet-proxyrunner)" },
+  {
+    name: 'otel-service-name',
+    kind: 'string',
+    env: ['OTEL_SERVICE_NAME'],
+    help: "service.name of the spans (the MCPServer's name; default mcpfleet-proxyrunner)",
+  },
   {
     name: 'otel-resource-attributes',
     kind: 'string',

@@ -44,7 +44,9 @@ async function tracedClient(url: string): Promise<Traced> {
   const traceId = randomBytes(16).toString('hex');
   const parentSpanId = randomBytes(8).toString('hex');
   const requestInit = { headers: { traceparent: `00-${traceId}-${parentSpanId}-01` } };
-  const transport = url.endsWith('/sse') ? new SSEClientTransport(new URL(url), { requestInit }) : new StreamableHTTPClientTransport(new URL(url), { requestInit });
+  const transport = url.endsWith('/sse')
+    ? new SSEClientTransport(new URL(url), { requestInit })
+    : new StreamableHTTPClientTransport(new URL(url), { requestInit });
   const client = new Client({ name: 'mcpfleet-telemetry-test', version: '1.0.0' });
   await client.connect(transport);
   return {

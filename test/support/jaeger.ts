@@ -128,11 +128,12 @@ exporters:
       for (;;) {
         const found = await traces(service);
         if (ready(found)) return found;
-        if (Date.now() > deadline) throw new Error(`Jaeger: traces of ${service} not as expected after ${timeoutMs} ms: ${JSON.stringify(found).slice(0, 4000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`Jaeger: traces of ${service} not as expected after ${timeoutMs} ms: ${JSON.stringify(found).slice(0, 4000)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     },
-    stderr: running.stderr,
+    stderr: () => running.stderr(),
     async stop() {
       await running.stop();
       rmSync(dir, { recursive: true, force: true });

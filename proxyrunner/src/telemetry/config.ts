@@ -73,7 +73,8 @@ export function tracesUrl(endpoint: string, protocol: OtlpProtocol, insecure: bo
 
 export function samplingRate(text: string): number {
   const rate = Number(text);
-  if (text.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new UsageError(`--otel-sampling-rate must be a number from 0 to 1 (got "${text}")`);
+  if (text.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1)
+    throw new UsageError(`--otel-sampling-rate must be a number from 0 to 1 (got "${text}")`);
   return rate;
 }
 

@@ -17,7 +17,17 @@
 // request. shutdown() flushes within a timeout.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, defaultTextMapGetter, defaultTextMapSetter, trace, type Context, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -44,11 +54,13 @@ export interface TracingDeps {
   /** Spans queued or being exported at most (budget.ts spanQueueSize). */
   maxQueuedSpans: number;
   upstream: { transport: UpstreamTransport; target: URL | undefined; inject: 'header' | 'meta' };
+  /** Unit tests put their own exporter here; otherwise OTLP per the config. */
+  exporter?: SpanExporter;
 }
 
 export interface Tracing {
   /** Starts the spans of a parsed JSON-RPC POST; they end when its response closes. */
-  begin(exchange: Exchange): void;
+  begin: (exchange: Exchange) => void;
   /** Flushes what is queued, within timeoutMs; never rejects. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -72,7 +84,7 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   let lastFailureLog = 0;
   // Spans accepted by the bounded processor and not yet answered by an export.
   const pending = { count: 0 };
-  const exporter = new CountingExporter(await createExporter(config), (count, result) => {
+  const exporter = new CountingExporter(deps.exporter ?? (await createExporter(config)), (count, result) => {
     pending.count -= count;
     if (result.code === ExportResultCode.SUCCESS) {
       exported.inc(count);
@@ -95,7 +107,12 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   const processor = new BoundedProcessor(batch, deps.maxQueuedSpans, pending, () => dropped.inc({ reason: 'queue_full' }));
   const provider = new TracerProvider({
     resource: defaultResource().merge(
-      resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': VERSION, 'telemetry.distro.name': 'mcpfleet', ...config.resourceAttributes }),
+      resourceFromAttributes({
+        'service.name': config.serviceName,
+        'service.version': VERSION,
+        'telemetry.distro.name': 'mcpfleet',
+        ...config.resourceAttributes,
+      }),
     ),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplingRate) }),
     spanLimits: { attributeCountLimit: 32, attributeValueLengthLimit: 1024, eventCountLimit: 8, linkCountLimit: 0 },
@@ -107,13 +124,12 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   const upstreamAttrs = upstreamAttributes(transport, target);
 
   return {
-    begin(exchange) {
+    begin: (exchange) => {
       const rpc = exchange.rpc;
       const first = rpc?.messages.find((m) => m.method !== undefined);
       if (!rpc || !first) return; // responses to server requests: part of another operation
       const { req } = exchange;
-      const carrier: Record<string, string | string[] | undefined> =
-        req.headers.traceparent !== undefined ? req.headers : (metaCarrier(first) ?? {});
+      const carrier: Record<string, string | string[] | undefined> = req.headers.traceparent !== undefined ? req.headers : (metaCarrier(first) ?? {});
       const parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
       const name = spanName(first);
       const attributes = mcpAttributes(first, exchange.sessionId, config.sessionId, req.headers);
@@ -141,7 +157,8 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
         () => 'flushed' as const,
         (err: unknown) => (deps.log.warn('span flush failed at shutdown', { err: err as Error }), 'flushed' as const),
       );
-      if ((await Promise.race([done, timeout])) === 'timeout') deps.log.warn('span flush did not finish within the shutdown timeout; the rest is dropped', { timeoutMs });
+      if ((await Promise.race([done, timeout])) === 'timeout')
+        deps.log.warn('span flush did not finish within the shutdown timeout; the rest is dropped', { timeoutMs });
       clearTimeout(timer);
     },
   };
@@ -165,8 +182,7 @@ async function createExporter(config: TelemetryConfig): Promise<SpanExporter> {
       config.tracesUrl.protocol === 'https:'
         ? grpc.credentials.createSsl(ca ? Buffer.from([...tls.rootCertificates, ca].join('\n')) : null)
         : grpc.credentials.createInsecure();
-    // The gRPC exporter package carries its own copy of sdk-trace's types; the shapes are the same.
-    return new OTLPTraceExporter({ url: config.tracesUrl.href, metadata, credentials, timeoutMillis: 10_000 }) as unknown as SpanExporter;
+    return new OTLPTraceExporter({ url: config.tracesUrl.href, metadata, credentials, timeoutMillis: 10_000 });
   }
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
   return new OTLPTraceExporter({
@@ -174,7 +190,7 @@ async function createExporter(config: TelemetryConfig): Promise<SpanExporter> {
     headers: config.headers,
     timeoutMillis: 10_000,
     httpAgentOptions: { keepAlive: true, ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) },
-  }) as unknown as SpanExporter;
+  });
 }
 
 /** Reports every export's outcome, once, whatever the inner exporter does. */

@@ -1,0 +1,47 @@
+import { describe, expect, it } from '@jest/globals';
+import { hashSessionId, mcpAttributes, metaCarrier, spanName, upstreamAttributes, withMetaContext } from './attributes.ts';
+import type { RpcMessage } from '../jsonrpc.ts';
+
+const call = (params: Record<string, unknown>, method = 'tools/call'): RpcMessage => ({ jsonrpc: '2.0', id: 7, method, params });
+
+describe('span names and attributes (OpenTelemetry MCP semantic conventions)', () => {
+  it('name a span by method and, for tools and prompts only, the target', () => {
+    expect(spanName(call({ name: 'get-weather' }))).toBe('tools/call get-weather');
+    expect(spanName(call({ name: 'greet' }, 'prompts/get'))).toBe('prompts/get greet');
+    expect(spanName(call({ uri: 'file:///a' }, 'resources/read'))).toBe('resources/read');
+    expect(spanName(call({}, 'tools/list'))).toBe('tools/list');
+    expect(spanName(call({ name: 'x'.repeat(1000) })).length).toBeLessThanOrEqual(139);
+  });
+
+  it('record the method, request id, tool, protocol version and a hashed session id', () => {
+    const attributes = mcpAttributes(call({ name: 'get-weather' }), 'session-1', 'hashed', { 'mcp-protocol-version': '2025-06-18' });
+    expect(attributes).toEqual({
+      'mcp.method.name': 'tools/call',
+      'jsonrpc.protocol.version': '2.0',
+      'jsonrpc.request.id': '7',
+      'mcp.session.id': hashSessionId('session-1'),
+      'mcp.protocol.version': '2025-06-18',
+      'gen_ai.tool.name': 'get-weather',
+      'gen_ai.operation.name': 'execute_tool',
+    });
+    expect(attributes['mcp.session.id']).not.toContain('session-1');
+    expect(mcpAttributes(call({ name: 'x' }), 'session-1', 'omitted', {})['mcp.session.id']).toBeUndefined();
+    expect(mcpAttributes(call({ uri: 'file:///a' }, 'resources/read'), undefined, 'hashed', {})['mcp.resource.uri']).toBe('file:///a');
+  });
+
+  it('describe the upstream: a pipe for stdio, an address for HTTP', () => {
+    expect(upstreamAttributes('stdio', undefined)).toEqual({ 'network.transport': 'pipe' });
+    expect(upstreamAttributes('sse', new URL('https://up.example/sse'))).toMatchObject({ 'server.address': 'up.example', 'server.port': 443 });
+  });
+
+  it('read and write the trace context in params._meta without touching the rest of it', () => {
+    const message = call({ name: 't', _meta: { progressToken: 3, traceparent: '00-a-b-01' } });
+    expect(metaCarrier(message)).toEqual({ traceparent: '00-a-b-01' });
+    withMetaContext(message, { traceparent: '00-c-d-01' });
+    expect(message.params).toEqual({ name: 't', _meta: { progressToken: 3, traceparent: '00-c-d-01' } });
+    const bare: RpcMessage = { jsonrpc: '2.0', id: 1, method: 'ping' };
+    withMetaContext(bare, { traceparent: '00-c-d-01' });
+    expect(bare.params).toEqual({ _meta: { traceparent: '00-c-d-01' } });
+    expect(metaCarrier(call({ _meta: 'x' }))).toBeUndefined();
+  });
+});
