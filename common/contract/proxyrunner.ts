@@ -201,7 +201,34 @@ export interface ProxyrunnerOptions<S = never> {
   authn?: AuthnOptions<S>;
   /** Several backend pods: the headless Service whose EndpointSlices list them, its namespace and port name. */
   backends?: { service: string; namespace: string; port: string };
+  /** OpenTelemetry traces (an MCPTelemetryConfig through an MCPServer's telemetryConfigRef). */
+  telemetry?: TelemetryOptions<S>;
 }
+
+/** The --otel-* settings. Secret header values only ever from a source, through numbered env variables. */
+export interface TelemetryOptions<S> {
+  endpoint: string;
+  insecure?: boolean;
+  /** Not secret: they end up in the argv. */
+  headers?: Readonly<Record<string, string>>;
+  sensitiveHeaders?: readonly { name: string; valueFrom: S }[];
+  caFile?: string;
+  /** "0".."1", as the flag takes it. */
+  samplingRate?: string;
+  serviceName: string;
+  resourceAttributes?: Readonly<Record<string, string>>;
+  /** The pod's name (a downward-API source), read by the proxy as POD_NAME into k8s.pod.name. */
+  podName?: { valueFrom: S };
+}
+
+/** The environment variable that carries the i-th sensitive OTLP header (named by --otel-headers-from-env). */
+export const otelHeaderEnvName = (index: number): string => `MCPFLEET_OTEL_HEADER_${index}`;
+
+/** key=value,... with each value percent-encoded (the proxy decodes): a "," or "=" in a value stays in it. */
+const keyValueList = (pairs: Readonly<Record<string, string>>): string =>
+  Object.entries(pairs)
+    .map(([key, value]) => `${key}=${encodeURIComponent(value)}`)
+    .join(',');
 
 /** The --oidc-* settings; files are paths inside the proxy's container (mounted ConfigMaps, projected tokens). */
 export interface AuthnOptions<S> {
@@ -262,7 +289,26 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
     }
   }
 
-  const env: EnvEntry<S>[] = [];
+  const telemetry = options.telemetry;
+  const telemetryEnv: EnvEntry<S>[] = [];
+  if (telemetry !== undefined) {
+    args.push(...arg('otel-endpoint', telemetry.endpoint), ...arg('otel-service-name', telemetry.serviceName));
+    if (telemetry.insecure) args.push('--otel-insecure');
+    if (telemetry.samplingRate !== undefined) args.push(...arg('otel-sampling-rate', telemetry.samplingRate));
+    if (telemetry.caFile !== undefined) args.push(...arg('otel-ca-file', telemetry.caFile));
+    if (telemetry.headers !== undefined && Object.keys(telemetry.headers).length > 0) args.push(...arg('otel-headers', keyValueList(telemetry.headers)));
+    if (telemetry.resourceAttributes !== undefined && Object.keys(telemetry.resourceAttributes).length > 0) {
+      args.push(...arg('otel-resource-attributes', keyValueList(telemetry.resourceAttributes)));
+    }
+    const sensitive = telemetry.sensitiveHeaders ?? [];
+    if (sensitive.length > 0) {
+      args.push(...arg('otel-headers-from-env', sensitive.map((h, i) => `${h.name}=${otelHeaderEnvName(i)}`).join(',')));
+      sensitive.forEach((h, i) => telemetryEnv.push({ name: otelHeaderEnvName(i), valueFrom: h.valueFrom }));
+    }
+    if (telemetry.podName !== undefined) telemetryEnv.push({ name: 'POD_NAME', valueFrom: telemetry.podName.valueFrom });
+  }
+
+  const env: EnvEntry<S>[] = [...telemetryEnv];
   const memory = options.memoryLimit;
   if (typeof memory === 'string') env.push({ name: proxyrunnerEnvName('memory-limit'), value: memory });
   else if (memory !== undefined) env.push({ name: proxyrunnerEnvName('memory-limit'), valueFrom: memory.valueFrom });

@@ -109,10 +109,10 @@ endpointslices get/list/watch (backendReplicas).
   verbs: [update]
 # Config kinds MCPServers reference: read only; their status (Valid, configHash) is the operator's.
 - apiGroups: [mcpfleet.dev]
-  resources: [mcpoidcconfigs, mcpauthzconfigs]
+  resources: [mcpoidcconfigs, mcpauthzconfigs, mcptelemetryconfigs]
   verbs: [get, list, watch]
 - apiGroups: [mcpfleet.dev]
-  resources: [mcpoidcconfigs/status, mcpauthzconfigs/status]
+  resources: [mcpoidcconfigs/status, mcpauthzconfigs/status, mcptelemetryconfigs/status]
   verbs: [get, patch]
 - apiGroups: [apps]
   resources: [deployments, statefulsets]

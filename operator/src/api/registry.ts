@@ -4,5 +4,6 @@ import type { CrdKind } from './crdKind.ts';
 import { MCPSERVER_CRD } from './crd.ts';
 import { OIDC_CRD } from './mcpoidcconfig/schema.ts';
 import { AUTHZ_CRD } from './mcpauthzconfig/schema.ts';
+import { TELEMETRY_CRD } from './mcptelemetryconfig/schema.ts';
 
-export const API_KINDS: readonly CrdKind[] = [MCPSERVER_CRD, OIDC_CRD, AUTHZ_CRD];
+export const API_KINDS: readonly CrdKind[] = [MCPSERVER_CRD, OIDC_CRD, AUTHZ_CRD, TELEMETRY_CRD];

@@ -16,6 +16,7 @@ import {
   type EnvVar,
   type KeySelector,
   type MCPAuthzConfigReference,
+  type MCPTelemetryConfigReference,
   type MCPOIDCConfigReference,
   type MCPServerSpec,
   type MCPServerStatus,
@@ -222,6 +223,23 @@ const authzConfigRef: ObjectSchema<MCPAuthzConfigReference> = {
   },
 };
 
+const telemetryConfigRef: ObjectSchema<MCPTelemetryConfigReference> = {
+  type: 'object',
+  description:
+    "OpenTelemetry traces from the proxy, as a shared MCPTelemetryConfig in this namespace says (ToolHive's telemetryConfigRef). A missing " +
+    'or invalid MCPTelemetryConfig shows in the TelemetryConfigRefValidated condition, and the proxy keeps its last good configuration meanwhile.',
+  required: { name: true },
+  properties: {
+    name: { type: 'string', description: 'Name of the MCPTelemetryConfig in this namespace.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+    serviceName: {
+      type: 'string',
+      description: "The service.name of this server's spans; unique per server. Default: the MCPServer's name.",
+      minLength: 1,
+      maxLength: 253,
+    },
+  },
+};
+
 const audit: ObjectSchema<AuditConfig> = {
   type: 'object',
   description: "Audit logging at the proxy (ToolHive's audit): one JSON event per MCP operation on the proxy's stderr.",
@@ -376,6 +394,7 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
     oidcConfigRef,
     authzConfig,
     authzConfigRef,
+    telemetryConfigRef,
     audit,
   },
   'x-kubernetes-validations': specRules,

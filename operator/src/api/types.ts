@@ -132,6 +132,12 @@ export interface MCPAuthzConfigReference {
   name: string;
 }
 
+/** ToolHive's telemetryConfigRef: an MCPTelemetryConfig in the same namespace, and this server's service name. */
+export interface MCPTelemetryConfigReference {
+  name: string;
+  serviceName?: string;
+}
+
 /** ToolHive's audit: one audit event per MCP operation on the proxy's stderr. */
 export interface AuditConfig {
   enabled?: boolean;
@@ -165,6 +171,7 @@ export interface MCPServerSpec {
   oidcConfigRef?: MCPOIDCConfigReference;
   authzConfig?: AuthzConfigRef;
   authzConfigRef?: MCPAuthzConfigReference;
+  telemetryConfigRef?: MCPTelemetryConfigReference;
   audit?: AuditConfig;
 }
 
