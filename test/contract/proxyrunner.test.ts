@@ -17,6 +17,7 @@ import type { ConfigObject } from '../../operator/src/configs/configKind.ts';
 import { oidcContribution } from '../../operator/src/configs/oidc.ts';
 import { proxyDeployment, type BuildOptions } from '../../operator/src/builders/desired.ts';
 import { parseConfig, type ProxyConfig } from '../../proxyrunner/src/config.ts';
+import { telemetryContribution } from '../../operator/src/configs/telemetry.ts';
 import { httpSpec, sseSpec, stdioSpec, stored } from '../support/mcpServers.ts';
 
 const opts: BuildOptions = { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:test' };
@@ -126,6 +127,43 @@ describe('operator → proxyrunner contract', () => {
   it('carries the operator defaults for servers that leave session settings unset', () => {
     const config = startedConfig(build(httpSpec, 'web', { ...opts, proxyDefaults: { sessionIdleTimeout: '2m', maxSessions: 77 } }));
     expect(config).toMatchObject({ sessionIdleTimeoutMs: 120_000, maxSessions: 77 });
+  });
+
+  it('carries an MCPTelemetryConfig: --otel-* flags, secret headers only through env from the Secret, the pod name', () => {
+    const mcp = stored('web', { ...httpSpec, telemetryConfigRef: { name: 'otel', serviceName: 'web-svc' } });
+    const config = {
+      apiVersion: 'mcpfleet.dev/v1alpha1',
+      kind: 'MCPTelemetryConfig',
+      metadata: { name: 'otel', namespace: 'team-a', uid: 'u', generation: 1 },
+      spec: {
+        openTelemetry: {
+          enabled: true,
+          endpoint: 'collector.monitoring:4318',
+          insecure: true,
+          headers: { 'x-team': 'a,b=c' },
+          sensitiveHeaders: [{ name: 'Authorization', secretKeyRef: { name: 'otel', key: 'token' } }],
+          resourceAttributes: { 'deployment.environment.name': 'prod' },
+          tracing: { enabled: true, samplingRate: '0.25' },
+        },
+      },
+    };
+    const deployment = proxyDeployment(mcp, opts, [telemetryContribution(config, mcp)]) as unknown as V1Deployment;
+    const container = proxyContainer(deployment);
+    expect(JSON.stringify(container.args)).not.toContain('token');
+    expect(container.env).toContainEqual({ name: 'MCPFLEET_OTEL_HEADER_0', valueFrom: { secretKeyRef: { name: 'otel', key: 'token' } } });
+    const env = Object.fromEntries((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const parsed = parseConfig(container.args ?? [], { ...env, MCPFLEET_OTEL_HEADER_0: 'Bearer s', POD_NAME: 'web-proxy-1' });
+    if (parsed === 'help') throw new Error('unexpected help');
+    expect(parsed.telemetry).toMatchObject({
+      tracesUrl: new URL('http://collector.monitoring:4318/v1/traces'),
+      samplingRate: 0.25,
+      serviceName: 'web-svc',
+      headers: { 'x-team': 'a,b=c', Authorization: 'Bearer s' },
+      resourceAttributes: { 'deployment.environment.name': 'prod', 'k8s.namespace.name': 'team-a', 'k8s.pod.name': 'web-proxy-1' },
+    });
+    // Tracing off in the config: no flag at all (the proxy loads nothing of OpenTelemetry).
+    const off = { ...config, spec: { openTelemetry: { ...config.spec.openTelemetry, tracing: { enabled: false } } } };
+    expect(proxyContainer(proxyDeployment(mcp, opts, [telemetryContribution(off, mcp)]) as unknown as V1Deployment).args?.join(' ')).not.toContain('--otel');
   });
 
   it('round-trips typed options outside Kubernetes too (memory limit as a value)', () => {

@@ -36,7 +36,10 @@ function stringMapProblems(field: string, value: unknown): string[] {
 export function validateTelemetrySpec(spec: MCPTelemetryConfigSpec): string[] {
   const otel = spec.openTelemetry;
   if (otel === undefined) return [];
-  const problems = [...stringMapProblems('openTelemetry.headers', otel.headers), ...stringMapProblems('openTelemetry.resourceAttributes', otel.resourceAttributes)];
+  const problems = [
+    ...stringMapProblems('openTelemetry.headers', otel.headers),
+    ...stringMapProblems('openTelemetry.resourceAttributes', otel.resourceAttributes),
+  ];
   for (const name of Object.keys(otel.headers ?? {})) if (!HEADER_NAME.test(name)) problems.push(`openTelemetry.headers: "${name}" is not a header name`);
   for (const [i, header] of (otel.sensitiveHeaders ?? []).entries()) {
     if (!HEADER_NAME.test(header.name ?? '')) problems.push(`openTelemetry.sensitiveHeaders[${i}].name is not a header name`);
@@ -76,7 +79,10 @@ export function telemetryContribution(config: ConfigObject<MCPTelemetryConfigSpe
     ...(otel.insecure && { insecure: true }),
     ...(otel.headers !== undefined && { headers: otel.headers }),
     ...(otel.sensitiveHeaders !== undefined && {
-      sensitiveHeaders: otel.sensitiveHeaders.map((h) => ({ name: h.name, valueFrom: { secretKeyRef: { name: h.secretKeyRef.name, key: h.secretKeyRef.key } } })),
+      sensitiveHeaders: otel.sensitiveHeaders.map((h) => ({
+        name: h.name,
+        valueFrom: { secretKeyRef: { name: h.secretKeyRef.name, key: h.secretKeyRef.key } },
+      })),
     }),
     ...(ca !== undefined && { caFile: `${TELEMETRY_CA_PATH}/${ca.key ?? DEFAULT_CA_BUNDLE_KEY}` }),
     samplingRate: otel.tracing.samplingRate ?? DEFAULT_SAMPLING_RATE,

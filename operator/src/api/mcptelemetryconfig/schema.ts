@@ -1,7 +1,7 @@
 // The MCPTelemetryConfig schema: ToolHive's shape, with the checks the apiserver can make (CEL:
 // a header is either plain or sensitive, a CA bundle excludes insecure, an endpoint needs a
 // signal) and the rest in the operator's validate (configs/telemetry.ts).
-import type { AnySchema, ObjectSchema } from '../schemaTypes.ts';
+import type { AnySchema, FreeformSchema, ObjectSchema } from '../schemaTypes.ts';
 import type { CrdKind } from '../crdKind.ts';
 import { configPrinterColumns, configStatusSchema } from '../configStatus.ts';
 import { DEFAULT_CA_BUNDLE_KEY } from '../mcpoidcconfig/types.ts';
@@ -18,6 +18,14 @@ import {
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 
+/**
+ * A map of strings (additionalProperties, which CEL can index): the schema types model maps as
+ * free-form objects, so this one is cast; the apiserver gets a typed map.
+ */
+function stringMap(description: string): FreeformSchema {
+  return { type: 'object', description, additionalProperties: { type: 'string', maxLength: 4096 }, maxProperties: 64 } as unknown as FreeformSchema;
+}
+
 const openTelemetry: ObjectSchema<MCPTelemetryOTelConfig> = {
   type: 'object',
   description: 'Where and how the proxies export OpenTelemetry traces (OTLP).',
@@ -29,11 +37,7 @@ const openTelemetry: ObjectSchema<MCPTelemetryOTelConfig> = {
       maxLength: 2048,
     },
     insecure: { type: 'boolean', description: 'Plain HTTP to an endpoint given as host:port.', default: false },
-    headers: {
-      type: 'object',
-      description: 'Headers sent with every export (not secret: they appear in the proxy pod spec). Use sensitiveHeaders for credentials.',
-      'x-kubernetes-preserve-unknown-fields': true,
-    },
+    headers: stringMap('Headers sent with every export (not secret: they appear in the proxy pod spec). Use sensitiveHeaders for credentials.'),
     sensitiveHeaders: {
       type: 'array',
       description: 'Headers whose values come from Secrets, as environment variables of the proxy (never in its arguments or in this object).',
@@ -58,11 +62,9 @@ const openTelemetry: ObjectSchema<MCPTelemetryOTelConfig> = {
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['name'],
     },
-    resourceAttributes: {
-      type: 'object',
-      description: 'Resource attributes added to every span (e.g. deployment.environment.name); service.name is set per MCPServer in telemetryConfigRef.',
-      'x-kubernetes-preserve-unknown-fields': true,
-    },
+    resourceAttributes: stringMap(
+      'Resource attributes added to every span (e.g. deployment.environment.name); service.name is set per MCPServer in telemetryConfigRef.',
+    ),
     metrics: {
       type: 'object',
       description: 'OTLP metrics. Accepted for ToolHive compatibility; the mcpfleet proxy exports nothing over OTLP yet (its metrics are Prometheus metrics).',
@@ -93,7 +95,12 @@ const openTelemetry: ObjectSchema<MCPTelemetryOTelConfig> = {
           required: { name: true },
           properties: {
             name: { type: 'string', description: 'Name of the ConfigMap.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
-            key: { type: 'string', description: `The key holding the PEM bundle (default ${DEFAULT_CA_BUNDLE_KEY}).`, pattern: '^[-._a-zA-Z0-9]+$', maxLength: 253 },
+            key: {
+              type: 'string',
+              description: `The key holding the PEM bundle (default ${DEFAULT_CA_BUNDLE_KEY}).`,
+              pattern: '^[-._a-zA-Z0-9]+$',
+              maxLength: 253,
+            },
           },
         },
       },
