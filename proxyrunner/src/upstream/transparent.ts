@@ -168,11 +168,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
 
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
     const entry = inflight.get(req);
-    if (!entry) return;
-    // Tracing on: the upstream call's context replaces the client's (same trace, our span as parent).
-    const traceHeaders = entry.exchange.upstreamTrace;
-    if (traceHeaders) for (const name in traceHeaders) proxyReq.setHeader(name, traceHeaders[name] as string);
-    if (deps.responseTimeoutMs <= 0) return;
+    if (!entry || deps.responseTimeoutMs <= 0) return;
     entry.timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError(deps.responseTimeoutMs)), deps.responseTimeoutMs);
   });
 
@@ -461,6 +457,9 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     if (req.headers.authorization !== undefined) delete req.headers.authorization;
     // A response that will be filtered must arrive readable (uncompressed).
     if (exchange.rewriteResponse) delete req.headers['accept-encoding'];
+    // Tracing on: the upstream call's context replaces the client's (same trace, the proxy's span as parent).
+    const traceHeaders = exchange.upstreamTrace;
+    if (traceHeaders) for (const name in traceHeaders) req.headers[name] = traceHeaders[name];
     const release = session ? registry.acquire(session) : undefined;
     exchange.onClose(() => {
       clearTimeout(entry.timer);
