@@ -63,12 +63,11 @@ async function tracedClient(url: string): Promise<Traced> {
 
 const parentOf = (span: JaegerSpan): string | undefined => span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
 
+// Started by the first test that needs it (the last two do not).
+let jaegerStarted: Promise<Jaeger> | undefined;
 let jaeger: Jaeger;
-beforeAll(async () => {
-  jaeger = await startJaeger();
-}, 1_800_000);
 afterAll(async () => {
-  await jaeger?.stop();
+  if (jaegerStarted) await (await jaegerStarted).stop();
 });
 
 type Upstream = 'stdio' | 'streamable-http';
@@ -86,6 +85,7 @@ describe.each(CASES)('tracing: upstream %s, clients see %s', (transport, mode) =
   let proxy: ProxyProcess;
 
   beforeAll(async () => {
+    jaeger = await (jaegerStarted ??= startJaeger());
     const args = [
       '--transport',
       transport,
@@ -107,7 +107,7 @@ describe.each(CASES)('tracing: upstream %s, clients see %s', (transport, mode) =
       upstream = await startTraceEchoHttp();
       proxy = await startProxy([...args, '--target-url', `http://127.0.0.1:${upstream.port}/mcp`], options);
     }
-  });
+  }, 1_800_000);
 
   afterAll(async () => {
     await proxy?.stop();
@@ -171,7 +171,8 @@ describe('tracing off', () => {
   it('loads no OpenTelemetry module (and with tracing on, it does: the control)', async () => {
     const env = { NODE_OPTIONS: `--import=${MODULE_LOG}` };
     const off = await startProxy(['--transport', 'stdio'], { command: [process.execPath, TRACE_ECHO], env });
-    const on = await startProxy(['--transport', 'stdio', '--otel-endpoint', jaeger.otlpHttp, '--otel-service-name', 'mcp-module-control'], {
+    const dead = await freePort(); // the control needs an endpoint, not a receiver
+    const on = await startProxy(['--transport', 'stdio', '--otel-endpoint', `http://127.0.0.1:${dead}`, '--otel-service-name', 'mcp-module-control'], {
       command: [process.execPath, TRACE_ECHO],
       env,
     });
@@ -181,8 +182,14 @@ describe('tracing off', () => {
         await traced.client.callTool({ name: 'trace-context', arguments: {} });
         await traced.close();
       }
-      expect(off.stderr()).not.toContain('otel-module-loaded');
-      expect(on.stderr()).toContain('otel-module-loaded');
+      // @opentelemetry/api (the no-op facade) is loaded either way: prom-client requires it for
+      // exemplars in its default metrics. Every SDK package (sdk-trace, core, resources, the
+      // exporters, otlp-*) must be absent.
+      const sdkModules = (stderr: string): string[] =>
+        stderr.split('\n').filter((line) => line.startsWith('otel-module-loaded ') && !line.includes('/@opentelemetry/api/'));
+      expect(sdkModules(off.stderr())).toEqual([]);
+      expect(sdkModules(on.stderr()).some((line) => line.includes('/@opentelemetry/sdk-trace/'))).toBe(true);
+      expect(sdkModules(on.stderr()).some((line) => line.includes('/@opentelemetry/exporter-trace-otlp-proto/'))).toBe(true);
       expect((await scrape(off.metricsUrl)).has('mcpfleet_proxy_trace_spans_dropped_total')).toBe(false);
     } finally {
       await off.stop();
