@@ -10,6 +10,7 @@ import { FakeApiserver, until } from '../../../test/support/listWatchApiserver.t
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { AUTHZ_CONFIG_KIND } from '../configs/authz.ts';
 import { OIDC_CONFIG_KIND } from '../configs/oidc.ts';
+import { TELEMETRY_CONFIG_KIND } from '../configs/telemetry.ts';
 import { allCaches, createCaches, watchEvents, type Caches } from './watches.ts';
 
 jest.setTimeout(30_000);
@@ -17,6 +18,7 @@ jest.setTimeout(30_000);
 const NS = 'n';
 const SERVERS = collectionPath(MCPSERVER, NS);
 const OIDC = collectionPath(OIDC_CONFIG_KIND.info, NS);
+const TELEMETRY = collectionPath(TELEMETRY_CONFIG_KIND.info, NS);
 const AUTHZ = collectionPath(AUTHZ_CONFIG_KIND.info, NS);
 
 let api: FakeApiserver;
@@ -40,7 +42,7 @@ function config(kind: string, name: string, generation: number, status?: object)
 }
 
 beforeEach(async () => {
-  api = await FakeApiserver.start([SERVERS, OIDC, AUTHZ, collectionPath(POD, NS), ...CHILD_KINDS.map((k) => collectionPath(k, NS))]);
+  api = await FakeApiserver.start([SERVERS, OIDC, AUTHZ, TELEMETRY, collectionPath(POD, NS), ...CHILD_KINDS.map((k) => collectionPath(k, NS))]);
   client = new KubeClient({ server: api.url, insecureSkipTLSVerify: false, namespace: undefined, credentials: async () => ({}), source: 'test' });
   caches = createCaches({ client, namespaces: [NS], log: silentLogger, onRestart: () => undefined });
   enqueued = [];
