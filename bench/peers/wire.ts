@@ -28,13 +28,15 @@ interface Wire {
   connections: number;
   maxOpen: number;
   requests: number;
+  /** Per request: ms from its first byte upstream to the end of its answer (no pipelining, so one at a time per connection). */
+  latencies: number[];
   /** The first bytes each way of the connection that carried the first tools/call. */
   sample: { up: string; down: string } | undefined;
 }
 
 /** A byte-for-byte relay to `targetPort` that records what crosses it (first 64 KiB of one connection). */
 async function relay(targetPort: number): Promise<{ port: number; wire: Wire; close(): void }> {
-  const wire: Wire = { connections: 0, maxOpen: 0, requests: 0, sample: undefined };
+  const wire: Wire = { connections: 0, maxOpen: 0, requests: 0, latencies: [], sample: undefined };
   let open = 0;
   const server = net.createServer((client) => {
     wire.connections++;
@@ -44,15 +46,22 @@ async function relay(targetPort: number): Promise<{ port: number; wire: Wire; cl
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     const record = { up: '', down: '' };
+    let sentAt: number | undefined;
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1');
       wire.requests += (text.match(/^(?:POST|GET|DELETE) \/|(?<=\S)(?:POST|GET|DELETE) \/mcp HTTP\/1\.1\r\n/gm) ?? []).length;
+      sentAt ??= performance.now();
       if (!wire.sample && text.includes('"tools/call"')) wire.sample = record;
       if (record.up.length < 65_536) record.up += text;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (record.down.length < 65_536) record.down += chunk.toString('latin1');
+      const text = chunk.toString('latin1');
+      if (sentAt !== undefined && (text.endsWith('0\r\n\r\n') || !text.includes('chunked'))) {
+        wire.latencies.push(performance.now() - sentAt);
+        sentAt = undefined;
+      }
+      if (record.down.length < 65_536) record.down += text;
       client.write(chunk);
     });
     client.on('end', () => upstream.end());
@@ -93,6 +102,7 @@ for (const target of values.order.split(',')) {
       target,
       rps: Math.round(r.rps),
       p50Ms: Math.round(r.p50),
+      upstreamP50Ms: Math.round(wired.wire.latencies.sort((a, b) => a - b)[Math.floor(wired.wire.latencies.length / 2)] ?? NaN),
       upstreamRequests: wired.wire.requests,
       upstreamConnections: wired.wire.connections,
       maxOpenUpstreamConnections: wired.wire.maxOpen,
