@@ -101,7 +101,8 @@ export function createMetrics(sources: MetricsSources): OperatorMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [resource, size] of sources.cacheSizes()) this.set({ resource }, size);
+      // Summed: one resource may have two caches (configmaps: the operator's own, and every one slimmed to a hash).
+      for (const [resource, size] of sources.cacheSizes()) this.inc({ resource }, size);
     },
   });
   const requests = new Counter({

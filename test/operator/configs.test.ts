@@ -342,4 +342,65 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
     },
     TEST_TIMEOUT_MS,
   );
+  it(
+    'a missing authzConfig ConfigMap is NotFound like a missing config and holds the proxy; a CA bundle edit rolls the proxies that read it',
+    async () => {
+      const ns = await kube.newNamespace('cms');
+      const configMap = (name: string, data: Record<string, string>): object => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data });
+      // authzConfig (type configMap) naming a ConfigMap that does not exist yet: no proxy.
+      await kube.apply(manifest('inline-authz', { ...HTTP, authzConfig: { type: 'configMap', configMap: { name: 'policies' } } }), ns);
+      const missing = await eventually('AuthzConfigMapNotFound', 60_000, async () => {
+        const x = await kube.get('mcpserver', 'inline-authz', ns);
+        return condition(x, 'AuthzConfigValidated')?.reason === 'AuthzConfigMapNotFound' ? x : undefined;
+      });
+      expect(condition(missing, 'AuthzConfigValidated')).toMatchObject({ status: 'False' });
+      expect(condition(missing, 'AuthzConfigValidated')?.message).toMatch(/spec.authzConfig.configMap names ConfigMap policies, which does not exist/);
+      expect(condition(missing, 'Ready')).toMatchObject({ status: 'False', reason: 'AuthzConfigMapNotFound' });
+      await eventually('backend StatefulSet', 30_000, () => kube.get('statefulset', 'mcp-inline-authz', ns));
+      expect(await kube.get('deployment', 'mcp-inline-authz-proxy', ns)).toBeUndefined();
+
+      // The ConfigMap appears (a watch event, no restart): Ready with a proxy.
+      await kube.apply(configMap('policies', { 'authz.json': JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: [POLICY_A] } }) }), ns);
+      const ready = await waitReady(kube, 'inline-authz', ns);
+      expect(condition(ready, 'AuthzConfigValidated')).toMatchObject({ status: 'True' });
+      const generation = (await proxyDeployment(ns, 'inline-authz')).metadata.generation;
+
+      // Deleted again: NotFound, not Ready, and the last good proxy stays as it was.
+      await kube.ok(['delete', 'configmap', 'policies', '-n', ns]);
+      await eventually('AuthzConfigMapNotFound again', 30_000, async () => {
+        const x = await kube.get('mcpserver', 'inline-authz', ns);
+        return condition(x, 'Ready')?.reason === 'AuthzConfigMapNotFound' ? x : undefined;
+      });
+      await settle();
+      expect((await proxyDeployment(ns, 'inline-authz')).metadata.generation).toBe(generation);
+
+      // caBundleRef: missing ConfigMap is a broken reference; an edit of its data rolls only its users.
+      const ca = { type: 'inline', inline: { issuer: 'https://idp.example.test', caBundleRef: { configMapRef: { name: 'idp-ca' } } } };
+      await kube.apply(oidcConfig('idp', ca), ns);
+      await kube.apply(manifest('ca-user', { ...HTTP, oidcConfigRef: { name: 'idp', audience: 'ca-user' } }), ns);
+      await kube.apply(manifest('ca-bystander', HTTP), ns);
+      await eventually('OIDCConfigRefConfigMapNotFound', 60_000, async () => {
+        const x = await kube.get('mcpserver', 'ca-user', ns);
+        return condition(x, 'OIDCConfigRefValidated')?.reason === 'OIDCConfigRefConfigMapNotFound' ? x : undefined;
+      });
+      expect(await kube.get('deployment', 'mcp-ca-user-proxy', ns)).toBeUndefined();
+      await kube.apply(configMap('idp-ca', { 'ca.crt': 'first bundle' }), ns);
+      await waitReady(kube, 'ca-user', ns);
+      await waitReady(kube, 'ca-bystander', ns);
+      const caHash = async (n: string): Promise<string | undefined> =>
+        template(await proxyDeployment(ns, n)).metadata.annotations?.['mcpfleet.dev/configmaps-hash'];
+      const first = await caHash('ca-user');
+      expect(first).toMatch(/^[0-9a-f]{64}$/);
+      const bystander = (await proxyDeployment(ns, 'ca-bystander')).metadata.generation;
+      await kube.apply(configMap('idp-ca', { 'ca.crt': 'rotated bundle' }), ns);
+      await eventually('the proxy of ca-user rolled', 30_000, async () => {
+        const h = await caHash('ca-user');
+        return h !== undefined && h !== first;
+      });
+      expect((await proxyDeployment(ns, 'ca-bystander')).metadata.generation).toBe(bystander);
+      const text = JSON.stringify(await proxyDeployment(ns, 'ca-user'));
+      expect(text).not.toContain('rotated bundle'); // a hash, never the content
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -117,7 +117,8 @@ endpointslices get/list/watch (backendReplicas).
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [get, list, watch, create, update, patch, delete]
-# configmaps: the authorization file rendered from an MCPAuthzConfig, one per MCPServer that uses it.
+# configmaps: the authorization file rendered from an MCPAuthzConfig, one per MCPServer that uses it;
+# read: the ConfigMaps MCPServers and configs name (authzConfig, caBundleRef), watched for changes.
 - apiGroups: [""]
   resources: [services, serviceaccounts, configmaps]
   verbs: [get, list, watch, create, update, patch, delete]

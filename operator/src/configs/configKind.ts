@@ -48,6 +48,12 @@ export interface ConfigKind<S = unknown> {
   refName(spec: MCPServerSpec): string | undefined;
   /** Problems the CRD schema and CEL cannot see (or that predate them); [] when valid. Pure. */
   validate(spec: S): string[];
+  /**
+   * ConfigMaps (in the config's namespace) whose content the proxy reads once at start (e.g. a CA
+   * bundle): the operator watches them, a missing one breaks the reference like a missing config,
+   * and their content hash annotates the proxy pod template so an edit rolls the proxy.
+   */
+  configMaps?(spec: S): string[];
   /** What the config contributes to this MCPServer's proxy. Pure; called only for a valid config. */
   contribute(config: ConfigObject<S>, mcp: MCPServer): ProxyContribution;
 }

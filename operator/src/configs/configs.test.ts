@@ -13,7 +13,7 @@ import { AUTHZ_CONFIG_KIND, AUTHZ_HASH_ANNOTATION, validateAuthzSpec } from './a
 import type { AnyConfigKind, ConfigObject } from './configKind.ts';
 import { OIDC_CONFIG_KIND, OIDC_HASH_ANNOTATION, validateOidcSpec } from './oidc.ts';
 import { CONFIG_KINDS } from './registry.ts';
-import { configHash, refIndexKeys, resolveConfigs, type ConfigLookup } from './resolve.ts';
+import { CONFIGMAPS_HASH_ANNOTATION, configHash, refIndexKeys, resolveConfigs, type ConfigLookup } from './resolve.ts';
 
 const NOW = '2026-02-02T10:00:00Z';
 const POLICY = 'permit(principal, action == Action::"call_tool", resource == Tool::"echo");';
@@ -62,6 +62,46 @@ describe('resolveConfigs', () => {
     expect(invalid.contributions).toHaveLength(1); // the valid one still resolves
     expect(invalid.verdicts[1]).toMatchObject({ ok: false, reason: 'AuthzConfigRefNotValid' });
     expect(invalid.verdicts[1]?.message).toMatch(/MCPAuthzConfig policies is not valid: config: cedar.policies must be a non-empty list/);
+  });
+
+  it('ConfigMaps: a missing CA bundle or authzConfig ConfigMap breaks the resolution; the CA bundle content hash annotates the pod', () => {
+    const caIdp = config<MCPOIDCConfigSpec>('MCPOIDCConfig', 'idp', {
+      type: 'inline',
+      inline: { issuer: 'https://idp.example.com', caBundleRef: { configMapRef: { name: 'idp-ca' } } },
+    });
+    const spec: MCPServerSpec = { ...httpSpec, oidcConfigRef: { name: 'idp', audience: 'web' } };
+    const none = resolveConfigs(stored('web', spec), CONFIG_KINDS, lookupOf(caIdp), () => undefined);
+    expect(none.broken).toBe(true);
+    expect(none.contributions).toEqual([]);
+    expect(none.verdicts[0]).toMatchObject({ ok: false, reason: 'OIDCConfigRefConfigMapNotFound' });
+    expect(none.verdicts[0]?.message).toMatch(/^MCPOIDCConfig idp reads ConfigMap idp-ca, which does not exist in namespace team-a/);
+
+    const hashes: Record<string, string> = { 'idp-ca': 'h1' };
+    const found = (): ReturnType<typeof resolveConfigs> => resolveConfigs(stored('web', spec), CONFIG_KINDS, lookupOf(caIdp), (_ns, name) => hashes[name]);
+    const first = found();
+    expect(first.broken).toBe(false);
+    const annotation = first.contributions[0]?.podAnnotations?.[CONFIGMAPS_HASH_ANNOTATION];
+    expect(annotation).toMatch(/^[0-9a-f]{64}$/);
+    hashes['idp-ca'] = 'h2';
+    const second = found();
+    expect(second.contributions[0]?.podAnnotations?.[CONFIGMAPS_HASH_ANNOTATION]).not.toBe(annotation);
+    expect(second.fingerprint).not.toBe(first.fingerprint); // the desired-objects memo is rebuilt
+
+    const inline: MCPServerSpec = { ...httpSpec, authzConfig: { type: 'configMap', configMap: { name: 'rules' } } };
+    expect(refIndexKeys(stored('web', inline), CONFIG_KINDS)).toEqual(['configmaps:team-a/rules']);
+    const gone = resolveConfigs(stored('web', inline), CONFIG_KINDS, lookupOf(), () => undefined);
+    expect(gone.broken).toBe(true);
+    expect(gone.verdicts).toEqual([
+      {
+        type: 'AuthzConfigValidated',
+        ok: false,
+        reason: 'AuthzConfigMapNotFound',
+        message: 'spec.authzConfig.configMap names ConfigMap rules, which does not exist in namespace team-a; the proxy keeps its last good configuration',
+      },
+    ]);
+    const there = resolveConfigs(stored('web', inline), CONFIG_KINDS, lookupOf(), () => 'h');
+    expect(there.broken).toBe(false);
+    expect(there.verdicts[0]).toMatchObject({ type: 'AuthzConfigValidated', ok: true });
   });
 
   it('indexes an MCPServer under every config it references', () => {

@@ -9,7 +9,10 @@
 //     service account by the default system:service-account-issuer-discovery binding). The pod's
 //     automountServiceAccountToken stays as it was: this volume gives it exactly that token.
 // Every setting is in the pod template (flags, env, volumes) and the config's hash annotates it,
-// so a change rolls exactly the proxies that use this config: the proxy reads them at start.
+// so a change rolls exactly the proxies that use this config: the proxy reads them at start. The
+// CA bundle ConfigMap is declared through configMaps(): resolve.ts adds its content hash to the
+// template, so a bundle edit rolls them too. The client Secret is never read, so its rotation
+// needs a proxy restart (env from secretKeyRef is resolved at pod start).
 import { DEFAULT_CA_BUNDLE_KEY, OIDC_KIND, OIDC_PLURAL, type MCPOIDCConfigSpec } from '../api/mcpoidcconfig/types.ts';
 import { GROUP, VERSION, resolveSpec, type MCPServer } from '../api/types.ts';
 import { kindInfo } from '../../../common/kube/kinds.ts';
@@ -145,5 +148,9 @@ export const OIDC_CONFIG_KIND: ConfigKind<MCPOIDCConfigSpec> = {
   refField: 'spec.oidcConfigRef',
   refName: (spec) => spec.oidcConfigRef?.name,
   validate: validateOidcSpec,
+  configMaps: (spec) => {
+    const ca = spec.inline?.caBundleRef?.configMapRef?.name;
+    return spec.type === 'inline' && ca !== undefined ? [ca] : [];
+  },
   contribute: oidcContribution,
 };

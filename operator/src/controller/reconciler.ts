@@ -91,7 +91,12 @@ export class Reconciler {
     }
 
     const terminating = mcp.metadata.deletionTimestamp !== undefined && mcp.metadata.deletionTimestamp !== null;
-    const resolution = resolveConfigs(mcp, caches.configKinds, (kind, ns, configName) => caches.configs.get(kind.info.plural)?.get(ns, configName));
+    const resolution = resolveConfigs(
+      mcp,
+      caches.configKinds,
+      (kind, ns, configName) => caches.configs.get(kind.info.plural)?.get(ns, configName),
+      (ns, configMap) => caches.configMaps.get(ns, configMap)?.dataHash,
+    );
     const held = (d: { kind?: string }): boolean => resolution.broken && HELD_KINDS.has(d.kind ?? '');
     const desired = terminating ? [] : this.desiredFor(key, mcp, resolution).filter((d) => !held(d));
     const applyErrors: ApplyError[] = [];

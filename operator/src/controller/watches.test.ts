@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { silentLogger } from '../../../common/log.ts';
 import { KubeClient } from '../../../common/kube/client.ts';
-import { collectionPath, POD, type KubeObject, type ObjectKey } from '../../../common/kube/kinds.ts';
+import { collectionPath, CONFIGMAP, POD, type KubeObject, type ObjectKey } from '../../../common/kube/kinds.ts';
 import { FakeApiserver, until } from '../../../test/support/listWatchApiserver.ts';
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { AUTHZ_CONFIG_KIND } from '../configs/authz.ts';
@@ -20,6 +20,7 @@ const SERVERS = collectionPath(MCPSERVER, NS);
 const OIDC = collectionPath(OIDC_CONFIG_KIND.info, NS);
 const TELEMETRY = collectionPath(TELEMETRY_CONFIG_KIND.info, NS);
 const AUTHZ = collectionPath(AUTHZ_CONFIG_KIND.info, NS);
+const CONFIGMAPS = collectionPath(CONFIGMAP, NS);
 
 let api: FakeApiserver;
 let client: KubeClient;
@@ -107,5 +108,40 @@ describe('watches: config kinds', () => {
     await until(() => configs.length === 1, 'the config');
     await until(() => enqueued.length === 2, 'its users');
     expect(enqueued.sort()).toEqual(['plain', 'uses-both']);
+  });
+  it('a ConfigMap event enqueues the MCPServers that read it, directly (authzConfig) or through a config (caBundleRef); unchanged data nothing', async () => {
+    api.put(SERVERS, server('inline-authz', { authzConfig: { type: 'configMap', configMap: { name: 'rules' } } }));
+    const ca = { type: 'inline', inline: { issuer: 'https://idp', caBundleRef: { configMapRef: { name: 'idp-ca' } } } };
+    api.put(OIDC, { ...config('MCPOIDCConfig', 'idp', 1), spec: ca });
+    await until(() => configs.length === 1 && enqueued.includes('inline-authz'), 'the new server and config');
+    await until(() => enqueued.length === 3, 'the users of idp');
+    enqueued = [];
+    const configMap = (name: string, data: Record<string, string>, labels?: Record<string, string>): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: NS, ...(labels && { labels }) },
+      data,
+    });
+    api.put(CONFIGMAPS, configMap('rules', { 'authz.json': '{}' }));
+    await until(() => enqueued.length === 1, 'the authzConfig user');
+    expect(enqueued).toEqual(['inline-authz']);
+    enqueued = [];
+    api.put(CONFIGMAPS, configMap('idp-ca', { 'ca.crt': 'one' }));
+    await until(() => enqueued.length === 2, 'the users of idp');
+    expect(enqueued.sort()).toEqual(['uses-both', 'uses-oidc']);
+    expect(caches.configMaps.get(NS, 'idp-ca')).not.toHaveProperty('data'); // the content is never held
+    enqueued = [];
+    api.put(CONFIGMAPS, configMap('idp-ca', { 'ca.crt': 'one' }, { touched: 'yes' })); // metadata only
+    api.put(CONFIGMAPS, configMap('unrelated', { x: 'y' }));
+    const first = caches.configMaps.get(NS, 'idp-ca')?.dataHash;
+    api.put(CONFIGMAPS, configMap('idp-ca', { 'ca.crt': 'two' }));
+    // Events arrive in order: once the new data is cached, the two before it were handled too.
+    await until(() => caches.configMaps.get(NS, 'idp-ca')?.dataHash !== first, 'the data change');
+    expect(caches.configMaps.get(NS, 'unrelated')).toBeDefined();
+    expect(enqueued.sort()).toEqual(['uses-both', 'uses-oidc']);
+    enqueued = [];
+    api.remove(CONFIGMAPS, 'rules');
+    await until(() => enqueued.length === 1, 'the deletion');
+    expect(enqueued).toEqual(['inline-authz']);
   });
 });

@@ -8,20 +8,27 @@
 // they reference ("<plural>:namespace/name"), so a changed config enqueues exactly the MCPServers
 // that use it (and a status reconcile of the config itself).
 //
+// ConfigMaps that configs or MCPServers name (a CA bundle, an authzConfig ConfigMap) are the
+// user's, unlabelled, so every ConfigMap of the watched namespaces is watched, each cached as its
+// name and a hash of its data only (slimConfigMap: a CA bundle or policy file is never held). An
+// add, a delete or a change of data enqueues the MCPServers that depend on that ConfigMap:
+// directly (authzConfig.configMap, indexed) or through a config that reads it (caBundleRef).
+//
 // Invariant: an update that changes nothing the operator reads (the echo of its own write, or
 // a controller's status churn that the projections drop) enqueues nothing; under load those
 // are most of the events.
 import type { Logger } from '../../../common/log.ts';
 import type { MCPServer } from '../api/types.ts';
+import { sha256 } from '../builders/canonical.ts';
 import type { AnyConfigKind, ConfigObject } from '../configs/configKind.ts';
 import { CONFIG_KINDS } from '../configs/registry.ts';
-import { refIndexKey, refIndexKeys } from '../configs/resolve.ts';
+import { configMapIndexKey, refIndexKey, refIndexKeys } from '../configs/resolve.ts';
 import { LABEL_INSTANCE, MANAGED_SELECTOR } from '../builders/meta.ts';
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { Cache } from '../kube/cache.ts';
 import type { KubeClient } from '../../../common/kube/client.ts';
 import type { EventType } from '../kube/informer.ts';
-import { POD, type KubeObject, type ObjectKey } from '../../../common/kube/kinds.ts';
+import { CONFIGMAP, POD, type KubeObject, type ObjectKey } from '../../../common/kube/kinds.ts';
 import type { Lane } from '../kube/queue.ts';
 import { sameForOperator, slimChild, slimPod, stripMeta } from './projections.ts';
 
@@ -37,6 +44,30 @@ export interface Caches {
   configs: ReadonlyMap<string, Cache<ConfigObject>>;
   /** The config kinds these caches serve. */
   configKinds: readonly AnyConfigKind[];
+  /** Every ConfigMap of the watched namespaces, as its name and data hash (slimConfigMap). */
+  configMaps: Cache<ConfigMapView>;
+}
+
+/** A ConfigMap as the operator caches it: identity and a hash of data and binaryData. */
+export interface ConfigMapView extends KubeObject {
+  dataHash: string;
+}
+
+/** Drops a ConfigMap's content, keeping its hash (what the pod annotation and the change check need). */
+export function slimConfigMap(obj: KubeObject): ConfigMapView {
+  const { data, binaryData } = obj as KubeObject & { data?: unknown; binaryData?: unknown };
+  const { name, namespace, uid, resourceVersion } = obj.metadata;
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: {
+      name,
+      ...(namespace !== undefined && { namespace }),
+      ...(uid !== undefined && { uid }),
+      ...(resourceVersion !== undefined && { resourceVersion }),
+    },
+    dataHash: sha256({ data: data ?? {}, binaryData: binaryData ?? {} }),
+  };
 }
 
 /** The index key of children and pods: "namespace/instance". */
@@ -93,6 +124,12 @@ export function createCaches({ client, namespaces, log, onRestart, configKinds =
     pods: new Cache<KubeObject>(client, namespaces, { kind: POD, labelSelector: MANAGED_SELECTOR, transform: slimPod, indexBy: instanceIndex, log, onRestart }),
     configs,
     configKinds,
+    configMaps: new Cache<ConfigMapView>(client, namespaces, {
+      kind: CONFIGMAP,
+      transform: slimConfigMap,
+      log,
+      onRestart,
+    }),
   };
 }
 
@@ -103,6 +140,7 @@ export function allCaches(caches: Caches): Cache<KubeObject>[] {
     ...caches.children.values(),
     caches.pods,
     ...([...caches.configs.values()] as unknown as Cache<KubeObject>[]),
+    caches.configMaps as unknown as Cache<KubeObject>,
   ];
 }
 
@@ -162,6 +200,21 @@ export function watchEvents(caches: Caches, targets: WatchTargets): void {
       for (const m of caches.mcpservers.byIndex(refIndexKey(kind, namespace, obj.metadata.name))) targets.enqueue(keyFor(m));
     });
   }
+  caches.configMaps.on((type, obj, old) => {
+    if (type === 'update' && old !== undefined && old.dataHash === obj.dataHash && old.metadata.uid === obj.metadata.uid) return;
+    const namespace = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name;
+    const keys = new Map<string, ObjectKey>();
+    for (const m of caches.mcpservers.byIndex(configMapIndexKey(namespace, name))) keys.set(`${namespace}/${m.metadata.name}`, keyFor(m));
+    for (const kind of caches.configKinds) {
+      if (kind.configMaps === undefined) continue;
+      for (const config of caches.configs.get(kind.info.plural)?.list() ?? []) {
+        if (config.metadata.namespace !== namespace || !kind.configMaps(config.spec).includes(name)) continue;
+        for (const m of caches.mcpservers.byIndex(refIndexKey(kind, namespace, config.metadata.name))) keys.set(`${namespace}/${m.metadata.name}`, keyFor(m));
+      }
+    }
+    for (const key of keys.values()) targets.enqueue(key);
+  });
 }
 
 /** Every MCPServer's key (the periodic resync). */

@@ -10,6 +10,11 @@
 // takes key material over https only), kubernetesServiceAccount.introspectionUrl
 // (service-account tokens are JWTs checked against the apiserver's keys; introspection needs a
 // client id and secret the kubernetesServiceAccount variant has no field for).
+//
+// Changes after a proxy started: a caBundleRef ConfigMap is watched (its data hash is in the proxy
+// pod template, so an edit rolls the proxies using it). A clientSecretRef Secret is not: the
+// operator never reads Secrets, the proxy gets the secret as an env var resolved at pod start, so
+// a rotated secret takes effect when the proxies restart (`kubectl rollout restart`).
 import type { ObjectMeta } from '../../../../common/kube/kinds.ts';
 import type { ConfigStatus } from '../configStatus.ts';
 
