@@ -162,7 +162,9 @@ describe('charts/mcpfleet', () => {
       expect(find(all, 'ClusterRoleBinding').map((o) => o.metadata.name)).toEqual(['mcpfleet-operator']);
       expect(find(all, 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['mcpfleet-system/mcpfleet-operator-leader-election']);
       const clusterRules = rulesOf(find(all, 'ClusterRole'));
-      expect(clusterRules.some((r) => r.resources.includes('secrets') || r.resources.includes('configmaps') || r.verbs.includes('*'))).toBe(false);
+      expect(clusterRules.some((r) => r.resources.includes('secrets') || r.resources.includes('*') || r.verbs.includes('*'))).toBe(false);
+      // ConfigMaps: the authz file rendered from an MCPAuthzConfig, and the referenced ones watched (authzConfig, caBundleRef).
+      expect(clusterRules.find((r) => r.resources.includes('configmaps'))?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
       expect(clusterRules.find((r) => r.resources.includes('pods/attach'))?.verbs).toEqual(['create', 'get']);
 
       const some = await renderChart(binDir, ['watchNamespaces={team-b,team-a}']);
