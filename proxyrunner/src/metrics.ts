@@ -36,6 +36,7 @@ export const MESSAGE_REFUSAL_REASONS = [
   'unattributable_server_request',
   'unanswered_server_request',
   'foreign_task',
+  'stateless_server_request',
 ] as const;
 export type MessageRefusalReason = (typeof MESSAGE_REFUSAL_REASONS)[number];
 

@@ -10,6 +10,7 @@ import type { ProxyMetrics } from '../metrics.ts';
 import type { ClientSession } from '../frontend/clientSession.ts';
 import type { FrontendDeps } from '../frontend/deps.ts';
 import { sseRoutes } from '../frontend/sse.ts';
+import { StatelessGateway } from '../frontend/stateless.ts';
 import { streamableRoute } from '../frontend/streamable.ts';
 import { withDeadlines } from '../upstream/deadline.ts';
 import type { Connector } from '../upstream/link.ts';
@@ -35,7 +36,20 @@ export async function composeMessage(
   // Every upstream kind gets the same bounded waits (--upstream-response-timeout).
   const connector = withDeadlines(await createConnector(config, metrics, log, launcher, limits), { timeoutMs: config.upstreamResponseTimeoutMs, metrics });
   const registry = meteredRegistry<ClientSession>(config, metrics, (session, reason) => session.data.end(reason));
-  const deps: FrontendDeps = { registry, connector, metrics, log, maxPending: Math.max(16, Math.min(config.maxSessions, 1024)) };
+  // Stateless (2026-07-28) requests: one upstream session of the proxy's own carries them
+  // (one per request with --stdio-isolation session). Legacy-SSE clients always have sessions.
+  const stateless =
+    config.proxyMode === 'streamable-http'
+      ? new StatelessGateway({
+          connector,
+          metrics,
+          log,
+          maxInFlight: memory.budget.maxConnections,
+          initTimeoutMs: config.upstreamConnectTimeoutMs + (config.upstreamResponseTimeoutMs || config.upstreamConnectTimeoutMs),
+          perRequest: config.transport === 'stdio' && config.stdioIsolation === 'session' && !config.attach,
+        })
+      : undefined;
+  const deps: FrontendDeps = { registry, connector, metrics, log, maxPending: Math.max(16, Math.min(config.maxSessions, 1024)), stateless };
   return {
     routes: config.proxyMode === 'sse' ? sseRoutes(deps) : { '/mcp': streamableRoute(deps) },
     readiness: () => connector.readiness(),
@@ -43,6 +57,7 @@ export async function composeMessage(
     async close() {
       registry.stopSweeper();
       registry.closeAll('upstream_closed');
+      await stateless?.close();
       await connector.close();
     },
   };

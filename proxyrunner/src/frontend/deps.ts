@@ -8,6 +8,7 @@ import { reject, type Exchange } from '../http/exchange.ts';
 import { UPSTREAM_ERROR } from '../jsonrpc.ts';
 import { UpstreamAtCapacity, type Connector, type Link } from '../upstream/link.ts';
 import type { ClientSession } from './clientSession.ts';
+import type { StatelessGateway } from './stateless.ts';
 
 export interface FrontendDeps {
   registry: SessionRegistry<ClientSession>;
@@ -15,6 +16,8 @@ export interface FrontendDeps {
   metrics: ProxyMetrics;
   log: Logger;
   maxPending: number;
+  /** Serves POSTs without Mcp-Session-Id (2026-07-28); without it they get 400. */
+  stateless?: StatelessGateway;
 }
 
 /** Opens an upstream link, or answers 503 with a JSON-RPC error saying why. */

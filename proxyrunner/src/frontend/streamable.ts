@@ -1,6 +1,8 @@
 // Streamable HTTP served to clients (POST/GET/DELETE on /mcp) for message-based
 // upstreams. We answer initialize only once the upstream has, and only then mint the
 // Mcp-Session-Id and register the session: a session exists when the upstream said yes.
+// A POST without Mcp-Session-Id that is not initialize is a stateless (2026-07-28) request:
+// stateless.ts serves it through an upstream session of the proxy's own.
 //
 // Why not the SDK's StreamableHTTPServerTransport: it assigns the session before the
 // upstream answers and converts every request to Web streams and back; the proxy needs
@@ -79,6 +81,7 @@ export function streamableRoute(deps: FrontendDeps): Route {
           const rpc = exchange.rpc;
           if (!rpc) return;
           if (rpc.isInitialize) return initialize(exchange);
+          if (exchange.sessionId === undefined && deps.stateless) return deps.stateless.handle(exchange);
           const session = lookup(exchange);
           if (!session) return;
           const requests = rpc.messages.filter((m) => m.method !== undefined && m.id !== undefined && m.id !== null);
