@@ -159,7 +159,25 @@ export const PROXYRUNNER_FLAGS = [
     choices: ['hashed', 'omitted'],
     help: 'mcp.session.id on spans: a SHA-256 prefix of the session id, or left out',
   },
+  {
+    name: 'session-storage',
+    kind: 'string',
+    default: 'memory',
+    choices: ['memory', 'redis'],
+    help: 'where sessions live: this process, or a Redis shared by every replica (streamable-http transparent path)',
+  },
+  { name: 'redis-address', kind: 'string', help: 'Redis host:port for --session-storage redis' },
+  { name: 'redis-db', kind: 'int', default: '0', help: 'Redis database number' },
+  { name: 'redis-key-prefix', kind: 'string', default: 'mcpfleet', help: 'prefix of every Redis key (one per proxied MCP server)' },
+  {
+    name: 'redis-password-file',
+    kind: 'string',
+    help: 'file holding the Redis password (a mounted Secret); or set MCPFLEET_REDIS_PASSWORD (there is no password flag: arguments show in ps)',
+  },
 ] as const satisfies readonly FlagSpec[];
+
+/** The Redis password's environment variable. Not a flag on purpose: argv is visible to every process (ps, /proc). */
+export const REDIS_PASSWORD_ENV = 'MCPFLEET_REDIS_PASSWORD';
 
 /** The name of a proxyrunner flag the operator may set (without the dashes); a typo is a type error. */
 export type ProxyrunnerFlag = (typeof PROXYRUNNER_FLAGS)[number]['name'] | (typeof AUTHN_FLAGS)[number]['name'];
@@ -197,6 +215,8 @@ export interface ProxyrunnerOptions<S = never> {
   authzConfigInline?: string;
   /** One audit event per MCP operation, naming this component. */
   audit?: { component: string };
+  /** --session-storage redis; the password only ever from a source (MCPFLEET_REDIS_PASSWORD), never an argument. */
+  redis?: { address: string; db: number; keyPrefix: string; password?: { valueFrom: S } };
   /** Bearer-token authentication (an MCPOIDCConfig through an MCPServer's oidcConfigRef). */
   authn?: AuthnOptions<S>;
   /** Several backend pods: the headless Service whose EndpointSlices list them, its namespace and port name. */
@@ -288,6 +308,15 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
       args.push(...arg('oidc-allowed-service-accounts', authn.allowedServiceAccounts.join(',')));
     }
   }
+  const redis = options.redis;
+  if (redis !== undefined) {
+    args.push(
+      ...arg('session-storage', 'redis'),
+      ...arg('redis-address', redis.address),
+      ...arg('redis-db', redis.db),
+      ...arg('redis-key-prefix', redis.keyPrefix),
+    );
+  }
 
   const telemetry = options.telemetry;
   const telemetryEnv: EnvEntry<S>[] = [];
@@ -321,6 +350,7 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
       { name: proxyrunnerEnvName('attach-container'), value: options.attach.container },
     );
   }
+  if (redis?.password !== undefined) env.push({ name: REDIS_PASSWORD_ENV, valueFrom: redis.password.valueFrom });
   env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { args, env };
 }

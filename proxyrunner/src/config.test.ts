@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { envName, helpText, parseConfig, UsageError, type ProxyConfig } from './config.ts';
+import { describeConfig, envName, helpText, parseConfig, UsageError, type ProxyConfig } from './config.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): ProxyConfig => {
   const config = parseConfig(argv, env);
@@ -110,5 +110,14 @@ describe('helpText', () => {
       expect(text).toContain(`--${flag}`);
       expect(text).toContain(envName(flag));
     }
+  });
+
+  it('takes the Redis password from MCPFLEET_REDIS_PASSWORD only (no flag), and never logs it', () => {
+    const argv = ['--transport', 'streamable-http', '--target-url', 'http://u:1/mcp', '--session-storage', 'redis', '--redis-address', 'r:6379'];
+    const config = parse(argv, { MCPFLEET_REDIS_PASSWORD: 'hunter2' });
+    expect(config.sessionStorage).toMatchObject({ provider: 'redis', password: 'hunter2', passwordFile: undefined });
+    expect(JSON.stringify(describeConfig(config))).not.toContain('hunter2');
+    expect(() => parse([...argv, '--redis-password', 'x'])).toThrow(UsageError);
+    expect(() => parse([...argv, '--redis-password-file', '/s/pw'], { MCPFLEET_REDIS_PASSWORD: 'x' })).toThrow(/exclude each other/);
   });
 });

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { BudgetOverrides } from './budget.ts';
 import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec, type Flags } from '../../common/cli/flags.ts';
-import { PROXYRUNNER_FLAGS, type ProxyMode, type UpstreamTransport } from '../../common/contract/proxyrunner.ts';
+import { PROXYRUNNER_FLAGS, REDIS_PASSWORD_ENV, type ProxyMode, type UpstreamTransport } from '../../common/contract/proxyrunner.ts';
 import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
 import { parsePortSelector, type PortSelector } from './backends/endpoints.ts';
@@ -63,26 +63,20 @@ export interface BackendsConfig {
 }
 
 export type SessionStorageConfig =
-  { provider: 'memory' } | { provider: 'redis'; address: string; db: number; keyPrefix: string; passwordFile: string | undefined };
-
-// Shared session storage (issue 14): the operator sets none of these yet, so they stay here.
-const SESSION_STORAGE_FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'session-storage',
-    kind: 'string',
-    default: 'memory',
-    choices: ['memory', 'redis'],
-    help: 'where sessions live: this process, or a Redis shared by every replica (streamable-http transparent path)',
-  },
-  { name: 'redis-address', kind: 'string', help: 'Redis host:port for --session-storage redis' },
-  { name: 'redis-db', kind: 'int', default: '0', help: 'Redis database number' },
-  { name: 'redis-key-prefix', kind: 'string', default: 'mcpfleet', help: 'prefix of every Redis key (one per proxied MCP server)' },
-  { name: 'redis-password-file', kind: 'string', help: 'file holding the Redis password (a mounted Secret); none by default' },
-];
+  | { provider: 'memory' }
+  | {
+      provider: 'redis';
+      address: string;
+      db: number;
+      keyPrefix: string;
+      passwordFile: string | undefined;
+      /** From MCPFLEET_REDIS_PASSWORD only (never a flag); never logged. */
+      password: string | undefined;
+    };
 
 // The table itself is the operator's contract too: common/contract/proxyrunner.ts.
 // The authentication flags stay beside their parser (auth/authnConfig.ts): the operator sets none of them.
-const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...SESSION_STORAGE_FLAGS, ...AUTHN_FLAGS];
+const FLAGS: readonly FlagSpec[] = [...PROXYRUNNER_FLAGS, ...AUTHN_FLAGS];
 
 export { envName, UsageError };
 
@@ -180,7 +174,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
           maxDataSize: flags.bytes('audit-max-data-size'),
         }
       : undefined,
-    sessionStorage: sessionStorage(flags, transport, flags.string('proxy-mode') as ProxyMode),
+    sessionStorage: sessionStorage(flags, transport, flags.string('proxy-mode') as ProxyMode, env),
     backends: backends(flags, transport, flags.string('proxy-mode') as ProxyMode, targetUrl),
     telemetry: parseTelemetryConfig(flags, env),
   };
@@ -233,7 +227,12 @@ function budgetFlags(flags: Flags): BudgetOverrides {
   return limits;
 }
 
-function sessionStorage(flags: Exclude<ReturnType<typeof parseFlags>, 'help'>, transport: UpstreamTransport, proxyMode: ProxyMode): SessionStorageConfig {
+function sessionStorage(
+  flags: Exclude<ReturnType<typeof parseFlags>, 'help'>,
+  transport: UpstreamTransport,
+  proxyMode: ProxyMode,
+  env: NodeJS.ProcessEnv,
+): SessionStorageConfig {
   if (flags.string('session-storage') !== 'redis') return { provider: 'memory' };
   if (transport !== 'streamable-http' || proxyMode !== 'streamable-http') {
     throw new UsageError('--session-storage redis is supported with --transport streamable-http and --proxy-mode streamable-http only');
@@ -242,7 +241,10 @@ function sessionStorage(flags: Exclude<ReturnType<typeof parseFlags>, 'help'>, t
   if (!address) throw new UsageError('--session-storage redis needs --redis-address host:port');
   const keyPrefix = flags.string('redis-key-prefix') as string;
   if (!/^[A-Za-z0-9_.:{}-]{1,128}$/.test(keyPrefix)) throw new UsageError('--redis-key-prefix: 1-128 of A-Z a-z 0-9 _ . : - { }');
-  return { provider: 'redis', address, db: flags.int('redis-db', 0, 15), keyPrefix, passwordFile: flags.string('redis-password-file') || undefined };
+  const passwordFile = flags.string('redis-password-file') || undefined;
+  const password = env[REDIS_PASSWORD_ENV] || undefined;
+  if (passwordFile && password) throw new UsageError(`--redis-password-file and ${REDIS_PASSWORD_ENV} exclude each other`);
+  return { provider: 'redis', address, db: flags.int('redis-db', 0, 15), keyPrefix, passwordFile, password };
 }
 
 function serviceAccountNamespace(): string {

@@ -28,10 +28,19 @@ function proxyContainer(deployment: V1Deployment): V1Container {
   return container;
 }
 
+/** Secrets of the namespace, as the kubelet would read them for secretKeyRef. */
+type Secrets = Record<string, Record<string, string>>;
+
 /** The environment the container sees: values as written, valueFrom resolved as the kubelet does. */
-function kubeletEnv(container: V1Container): NodeJS.ProcessEnv {
+function kubeletEnv(container: V1Container, secrets: Secrets = {}): NodeJS.ProcessEnv {
   const resolve = (e: V1EnvVar): string => {
     if (e.value !== undefined) return e.value;
+    const secret = e.valueFrom?.secretKeyRef;
+    if (secret !== undefined) {
+      const value = secrets[secret.name ?? '']?.[secret.key];
+      if (value === undefined) throw new Error(`no Secret key ${secret.name}/${secret.key}`);
+      return value;
+    }
     const field = e.valueFrom?.resourceFieldRef;
     if (field?.resource === 'limits.memory' && field.containerName === container.name) {
       // The kubelet writes the limit in bytes (divisor 1).
@@ -43,11 +52,11 @@ function kubeletEnv(container: V1Container): NodeJS.ProcessEnv {
 }
 
 /** What the proxyrunner in this Deployment would run with. */
-function startedConfig(deployment: V1Deployment): ProxyConfig {
+function startedConfig(deployment: V1Deployment, secrets: Secrets = {}): ProxyConfig {
   const container = proxyContainer(deployment);
   // Flags only: the image's entrypoint is the program, so args are its whole argv.
   expect(container.command).toBeUndefined();
-  const config = parseConfig(container.args ?? [], kubeletEnv(container));
+  const config = parseConfig(container.args ?? [], kubeletEnv(container, secrets));
   if (config === 'help') throw new Error('the operator asked for --help');
   return config;
 }
@@ -122,6 +131,26 @@ describe('operator → proxyrunner contract', () => {
       build({ ...httpSpec, proxyPort: 9000, sessionIdleTimeout: '90s', maxSessions: 42, proxyResources: { limits: { memory: '128Mi' } } }),
     );
     expect(config).toMatchObject({ port: 9000, sessionIdleTimeoutMs: 90_000, maxSessions: 42, memoryLimitBytes: 128 * 2 ** 20 });
+  });
+
+  it('carries sessionStorage redis: address, db, key prefix, and the password from its Secret through the environment only', () => {
+    const spec: MCPServerSpec = {
+      ...httpSpec,
+      sessionStorage: { provider: 'redis', address: 'redis.infra:6379', db: 3, passwordRef: { name: 'redis-auth', key: 'pw' } },
+    };
+    const deployment = build(spec);
+    const config = startedConfig(deployment, { 'redis-auth': { pw: 's3cret' } });
+    expect(config.sessionStorage).toEqual({
+      provider: 'redis',
+      address: 'redis.infra:6379',
+      db: 3,
+      keyPrefix: 'mcpfleet:team-a:web',
+      passwordFile: undefined,
+      password: 's3cret',
+    });
+    expect(JSON.stringify(proxyContainer(deployment).args)).not.toContain('s3cret');
+    // Without sessionStorage the proxy keeps sessions in memory.
+    expect(startedConfig(build(httpSpec)).sessionStorage).toEqual({ provider: 'memory' });
   });
 
   it('carries the operator defaults for servers that leave session settings unset', () => {

@@ -69,7 +69,15 @@ describe('MCPServer CRD on a real apiserver', () => {
         ['everything-stdio', 'stdio'],
       ]);
       const stdio = items.find((m) => m.metadata.name === 'everything-stdio');
-      expect(stdio?.spec).toMatchObject({ proxyMode: 'streamable-http', proxyPort: 8080, replicas: 1, maxSessions: 1000, sessionIdleTimeout: '30m' });
+      expect(stdio?.spec).toMatchObject({
+        proxyMode: 'streamable-http',
+        proxyPort: 8080,
+        sessionAffinity: 'ClientIP',
+        maxSessions: 1000,
+        sessionIdleTimeout: '30m',
+      });
+      // replicas has no default: unset, an autoscaler owns the proxy Deployment's replicas.
+      expect(items.find((m) => m.metadata.name === 'everything-sse')?.spec).not.toHaveProperty('replicas');
       // The short name and category work.
       expect(await kube.ok(['get', 'mcps', '-n', ns, '-o', 'name'])).toContain('mcpserver.mcpfleet.dev/everything-sse');
       expect(await kube.ok(['get', 'mcpfleet', '-n', ns, '-o', 'name'])).toContain('mcpserver.mcpfleet.dev/everything-http');
@@ -97,6 +105,32 @@ describe('MCPServer CRD on a real apiserver', () => {
       }
       expect(failures).toEqual([]);
       expect(await kube.list('mcpservers,mcpoidcconfigs,mcpauthzconfigs', ns)).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "accepts ToolHive's sessionStorage (redis with a passwordRef) and sessionAffinity None across replicas, filling in db",
+    async () => {
+      const ns = await kube.newNamespace('redis');
+      await kube.ok(['apply', '-n', ns, '-f', path.join(SAMPLES, 'mcpserver-streamable-http.yaml')]);
+      const storage = { provider: 'redis', address: 'redis.infra:6379', keyPrefix: 'team-a:web', passwordRef: { name: 'redis-auth', key: 'password' } };
+      await kube.ok([
+        'patch',
+        'mcps',
+        'everything-http',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { replicas: 3, sessionAffinity: 'None', sessionStorage: storage } }),
+      ]);
+      const [server] = await kube.list('mcpservers', ns);
+      expect(server?.spec).toMatchObject({ replicas: 3, sessionAffinity: 'None', sessionStorage: { ...storage, db: 0 } });
+      // Removing the store while replicas > 1 and affinity None is refused on update too.
+      const dropped = await cp!.kubectl(['patch', 'mcps', 'everything-http', '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/spec/sessionStorage"}]']);
+      expect(dropped.code).not.toBe(0);
+      expect(dropped.stderr).toContain('sessionStorage with provider redis is required when replicas > 1 and sessionAffinity is None');
     },
     TEST_TIMEOUT_MS,
   );

@@ -435,6 +435,52 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
   );
 
   it(
+    'replicas unset leaves the proxy Deployment to an autoscaler (a scale to 3 stands across resyncs); sessionStorage and sessionAffinity reach the proxy',
+    async () => {
+      const ns = await kube.newNamespace('hpa');
+      await kube.ok(['create', 'secret', 'generic', 'redis-auth', '-n', ns, '--from-literal=pw=s3cret']);
+      await create(ns, 'web', {
+        image: 'example/mcp-web:1',
+        transport: 'streamable-http',
+        mcpPort: 3001,
+        sessionAffinity: 'None',
+        sessionStorage: { provider: 'redis', address: 'redis.infra:6379', passwordRef: { name: 'redis-auth', key: 'pw' } },
+      });
+      await waitReady(kube, 'web', ns);
+      const deploy = (await kube.get('deployment', 'mcp-web-proxy', ns)) as Obj;
+      const proxy = container(deploy, 'proxyrunner');
+      expect(proxy['args']).toEqual(
+        expect.arrayContaining(['--session-storage', 'redis', '--redis-address', 'redis.infra:6379', '--redis-key-prefix', `mcpfleet:${ns}:web`]),
+      );
+      expect(proxy['env']).toEqual(
+        expect.arrayContaining([{ name: 'MCPFLEET_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'pw' } } }]),
+      );
+      expect(JSON.stringify(deploy)).not.toContain('s3cret');
+      expect((await kube.get('service', 'mcp-web-proxy', ns))?.spec?.['sessionAffinity']).toBe('None');
+      // What an HPA does: write the scale subresource. The operator never asserted replicas, so it keeps it.
+      await kube.ok(['scale', 'deployment', 'mcp-web-proxy', '-n', ns, '--replicas=3']);
+      await eventually('three proxy pods, Ready with readyReplicas 3', 60_000, async () => {
+        const m = await kube.get('mcpserver', 'web', ns);
+        const status = m?.status as McpStatus;
+        return status.phase === 'Ready' && status.readyReplicas === 3 && (await pods(ns, 'web', 'proxy')).length === 3;
+      });
+      await sleep(10_000); // more than two resyncs (--resync-period 4s)
+      await settle();
+      expect((await kube.get('deployment', 'mcp-web-proxy', ns))?.spec?.['replicas']).toBe(3);
+      expect(await pods(ns, 'web', 'proxy')).toHaveLength(3);
+      // Setting replicas takes the field back.
+      await kube.ok(['patch', 'mcps', 'web', '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":2,"sessionAffinity":"ClientIP"}}']);
+      await eventually(
+        'the Deployment at the spec replicas',
+        60_000,
+        async () => (await kube.get('deployment', 'mcp-web-proxy', ns))?.spec?.['replicas'] === 2,
+      );
+      expect((await kube.get('service', 'mcp-web-proxy', ns))?.spec?.['sessionAffinity']).toBe('ClientIP');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'replicas 0 stops the server (phase Stopped, no pods); scaling up makes it Ready again',
     async () => {
       const ns = await kube.newNamespace('stop');

@@ -26,3 +26,10 @@ export function stored(name: string, spec: MCPServerSpec, namespace = 'team-a', 
 export const stdioSpec: MCPServerSpec = { image: 'example/mcp-stdio:1', transport: 'stdio', args: ['stdio'] };
 export const httpSpec: MCPServerSpec = { image: 'example/mcp-http:1', transport: 'streamable-http', mcpPort: 3001, replicas: 2 };
 export const sseSpec: MCPServerSpec = { image: 'example/mcp-sse:1', transport: 'sse', mcpPort: 3001, proxyMode: 'sse' };
+
+/** The spec without replicas: the proxy Deployment is left to an autoscaler. */
+export function withoutReplicas(spec: MCPServerSpec): MCPServerSpec {
+  const copy = structuredClone(spec);
+  delete copy.replicas;
+  return copy;
+}

@@ -85,7 +85,12 @@ describe('the MCPServer CRD', () => {
     expect(node('spec', 'transport')).toMatchObject({ enum: [...TRANSPORTS], default: DEFAULTS.transport });
     expect(node('spec', 'proxyMode')).toMatchObject({ enum: [...PROXY_MODES], default: DEFAULTS.proxyMode });
     expect(node('spec', 'proxyPort')).toMatchObject({ minimum: 1, maximum: 65535, default: DEFAULTS.proxyPort });
-    expect(node('spec', 'replicas')).toMatchObject({ minimum: 0, default: DEFAULTS.replicas });
+    // No default: unset leaves the Deployment's replicas to an autoscaler (ToolHive's rule).
+    expect(node('spec', 'replicas')).toMatchObject({ minimum: 0 });
+    expect(node('spec', 'replicas')).not.toHaveProperty('default');
+    expect(node('spec', 'sessionAffinity')).toMatchObject({ enum: ['ClientIP', 'None'], default: 'ClientIP' });
+    expect(node('spec', 'sessionStorage', 'provider')).toMatchObject({ enum: ['memory', 'redis'] });
+    expect(node('spec', 'sessionStorage').required).toEqual(['provider']);
     // Operator-level defaults (--default-*), so the CRD must not pin them.
     expect(node('spec', 'maxSessions')).toMatchObject({ minimum: 1 });
     expect(node('spec', 'maxSessions')).not.toHaveProperty('default');
@@ -104,7 +109,9 @@ describe('the MCPServer CRD', () => {
 
   it('states the cross-field rules in CEL with readable messages', () => {
     const rules = node('spec')['x-kubernetes-validations'] ?? [];
-    expect(rules.map((r) => r.fieldPath)).toEqual(['.mcpPort', '.replicas', '.authzConfigRef', '.backendReplicas']);
+    expect(rules.map((r) => r.fieldPath)).toEqual(['.mcpPort', '.replicas', '.authzConfigRef', '.backendReplicas', '.sessionStorage', '.sessionStorage']);
+    expect(rules[4]?.message).toMatch(/^sessionStorage with provider redis is required when replicas > 1 and sessionAffinity is None/);
+    expect(rules[5]?.message).toMatch(/^sessionStorage redis needs transport streamable-http and proxyMode streamable-http/);
     expect(rules[0]?.message).toMatch(/^mcpPort is required when transport is streamable-http or sse/);
     expect(rules[1]?.message).toMatch(/^replicas must be 0 or 1 when transport is stdio/);
     expect(rules[2]?.message).toMatch(/^authzConfig and authzConfigRef are mutually exclusive/);

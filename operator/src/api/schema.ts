@@ -9,7 +9,10 @@ import {
   PHASES,
   PROXY_METRICS_PORT,
   PROXY_MODES,
+  SESSION_AFFINITIES,
+  SESSION_STORAGE_PROVIDERS,
   TRANSPORTS,
+  type SessionStorageConfig,
   type Condition,
   type AuditConfig,
   type AuthzConfigRef,
@@ -36,6 +39,12 @@ const ENV_NAME_PATTERN = '^[ -<>-~]+$';
 
 /** The transport with its default, usable in CEL rules whether or not the field is set. */
 const TRANSPORT_CEL = `(has(self.transport) ? self.transport : '${DEFAULTS.transport}')`;
+const PROXY_MODE_CEL = `(has(self.proxyMode) ? self.proxyMode : '${DEFAULTS.proxyMode}')`;
+/** The transparent streamable-HTTP path: the only one whose sessions a shared store can hold. */
+const TRANSPARENT_CEL = `(${TRANSPORT_CEL} == 'streamable-http' && ${PROXY_MODE_CEL} == 'streamable-http')`;
+const REDIS_CEL = `(has(self.sessionStorage) && self.sessionStorage.provider == 'redis')`;
+/** Redis key prefixes the proxyrunner accepts (--redis-key-prefix). */
+const KEY_PREFIX_PATTERN = '^[A-Za-z0-9_.:{}-]{1,128}$';
 
 function quantity(what: string): IntOrStringSchema {
   return {
@@ -248,6 +257,47 @@ const audit: ObjectSchema<AuditConfig> = {
   },
 };
 
+const sessionStorage: ObjectSchema<SessionStorageConfig> = {
+  type: 'object',
+  description:
+    "Where the proxy replicas keep their session table (ToolHive's sessionStorage). memory: each replica its own (the default). " +
+    'redis: one table in Redis shared by every replica, so a session created on one replica is served and ended by any other; ' +
+    'idle expiry and maxSessions then apply to the whole fleet. Only the streamable-http transport served as streamable-http supports redis.',
+  required: { provider: true },
+  properties: {
+    provider: { type: 'string', description: 'memory or redis.', enum: SESSION_STORAGE_PROVIDERS },
+    address: {
+      type: 'string',
+      description: 'host:port of the Redis server (required with redis), for example redis.infra:6379.',
+      minLength: 1,
+      maxLength: 1024,
+    },
+    db: { type: 'integer', format: 'int32', description: 'Redis database number.', minimum: 0, maximum: 15, default: 0 },
+    keyPrefix: {
+      type: 'string',
+      description: 'Prefix of every Redis key of this server (default mcpfleet:<namespace>:<name>, so servers can share one Redis).',
+      pattern: KEY_PREFIX_PATTERN,
+      maxLength: 128,
+    },
+    passwordRef: {
+      type: 'object',
+      description: 'A Secret key holding the Redis password; it reaches the proxy only through its environment, never its arguments.',
+      required: { name: true, key: true },
+      properties: {
+        name: { type: 'string', description: "Name of the Secret in the MCPServer's namespace.", pattern: DNS_SUBDOMAIN, maxLength: 253 },
+        key: { type: 'string', description: 'The key of the Secret holding the password.', minLength: 1, maxLength: 253 },
+      },
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: "self.provider != 'redis' || has(self.address)",
+      message: 'sessionStorage.address is required when provider is redis',
+      reason: 'FieldValueRequired',
+    },
+  ],
+};
+
 const specRules: readonly Rule[] = [
   {
     rule: `${TRANSPORT_CEL} == 'stdio' || has(self.mcpPort)`,
@@ -273,6 +323,22 @@ const specRules: readonly Rule[] = [
       'backendReplicas needs transport streamable-http and proxyMode streamable-http: the proxy pins sessions to backend pods on its transparent HTTP path only',
     fieldPath: '.backendReplicas',
     reason: 'FieldValueForbidden',
+  },
+  {
+    rule: `!(has(self.replicas) && self.replicas > 1 && has(self.sessionAffinity) && self.sessionAffinity == 'None') || ${REDIS_CEL}`,
+    message:
+      'sessionStorage with provider redis is required when replicas > 1 and sessionAffinity is None: a session is then served by ' +
+      'whichever replica a request reaches, so every replica must see the same session table (or keep sessionAffinity ClientIP)',
+    fieldPath: '.sessionStorage',
+    reason: 'FieldValueRequired',
+  },
+  {
+    rule: `!${REDIS_CEL} || ${TRANSPARENT_CEL}`,
+    message:
+      'sessionStorage redis needs transport streamable-http and proxyMode streamable-http: with stdio or sse a session is a live ' +
+      'connection inside one proxy replica, which a shared table cannot move',
+    fieldPath: '.sessionStorage',
+    reason: 'FieldValueInvalid',
   },
 ];
 
@@ -343,10 +409,12 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
     replicas: {
       type: 'integer',
       format: 'int32',
-      description: 'Number of proxy replicas. 0 stops the MCP server (phase Stopped) and its proxy; stdio servers take at most 1.',
+      description:
+        'Number of proxy replicas. 0 stops the MCP server (phase Stopped) and its proxy; stdio servers take at most 1. ' +
+        "Unset: the operator does not set the proxy Deployment's replicas (a new one starts with 1), so a HorizontalPodAutoscaler " +
+        'can scale it without the operator undoing it.',
       minimum: 0,
       maximum: 100,
-      default: DEFAULTS.replicas,
     },
     backendReplicas: {
       type: 'integer',
@@ -396,6 +464,15 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
     authzConfigRef,
     telemetryConfigRef,
     audit,
+    sessionStorage,
+    sessionAffinity: {
+      type: 'string',
+      description:
+        "The proxy Service's sessionAffinity (ToolHive's field): ClientIP (the default) sends a client's connections to the same proxy replica; " +
+        'None spreads them; with replicas > 1 that needs redis sessionStorage.',
+      enum: SESSION_AFFINITIES,
+      default: DEFAULTS.sessionAffinity,
+    },
   },
   'x-kubernetes-validations': specRules,
 };

@@ -28,12 +28,23 @@ export type ProxyMode = (typeof PROXY_MODES)[number];
 export const PHASES = ['Pending', 'Ready', 'Failed', 'Stopped', 'Terminating'] as const;
 export type Phase = (typeof PHASES)[number];
 
-/** Defaults, applied by the apiserver (they are in the CRD schema) and again by the builders. */
+export const SESSION_AFFINITIES = ['ClientIP', 'None'] as const;
+/** The proxy Service's sessionAffinity (ToolHive's field): ClientIP keeps a client on one proxy replica. */
+export type SessionAffinity = (typeof SESSION_AFFINITIES)[number];
+
+export const SESSION_STORAGE_PROVIDERS = ['memory', 'redis'] as const;
+export type SessionStorageProvider = (typeof SESSION_STORAGE_PROVIDERS)[number];
+
+/**
+ * Defaults, applied by the apiserver (they are in the CRD schema) and again by the builders.
+ * `replicas` has none on purpose (ToolHive's rule): unset, the operator leaves the proxy
+ * Deployment's replicas to whoever scales it (an HorizontalPodAutoscaler).
+ */
 export const DEFAULTS = {
   transport: 'stdio',
   proxyMode: 'streamable-http',
   proxyPort: 8080,
-  replicas: 1,
+  sessionAffinity: 'ClientIP',
 } as const satisfies Partial<MCPServerSpec>;
 
 /**
@@ -143,6 +154,27 @@ export interface AuditConfig {
   enabled?: boolean;
 }
 
+/** A key of a Secret in the MCPServer's namespace (ToolHive's SecretKeyRef). */
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
+/**
+ * ToolHive's sessionStorage: where the proxy replicas keep their session table. redis: one
+ * table shared by every replica (the proxyrunner's --session-storage redis).
+ */
+export interface SessionStorageConfig {
+  provider: SessionStorageProvider;
+  /** host:port of Redis; required with provider redis. */
+  address?: string;
+  db?: number;
+  /** Prefix of every key; default mcpfleet:<namespace>:<name>, so servers can share one Redis. */
+  keyPrefix?: string;
+  /** The Redis password, given to the proxy only through its environment (never an argument). */
+  passwordRef?: SecretKeyRef;
+}
+
 /** A partial PodTemplateSpec, merged into the backend pod template (strategic-merge style). */
 export type PodTemplatePatch = Record<string, unknown>;
 
@@ -173,6 +205,8 @@ export interface MCPServerSpec {
   authzConfigRef?: MCPAuthzConfigReference;
   telemetryConfigRef?: MCPTelemetryConfigReference;
   audit?: AuditConfig;
+  sessionStorage?: SessionStorageConfig;
+  sessionAffinity?: SessionAffinity;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -216,6 +250,6 @@ export function resolveSpec(spec: MCPServerSpec): ResolvedSpec {
     transport: spec.transport ?? DEFAULTS.transport,
     proxyMode: spec.proxyMode ?? DEFAULTS.proxyMode,
     proxyPort: spec.proxyPort ?? DEFAULTS.proxyPort,
-    replicas: spec.replicas ?? DEFAULTS.replicas,
+    sessionAffinity: spec.sessionAffinity ?? DEFAULTS.sessionAffinity,
   };
 }

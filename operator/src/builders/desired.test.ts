@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { httpSpec, sseSpec, stdioSpec, stored } from '../../../test/support/mcpServers.ts';
+import { httpSpec, sseSpec, stdioSpec, stored, withoutReplicas } from '../../../test/support/mcpServers.ts';
 import { canonicalJson } from './canonical.ts';
-import { backendStatefulSet, desiredObjects, proxyDeployment, proxyRbac, type BuildOptions } from './desired.ts';
+import { backendStatefulSet, desiredObjects, proxyDeployment, proxyRbac, proxyService, type BuildOptions } from './desired.ts';
 import { APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION } from './meta.ts';
 import type { DesiredObject } from '../../../common/kube/kinds.ts';
 
@@ -322,5 +322,40 @@ describe('desiredObjects', () => {
     expect(proxy.args).toContain('--audit');
     expect(flag(proxy.args, '--audit-component')).toBe('web');
     expect(container(proxyDeployment(stored('web', httpSpec), opts), 'proxyrunner').args).not.toContain('--audit');
+  });
+
+  it('replicas unset: the Deployment does not set replicas (an autoscaler owns them); set, it does', () => {
+    const unscaled = withoutReplicas(httpSpec);
+    const spec = (obj: DesiredObject): Record<string, unknown> => obj['spec'] as Record<string, unknown>;
+    expect(spec(proxyDeployment(stored('web', unscaled), opts))).not.toHaveProperty('replicas');
+    expect(spec(proxyDeployment(stored('web', { ...unscaled, replicas: 4 }), opts))['replicas']).toBe(4);
+    // The backend still runs (one pod) and the proxy is not stopped.
+    expect(spec(backendStatefulSet(stored('web', unscaled)))['replicas']).toBe(1);
+  });
+
+  it('sessionAffinity: ClientIP on the proxy Service by default, None when asked', () => {
+    const affinity = (obj: DesiredObject): unknown => (obj['spec'] as { sessionAffinity?: string }).sessionAffinity;
+    expect(affinity(proxyService(stored('web', httpSpec)))).toBe('ClientIP');
+    expect(affinity(proxyService(stored('web', { ...httpSpec, sessionAffinity: 'None' })))).toBe('None');
+  });
+
+  it('sessionStorage redis: the --session-storage flags, the password only from the Secret through the environment', () => {
+    const storage = { provider: 'redis' as const, address: 'redis.infra:6379', db: 2, passwordRef: { name: 'redis-auth', key: 'pw' } };
+    const proxy = container(proxyDeployment(stored('web', { ...httpSpec, sessionStorage: storage }), opts), 'proxyrunner');
+    expect(flag(proxy.args, '--session-storage')).toBe('redis');
+    expect(flag(proxy.args, '--redis-address')).toBe('redis.infra:6379');
+    expect(flag(proxy.args, '--redis-db')).toBe('2');
+    // One Redis can serve many servers: the default prefix names this one.
+    expect(flag(proxy.args, '--redis-key-prefix')).toBe('mcpfleet:team-a:web');
+    expect(proxy.env).toContainEqual({ name: 'MCPFLEET_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'pw' } } });
+    expect(JSON.stringify(proxy.args)).not.toMatch(/password|redis-auth/);
+    const named = container(proxyDeployment(stored('web', { ...httpSpec, sessionStorage: { ...storage, keyPrefix: 'shared:web' } }), opts), 'proxyrunner');
+    expect(flag(named.args, '--redis-key-prefix')).toBe('shared:web');
+    // memory (or no sessionStorage) sets none of it.
+    for (const spec of [httpSpec, { ...httpSpec, sessionStorage: { provider: 'memory' as const } }]) {
+      const plain = container(proxyDeployment(stored('web', spec), opts), 'proxyrunner');
+      expect(plain.args).not.toContain('--session-storage');
+      expect((plain.env ?? []).map((e) => e.name)).not.toContain('MCPFLEET_REDIS_PASSWORD');
+    }
   });
 });

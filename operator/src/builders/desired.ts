@@ -239,6 +239,7 @@ export function proxyOptions(
 ): ProxyrunnerOptions<V1EnvVarSource> {
   const spec = resolveSpec(mcp.spec);
   const authz = spec.authzConfig;
+  const redis = spec.sessionStorage?.provider === 'redis' ? spec.sessionStorage : undefined;
   const own: ProxyrunnerOptions<V1EnvVarSource> = {
     transport: spec.transport,
     ...(spec.transport !== 'stdio' && {
@@ -258,6 +259,15 @@ export function proxyOptions(
     ...(authz?.type === 'inline' && authz.inline && { authzConfigInline: inlineAuthzConfig(authz.inline) }),
     ...(spec.audit?.enabled && { audit: { component: mcp.metadata.name } }),
     ...(discoversBackends(mcp) && { backends: { service: childNames(mcp.metadata.name).backend, namespace: namespaceOf(mcp), port: 'mcp' } }),
+    ...(redis && {
+      redis: {
+        address: redis.address as string, // required by the CRD with provider redis
+        db: redis.db ?? 0,
+        keyPrefix: redis.keyPrefix ?? defaultKeyPrefix(mcp),
+        // The password reaches the proxy through its environment only: never in args, never logged.
+        ...(redis.passwordRef && { password: { valueFrom: { secretKeyRef: { name: redis.passwordRef.name, key: redis.passwordRef.key } } } }),
+      },
+    }),
   };
   // What referenced config kinds set (each kind sets its own options, so none overwrites another's).
   return Object.assign(own, ...contributions.map((c) => c.options ?? {})) as ProxyrunnerOptions<V1EnvVarSource>;
@@ -267,6 +277,11 @@ export function proxyOptions(
 export function discoversBackends(mcp: MCPServer): boolean {
   const spec = resolveSpec(mcp.spec);
   return spec.backendReplicas !== undefined && spec.transport === 'streamable-http' && spec.proxyMode === 'streamable-http';
+}
+
+/** One Redis may serve many MCPServers: each gets its own key space unless it names one. */
+export function defaultKeyPrefix(mcp: MCPServer): string {
+  return `mcpfleet:${namespaceOf(mcp)}:${mcp.metadata.name}`;
 }
 
 /** Where the authorization ConfigMap is mounted in the proxy (the whole map: kubelet's ..data swap reaches the file). */
@@ -342,7 +357,9 @@ export function proxyDeployment(mcp: MCPServer, opts: BuildOptions, contribution
     kind: DEPLOYMENT.kind,
     metadata: childMeta(mcp, names.proxy, 'proxy'),
     spec: {
-      replicas: spec.replicas,
+      // Unset: not ours to assert (ToolHive's rule), so server-side apply leaves the field to
+      // whoever scales the Deployment (an HPA) and the drift check never sees it.
+      ...(spec.replicas !== undefined && { replicas: spec.replicas }),
       revisionHistoryLimit: 3,
       selector: { matchLabels: selectorLabels(mcp.metadata.name, 'proxy') },
       // A stdio server has one stdin: never two proxies attached at once.
@@ -361,8 +378,8 @@ export function proxyService(mcp: MCPServer): Desired<V1Service> {
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(mcp.metadata.name, 'proxy'),
-      // Sessions live in one proxy replica's memory: keep a client on the replica it started with.
-      sessionAffinity: 'ClientIP',
+      // ClientIP (the default): sessions living in one proxy replica's memory keep their client on it.
+      sessionAffinity: spec.sessionAffinity,
       ports: [
         { name: 'mcp', port: spec.proxyPort, targetPort: 'mcp', protocol: 'TCP' },
         { name: 'metrics', port: PROXY_METRICS_PORT, targetPort: 'metrics', protocol: 'TCP' },

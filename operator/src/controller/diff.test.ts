@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { httpSpec, stored } from '../../../test/support/mcpServers.ts';
+import { httpSpec, stored, withoutReplicas } from '../../../test/support/mcpServers.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { APPLIED_HASH_ANNOTATION } from '../builders/meta.ts';
 import type { DesiredObject, KubeObject } from '../../../common/kube/kinds.ts';
@@ -42,6 +42,18 @@ describe('needsApply', () => {
 
   it('writes nothing when the stored object has our hash and our fields, whatever the apiserver added', () => {
     for (const obj of [backendSvc, sts, deploy]) expect(needsApply(obj, asStored(obj))).toEqual({ apply: false });
+  });
+
+  it("does not fight an autoscaler: replicas unset, an HPA's scale is no drift; replicas set, it is healed", () => {
+    const unscaled = withoutReplicas(httpSpec);
+    const hpaOwned = desiredObjects(stored('web', unscaled), { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:test' })[3] as DesiredObject;
+    expect(hpaOwned.kind).toBe('Deployment');
+    const scaled = asStored(hpaOwned) as KubeObject & { spec: { replicas?: number } };
+    scaled.spec.replicas = 7; // the HPA's write
+    expect(needsApply(hpaOwned, scaled)).toEqual({ apply: false });
+    const pinned = asStored(deploy) as KubeObject & { spec: { replicas?: number } };
+    pinned.spec.replicas = 7;
+    expect(needsApply(deploy, pinned)).toEqual({ apply: true, reason: 'drifted at .spec.replicas' });
   });
 
   it('writes when the spec (and so the applied hash) changed', () => {

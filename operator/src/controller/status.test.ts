@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { httpSpec, sseSpec, stdioSpec, stored } from '../../../test/support/mcpServers.ts';
+import { httpSpec, sseSpec, stdioSpec, stored, withoutReplicas } from '../../../test/support/mcpServers.ts';
 import type { MCPServer, MCPServerSpec } from '../api/types.ts';
 import { desiredObjects } from '../builders/desired.ts';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
@@ -193,6 +193,17 @@ describe('computeStatus', () => {
     const s = computeStatus(observe(apply));
     expect(s).toMatchObject({ phase: 'Failed', message: 'Deployment mcp-web-proxy: not allowed' });
     expect(condition(apply, 'ChildrenApplied')).toMatchObject({ status: 'False', reason: 'Forbidden' });
+  });
+
+  it('replicas unset: ready against what the Deployment was scaled to (an HPA), not a fixed count', () => {
+    const unscaled = withoutReplicas(httpSpec);
+    const w = healthy(unscaled);
+    const deploy = [...w.objects.values()].find((o) => o.kind === 'Deployment') as KubeObject & { spec: { replicas?: number } };
+    deploy.spec.replicas = 3; // the autoscaler's choice
+    expect(condition(w, 'Ready')).toMatchObject({ status: 'False', reason: 'RollingOut', message: 'proxy: 1/3 updated replicas ready' });
+    w.proxyPods = [0, 1, 2].map(() => structuredClone(w.proxyPods[0]) as (typeof w.proxyPods)[number]);
+    w.proxyPods.forEach((p, i) => (p.metadata.name = `mcp-web-proxy-${i}`));
+    expect(computeStatus(observe(w))).toMatchObject({ phase: 'Ready', readyReplicas: 3 });
   });
 
   it('is Stopped when replicas is 0', () => {

@@ -124,6 +124,8 @@ export function computeStatus(observation: Observation): MCPServerStatus {
   const deploy = (desiredDeploy && observation.observed(desiredDeploy)) as DeploymentView | undefined;
   const missing = observation.desired.filter((d) => observation.observed(d) === undefined).map(describe);
 
+  // replicas unset: whatever the Deployment was scaled to (an HPA decides), 1 until it is read.
+  const wantedProxies = spec.replicas ?? deploy?.spec?.replicas ?? 1;
   const activeProxy = observation.proxyPods.filter((p) => !isTerminating(p));
   const activeBackend = observation.backendPods.filter((p) => !isTerminating(p));
   const readyReplicas = activeProxy.filter(isPodReady).length;
@@ -185,8 +187,8 @@ export function computeStatus(observation: Observation): MCPServerStatus {
   let ready: Verdict;
   if (!available.ok) ready = available;
   else if (staleBackend || readyCurrentBackend < 1) ready = { ok: false, reason: 'RollingOut', message: 'the MCP server StatefulSet is rolling out' };
-  else if (staleProxy || readyCurrentProxy < spec.replicas || activeProxy.length !== spec.replicas)
-    ready = { ok: false, reason: 'RollingOut', message: `proxy: ${readyCurrentProxy}/${spec.replicas} updated replicas ready` };
+  else if (staleProxy || readyCurrentProxy < wantedProxies || activeProxy.length !== wantedProxies)
+    ready = { ok: false, reason: 'RollingOut', message: `proxy: ${readyCurrentProxy}/${wantedProxies} updated replicas ready` };
   else ready = { ok: true, reason: 'Ready', message: `serving with ${readyReplicas} proxy replica(s)` };
 
   // A missing or invalid config: the proxy is held at its last good version, and this is why it is not Ready.

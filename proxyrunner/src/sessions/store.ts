@@ -56,6 +56,8 @@ export interface RedisStoreOptions {
   db: number;
   keyPrefix: string;
   passwordFile: string | undefined;
+  /** The password itself (MCPFLEET_REDIS_PASSWORD); wins over passwordFile. */
+  password?: string | undefined;
   maxSessions: number;
   replicaId: string;
   /** Every Redis command's deadline. */
@@ -138,7 +140,7 @@ export class RedisSessionStore implements SessionStore {
   constructor(options: RedisStoreOptions) {
     this.#options = options;
     const { host, port } = parseRedisAddress(options.address);
-    const password = options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : undefined;
+    const password = options.password ?? (options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : undefined);
     const common: RedisOptions = {
       host,
       port,
