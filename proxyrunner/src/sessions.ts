@@ -111,6 +111,11 @@ export class SessionRegistry<T> {
     return removed;
   }
 
+  /** Every session ID held (a snapshot is the caller's to take). */
+  ids(): IterableIterator<string> {
+    return this.#sessions.keys();
+  }
+
   /** Sessions with an open request or stream (fleet mode keeps their shared idle clock fresh). */
   *busySessions(): IterableIterator<Session<T>> {
     for (const session of this.#sessions.values()) if (session.busy > 0) yield session;

@@ -56,7 +56,7 @@ export class FleetSessions<T extends FleetSessionData> {
     deps.store.onClosed((id) => deps.registry.remove(id, 'client_delete')); // local copy only: the cache's callbacks do not count
     deps.store.onStateChange((up) => {
       deps.storeMetrics.setUp(up);
-      if (up) void this.#flushPending();
+      if (up) void this.#flushPending().then(() => this.#reconcileCache());
     });
   }
 
@@ -181,6 +181,23 @@ export class FleetSessions<T extends FleetSessionData> {
       if (removed === 'failed') return; // down again: the rest waits for the next reconnect
       this.#pending.delete(id);
       if (removed) this.#deps.metrics.sessionClosed(reason);
+    }
+  }
+
+  /**
+   * Back in touch with the store (subscription confirmed): drops every local copy the fleet no
+   * longer holds. Closes published while this replica was cut off were missed; any published
+   * from now on arrive. Never counted: the replica that closed them counted them.
+   */
+  async #reconcileCache(): Promise<void> {
+    const ids = [...this.#deps.registry.ids()];
+    for (let at = 0; at < ids.length; at += SWEEP_BATCH) {
+      const batch = ids.slice(at, at + SWEEP_BATCH);
+      const held = await this.#timed('check', () => this.#deps.store.existing(batch));
+      if (held === 'failed') return; // down again: the next reconnect checks again
+      batch.forEach((id, i) => {
+        if (!held[i]) this.#deps.registry.remove(id, 'client_delete');
+      });
     }
   }
 

@@ -13,8 +13,10 @@
 //                   so every replica routes a session the same way. Written with the
 //                   session and removed with it, in the same scripts.
 //   P:closed        pub/sub channel: the ID of every session closed, so each replica drops
-//                   its local copy at once. A replica that missed a message (it was cut off
-//                   from Redis) finds out at its next refresh of that session (check-on-use).
+//                   its local copy at once. The store is up only while the subscription is
+//                   confirmed too, and each time it comes up the replica checks its whole
+//                   local cache against the table (fleet.ts): a close published while it
+//                   was cut off (or before its subscription was back) is never missed.
 //   P:gauge-owner   a short lock (SET NX PX) naming the one replica that exports
 //                   mcpfleet_proxy_fleet_sessions_active, so a sum() over replicas does
 //                   not multiply it.
@@ -41,6 +43,8 @@ export interface SessionStore {
   sweep(deadline: number, limit: number): Promise<string[]>;
   /** Sessions in the fleet table. */
   count(): Promise<number>;
+  /** For each ID, whether the fleet table holds it (no refresh). */
+  existing(ids: readonly string[]): Promise<boolean[]>;
   /** True while this replica holds (or just took) the gauge-owner lock. */
   ownGauge(ttlMs: number): Promise<boolean>;
   /** Called with each session ID closed anywhere in the fleet. */
@@ -136,6 +140,10 @@ export class RedisSessionStore implements SessionStore {
   readonly #closedListeners: ((id: string) => void)[] = [];
   readonly #stateListeners: ((up: boolean) => void)[] = [];
   #up = false;
+  /** The command connection is ready. */
+  #ready = false;
+  /** The subscriber's subscription to the close channel is confirmed. */
+  #subscribed = false;
 
   constructor(options: RedisStoreOptions) {
     this.#options = options;
@@ -160,9 +168,30 @@ export class RedisSessionStore implements SessionStore {
     this.#gaugeLock = `${options.keyPrefix}:gauge-owner`;
     this.#redis = new Redis(common);
     this.#subscriber = new Redis({ ...common, connectionName: `mcpfleet-proxy-${options.replicaId}-sub`, enableOfflineQueue: true, commandTimeout: undefined });
-    this.#redis.on('ready', () => this.#setUp(true));
-    this.#redis.on('close', () => this.#setUp(false));
+    this.#redis.on('ready', () => {
+      this.#ready = true;
+      this.#update();
+    });
+    this.#redis.on('close', () => {
+      this.#ready = false;
+      this.#update();
+    });
     this.#redis.on('error', () => {}); // reported through `up` and the callers' errors
+    // Up needs the subscription too: closes published before it is back would be missed.
+    // ioredis resubscribes on reconnect; subscribing again waits for Redis's confirmation.
+    this.#subscriber.on('ready', () => {
+      this.#subscriber.subscribe(this.#channel).then(
+        () => {
+          this.#subscribed = true;
+          this.#update();
+        },
+        () => {}, // the connection dropped again; the next 'ready' retries
+      );
+    });
+    this.#subscriber.on('close', () => {
+      this.#subscribed = false;
+      this.#update();
+    });
     this.#subscriber.on('error', () => {});
     this.#subscriber.on('message', (_channel: string, id: string) => {
       for (const listener of this.#closedListeners) listener(id);
@@ -174,13 +203,16 @@ export class RedisSessionStore implements SessionStore {
     this.#redis.connect().catch(() => {});
     await this.#subscriber.connect().catch(() => {});
     await this.#subscriber.subscribe(this.#channel);
+    this.#subscribed = true;
+    this.#update();
   }
 
   get up(): boolean {
     return this.#up;
   }
 
-  #setUp(up: boolean): void {
+  #update(): void {
+    const up = this.#ready && this.#subscribed;
     if (this.#up === up) return;
     this.#up = up;
     for (const listener of this.#stateListeners) listener(up);
@@ -225,6 +257,12 @@ export class RedisSessionStore implements SessionStore {
 
   async count(): Promise<number> {
     return this.#redis.zcard(this.#table);
+  }
+
+  async existing(ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const scores = await this.#redis.zmscore(this.#table, ...ids);
+    return scores.map((score) => score !== null);
   }
 
   async ownGauge(ttlMs: number): Promise<boolean> {

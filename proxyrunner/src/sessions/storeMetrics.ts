@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { SessionStore } from './store.ts';
 
-export const STORE_OPS = ['create', 'touch', 'remove', 'sweep', 'count'] as const;
+export const STORE_OPS = ['create', 'touch', 'remove', 'sweep', 'count', 'check'] as const;
 
 export interface StoreMetrics {
   startTimer(op: string): () => void;
