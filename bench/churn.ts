@@ -10,6 +10,9 @@
 //
 //   npm run bench:churn -- [--sessions 200000] [--modes delete,lifecycle,abandon]
 //                          [--concurrency 50] [--memory-limit 128Mi] [--out bench-results]
+//   npm run bench:churn -- --replicas 3 --store redis [--sessions 200000]
+//       the fleet form (bench/fleetChurn.ts): initialize → DELETE over 3 proxies sharing a
+//       real Redis, every DELETE through another replica, against one in-memory proxy
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +21,7 @@ import { startEchoServer, startEverything, startProxy, type ProxyProcess, type R
 import { lineChart, type Series } from './svgChart.ts';
 import { churnSessions, type ChurnMode } from './load/sessions.ts';
 import { cpuTicks, rssMiB } from './load/toolCalls.ts';
+import { runFleetChurn } from './fleetChurn.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +33,9 @@ const { values } = parseArgs({
     'sample-every': { type: 'string' },
     upstream: { type: 'string', default: 'echo' },
     out: { type: 'string', default: 'bench-results' },
+    replicas: { type: 'string', default: '1' },
+    store: { type: 'string', default: 'memory' },
+    'baseline-sessions': { type: 'string' },
   },
 });
 
@@ -173,4 +180,43 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+async function fleet(): Promise<void> {
+  const replicas = Number(values.replicas);
+  if (!Number.isInteger(replicas) || replicas < 2) throw new Error('--store redis needs --replicas 2 or more');
+  console.log(
+    `bench:churn  ${total} sessions initialize → DELETE round-robin over ${replicas} proxies sharing Redis (every DELETE through another replica), ${concurrency} workers, --memory-limit ${values['memory-limit']}`,
+  );
+  const r = await runFleetChurn({
+    sessions: total,
+    replicas,
+    concurrency,
+    memoryLimit: values['memory-limit'],
+    progressEvery: sampleEvery,
+    ...(values['baseline-sessions'] !== undefined && { baselineSessions: Number(values['baseline-sessions']) }),
+  });
+  const mib = (v: number): string => v.toFixed(1);
+  console.log('\nproxy  rss start  rss peak  rss end  growth (MiB)');
+  r.rss_mib_start.forEach((start, i) =>
+    console.log(
+      `${String(i).padEnd(6)} ${mib(start).padStart(9)} ${mib(r.rss_mib_peak[i] as number).padStart(9)} ${mib(r.rss_mib_end[i] as number).padStart(8)} ${mib(r.rss_mib_growth[i] as number).padStart(13)}`,
+    ),
+  );
+  console.log(`redis used_memory: ${r.redis_used_memory_start} B at start, ${r.redis_used_memory_end} B at end; keys at end: ${r.redis_keys_end}`);
+  console.log(
+    `summed over replicas: created ${r.created_total_summed}, closed client_delete ${r.closed_client_delete_summed}, closed otherwise ${r.closed_other_summed}; fleet gauge at end ${r.fleet_sessions_active_end}; failed ${r.failed}`,
+  );
+  console.log(
+    `throughput: ${r.sessions_per_second} sessions/s over ${replicas} proxies with Redis; ${r.baseline_memory_sessions_per_second} sessions/s through one in-memory proxy (${r.baseline_memory_sessions} sessions, same run)`,
+  );
+  console.log(JSON.stringify(r));
+  const exact =
+    r.created_total_summed === total &&
+    r.closed_client_delete_summed === total &&
+    r.closed_other_summed === 0 &&
+    r.fleet_sessions_active_end === 0 &&
+    r.failed === 0;
+  if (!exact) process.exitCode = 1;
+}
+
+if (values.store === 'redis') await fleet();
+else await main();

@@ -135,6 +135,12 @@ describe('dashboard.json', () => {
       // Issue 13: access control at the proxy.
       ['authentication by result', /sum by \(result\) \(rate\(mcpfleet_proxy_auth_total/, 'reqps'],
       ['authorization decisions by action and decision', /sum by \(action, decision\) \(rate\(mcpfleet_proxy_authz_decisions_total/, 'reqps'],
+      // Issue 14: the shared session store (Redis).
+      ['fleet session gauge', /sum by \(namespace, mcpserver\) \(mcpfleet_proxy_fleet_sessions_active/],
+      ['session store connected', /mcpfleet_proxy_session_store_up/],
+      ['session store errors by operation', /sum by \(op\) \(rate\(mcpfleet_proxy_session_store_errors_total/],
+      ['requests refused for the store', /reason="session_store_unavailable"/],
+      ['session store latency p99', /histogram_quantile\(0\.99, sum by \(le, op\) \(rate\(mcpfleet_proxy_session_store_duration_seconds_bucket/, 's'],
     ];
     for (const [what, re, unit] of ask) {
       const found = find(re);

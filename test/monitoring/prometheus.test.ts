@@ -7,6 +7,7 @@ import http from 'node:http';
 import { McpHttpClient } from '../support/mcpHttp.ts';
 import { eventually, scrape } from '../support/metrics.ts';
 import { startEchoServer, startProxy, type ProxyProcess, type Running } from '../support/processes.ts';
+import { startRedis, type RedisServer } from '../support/redis.ts';
 import {
   dashboardExprs,
   loadDashboard,
@@ -34,10 +35,16 @@ const EVICTED = ABANDONED - MAX_SESSIONS;
 
 const TARGET_LABELS = { namespace: 'team-a', mcpserver: 'echo', pod: 'mcp-echo-proxy-6d5f7c9b8-x2x4q' };
 const PROXY = `{job="mcpfleet-proxyrunner"}`;
+// A second replica of the same MCPServer with Redis session storage (its own job, so the
+// churn's figures above stay one proxy's), for the session-store panels and alerts.
+const FLEET_LABELS = { namespace: 'team-a', mcpserver: 'echo', pod: 'mcp-echo-proxy-6d5f7c9b8-r3d1s' };
+const FLEET_SESSIONS = 4;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 let upstream: Running;
 let proxy: ProxyProcess;
+let redis: RedisServer;
+let fleetProxy: ProxyProcess;
 let operator: OperatorMetricsServer;
 let prom: PrometheusProcess;
 let started: number;
@@ -61,6 +68,19 @@ beforeAll(async () => {
     '--authz-config-inline',
     JSON.stringify({ version: '1.0', type: 'cedarv1', cedar: { policies: ['permit(principal, action, resource);'] } }),
   ]);
+  redis = await startRedis();
+  fleetProxy = await startProxy([
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    `http://127.0.0.1:${upstream.port}/mcp`,
+    '--session-storage',
+    'redis',
+    '--redis-address',
+    redis.address,
+    '--log-level',
+    'warn',
+  ]);
   operator = await serveOperatorMetrics([
     { namespace: 'team-a', name: 'echo', phase: 'Ready', ready: true },
     { namespace: 'team-a', name: 'broken', phase: 'Failed', ready: false },
@@ -77,6 +97,7 @@ beforeAll(async () => {
     ruleFiles: [RULES_FILE],
     targets: [
       { job: 'mcpfleet-proxyrunner', target: `127.0.0.1:${proxy.metricsPort}`, labels: TARGET_LABELS },
+      { job: 'mcpfleet-proxyrunner-fleet', target: `127.0.0.1:${fleetProxy.metricsPort}`, labels: FLEET_LABELS },
       // As the chart's ServiceMonitor must: honor_labels keeps the MCPServer's namespace.
       {
         job: 'mcpfleet-operator',
@@ -94,6 +115,8 @@ afterAll(async () => {
   await prom?.stop();
   await operator?.close();
   await proxy?.stop();
+  await fleetProxy?.stop();
+  await redis?.stop();
   await upstream?.stop();
 });
 
@@ -182,6 +205,19 @@ describe('Prometheus scraping a proxyrunner under churn', () => {
     );
     // The churn is also visible as rates over the run (what the dashboard plots).
     expect(await one(`sum(increase(mcpfleet_proxy_sessions_created_total${PROXY}[10m]))`)).toBeGreaterThan(0);
+  });
+
+  it('the Redis-backed replica exports the store series the dashboard and alerts read, and the fleet gauge follows the table', async () => {
+    const fleet = new McpHttpClient(fleetProxy.mcpUrl, agent);
+    const held = await Promise.all(Array.from({ length: FLEET_SESSIONS }, () => fleet.initialize()));
+    await prom.waitForSampleAfter(`mcpfleet_proxy_fleet_sessions_active{job="mcpfleet-proxyrunner-fleet"}`, Date.now());
+    expect(await one(`mcpfleet_proxy_fleet_sessions_active{job="mcpfleet-proxyrunner-fleet"}`)).toBe(FLEET_SESSIONS);
+    expect(await one(`mcpfleet_proxy_session_store_up{job="mcpfleet-proxyrunner-fleet"}`)).toBe(1);
+    for (const id of held) expect((await fleet.request('DELETE', undefined, id)).status).toBe(200);
+    await prom.waitForSampleAfter(`mcpfleet_proxy_fleet_sessions_active{job="mcpfleet-proxyrunner-fleet"}`, Date.now());
+    expect(await one(`mcpfleet_proxy_fleet_sessions_active{job="mcpfleet-proxyrunner-fleet"}`)).toBe(0);
+    expect(await one(`sum(mcpfleet_proxy_session_store_duration_seconds_count{job="mcpfleet-proxyrunner-fleet", op="create"})`)).toBe(FLEET_SESSIONS);
+    expect(await one(`sum(mcpfleet_proxy_session_store_errors_total{job="mcpfleet-proxyrunner-fleet"})`)).toBe(0);
   });
 });
 

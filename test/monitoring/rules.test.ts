@@ -104,6 +104,20 @@ const MUTANTS: { alert: string; change: string; apply: (r: Rule) => void }[] = [
   },
   { alert: 'MCPFleetProxyNotReady', change: 'for 1m', apply: (r) => (r.for = '1m') },
   { alert: 'MCPFleetProxyDown', change: 'every target', apply: (r) => (r.expr = r.expr.replace('up{mcpserver!=""}', 'up')) },
+  { alert: 'MCPFleetProxySessionStoreDown', change: 'for 30s', apply: (r) => (r.for = '30s') },
+  { alert: 'MCPFleetProxySessionStoreDown', change: 'min instead of max', apply: (r) => (r.expr = r.expr.replace('max by', 'min by').replace('== 0', '== 1')) },
+  { alert: 'MCPFleetProxySessionStoreErrors', change: 'no minimum count', apply: (r) => (r.expr = r.expr.replace('>= 10', '> 0')) },
+  {
+    alert: 'MCPFleetProxySessionStoreErrors',
+    change: 'also while disconnected',
+    apply: (r) => (r.expr = r.expr.replace('(mcpfleet_proxy_session_store_up) == 1', '(mcpfleet_proxy_session_store_up) >= 0')),
+  },
+  { alert: 'MCPFleetProxySessionStoreSlow', change: 'no minimum rate', apply: (r) => (r.expr = r.expr.replace('[5m])) > 1', '[5m])) > 0')) },
+  {
+    alert: 'MCPFleetProxySessionStoreSlow',
+    change: 'the median',
+    apply: (r) => (r.expr = r.expr.replace('histogram_quantile(0.99', 'histogram_quantile(0.5')),
+  },
   { alert: 'MCPFleetOperatorReconcileErrors', change: 'for 5m', apply: (r) => (r.for = '5m') },
   {
     alert: 'MCPFleetMCPServerNotReady',
