@@ -96,12 +96,13 @@ export async function runFleetChurn(options: FleetChurnOptions): Promise<FleetCh
   const stops: (() => Promise<void>)[] = [() => redis.stop(), () => upstream.stop()];
   const warmUp = Math.max(500, Math.min(20_000, Math.floor(options.sessions / 10)));
   try {
-    const proxies = await Promise.all(
-      Array.from({ length: options.replicas }, () =>
-        startProxy([...base, '--session-storage', 'redis', '--redis-address', redis.address, '--log-level', 'warn']),
-      ),
-    );
-    for (const p of proxies) stops.unshift(() => p.stop());
+    // One after another: started together on a loaded machine, they can miss startProxy's deadline.
+    const proxies: ProxyProcess[] = [];
+    for (let i = 0; i < options.replicas; i++) {
+      const proxy = await startProxy([...base, '--session-storage', 'redis', '--redis-address', redis.address, '--log-level', 'warn']);
+      stops.unshift(() => proxy.stop());
+      proxies.push(proxy);
+    }
     const clients = proxies.map((p) => new McpHttpClient(p.mcpUrl, agent));
     const pids = proxies.map((p) => p.child.pid as number);
     const redisMemory = (): number => Number(/used_memory:(\d+)/.exec(redis.cli('INFO', 'memory'))?.[1]);
