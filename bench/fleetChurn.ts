@@ -64,9 +64,14 @@ async function churn(clients: McpHttpClient[], count: number, concurrency: numbe
         try {
           const id = await (clients[i % clients.length] as McpHttpClient).initialize();
           const res = await (clients[(i + 1) % clients.length] as McpHttpClient).request('DELETE', undefined, id);
-          if (res.status !== 200) failed++;
-        } catch {
+          if (res.status !== 200) {
+            failed++;
+            if (failed <= 5) console.error(`DELETE answered HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+          }
+        } catch (err) {
           failed++;
+          // Which step and why, for the first few: a failure must be explainable.
+          if (failed <= 5) console.error(`session ${i} failed: ${(err as Error).message.slice(0, 300)}`);
         }
         onProgress?.(++done);
       }
