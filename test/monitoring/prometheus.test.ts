@@ -8,6 +8,7 @@ import { McpHttpClient } from '../support/mcpHttp.ts';
 import { eventually, scrape } from '../support/metrics.ts';
 import { startEchoServer, startProxy, type ProxyProcess, type Running } from '../support/processes.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
+import { startTestIssuer, type TestIssuer } from '../support/testIssuer.ts';
 import {
   dashboardExprs,
   loadDashboard,
@@ -39,12 +40,16 @@ const PROXY = `{job="mcpfleet-proxyrunner"}`;
 // churn's figures above stay one proxy's), for the session-store panels and alerts.
 const FLEET_LABELS = { namespace: 'team-a', mcpserver: 'echo', pod: 'mcp-echo-proxy-6d5f7c9b8-r3d1s' };
 const FLEET_SESSIONS = 4;
+/** A third replica of the same MCPServer with authentication on, so the dashboard's Access row has its series. */
+const AUTH_LABELS = { namespace: 'team-a', mcpserver: 'echo', pod: 'mcp-echo-proxy-6d5f7c9b8-a7h2k' };
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 let upstream: Running;
 let proxy: ProxyProcess;
 let redis: RedisServer;
 let fleetProxy: ProxyProcess;
+let issuer: TestIssuer;
+let authProxy: ProxyProcess;
 let operator: OperatorMetricsServer;
 let prom: PrometheusProcess;
 let started: number;
@@ -81,6 +86,21 @@ beforeAll(async () => {
     '--log-level',
     'warn',
   ]);
+  issuer = await startTestIssuer();
+  authProxy = await startProxy([
+    '--transport',
+    'streamable-http',
+    '--target-url',
+    `http://127.0.0.1:${upstream.port}/mcp`,
+    '--oidc-issuer',
+    issuer.url,
+    '--oidc-audience',
+    'mcp-echo',
+    '--resource-url',
+    'https://echo.team-a.example/mcp',
+    '--log-level',
+    'warn',
+  ]);
   operator = await serveOperatorMetrics([
     { namespace: 'team-a', name: 'echo', phase: 'Ready', ready: true },
     { namespace: 'team-a', name: 'broken', phase: 'Failed', ready: false },
@@ -98,6 +118,7 @@ beforeAll(async () => {
     targets: [
       { job: 'mcpfleet-proxyrunner', target: `127.0.0.1:${proxy.metricsPort}`, labels: TARGET_LABELS },
       { job: 'mcpfleet-proxyrunner-fleet', target: `127.0.0.1:${fleetProxy.metricsPort}`, labels: FLEET_LABELS },
+      { job: 'mcpfleet-proxyrunner-auth', target: `127.0.0.1:${authProxy.metricsPort}`, labels: AUTH_LABELS },
       // As the chart's ServiceMonitor must: honor_labels keeps the MCPServer's namespace.
       {
         job: 'mcpfleet-operator',
@@ -116,6 +137,8 @@ afterAll(async () => {
   await operator?.close();
   await proxy?.stop();
   await fleetProxy?.stop();
+  await authProxy?.stop();
+  await issuer?.close();
   await redis?.stop();
   await upstream?.stop();
 });
@@ -218,6 +241,11 @@ describe('Prometheus scraping a proxyrunner under churn', () => {
     expect(await one(`mcpfleet_proxy_fleet_sessions_active{job="mcpfleet-proxyrunner-fleet"}`)).toBe(0);
     expect(await one(`sum(mcpfleet_proxy_session_store_duration_seconds_count{job="mcpfleet-proxyrunner-fleet", op="create"})`)).toBe(FLEET_SESSIONS);
     expect(await one(`sum(mcpfleet_proxy_session_store_errors_total{job="mcpfleet-proxyrunner-fleet"})`)).toBe(0);
+    // The store's latency histogram appeared with these sessions: wait until Prometheus holds two
+    // scrapes of it, so its rate (the dashboard's p99 panel) has a value for the tests below.
+    await eventually(async () =>
+      expect(await one(`sum(rate(mcpfleet_proxy_session_store_duration_seconds_count{job="mcpfleet-proxyrunner-fleet"}[10s]))`)).toBeGreaterThan(0),
+    );
   });
 });
 
