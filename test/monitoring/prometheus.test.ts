@@ -241,10 +241,15 @@ describe('Prometheus scraping a proxyrunner under churn', () => {
     expect(await one(`mcpfleet_proxy_fleet_sessions_active{job="mcpfleet-proxyrunner-fleet"}`)).toBe(0);
     expect(await one(`sum(mcpfleet_proxy_session_store_duration_seconds_count{job="mcpfleet-proxyrunner-fleet", op="create"})`)).toBe(FLEET_SESSIONS);
     expect(await one(`sum(mcpfleet_proxy_session_store_errors_total{job="mcpfleet-proxyrunner-fleet"})`)).toBe(0);
-    // The store's latency histogram appeared with these sessions: wait until Prometheus holds two
-    // scrapes of it, so its rate (the dashboard's p99 panel) has a value for the tests below.
+    // The store's latency histogram appeared with these sessions, so a rate over it is 0 (and
+    // the dashboard's p99 is NaN, no data) until it moves between two scrapes: one more session,
+    // created and ended after Prometheus holds the series, gives the p99 panel a value.
+    const extra = await fleet.initialize();
+    expect((await fleet.request('DELETE', undefined, extra)).status).toBe(200);
     await eventually(async () =>
-      expect(await one(`sum(rate(mcpfleet_proxy_session_store_duration_seconds_count{job="mcpfleet-proxyrunner-fleet"}[10s]))`)).toBeGreaterThan(0),
+      expect(await one(`sum(rate(mcpfleet_proxy_session_store_duration_seconds_count{job="mcpfleet-proxyrunner-fleet", op="create"}[10s]))`)).toBeGreaterThan(
+        0,
+      ),
     );
   });
 });
