@@ -1,5 +1,5 @@
 // The life of a process, shared by mcpfleet-proxyrunner and mcpfleet-operator: parse flags
-// (exit 2 with a hint on a usage error), print --help, size the V8 heap (by re-exec), start,
+// (exit 2 with a hint on a usage error, or when a config file a flag names is invalid), print --help, size the V8 heap (by re-exec), start,
 // and stop gracefully on SIGTERM/SIGINT (a second signal exits at once).
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import { cgroupMemoryLimit } from '../memory.ts';
@@ -27,6 +27,11 @@ export interface Program<C extends ProgramConfig> {
 
 export function runMain<C extends ProgramConfig>(program: Program<C>): void {
   main(program).catch((err: unknown) => {
+    if (err instanceof UsageError) {
+      // A configuration file named by a flag is invalid (read at start, not at parse): exit 2 like a bad flag.
+      process.stderr.write(`${program.name}: ${err.message}\n`);
+      process.exit(2);
+    }
     if (err instanceof StartupError) {
       // Configuration, not a bug: one line that says what to change, no stack trace.
       process.stderr.write(`${program.name}: ${err.message}\n`);

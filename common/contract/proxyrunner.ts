@@ -116,6 +116,12 @@ export const PROXYRUNNER_FLAGS = [
   },
   { name: 'authz-config', kind: 'string', help: 'Cedar authorization config file (ToolHive format, JSON or YAML); reloaded when it changes' },
   { name: 'authz-config-inline', kind: 'string', help: 'the same config given as text (not reloaded); excludes --authz-config' },
+  {
+    name: 'tool-config',
+    kind: 'string',
+    help: "tool filter and overrides (ToolHive's MCPToolConfig spec: toolsFilter, toolsOverride; JSON or YAML); reloaded when it changes",
+  },
+  { name: 'tool-config-inline', kind: 'string', help: 'the same config given as text (not reloaded); excludes --tool-config' },
   { name: 'audit', kind: 'bool', default: 'false', help: 'write one audit event per MCP operation (JSON lines)' },
   { name: 'audit-file', kind: 'string', help: 'append audit events to this file instead of stderr' },
   { name: 'audit-component', kind: 'string', default: 'mcp-server', help: "the component name in audit events (the MCP server's name)" },

@@ -50,6 +50,10 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     },
   });
 
+  // Loaded only when configured; a bad config at start is an error naming the flag (exit 2);
+  // first, so such an error leaves nothing else started.
+  const tools = config.tools ? (await import('./tools/start.ts')).startToolControl(config.tools, metrics.registry, log) : undefined;
+
   // Loaded only when configured: the Cedar engine is a 4 MB WebAssembly module.
   let access: { stage: AccessStage | undefined; close(): Promise<void> } | undefined;
   if (config.authz || config.audit) {
@@ -95,6 +99,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     authenticate: authn?.step,
     access: access?.stage,
     trace: tracing?.begin,
+    tools: tools?.stage,
   });
   const mcpServer = http.createServer({
     // Slow clients: headers and the whole request must arrive in bounded time.
@@ -140,6 +145,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     await upstream.close();
     await access?.close();
     await tracing?.shutdown(1_000);
+    tools?.close();
     throw err;
   }
   const mcpPath = config.proxyMode === 'sse' ? '/sse' : '/mcp';
@@ -167,6 +173,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     await access?.close();
     // Spans of the last requests are flushed, within a bound of their own.
     await tracing?.shutdown(Math.max(1_000, Math.min(config.shutdownTimeoutMs, 5_000)));
+    tools?.close();
     await new Promise<void>((resolve) => {
       diagnosticsServer.close(() => resolve());
       diagnosticsServer.closeAllConnections();

@@ -44,6 +44,8 @@ export interface ProxyConfig {
   banner: 'auto' | 'always' | 'never';
   /** Cedar authorization (ToolHive's authz config format), from a watched file or inline. */
   authz: { file: string; inline?: undefined } | { inline: string; file?: undefined } | undefined;
+  /** Tool filter and overrides (ToolHive's MCPToolConfig spec), from a watched file or inline. */
+  tools: { file: string; inline?: undefined } | { inline: string; file?: undefined } | undefined;
   /** One audit event per MCP operation, as JSON lines to stderr or `file`. */
   audit: { file: string | undefined; component: string; includeRequestData: boolean; maxDataSize: number } | undefined;
   /** `--session-storage redis`: the fleet's shared session table (transparent streamable-HTTP path only). */
@@ -138,6 +140,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const authzFile = flags.string('authz-config');
   const authzInline = flags.string('authz-config-inline');
   if (authzFile && authzInline) throw new UsageError('--authz-config and --authz-config-inline exclude each other');
+  const toolFile = flags.string('tool-config');
+  const toolInline = flags.string('tool-config-inline');
+  if (toolFile && toolInline) throw new UsageError('--tool-config and --tool-config-inline exclude each other');
   const auditFile = flags.string('audit-file');
   const auditOn = flags.bool('audit') || Boolean(auditFile);
 
@@ -166,6 +171,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     authn: parseAuthnConfig(flags, env),
     banner: flags.string('banner') as ProxyConfig['banner'],
     authz: authzFile ? { file: authzFile } : authzInline ? { inline: authzInline } : undefined,
+    tools: toolFile ? { file: toolFile } : toolInline ? { inline: toolInline } : undefined,
     audit: auditOn
       ? {
           file: auditFile || undefined,
@@ -281,6 +287,7 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     memoryLimit: config.memoryLimitBytes ? formatBytes(config.memoryLimitBytes) : 'none',
     ...describeAuthn(config.authn),
     authz: config.authz ? (config.authz.file ?? 'inline') : 'off',
+    tools: config.tools ? (config.tools.file ?? 'inline') : 'off',
     audit: config.audit ? (config.audit.file ?? 'stderr') : 'off',
     sessionStorage:
       config.sessionStorage.provider === 'redis'

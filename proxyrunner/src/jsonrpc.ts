@@ -16,6 +16,8 @@ export interface RpcMessage {
 
 export interface RpcBody {
   messages: RpcMessage[];
+  /** Sent as a JSON array (a batch, even of one message). */
+  batch: boolean;
   /** Bounded label: a known MCP method, "other", "response" or "batch". */
   label: string;
   isInitialize: boolean;
@@ -176,6 +178,7 @@ export function parseRpcBody(raw: Buffer): RpcParseResult {
     ok: true,
     body: {
       messages,
+      batch,
       label: single ? methodLabel(first.method) : 'batch',
       isInitialize: single && first.method === 'initialize',
       errorId: single && first.method !== undefined && first.id !== undefined ? first.id : null,

@@ -89,7 +89,10 @@ export function createAccessStage(deps: AccessStageDeps): AccessStage | undefine
     }
     if (lists && authorizer) {
       const pending = lists;
-      exchange.rewriteResponse = (message) => {
+      // The tool stage's rewrite (if any) runs first: Cedar filters the names the client sees.
+      const inner = exchange.rewriteResponse;
+      exchange.rewriteResponse = (received) => {
+        const message = inner ? inner(received) : received;
         if (message.method !== undefined || message.id === undefined || message.id === null) return message;
         const method = pending.get(idKey(message.id));
         return method && LIST_METHODS[method] ? authorizer.filterList(principal, method, message) : message;

@@ -77,12 +77,14 @@ export function sseRoutes(deps: FrontendDeps): Routes {
       return;
     }
     if (registered) registry.touch(registered);
+    // Tool calls the tool stage refused: their errors go where this transport's answers go.
+    if (exchange.localAnswers) for (const answer of exchange.localAnswers) session.standalone?.send(answer);
     session.forward(exchange.rpc.messages, undefined, exchange.rewriteResponse);
     exchange.res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
   }
 
   return {
     '/sse': { methods: ['GET'], handle: open },
-    '/messages': { methods: ['POST'], handle: post },
+    '/messages': { methods: ['POST'], answersOnStream: true, handle: post },
   };
 }

@@ -22,6 +22,8 @@ export interface Exchange {
   rewriteResponse: ((message: RpcMessage) => RpcMessage) | undefined;
   /** Set by tracing (telemetry/) on the transparent path: the W3C trace context headers to send upstream. */
   upstreamTrace: Readonly<Record<string, string>> | undefined;
+  /** Set by the tool stage on routes whose answers travel on the session's stream (legacy SSE): answers the proxy gives itself. */
+  localAnswers: RpcMessage[] | undefined;
   /** Marks the response as an event stream (counted in streams_open until it closes). */
   markStream(): void;
   /** Runs when the response closes, finished or not. */
@@ -43,6 +45,7 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics
     principal: undefined,
     rewriteResponse: undefined,
     upstreamTrace: undefined,
+    localAnswers: undefined,
     markStream() {
       if (streaming) return;
       streaming = true;

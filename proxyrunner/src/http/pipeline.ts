@@ -11,8 +11,12 @@
 //                    (the strict MCP rule of jsonrpc.ts: shape, ids, nesting depth)
 //   5b. trace      – with --otel-endpoint, the request's spans start (telemetry/tracing.ts);
 //                    refusals before this point are not traced (they are counted)
-//   6. access      – authorization and audit (authz/stage.ts), when configured
-//   7. upstream    – the route's handler forwards the exchange
+//   6. tools       – tool control (tools/stage.ts), when configured: refuses calls of tools
+//                    the client may not see, arranges tools/list rewrites
+//   7. access      – authorization and audit (authz/stage.ts), when configured: Cedar sees
+//                    the tool names the client sees
+//   8. tools       – renamed tools get their upstream names (after Cedar judged the client's)
+//   9. upstream    – the route's handler forwards the exchange
 // A handler that throws or rejects is a bug, not a class of input: the pipeline answers
 // 500 with a JSON-RPC error, logs it and counts mcpfleet_proxy_internal_errors_total,
 // so a bug costs one request, never the process.
@@ -22,6 +26,7 @@ import type { ByteBudget } from '../budget.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { AuthnStep } from '../auth/authnStage.ts';
+import type { ToolStage } from '../tools/stage.ts';
 import { readBody, type BodyResult } from './body.ts';
 import { beginExchange, reject, writeRpcError, type Exchange } from './exchange.ts';
 
@@ -29,6 +34,8 @@ export interface Route {
   methods: readonly string[];
   /** Served without authentication (the RFC 9728 metadata document). */
   public?: boolean;
+  /** Answers to this route's requests travel on the session's event stream (legacy SSE /messages), not in the POST's response. */
+  answersOnStream?: boolean;
   /** May return a promise: a rejection is answered and counted like a throw. */
   handle(exchange: Exchange): void | Promise<void>;
 }
@@ -42,6 +49,8 @@ export interface PipelineDeps {
   pool?: ByteBudget;
   /** The access stage; false = it answered the exchange (denied). */
   access?: ((exchange: Exchange) => boolean) | undefined;
+  /** Tool control (--tool-config). */
+  tools?: ToolStage | undefined;
   metrics: ProxyMetrics;
   log: Logger;
   /** Present when authentication is on. */
@@ -155,7 +164,9 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     exchange.rpc = parsed.body;
     exchange.rpcLabel = parsed.body.label;
     deps.trace?.(exchange);
+    if (deps.tools && !deps.tools.admit(exchange, route)) return;
     if (deps.access && !deps.access(exchange)) return;
+    deps.tools?.translate(exchange);
     run(route, exchange);
   }
 }
