@@ -46,7 +46,7 @@ export class ConfigLoadError extends UsageError {}
 export function createWatchedConfig<T>(options: WatchedConfigOptions<T>): WatchedConfig<T> {
   const { file, log, what } = options;
   const source = file ? `${options.flag} ${file}` : `${options.flag}-inline`;
-  const describe = options.describe ?? (() => ({}));
+  const describe = (value: T): Record<string, unknown> => options.describe?.(value) ?? {};
   let text: string;
   let active: T;
   try {

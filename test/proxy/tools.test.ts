@@ -80,7 +80,12 @@ async function startServer(mode: Exclude<ServerMode, 'stdio'>, record: string): 
   return running;
 }
 
-async function startProxyFor(mode: ServerMode, proxyMode: string, configMap: ConfigMapDir, extra: string[] = []): Promise<{ proxy: RunningProxy; server?: Running }> {
+async function startProxyFor(
+  mode: ServerMode,
+  proxyMode: string,
+  configMap: ConfigMapDir,
+  extra: string[] = [],
+): Promise<{ proxy: RunningProxy; server?: Running }> {
   const common = ['--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--proxy-mode', proxyMode, ...extra];
   let server: Running | undefined;
   let args: string[];
@@ -124,7 +129,12 @@ const text = (result: unknown): string => ((result as { content: { text: string 
 async function rawList(url: string, sessionId: string): Promise<{ contentType: string; names: string[] }> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sessionId,
+      'mcp-protocol-version': '2025-06-18',
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 'raw', method: 'tools/list', params: {} }),
   });
   const contentType = res.headers.get('content-type') ?? '';
@@ -180,7 +190,10 @@ describe.each([
       expect(text(await session.client.callTool({ name: 'echo', arguments: {} }))).toBe('upstream got echo {}');
       // Filtered tools and the upstream names of renamed ones look like no tool at all.
       for (const name of ['secret', 'fetch', 'sum', 'danger']) {
-        await expect(session.client.callTool({ name, arguments: {} })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining(`Unknown tool: ${name}`) });
+        await expect(session.client.callTool({ name, arguments: {} })).rejects.toMatchObject({
+          code: -32602,
+          message: expect.stringContaining(`Unknown tool: ${name}`),
+        });
       }
       // Progress, errors and notifications come back unchanged.
       const progress: number[] = [];
@@ -188,7 +201,10 @@ describe.each([
       expect(text(slow)).toBe('upstream got slow {}');
       // A JSON-answering upstream (the SDK with enableJsonResponse) sends no progress at all.
       expect(progress).toEqual(mode === 'http-json' ? [] : [1, 2]);
-      await expect(session.client.callTool({ name: 'fail', arguments: {} })).rejects.toMatchObject({ code: -32010, message: expect.stringContaining('fail failed upstream') });
+      await expect(session.client.callTool({ name: 'fail', arguments: {} })).rejects.toMatchObject({
+        code: -32010,
+        message: expect.stringContaining('fail failed upstream'),
+      });
       let changed = 0;
       session.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
       await session.client.callTool({ name: 'notify', arguments: {} });
@@ -227,6 +243,44 @@ describe('tool config reloads (transparent path)', () => {
     await proxy?.stop();
     await server?.stop();
     configMap?.remove();
+  });
+
+  it('answers a batch that names a refused tool whole, forwarding none of it, and drops a refused notification', async () => {
+    const session = await connect(proxy.mcpUrl);
+    try {
+      const sessionId = (session.transport as { sessionId?: string }).sessionId as string;
+      const post = (body: unknown): Promise<Response> =>
+        fetch(proxy.mcpUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': sessionId,
+            'mcp-protocol-version': '2025-03-26',
+          },
+          body: JSON.stringify(body),
+        });
+      const before = configMap.received().length;
+      const batch = await post([
+        { jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { name: 'echo', arguments: {} } },
+        { jsonrpc: '2.0', id: 'b', method: 'tools/call', params: { name: 'secret', arguments: {} } },
+        { jsonrpc: '2.0', method: 'tools/call', params: { name: 'danger', arguments: {} } },
+      ]);
+      expect(batch.status).toBe(200);
+      expect(await batch.json()).toEqual([
+        { jsonrpc: '2.0', id: 'a', error: { code: -32600, message: expect.stringContaining('Not executed') } },
+        { jsonrpc: '2.0', id: 'b', error: { code: -32602, message: 'Unknown tool: secret' } },
+      ]);
+      const notification = await post({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'danger', arguments: {} } });
+      expect(notification.status).toBe(202);
+      // A batch of an allowed renamed call stays a batch upstream, under the upstream name.
+      const renamed = await post([{ jsonrpc: '2.0', id: 'c', method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } }]);
+      expect(renamed.status).toBe(200);
+      expect(configMap.received().slice(before)).toEqual(['sum']);
+      expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_tool_calls_refused_total', { reason: 'filtered' })).toBe(3);
+    } finally {
+      await session.end();
+    }
   });
 
   it('applies a ConfigMap-style swap without restart, and keeps the last good config on a bad one', async () => {
@@ -306,7 +360,9 @@ describe('tool control with Cedar authorization (transparent path)', () => {
       // Cedar permits web_fetch (a client name) and sum (an upstream name the client never sees).
       expect((await allTools(session)).map((t) => t.name)).toEqual(['web_fetch']);
       expect(text(await session.client.callTool({ name: 'web_fetch', arguments: {} }))).toBe('upstream got fetch {}');
-      await expect(session.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).rejects.toThrow(/-32003.*Forbidden: not authorized to call_tool \\"add\\"/);
+      await expect(session.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).rejects.toThrow(
+        /-32003.*Forbidden: not authorized to call_tool \\"add\\"/,
+      );
       // The tool filter answers first: Cedar is never asked about a tool the client cannot see.
       await expect(session.client.callTool({ name: 'sum', arguments: {} })).rejects.toMatchObject({ code: -32602 });
       const metrics = await scrape(proxy.metricsUrl);

@@ -43,7 +43,13 @@ export interface ToolConfig {
 
 export class ToolConfigError extends Error {}
 
-const ANNOTATION_FIELDS = { title: 'string', readOnlyHint: 'boolean', destructiveHint: 'boolean', idempotentHint: 'boolean', openWorldHint: 'boolean' } as const;
+const ANNOTATION_FIELDS = {
+  title: 'string',
+  readOnlyHint: 'boolean',
+  destructiveHint: 'boolean',
+  idempotentHint: 'boolean',
+  openWorldHint: 'boolean',
+} as const;
 const SPEC_FIELDS = new Set(['toolsFilter', 'toolsOverride']);
 const OVERRIDE_FIELDS = new Set(['name', 'description', 'annotations']);
 /** ToolHive's CRD limits nothing here; these keep one config from costing more than a list response. */
@@ -112,12 +118,13 @@ function parseOverride(value: unknown, where: string): ToolOverride {
     const parsed: Record<string, string | boolean> = {};
     for (const [key, v] of Object.entries(given)) {
       const type = ANNOTATION_FIELDS[key as keyof typeof ANNOTATION_FIELDS];
-      if (!type) throw new ToolConfigError(`${where}.annotations: unknown field ${JSON.stringify(key)} (expected ${Object.keys(ANNOTATION_FIELDS).join(', ')})`);
+      if (!type)
+        throw new ToolConfigError(`${where}.annotations: unknown field ${JSON.stringify(key)} (expected ${Object.keys(ANNOTATION_FIELDS).join(', ')})`);
       if (v === null || v === undefined) continue;
       if (typeof v !== type) throw new ToolConfigError(`${where}.annotations.${key} must be a ${type}`);
       parsed[key] = v as string | boolean;
     }
-    if (Object.keys(parsed).length > 0) annotations = parsed as AnnotationsOverride;
+    if (Object.keys(parsed).length > 0) annotations = parsed;
   }
   const override: ToolOverride = { name: newName || undefined, description: description || undefined, annotations };
   if (!override.name && !override.description && !override.annotations) throw new ToolConfigError(`${where}: give a name, a description or annotations`);

@@ -15,15 +15,14 @@
 // A refused notification (a tools/call without id) is dropped. Both steps read the config
 // once per request, so a reload never splits one request between two configs.
 import type { Exchange } from '../http/exchange.ts';
-import type { Route } from '../http/pipeline.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
 import { idKey } from '../upstream/link.ts';
 import type { ToolConfig } from './config.ts';
 import { refusal, renameCall, rewriteToolList, routeToolCall, type RefusalReason } from './rewrite.ts';
 
 export interface ToolStage {
-  /** false = the stage answered the exchange itself. */
-  admit(exchange: Exchange, route: Route): boolean;
+  /** false = the stage answered the exchange itself. `route` is the pipeline's Route. */
+  admit(exchange: Exchange, route: { answersOnStream?: boolean }): boolean;
   translate(exchange: Exchange): void;
 }
 
