@@ -11,7 +11,7 @@
 // request compares more steadily than across the sequential runs.
 //
 //   npm run bench:proxy -- [--concurrency 50] [--seconds 10] [--rounds 3] [--upstream everything|echo]
-//                          [--memory-limit 128Mi] [--undici] [--auth] [--json out.json]
+//                          [--memory-limit 128Mi] [--undici] [--auth] [--tool-config] [--json out.json]
 //
 // --undici adds a second naive baseline whose upstream client is undici instead of node:http,
 // in every phase: it shows what a faster client library alone would save.
@@ -49,6 +49,7 @@ const { values } = parseArgs({
     auth: { type: 'boolean', default: false },
     tracing: { type: 'boolean', default: false },
     churn: { type: 'string', default: '5000' },
+    'tool-config': { type: 'boolean', default: false },
   },
 });
 const concurrency = Number(values.concurrency);
@@ -96,7 +97,7 @@ async function featureRound(flag: string, upstreamUrl: string, extra: string[]):
       url: p.mcpUrl,
       label: labels[i] as string,
       pid: p.child.pid,
-      ...(i > 0 ? { headers: setups[i - 1]?.headers } : {}),
+      ...(i > 0 ? { headers: setups[i - 1]?.headers, tool: setups[i - 1]?.tool } : {}),
     }));
     const results = await toolCallLoad(targets, Math.ceil(concurrency / targets.length), { warmupSeconds: Math.max(warmup, 5), seconds });
     const off = results[0] as Result;

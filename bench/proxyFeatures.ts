@@ -15,6 +15,8 @@ export interface FeatureSetup {
   proxyArgs: string[];
   /** Headers every client sends to it (e.g. a bearer token). */
   headers?: Record<string, string>;
+  /** The tool its clients call, when the feature renames it (default echo). */
+  tool?: string;
   /** Releases what setup made (servers, files); called once the round is over. */
   close(): Promise<void>;
 }
@@ -77,6 +79,20 @@ function authVariant(label: string, withCedar: boolean): FeatureVariant {
   };
 }
 
+/**
+ * Tool control (--tool-config): echo renamed to say (so every call takes the costliest path, a
+ * body re-serialized under the upstream name) and a filter; its clients call say.
+ */
+const toolConfigVariant: FeatureVariant = {
+  label: 'rename+filter',
+  setup: async () => ({
+    proxyArgs: ['--tool-config-inline', 'toolsFilter: [say, get-sum]\ntoolsOverride: {echo: {name: say, description: Says it back}}'],
+    tool: 'say',
+    close: async () => {},
+  }),
+};
+
 export const FEATURES: Record<string, FeatureVariant[]> = {
   auth: [authVariant('jwt', false), authVariant('jwt+cedar', true)],
+  'tool-config': [toolConfigVariant],
 };

@@ -15,6 +15,8 @@ export interface Target {
   pid?: number;
   /** Extra request headers (e.g. a bearer token). */
   headers?: Record<string, string>;
+  /** The tool the clients call (default echo; a tool-config variant calls it by a new name). */
+  tool?: string;
 }
 
 export interface Result {
@@ -74,7 +76,9 @@ export async function toolCallLoad(targets: Target[], perTarget: number, options
     run.sessions.map(async (sessionId) => {
       let id = 10;
       while (!stop) {
-        const res = await run.client.request('POST', toolCall(id++, 'echo', { message: 'bench' }), sessionId).catch(() => ({ status: 0, body: '', ms: 0 }));
+        const res = await run.client
+          .request('POST', toolCall(id++, run.target.tool ?? 'echo', { message: 'bench' }), sessionId)
+          .catch(() => ({ status: 0, body: '', ms: 0 }));
         if (!measuring) continue;
         if (res.status === 200 && res.body.includes('Echo: bench')) run.latencies.push(res.ms);
         else {
