@@ -219,6 +219,8 @@ export interface ProxyrunnerOptions<S = never> {
   authzConfigFile?: string;
   /** Cedar policies as text (MCPFLEET_AUTHZ_CONFIG_INLINE: an edit rolls the pod). */
   authzConfigInline?: string;
+  /** Tool filter and overrides from a (mounted, hot-reloaded) file. */
+  toolConfigFile?: string;
   /** One audit event per MCP operation, naming this component. */
   audit?: { component: string };
   /** --session-storage redis; the password only ever from a source (MCPFLEET_REDIS_PASSWORD), never an argument. */
@@ -298,6 +300,7 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
     args.push(...arg('backend-namespace', options.backends.namespace));
   }
   if (options.authzConfigFile !== undefined) args.push(...arg('authz-config', options.authzConfigFile));
+  if (options.toolConfigFile !== undefined) args.push(...arg('tool-config', options.toolConfigFile));
   if (options.audit !== undefined) args.push('--audit', ...arg('audit-component', options.audit.component));
   const authn = options.authn;
   if (authn !== undefined) {

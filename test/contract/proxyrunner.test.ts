@@ -218,6 +218,21 @@ describe('operator → proxyrunner contract', () => {
       memoryLimitBytes: 64 * 2 ** 20,
     });
   });
+
+  it('carries the tool config file an MCPToolConfig is rendered to', () => {
+    const { args, env } = proxyrunnerCommandLine({
+      transport: 'streamable-http',
+      targetUrl: 'http://127.0.0.1:1/mcp',
+      proxyMode: 'streamable-http',
+      port: 1,
+      metricsPort: 2,
+      sessionIdleTimeout: '1m',
+      maxSessions: 1,
+      toolConfigFile: '/etc/mcpfleet/tool-config/tools.json',
+    });
+    const parsed = parseConfig(args, Object.fromEntries(env.map((e) => [e.name, 'value' in e ? e.value : undefined])));
+    expect(parsed).toMatchObject({ tools: { file: '/etc/mcpfleet/tool-config/tools.json' } });
+  });
 });
 
 // Authentication from an MCPOIDCConfig: the Deployment's args, env and volumes, read back by the

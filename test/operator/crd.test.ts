@@ -51,6 +51,7 @@ describe('MCPServer CRD on a real apiserver', () => {
       const all = await kube.ok(['api-resources', '--api-group=mcpfleet.dev', '-o', 'wide']);
       expect(all).toMatch(/mcpoidcconfigs\s+mcpoidc\s+mcpfleet.dev\/v1alpha1\s+true\s+MCPOIDCConfig/);
       expect(all).toMatch(/mcpauthzconfigs\s+authzcfg\s+mcpfleet.dev\/v1alpha1\s+true\s+MCPAuthzConfig/);
+      expect(all).toMatch(/mcptoolconfigs\s+tc,toolconfig\s+mcpfleet.dev\/v1alpha1\s+true\s+MCPToolConfig/);
     },
     TEST_TIMEOUT_MS,
   );
@@ -104,7 +105,7 @@ describe('MCPServer CRD on a real apiserver', () => {
         else if (!res.stderr.includes(expected)) failures.push(`${file}: expected "${expected}" in:\n${res.stderr}`);
       }
       expect(failures).toEqual([]);
-      expect(await kube.list('mcpservers,mcpoidcconfigs,mcpauthzconfigs', ns)).toEqual([]);
+      expect(await kube.list('mcpservers,mcpoidcconfigs,mcpauthzconfigs,mcptoolconfigs', ns)).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );

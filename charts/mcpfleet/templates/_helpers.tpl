@@ -109,15 +109,15 @@ endpointslices get/list/watch (backendReplicas).
   verbs: [update]
 # Config kinds MCPServers reference: read only; their status (Valid, configHash) is the operator's.
 - apiGroups: [mcpfleet.dev]
-  resources: [mcpoidcconfigs, mcpauthzconfigs, mcptelemetryconfigs]
+  resources: [mcpoidcconfigs, mcpauthzconfigs, mcptelemetryconfigs, mcptoolconfigs]
   verbs: [get, list, watch]
 - apiGroups: [mcpfleet.dev]
-  resources: [mcpoidcconfigs/status, mcpauthzconfigs/status, mcptelemetryconfigs/status]
+  resources: [mcpoidcconfigs/status, mcpauthzconfigs/status, mcptelemetryconfigs/status, mcptoolconfigs/status]
   verbs: [get, patch]
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [get, list, watch, create, update, patch, delete]
-# configmaps: the authorization file rendered from an MCPAuthzConfig, one per MCPServer that uses it;
+# configmaps: the authorization and tool files rendered from an MCPAuthzConfig and an MCPToolConfig, one per MCPServer that uses each;
 # read: the ConfigMaps MCPServers and configs name (authzConfig, caBundleRef), watched for changes.
 - apiGroups: [""]
   resources: [services, serviceaccounts, configmaps]

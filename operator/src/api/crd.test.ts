@@ -145,7 +145,7 @@ describe('every kind of the API', () => {
       expect(v.subresources).toEqual({ status: {} });
       expect(v.additionalPrinterColumns.map((c) => c.name)).toEqual(expect.arrayContaining([k.kind === 'MCPServer' ? 'Phase' : 'Valid', 'Age']));
     }
-    expect(API_KINDS.map((k) => k.kind)).toEqual(['MCPServer', 'MCPOIDCConfig', 'MCPAuthzConfig', 'MCPTelemetryConfig']);
+    expect(API_KINDS.map((k) => k.kind)).toEqual(['MCPServer', 'MCPOIDCConfig', 'MCPAuthzConfig', 'MCPTelemetryConfig', 'MCPToolConfig']);
   });
 
   it('config kinds report observedGeneration, conditions keyed by type, and the config hash', () => {

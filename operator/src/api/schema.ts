@@ -20,6 +20,7 @@ import {
   type KeySelector,
   type MCPAuthzConfigReference,
   type MCPTelemetryConfigReference,
+  type MCPToolConfigReference,
   type MCPOIDCConfigReference,
   type MCPServerSpec,
   type MCPServerStatus,
@@ -249,6 +250,18 @@ const telemetryConfigRef: ObjectSchema<MCPTelemetryConfigReference> = {
   },
 };
 
+const toolConfigRef: ObjectSchema<MCPToolConfigReference> = {
+  type: 'object',
+  description:
+    "Tool filter and overrides from an MCPToolConfig in this namespace (ToolHive's toolConfigRef). The operator renders it into a " +
+    'ConfigMap it owns and mounts for the proxy, which reloads a change without a restart. A missing or invalid MCPToolConfig shows in ' +
+    'the ToolConfigRefValidated condition, and the proxy keeps its last good tool config meanwhile.',
+  required: { name: true },
+  properties: {
+    name: { type: 'string', description: 'Name of the MCPToolConfig in this namespace.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+  },
+};
+
 const audit: ObjectSchema<AuditConfig> = {
   type: 'object',
   description: "Audit logging at the proxy (ToolHive's audit): one JSON event per MCP operation on the proxy's stderr.",
@@ -463,6 +476,7 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
     authzConfig,
     authzConfigRef,
     telemetryConfigRef,
+    toolConfigRef,
     audit,
     sessionStorage,
     sessionAffinity: {
@@ -487,7 +501,7 @@ export const conditionSchema: ObjectSchema<Condition> = {
       description:
         'Ready: fully rolled out and serving. Available: at least one proxy replica and the MCP server are ready. ' +
         'ChildrenApplied (False when an owned object could not be written), BackendHealthy and ProxyHealthy (False when pods fail to start or crash), ' +
-        'OIDCConfigRefValidated and AuthzConfigRefValidated (whether a referenced config exists and is valid); on config kinds, Valid.',
+        'OIDCConfigRefValidated, AuthzConfigRefValidated and ToolConfigRefValidated (whether a referenced config exists and is valid); on config kinds, Valid.',
       maxLength: 316,
     },
     status: { type: 'string', description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] },

@@ -149,6 +149,11 @@ export interface MCPTelemetryConfigReference {
   serviceName?: string;
 }
 
+/** ToolHive's toolConfigRef: an MCPToolConfig in the same namespace. */
+export interface MCPToolConfigReference {
+  name: string;
+}
+
 /** ToolHive's audit: one audit event per MCP operation on the proxy's stderr. */
 export interface AuditConfig {
   enabled?: boolean;
@@ -204,6 +209,7 @@ export interface MCPServerSpec {
   authzConfig?: AuthzConfigRef;
   authzConfigRef?: MCPAuthzConfigReference;
   telemetryConfigRef?: MCPTelemetryConfigReference;
+  toolConfigRef?: MCPToolConfigReference;
   audit?: AuditConfig;
   sessionStorage?: SessionStorageConfig;
   sessionAffinity?: SessionAffinity;

@@ -13,7 +13,7 @@
 // the result (nextCursor, _meta) is kept, so a page that filters to empty still carries
 // its cursor. Items without a string name are dropped (fail closed).
 import type { RpcMessage } from '../jsonrpc.ts';
-import type { ToolConfig } from './config.ts';
+import type { ToolConfig } from '../../../common/contract/toolConfig.ts';
 
 /** JSON-RPC "Invalid params": what MCP servers answer for an unknown tool. */
 export const INVALID_PARAMS = -32602;

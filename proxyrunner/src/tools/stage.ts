@@ -17,7 +17,7 @@
 import type { Exchange } from '../http/exchange.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
 import { idKey } from '../upstream/link.ts';
-import type { ToolConfig } from './config.ts';
+import type { ToolConfig } from '../../../common/contract/toolConfig.ts';
 import { refusal, renameCall, rewriteToolList, routeToolCall, type RefusalReason } from './rewrite.ts';
 
 export interface ToolStage {

@@ -4,7 +4,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../../common/log.ts';
 import { createWatchedConfig, type WatchedConfig } from '../watchedConfig.ts';
-import { describeToolConfig, parseToolConfig, type ToolConfig } from './config.ts';
+import { describeToolConfig, parseToolConfig, type ToolConfig } from '../../../common/contract/toolConfig.ts';
 import type { RefusalReason } from './rewrite.ts';
 import { createToolStage, type ToolStage } from './stage.ts';
 

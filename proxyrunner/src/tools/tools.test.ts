@@ -1,7 +1,7 @@
 // The pure parts of tool control: parsing ToolHive's MCPToolConfig spec, routing a
 // tools/call, and rewriting a tools/list result.
 import { describe, expect, it } from '@jest/globals';
-import { parseToolConfig, ToolConfigError } from './config.ts';
+import { parseToolConfig, ToolConfigError } from '../../../common/contract/toolConfig.ts';
 import { renameCall, refusal, rewriteToolList, routeToolCall } from './rewrite.ts';
 
 const list = (tools: unknown[], extra: Record<string, unknown> = {}) => ({ jsonrpc: '2.0' as const, id: 1, result: { tools, ...extra } });

@@ -14,7 +14,9 @@
 // accepted as well (ToolHive's own examples filter by upstream names they rename), so a
 // tool passes when either of its names is listed. Empty strings mean "not overridden",
 // as in ToolHive; an override must change something. Parsing is pure and strict: an
-// unknown field, a wrong type or two tools renamed to one name is an error naming it.
+// unknown field, a wrong type or two tools renamed to one name is an error naming it. It is
+// part of the operator↔proxyrunner contract: the operator checks an MCPToolConfig with this
+// parser before rendering it (toolConfigFile) for the proxies, which load the file with it.
 import { parse as parseYaml } from 'yaml';
 
 export interface AnnotationsOverride {
@@ -150,4 +152,12 @@ function optionalString(value: unknown, what: string): string | undefined {
 /** One line for logs: how many tools are filtered and overridden. */
 export function describeToolConfig(config: ToolConfig): Record<string, unknown> {
   return { toolsFilter: config.filter?.size ?? 0, toolsOverride: config.overrides.size, renamed: config.upstreamNameOf.size };
+}
+
+/** The spec as the file the operator renders for --tool-config (JSON; only the two spec fields). */
+export function toolConfigFile(spec: { toolsFilter?: unknown; toolsOverride?: unknown }): string {
+  const file: Record<string, unknown> = {};
+  if (spec.toolsFilter !== undefined) file.toolsFilter = spec.toolsFilter;
+  if (spec.toolsOverride !== undefined) file.toolsOverride = spec.toolsOverride;
+  return JSON.stringify(file);
 }
