@@ -11,6 +11,7 @@ import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { AUTHZ_CONFIG_KIND } from '../configs/authz.ts';
 import { OIDC_CONFIG_KIND } from '../configs/oidc.ts';
 import { TELEMETRY_CONFIG_KIND } from '../configs/telemetry.ts';
+import { CONFIG_KINDS } from '../configs/registry.ts';
 import { allCaches, createCaches, watchEvents, type Caches } from './watches.ts';
 
 jest.setTimeout(30_000);
@@ -43,7 +44,13 @@ function config(kind: string, name: string, generation: number, status?: object)
 }
 
 beforeEach(async () => {
-  api = await FakeApiserver.start([SERVERS, OIDC, AUTHZ, TELEMETRY, collectionPath(POD, NS), ...CHILD_KINDS.map((k) => collectionPath(k, NS))]);
+  // Every config kind the operator watches must be served, or its cache never syncs.
+  api = await FakeApiserver.start([
+    SERVERS,
+    ...CONFIG_KINDS.map((k) => collectionPath(k.info, NS)),
+    collectionPath(POD, NS),
+    ...CHILD_KINDS.map((k) => collectionPath(k, NS)),
+  ]);
   client = new KubeClient({ server: api.url, insecureSkipTLSVerify: false, namespace: undefined, credentials: async () => ({}), source: 'test' });
   caches = createCaches({ client, namespaces: [NS], log: silentLogger, onRestart: () => undefined });
   enqueued = [];
