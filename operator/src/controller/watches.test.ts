@@ -10,7 +10,6 @@ import { FakeApiserver, until } from '../../../test/support/listWatchApiserver.t
 import { CHILD_KINDS, MCPSERVER } from '../kinds.ts';
 import { AUTHZ_CONFIG_KIND } from '../configs/authz.ts';
 import { OIDC_CONFIG_KIND } from '../configs/oidc.ts';
-import { TELEMETRY_CONFIG_KIND } from '../configs/telemetry.ts';
 import { CONFIG_KINDS } from '../configs/registry.ts';
 import { allCaches, createCaches, watchEvents, type Caches } from './watches.ts';
 
@@ -19,7 +18,6 @@ jest.setTimeout(30_000);
 const NS = 'n';
 const SERVERS = collectionPath(MCPSERVER, NS);
 const OIDC = collectionPath(OIDC_CONFIG_KIND.info, NS);
-const TELEMETRY = collectionPath(TELEMETRY_CONFIG_KIND.info, NS);
 const AUTHZ = collectionPath(AUTHZ_CONFIG_KIND.info, NS);
 const CONFIGMAPS = collectionPath(CONFIGMAP, NS);
 
