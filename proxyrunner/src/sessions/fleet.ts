@@ -38,13 +38,16 @@ export interface FleetDeps<T extends FleetSessionData> {
 }
 
 const MAX_PENDING_CLOSES = 10_000;
+/** A pending removal that is not counted: it undoes a create whose outcome the store never confirmed. */
+const UNCOUNTED = 'uncounted';
 const SWEEP_BATCH = 500;
 
 export class FleetSessions<T extends FleetSessionData> {
   readonly #deps: FleetDeps<T>;
   readonly #now: () => number;
   readonly #refreshMs: number;
-  readonly #pending = new Map<string, CloseReason>();
+  /** Closes the store has not confirmed yet, by reason (UNCOUNTED: a create of unknown outcome to undo). */
+  readonly #pending = new Map<string, CloseReason | typeof UNCOUNTED>();
   #timer: NodeJS.Timeout | undefined;
   #sweeping = false;
 
@@ -69,7 +72,13 @@ export class FleetSessions<T extends FleetSessionData> {
     const { store, registry, metrics } = this.#deps;
     const now = this.#now();
     const evicted = await this.#timed('create', () => store.create(id, now, pin));
-    if (evicted === 'failed') return false;
+    if (evicted === 'failed') {
+      // The outcome is unknown: the script may have run and only its reply been lost. The
+      // client gets a 503 and never learns `id`, so a table entry would be a ghost that
+      // nobody counted; remove it on reconnect, uncounted (nor is its creation counted).
+      this.#queue(id, UNCOUNTED);
+      return false;
+    }
     if (evicted !== undefined) {
       metrics.sessionCreated();
       for (const gone of evicted) this.#counted(gone, 'evicted');
@@ -167,7 +176,7 @@ export class FleetSessions<T extends FleetSessionData> {
     this.#deps.endUpstream(id);
   }
 
-  #queue(id: string, reason: CloseReason): void {
+  #queue(id: string, reason: CloseReason | typeof UNCOUNTED): void {
     if (this.#pending.size >= MAX_PENDING_CLOSES) {
       this.#deps.log.warn('session store down and the close backlog is full; idle expiry will end this session', { reason });
       return;
@@ -180,7 +189,7 @@ export class FleetSessions<T extends FleetSessionData> {
       const removed = await this.#timed('remove', () => this.#deps.store.remove(id));
       if (removed === 'failed') return; // down again: the rest waits for the next reconnect
       this.#pending.delete(id);
-      if (removed) this.#deps.metrics.sessionClosed(reason);
+      if (removed && reason !== UNCOUNTED) this.#deps.metrics.sessionClosed(reason);
     }
   }
 
