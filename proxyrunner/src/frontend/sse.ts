@@ -4,7 +4,7 @@
 // registered once the upstream answers initialize, and ends when the stream closes.
 import { randomUUID } from 'node:crypto';
 import { INVALID_REQUEST, SESSION_NOT_FOUND, sessionIdProblem } from '../jsonrpc.ts';
-import { reject, type Exchange } from '../http/exchange.ts';
+import { reject, responseHook, type Exchange } from '../http/exchange.ts';
 import type { Routes } from '../http/pipeline.ts';
 import { ClientSession } from './clientSession.ts';
 import { SseStream } from './sseStream.ts';
@@ -79,7 +79,7 @@ export function sseRoutes(deps: FrontendDeps): Routes {
     if (registered) registry.touch(registered);
     // Tool calls the tool stage refused: their errors go where this transport's answers go.
     if (exchange.localAnswers) for (const answer of exchange.localAnswers) session.standalone?.send(answer);
-    session.forward(exchange.rpc.messages, undefined, exchange.rewriteResponse);
+    session.forward(exchange.rpc.messages, undefined, responseHook(exchange));
     exchange.res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
   }
 

@@ -9,7 +9,7 @@
 // neither, and this file is the whole of what it does instead.
 import { randomUUID } from 'node:crypto';
 import { INVALID_REQUEST, SESSION_NOT_FOUND } from '../jsonrpc.ts';
-import { reject, type Exchange } from '../http/exchange.ts';
+import { reject, responseHook, type Exchange } from '../http/exchange.ts';
 import type { Route } from '../http/pipeline.ts';
 import type { Session } from '../sessions.ts';
 import { idKey } from '../upstream/link.ts';
@@ -69,7 +69,7 @@ export function streamableRoute(deps: FrontendDeps): Route {
     exchange.onClose(() => {
       if (!registry.has(id)) session.end('initialize not completed');
     });
-    session.forward([message], call);
+    session.forward([message], call, responseHook(exchange));
   }
 
   return {
@@ -95,7 +95,7 @@ export function streamableRoute(deps: FrontendDeps): Route {
             requests.map((m) => idKey(m.id as string | number)),
           );
           exchange.onClose(() => session.data.abandon(call));
-          session.data.forward(rpc.messages, call, exchange.rewriteResponse);
+          session.data.forward(rpc.messages, call, responseHook(exchange));
           return;
         }
         case 'GET': {

@@ -20,6 +20,8 @@ export interface Exchange {
   principal: Principal | undefined;
   /** Set by the access stage: applied to each response to this exchange's requests (list filtering). */
   rewriteResponse: ((message: RpcMessage) => RpcMessage) | undefined;
+  /** Set by tracing (telemetry/) on the message path: sees each response to this exchange's requests, after any rewrite. */
+  observeResponse: ((message: RpcMessage) => void) | undefined;
   /** Set by tracing (telemetry/) on the transparent path: the W3C trace context headers to send upstream. */
   upstreamTrace: Readonly<Record<string, string>> | undefined;
   /** Set by the tool stage on routes whose answers travel on the session's stream (legacy SSE): answers the proxy gives itself. */
@@ -28,6 +30,20 @@ export interface Exchange {
   markStream(): void;
   /** Runs when the response closes, finished or not. */
   onClose(fn: () => void): void;
+}
+
+/**
+ * What the message path applies to each response to the exchange's requests: the rewrite
+ * (list filtering), then the observer (tracing); undefined when neither is set.
+ */
+export function responseHook(exchange: Exchange): ((message: RpcMessage) => RpcMessage) | undefined {
+  const { rewriteResponse: rewrite, observeResponse: observe } = exchange;
+  if (!observe) return rewrite;
+  return (message) => {
+    const answered = rewrite ? rewrite(message) : message;
+    observe(answered);
+    return answered;
+  };
 }
 
 export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics: ProxyMetrics): Exchange {
@@ -44,6 +60,7 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, metrics
     rpcLabel: 'none',
     principal: undefined,
     rewriteResponse: undefined,
+    observeResponse: undefined,
     upstreamTrace: undefined,
     localAnswers: undefined,
     markStream() {

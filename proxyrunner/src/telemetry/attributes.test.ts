@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { hashSessionId, mcpAttributes, metaCarrier, spanName, upstreamAttributes, withMetaContext } from './attributes.ts';
+import { hashSessionId, mcpAttributes, metaCarrier, rpcOutcome, spanName, upstreamAttributes, withMetaContext } from './attributes.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
 
 const call = (params: Record<string, unknown>, method = 'tools/call'): RpcMessage => ({ jsonrpc: '2.0', id: 7, method, params });
@@ -43,5 +43,32 @@ describe('span names and attributes (OpenTelemetry MCP semantic conventions)', (
     withMetaContext(bare, { traceparent: '00-c-d-01' });
     expect(bare.params).toEqual({ _meta: { traceparent: '00-c-d-01' } });
     expect(metaCarrier(call({ _meta: 'x' }))).toBeUndefined();
+  });
+});
+
+describe('the outcome of a JSON-RPC answer (error.type per the MCP conventions)', () => {
+  it('is the error code for a JSON-RPC error, with its message', () => {
+    expect(rpcOutcome({ jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'Unknown tool' } })).toEqual({
+      errorType: '-32602',
+      statusCode: '-32602',
+      description: 'Unknown tool',
+    });
+  });
+
+  it('is _OTHER for an error without an integer code, and caps the message', () => {
+    const outcome = rpcOutcome({ jsonrpc: '2.0', id: 1, error: { code: 'x', message: 'm'.repeat(5_000) } as unknown as { code: number; message: string } });
+    expect(outcome?.errorType).toBe('_OTHER');
+    expect(outcome?.statusCode).toBeUndefined();
+    expect(outcome?.description?.length).toBeLessThanOrEqual(128);
+  });
+
+  it('is tool_error for a CallToolResult with isError, and nothing for a success', () => {
+    expect(rpcOutcome({ jsonrpc: '2.0', id: 1, result: { isError: true, content: [] } })).toEqual({
+      errorType: 'tool_error',
+      statusCode: undefined,
+      description: undefined,
+    });
+    expect(rpcOutcome({ jsonrpc: '2.0', id: 1, result: { isError: false, content: [] } })).toBeUndefined();
+    expect(rpcOutcome({ jsonrpc: '2.0', id: 1, result: {} })).toBeUndefined();
   });
 });

@@ -97,3 +97,32 @@ export function withMetaContext(message: RpcMessage, carrier: Readonly<Record<st
   const base = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
   message.params = { ...params, _meta: { ...base, ...carrier } };
 }
+
+/** How an MCP request failed inside a successful HTTP answer (MCP semantic conventions, error.type). */
+export interface RpcOutcome {
+  /** error.type: the JSON-RPC error code as a string, or `tool_error` for a CallToolResult with isError. */
+  errorType: string;
+  /** rpc.response.status_code: the JSON-RPC error code, when the answer is a JSON-RPC error. */
+  statusCode: string | undefined;
+  /** The span status description: the JSON-RPC error message (capped). */
+  description: string | undefined;
+}
+
+/** The failure a JSON-RPC response reports, if any. */
+export function rpcOutcome(response: RpcMessage): RpcOutcome | undefined {
+  const error = response.error as unknown;
+  if (typeof error === 'object' && error !== null) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    const errorType = typeof code === 'number' && Number.isInteger(code) ? String(code) : '_OTHER';
+    return {
+      errorType,
+      statusCode: errorType === '_OTHER' ? undefined : errorType,
+      description: typeof message === 'string' ? message.slice(0, MAX_NAME_CHARS) : undefined,
+    };
+  }
+  const result = response.result;
+  if (typeof result === 'object' && result !== null && (result as { isError?: unknown }).isError === true) {
+    return { errorType: 'tool_error', statusCode: undefined, description: undefined };
+  }
+  return undefined;
+}

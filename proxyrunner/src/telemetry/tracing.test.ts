@@ -1,14 +1,29 @@
-// The export queue's bound, with the real SDK and an exporter that never answers (a stuck
-// collector): spans beyond the bound are dropped and counted, never held.
+// With the real SDK: the export queue's bound, with an exporter that never answers (a stuck
+// collector): spans beyond the bound are dropped and counted, never held. And what the spans
+// say of a JSON-RPC error inside a 200 answer on the message path.
 import { describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Exchange } from '../http/exchange.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
 import { createLogger } from '../../../common/log.ts';
+import type { TelemetryConfig } from './config.ts';
 import { startTracing } from './tracing.ts';
+
+const CONFIG: TelemetryConfig = {
+  tracesUrl: new URL('http://127.0.0.1:1/v1/traces'),
+  protocol: 'http/protobuf',
+  headers: {},
+  headerNames: [],
+  caFile: undefined,
+  samplingRate: 1,
+  serviceName: 't',
+  resourceAttributes: {},
+  sessionId: 'hashed',
+};
 
 function exchange(message: RpcMessage): { exchange: Exchange; close: () => void } {
   const closers: (() => void)[] = [];
@@ -33,20 +48,13 @@ describe('tracing export queue', () => {
       shutdown: async () => {},
     };
     const registry = new Registry();
-    const tracing = await startTracing(
-      {
-        tracesUrl: new URL('http://127.0.0.1:1/v1/traces'),
-        protocol: 'http/protobuf',
-        headers: {},
-        headerNames: [],
-        caFile: undefined,
-        samplingRate: 1,
-        serviceName: 't',
-        resourceAttributes: {},
-        sessionId: 'hashed',
-      },
-      { registry, log: createLogger('error'), maxQueuedSpans: 10, upstream: { transport: 'stdio', target: undefined, inject: 'meta' }, exporter: stuck },
-    );
+    const tracing = await startTracing(CONFIG, {
+      registry,
+      log: createLogger('error'),
+      maxQueuedSpans: 10,
+      upstream: { transport: 'stdio', target: undefined, inject: 'meta' },
+      exporter: stuck,
+    });
     for (let i = 0; i < 100; i++) {
       const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo' } });
       tracing.begin(ex);
@@ -61,5 +69,78 @@ describe('tracing export queue', () => {
     for (const { done } of held) done({ code: ExportResultCode.FAILED, error: new Error('collector down') });
     expect(await registry.metrics()).toContain(`mcpfleet_proxy_trace_spans_dropped_total{reason="export_failed"} ${held.flatMap((h) => h.spans).length}`);
     await tracing.shutdown(1_000);
+  });
+});
+
+describe('a JSON-RPC answer on the message path', () => {
+  /** Starts the spans of one tools/call, lets the upstream answer `response` in a 200, and returns the finished spans. */
+  async function spansFor(response: Omit<RpcMessage, 'jsonrpc' | 'id'>, inject: 'meta' | 'header' = 'meta'): Promise<ReadableSpan[]> {
+    const finished: ReadableSpan[] = [];
+    const collector: SpanExporter = {
+      export: (spans, done) => {
+        finished.push(...spans);
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      shutdown: async () => {},
+    };
+    const tracing = await startTracing(CONFIG, {
+      registry: new Registry(),
+      log: createLogger('error'),
+      maxQueuedSpans: 10,
+      upstream: { transport: 'stdio', target: undefined, inject },
+      exporter: collector,
+    });
+    const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } });
+    tracing.begin(ex);
+    // Another request's answer (a batch) says nothing of the traced one.
+    ex.observeResponse?.({ jsonrpc: '2.0', id: 4, error: { code: -32601, message: 'Method not found' } });
+    ex.observeResponse?.({ jsonrpc: '2.0', id: 3, ...response });
+    close();
+    await tracing.shutdown(1_000);
+    return finished;
+  }
+  const server = (spans: ReadableSpan[]): ReadableSpan => spans.find((s) => s.kind === SpanKind.SERVER)!;
+
+  it('records its error code as error.type and rpc.response.status_code, with the ERROR status and its message', async () => {
+    const spans = await spansFor({ error: { code: -32602, message: 'Unknown tool: echo' } });
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      expect(span.attributes['http.response.status_code']).toBe(200);
+      expect(span.attributes['error.type']).toBe('-32602');
+      expect(span.attributes['rpc.response.status_code']).toBe('-32602');
+      expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'Unknown tool: echo' });
+    }
+    expect(server(spans)).toBeDefined();
+  });
+
+  it('records a tool result with isError as error.type tool_error', async () => {
+    const span = server(await spansFor({ result: { isError: true, content: [{ type: 'text', text: 'boom' }] } }));
+    expect(span.attributes['error.type']).toBe('tool_error');
+    expect(span.attributes['rpc.response.status_code']).toBeUndefined();
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('leaves a success without error.type and with an unset status', async () => {
+    const span = server(await spansFor({ result: { content: [] } }));
+    expect(span.attributes['error.type']).toBeUndefined();
+    expect(span.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('is not observed on the transparent path (answers pass through unparsed)', async () => {
+    const finished: ReadableSpan[] = [];
+    const tracing = await startTracing(CONFIG, {
+      registry: new Registry(),
+      log: createLogger('error'),
+      maxQueuedSpans: 10,
+      upstream: { transport: 'streamable-http', target: new URL('http://127.0.0.1:9/mcp'), inject: 'header' },
+      exporter: { export: (spans, done) => (finished.push(...spans), done({ code: ExportResultCode.SUCCESS })), shutdown: async () => {} },
+    });
+    const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } });
+    tracing.begin(ex);
+    expect(ex.observeResponse).toBeUndefined();
+    expect(ex.upstreamTrace?.['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    close();
+    await tracing.shutdown(1_000);
+    expect(finished).toHaveLength(2);
   });
 });

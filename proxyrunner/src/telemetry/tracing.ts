@@ -8,7 +8,12 @@
 // Its context goes upstream as a `traceparent` header (transparent streamable-HTTP path:
 // exchange.upstreamTrace, set on the proxied request) or in each request's params._meta (the
 // message path: stdio, legacy SSE and streamable-HTTP upstreams behind the message frontend;
-// the SSE upstream also sends it as a header). Both spans end when the response closes.
+// the HTTP upstreams also send it as a `traceparent` header). Both spans end when the response
+// closes. On the message path the proxy sees the upstream's JSON-RPC answer (exchange.observeResponse):
+// an error in it, even inside a 200, sets error.type to its code, rpc.response.status_code, and
+// the ERROR status with its message (a CallToolResult with isError: error.type `tool_error`), per
+// the MCP semantic conventions; otherwise an HTTP status from 400 on is the error.type. The
+// transparent path passes answers through unparsed, so there only the HTTP status counts.
 //
 // Bounds: ended spans wait in a BatchSpanProcessor queue sized from the memory budget
 // (budget.ts spanQueueSize); the processor in front of it counts queued + exporting spans and
@@ -46,7 +51,17 @@ import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamTransport } from '../config.ts';
 import { VERSION } from '../version.ts';
 import type { TelemetryConfig } from './config.ts';
-import { clientSideAttributes, errorTypeOf, mcpAttributes, metaCarrier, spanName, upstreamAttributes, withMetaContext } from './attributes.ts';
+import {
+  clientSideAttributes,
+  errorTypeOf,
+  mcpAttributes,
+  metaCarrier,
+  rpcOutcome,
+  spanName,
+  upstreamAttributes,
+  withMetaContext,
+  type RpcOutcome,
+} from './attributes.ts';
 
 export interface TracingDeps {
   registry: Registry;
@@ -141,13 +156,21 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
       const client = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: { ...attributes, ...upstreamAttrs } }, trace.setSpan(ROOT_CONTEXT, server));
       const upstreamCarrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(ROOT_CONTEXT, client), upstreamCarrier, defaultTextMapSetter);
+      let outcome: RpcOutcome | undefined;
       if (inject === 'header') exchange.upstreamTrace = upstreamCarrier;
-      else for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
+      else {
+        for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
+        const tracedId = first.id;
+        if (tracedId !== undefined && tracedId !== null)
+          exchange.observeResponse = (response) => {
+            if (response.id === tracedId) outcome = rpcOutcome(response);
+          };
+      }
       exchange.onClose(() => {
         const { res } = exchange;
         const status = res.headersSent ? res.statusCode : 499;
-        end(client, status, status >= 500);
-        end(server, status, status >= 500);
+        end(client, status, outcome);
+        end(server, status, outcome);
       });
     },
     async shutdown(timeoutMs) {
@@ -164,11 +187,17 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   };
 }
 
-function end(span: Span, status: number, failed: boolean): void {
+function end(span: Span, status: number, outcome: RpcOutcome | undefined): void {
   span.setAttribute('http.response.status_code', status);
-  const errorType = errorTypeOf(status);
-  if (errorType !== undefined) span.setAttribute('error.type', errorType);
-  if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+  if (outcome) {
+    span.setAttribute('error.type', outcome.errorType);
+    if (outcome.statusCode !== undefined) span.setAttribute('rpc.response.status_code', outcome.statusCode);
+    span.setStatus(outcome.description === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message: outcome.description });
+  } else {
+    const errorType = errorTypeOf(status);
+    if (errorType !== undefined) span.setAttribute('error.type', errorType);
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  }
   span.end();
 }
 

@@ -5,7 +5,8 @@
 // Underneath, the fetch is watched for every answer to a request that carried the
 // session's ID: an "unknown session" answer (404, or 400 with the SDK's / server-everything's
 // JSON-RPC error; the rule is in unknownSession.ts) ends the link as `upstream_not_found`,
-// after the failed request got its JSON-RPC error.
+// after the failed request got its JSON-RPC error. A request's trace context (params._meta, put
+// there by tracing) goes as a W3C traceparent header too (traceHeader.ts).
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Readiness } from '../../../common/diagnostics.ts';
@@ -16,6 +17,7 @@ import { boundedFetch } from './boundedFetch.ts';
 import type { FrameLimits } from './lines.ts';
 import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
+import { PendingTraceHeaders } from './traceHeader.ts';
 import { UNKNOWN_SESSION_BODY_LIMIT, isUnknownSessionAnswer, needsBody } from './unknownSession.ts';
 
 export class HttpUpstreamConnector implements Connector {
@@ -44,8 +46,10 @@ export class HttpUpstreamConnector implements Connector {
   async open(): Promise<Link> {
     const limits = this.#limits;
     let sessionUnknown = false;
+    const traceHeaders = new PendingTraceHeaders();
+    const tracedFetch = traceHeaders.wrap((url, init) => fetch(url, init));
     const watchingFetch = async (url: string | URL, init?: RequestInit): Promise<Response> => {
-      const response = await fetch(url, init);
+      const response = await tracedFetch(url, init);
       if (new Headers(init?.headers).has('mcp-session-id') && (response.status === 404 || needsBody(response.status))) {
         const length = Number(response.headers.get('content-length') ?? 0);
         const body =
@@ -82,18 +86,22 @@ export class HttpUpstreamConnector implements Connector {
       onmessage: () => {},
       onclose: () => {},
       send: (message) => {
-        transport.send(message as JSONRPCMessage).catch((err: unknown) => {
-          const gone = sessionUnknown || (err instanceof StreamableHTTPError && err.code === 404);
-          this.#metrics.upstreamError(gone ? 'protocol' : 'reset');
-          this.#log.debug('upstream send failed', { err: err as Error });
-          if (message.method !== undefined && message.id !== undefined && message.id !== null) {
-            link.onmessage(errorResponse(message.id, UPSTREAM_ERROR, `Upstream MCP server failed: ${(err as Error).message}`));
-          }
-          if (gone) {
-            sessionUnknown = true;
-            endUnknown();
-          }
-        });
+        const traceparent = traceHeaders.add(message);
+        transport
+          .send(message as JSONRPCMessage)
+          .finally(() => traceHeaders.forget(traceparent))
+          .catch((err: unknown) => {
+            const gone = sessionUnknown || (err instanceof StreamableHTTPError && err.code === 404);
+            this.#metrics.upstreamError(gone ? 'protocol' : 'reset');
+            this.#log.debug('upstream send failed', { err: err as Error });
+            if (message.method !== undefined && message.id !== undefined && message.id !== null) {
+              link.onmessage(errorResponse(message.id, UPSTREAM_ERROR, `Upstream MCP server failed: ${(err as Error).message}`));
+            }
+            if (gone) {
+              sessionUnknown = true;
+              endUnknown();
+            }
+          });
       },
       close: () => {
         if (closed) return;

@@ -15,9 +15,7 @@ import type { Discarded, FrameLimits } from './lines.ts';
 import { errorResponse, relayable, type Connector, type Link } from './link.ts';
 import { startTcpProbe, type TcpProbe } from './probe.ts';
 import { describeTruncatedEvent, SseEventSplitter } from './sseEvents.ts';
-
-/** W3C traceparent (version 00 shape): only a well-formed value becomes a header. */
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+import { metaTraceparent } from './traceHeader.ts';
 
 export interface SseUpstreamOptions {
   target: URL;
@@ -175,8 +173,8 @@ export class SseUpstreamConnector implements Connector {
     };
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     // A request's trace context (params._meta, put there by tracing) goes as a header too, for HTTP-level tracers.
-    const meta = message.params?.['_meta'] as { traceparent?: unknown } | undefined;
-    if (typeof meta?.traceparent === 'string' && TRACEPARENT.test(meta.traceparent)) headers['traceparent'] = meta.traceparent;
+    const traceparent = metaTraceparent(message);
+    if (traceparent !== undefined) headers['traceparent'] = traceparent;
     const req = this.#client.request(endpoint, { method: 'POST', agent: this.#postAgent, headers });
     req.on('response', (res) => {
       res.resume();
