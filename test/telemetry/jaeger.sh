@@ -45,7 +45,12 @@ if [[ -x "$bin" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { log "go is not on PATH"; exit 1; }
+# No Go, no Jaeger: the telemetry proof tests cannot run, and that is a failure, never a skip.
+command -v go >/dev/null || {
+  log "ERROR: go is not on PATH, so Jaeger cannot be built and the telemetry tests cannot run."
+  log "Install Go (https://go.dev/dl/; Jaeger $JAEGER_VERSION's go.mod states the minimum), or set MCPFLEET_JAEGER to a jaeger binary."
+  exit 1
+}
 started=$SECONDS
 log "building github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION (several minutes on a busy machine)"
 tmp="$(mktemp -d "$dir/.build.XXXXXX")"
