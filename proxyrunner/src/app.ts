@@ -73,6 +73,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
         log,
         maxQueuedSpans: spanQueueSize(budget.limitBytes),
         upstream: { transport: config.transport, target: config.targetUrl, inject: transparent ? 'header' : 'meta' },
+        upstreamResponseTimeoutMs: config.upstreamResponseTimeoutMs,
       })
     : undefined;
 

@@ -169,6 +169,24 @@ describe.each(CASES)('tracing: upstream %s, clients see %s', (transport, mode) =
     const metrics = await scrape(proxy.metricsUrl);
     expect(metrics.value('mcpfleet_proxy_trace_spans_dropped_total')).toBe(0);
   });
+
+  it('records a JSON-RPC error answer on the spans (message path; the transparent path passes answers unread)', async () => {
+    const traced = await tracedClient(proxy.mcpUrl);
+    // The server has no prompts: the SDK server answers -32601 (in a 200, or on the SSE stream).
+    await expect(traced.client.listPrompts()).rejects.toThrow(/-32601|not found/i);
+    await traced.close();
+    const traces = await jaeger.waitForTraces(service, (found) =>
+      found.some((t) => t.traceID === traced.traceId && t.spans.filter((s) => s.operationName === 'prompts/list').length === 2),
+    );
+    const spans = traces.find((t) => t.traceID === traced.traceId)!.spans.filter((s) => s.operationName === 'prompts/list');
+    const transparent = transport === 'streamable-http' && mode === 'streamable-http';
+    for (const span of spans) {
+      expect(tag(span, 'http.response.status_code')).toBe(mode === 'sse' ? 202 : 200);
+      expect(tag(span, 'error.type')).toBe(transparent ? undefined : '-32601');
+      expect(tag(span, 'rpc.response.status_code')).toBe(transparent ? undefined : '-32601');
+      expect(tag(span, 'otel.status_code')).toBe(transparent ? undefined : 'ERROR');
+    }
+  });
 });
 
 describe('tracing off', () => {

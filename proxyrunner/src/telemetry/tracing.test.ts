@@ -25,10 +25,10 @@ const CONFIG: TelemetryConfig = {
   sessionId: 'hashed',
 };
 
-function exchange(message: RpcMessage): { exchange: Exchange; close: () => void } {
+function exchange(message: RpcMessage, statusCode = 200): { exchange: Exchange; close: () => void } {
   const closers: (() => void)[] = [];
   const req = { headers: {}, socket: { remoteAddress: '127.0.0.1', remotePort: 5000 }, httpVersion: '1.1' } as unknown as IncomingMessage;
-  const res = { headersSent: true, statusCode: 200 } as unknown as ServerResponse;
+  const res = { headersSent: true, statusCode } as unknown as ServerResponse;
   const ex = {
     req,
     res,
@@ -53,6 +53,7 @@ describe('tracing export queue', () => {
       log: createLogger('error'),
       maxQueuedSpans: 10,
       upstream: { transport: 'stdio', target: undefined, inject: 'meta' },
+      upstreamResponseTimeoutMs: 0,
       exporter: stuck,
     });
     for (let i = 0; i < 100; i++) {
@@ -88,6 +89,7 @@ describe('a JSON-RPC answer on the message path', () => {
       log: createLogger('error'),
       maxQueuedSpans: 10,
       upstream: { transport: 'stdio', target: undefined, inject },
+      upstreamResponseTimeoutMs: 0,
       exporter: collector,
     });
     const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } });
@@ -133,6 +135,7 @@ describe('a JSON-RPC answer on the message path', () => {
       log: createLogger('error'),
       maxQueuedSpans: 10,
       upstream: { transport: 'streamable-http', target: new URL('http://127.0.0.1:9/mcp'), inject: 'header' },
+      upstreamResponseTimeoutMs: 0,
       exporter: { export: (spans, done) => (finished.push(...spans), done({ code: ExportResultCode.SUCCESS })), shutdown: async () => {} },
     });
     const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } });
@@ -142,5 +145,45 @@ describe('a JSON-RPC answer on the message path', () => {
     close();
     await tracing.shutdown(1_000);
     expect(finished).toHaveLength(2);
+  });
+});
+
+describe('a request answered 202 (legacy-SSE clients: the answer comes on the GET stream)', () => {
+  async function start(upstreamResponseTimeoutMs: number): Promise<{ tracing: Awaited<ReturnType<typeof startTracing>>; finished: ReadableSpan[] }> {
+    const finished: ReadableSpan[] = [];
+    const tracing = await startTracing(CONFIG, {
+      registry: new Registry(),
+      log: createLogger('error'),
+      maxQueuedSpans: 10,
+      upstream: { transport: 'stdio', target: undefined, inject: 'meta' },
+      upstreamResponseTimeoutMs,
+      exporter: { export: (spans, done) => (finished.push(...spans), done({ code: ExportResultCode.SUCCESS })), shutdown: async () => {} },
+    });
+    return { tracing, finished };
+  }
+
+  it('ends its spans at the answer, with the error of the answer on them', async () => {
+    const { tracing, finished } = await start(0);
+    const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } }, 202);
+    tracing.begin(ex);
+    close(); // the 202
+    ex.observeResponse?.({ jsonrpc: '2.0', id: 3, error: { code: -32603, message: 'upstream failed' } });
+    await tracing.shutdown(1_000);
+    expect(finished).toHaveLength(2);
+    for (const span of finished) {
+      expect(span.attributes['http.response.status_code']).toBe(202);
+      expect(span.attributes['error.type']).toBe('-32603');
+    }
+  });
+
+  it('ends them after the answer bound when no answer comes (the session ended), without an outcome', async () => {
+    const { tracing, finished } = await start(1);
+    const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } }, 202);
+    tracing.begin(ex);
+    close();
+    for (let i = 0; i < 200 && finished.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(finished).toHaveLength(2);
+    expect(finished[0]?.attributes['error.type']).toBeUndefined();
+    await tracing.shutdown(1_000);
   });
 });

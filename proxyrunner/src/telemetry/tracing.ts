@@ -14,6 +14,9 @@
 // the ERROR status with its message (a CallToolResult with isError: error.type `tool_error`), per
 // the MCP semantic conventions; otherwise an HTTP status from 400 on is the error.type. The
 // transparent path passes answers through unparsed, so there only the HTTP status counts.
+// With legacy-SSE clients the POST is answered 202 and the answer comes later on the GET stream:
+// there the spans end at that answer (or after the upstream deadline, if none ever comes, e.g.
+// the session ended), so they cover the call and carry its outcome.
 //
 // Bounds: ended spans wait in a BatchSpanProcessor queue sized from the memory budget
 // (budget.ts spanQueueSize); the processor in front of it counts queued + exporting spans and
@@ -69,6 +72,8 @@ export interface TracingDeps {
   /** Spans queued or being exported at most (budget.ts spanQueueSize). */
   maxQueuedSpans: number;
   upstream: { transport: UpstreamTransport; target: URL | undefined; inject: 'header' | 'meta' };
+  /** --upstream-response-timeout (0 = none): how long the spans of a request answered 202 wait for its answer. */
+  upstreamResponseTimeoutMs: number;
   /** Unit tests put their own exporter here; otherwise OTLP per the config. */
   exporter?: SpanExporter;
 }
@@ -136,6 +141,8 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   const tracer = provider.getTracer('mcpfleet-proxyrunner', VERSION);
   const propagator = new W3CTraceContextPropagator();
   const { transport, target, inject } = deps.upstream;
+  // Past the upstream deadline (which answers the client with an error), plus a margin; 5 min when none.
+  const answerWaitMs = (deps.upstreamResponseTimeoutMs > 0 ? deps.upstreamResponseTimeoutMs : 300_000) + 1_000;
   const upstreamAttrs = upstreamAttributes(transport, target);
 
   return {
@@ -157,20 +164,40 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
       const upstreamCarrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(ROOT_CONTEXT, client), upstreamCarrier, defaultTextMapSetter);
       let outcome: RpcOutcome | undefined;
+      let answered = false;
+      let closedStatus: number | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let ended = false;
+      const finish = (status: number): void => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        end(client, status, outcome);
+        end(server, status, outcome);
+      };
+      const tracedId = first.id;
+      const observed = inject === 'meta' && tracedId !== undefined && tracedId !== null;
       if (inject === 'header') exchange.upstreamTrace = upstreamCarrier;
-      else {
-        for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
-        const tracedId = first.id;
-        if (tracedId !== undefined && tracedId !== null)
-          exchange.observeResponse = (response) => {
-            if (response.id === tracedId) outcome = rpcOutcome(response);
-          };
-      }
+      else for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
+      if (observed)
+        exchange.observeResponse = (response) => {
+          if (response.id !== tracedId || answered) return;
+          answered = true;
+          outcome = rpcOutcome(response);
+          if (closedStatus !== undefined) finish(closedStatus);
+        };
       exchange.onClose(() => {
         const { res } = exchange;
         const status = res.headersSent ? res.statusCode : 499;
-        end(client, status, outcome);
-        end(server, status, outcome);
+        // A 202 to a request (legacy-SSE clients): its answer travels on the GET stream, later.
+        // The spans wait for it, at most the answer bound (the upstream deadline answers first).
+        if (observed && status === 202 && !answered) {
+          closedStatus = status;
+          timer = setTimeout(() => finish(status), answerWaitMs);
+          timer.unref();
+          return;
+        }
+        finish(status);
       });
     },
     async shutdown(timeoutMs) {
