@@ -78,7 +78,11 @@ export function sseRoutes(deps: FrontendDeps): Routes {
     }
     if (registered) registry.touch(registered);
     // Tool calls the tool stage refused: their errors go where this transport's answers go.
-    if (exchange.localAnswers) for (const answer of exchange.localAnswers) session.standalone?.send(answer);
+    if (exchange.localAnswers)
+      for (const answer of exchange.localAnswers) {
+        exchange.observeResponse?.(answer);
+        session.standalone?.send(answer);
+      }
     session.forward(exchange.rpc.messages, undefined, responseHook(exchange));
     exchange.res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
   }

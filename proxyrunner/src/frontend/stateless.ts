@@ -28,7 +28,7 @@
 // a process, of its own, closed once the POST is answered: isolation holds for it too.
 import { Gauge, Counter } from 'prom-client';
 import { INVALID_REQUEST, UPSTREAM_ERROR, type RpcId, type RpcMessage } from '../jsonrpc.ts';
-import { reject, type Exchange } from '../http/exchange.ts';
+import { reject, responseHook, type Exchange } from '../http/exchange.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { errorResponse, idKey, type Connector, type Link } from '../upstream/link.ts';
@@ -310,7 +310,7 @@ export class StatelessGateway {
       if (request.method === 'server/discover') call.respond(idKey(request.id as RpcId), discoverAnswer(request.id as RpcId, channel.initializeResult));
       else upstream.push(request);
     }
-    if (upstream.length > 0) channel.send(upstream, call, exchange.rewriteResponse);
+    if (upstream.length > 0) channel.send(upstream, call, responseHook(exchange));
   }
 
   async close(): Promise<void> {

@@ -109,6 +109,7 @@ export function createToolStage(deps: ToolStageDeps): ToolStage {
 
 /** The POST's answer when tool calls in it were refused: every request answered, none forwarded. */
 function answerPost(exchange: Exchange, batch: boolean, messages: readonly RpcMessage[], dropped: ReadonlySet<RpcMessage>, answers: RpcMessage[]): void {
+  for (const answer of answers) exchange.observeResponse?.(answer); // tracing sees the refusal
   let body: string;
   if (!batch) {
     body = JSON.stringify(answers[0]);
