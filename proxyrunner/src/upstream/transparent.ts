@@ -181,7 +181,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
     const issued = proxyRes.headers['mcp-session-id'];
     const issuedProblem = issued === undefined ? undefined : typeof issued === 'string' ? sessionIdProblem(issued) : 'Mcp-Session-Id sent more than once';
     if (exchange.rpc?.isInitialize && is2xx(status) && issuedProblem !== undefined) {
-      refuseIssuedSession(proxyRes, exchange, issued as string | string[], issuedProblem, entry.backend?.url);
+      refuseIssuedSession(proxyRes, exchange, issued as string | string[], issuedProblem, entry.backend?.url ?? (backends ? undefined : target));
       return;
     }
     if (fleet && exchange.rpc?.isInitialize && is2xx(status) && typeof issued === 'string') {
@@ -197,7 +197,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
             proxyRes.resume(); // paused explicitly above: a new 'data' listener does not restart it
           } else {
             proxyRes.destroy();
-            deleteUpstream(issued, undefined, entry.backend?.url);
+            deleteUpstream(issued, undefined, entry.backend?.url ?? (backends ? undefined : target));
             reject(
               exchange,
               metrics,
