@@ -61,10 +61,16 @@ describe.each(CASES)('upstream %s, clients see %s', (transport, mode) => {
       onprogress: (p) => progress.push(p.progress),
     });
     expect(JSON.stringify(long.content)).toContain('Long running operation completed');
-    // Over legacy SSE the SDK client drops the last progress notification even when it
-    // talks to server-everything directly (the response settles first), so there we
-    // can only expect the first two.
-    expect(progress).toEqual(mode === 'sse' ? expect.arrayContaining([1, 2]) : [1, 2, 3]);
+    // Over legacy SSE the SDK client drops every progress notification that arrives after
+    // the response settled, even when it talks to server-everything directly; on a loaded
+    // machine more than the last one can be late (CI saw [1]). There we can only expect
+    // an in-order prefix of at least the first.
+    if (mode === 'sse') {
+      expect(progress.length).toBeGreaterThanOrEqual(1);
+      expect(progress).toEqual([1, 2, 3].slice(0, progress.length));
+    } else {
+      expect(progress).toEqual([1, 2, 3]);
+    }
 
     // The server asks the client for an LLM completion mid-call: a server-to-client
     // request that must find its way to this session and back.
