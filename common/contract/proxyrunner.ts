@@ -145,6 +145,13 @@ export const PROXYRUNNER_FLAGS = [
   },
   { name: 'otel-ca-file', kind: 'string', help: 'PEM bundle trusted for the OTLP endpoint (in addition to the system roots)' },
   { name: 'otel-tracing-enabled', kind: 'bool', default: 'true', help: 'export traces (needs --otel-endpoint)' },
+  {
+    name: 'otel-metrics-enabled',
+    kind: 'bool',
+    default: 'false',
+    help: 'export the Prometheus metrics over OTLP/HTTP too, same names (needs --otel-endpoint)',
+  },
+  { name: 'otel-metrics-interval', kind: 'duration', default: '60s', help: 'how often the OTLP metrics are exported' },
   { name: 'otel-sampling-rate', kind: 'string', default: '0.1', help: 'share of new traces sampled, 0..1 (a client-sampled parent is followed)' },
   {
     name: 'otel-service-name',
@@ -245,6 +252,9 @@ export interface TelemetryOptions<S> {
   samplingRate?: string;
   serviceName: string;
   resourceAttributes?: Readonly<Record<string, string>>;
+  /** Export traces (default on) and/or the metrics over OTLP (default off). */
+  tracingEnabled?: boolean;
+  metricsEnabled?: boolean;
   /** The pod's name (a downward-API source), read by the proxy as POD_NAME into k8s.pod.name. */
   podName?: { valueFrom: S };
 }
@@ -332,6 +342,8 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
   if (telemetry !== undefined) {
     args.push(...arg('otel-endpoint', telemetry.endpoint), ...arg('otel-service-name', telemetry.serviceName));
     if (telemetry.insecure) args.push('--otel-insecure');
+    if (telemetry.tracingEnabled === false) args.push('--otel-tracing-enabled=false');
+    if (telemetry.metricsEnabled) args.push('--otel-metrics-enabled');
     if (telemetry.samplingRate !== undefined) args.push(...arg('otel-sampling-rate', telemetry.samplingRate));
     if (telemetry.caFile !== undefined) args.push(...arg('otel-ca-file', telemetry.caFile));
     if (telemetry.headers !== undefined && Object.keys(telemetry.headers).length > 0) args.push(...arg('otel-headers', keyValueList(telemetry.headers)));

@@ -77,6 +77,11 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
       })
     : undefined;
 
+  // Loaded only with --otel-metrics-enabled and --otel-endpoint: reads the registry on a timer.
+  const otlpMetrics = config.otlpMetrics
+    ? await (await import('./telemetry/metricsExport.ts')).startMetricsExport(config.otlpMetrics, { registry: metrics.registry, log })
+    : undefined;
+
   let upstream: Upstream;
   if (transparent) {
     upstream = composeTransparent(config, metrics, log, pool);
@@ -146,6 +151,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     await upstream.close();
     await access?.close();
     await tracing?.shutdown(1_000);
+    await otlpMetrics?.shutdown(1_000);
     tools?.close();
     throw err;
   }
@@ -174,6 +180,8 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     await access?.close();
     // Spans of the last requests are flushed, within a bound of their own.
     await tracing?.shutdown(Math.max(1_000, Math.min(config.shutdownTimeoutMs, 5_000)));
+    // The last metric values (this shutdown's included), within a bound of their own.
+    await otlpMetrics?.shutdown(Math.max(1_000, Math.min(config.shutdownTimeoutMs, 5_000)));
     tools?.close();
     await new Promise<void>((resolve) => {
       diagnosticsServer.close(() => resolve());

@@ -8,7 +8,7 @@ import type { LogLevel } from '../../common/log.ts';
 import { formatBytes, formatDuration } from '../../common/quantity.ts';
 import { parsePortSelector, type PortSelector } from './backends/endpoints.ts';
 import { AUTHN_FLAGS, describeAuthn, parseAuthnConfig, type AuthnConfig } from './auth/authnConfig.ts';
-import { describeTelemetry, parseTelemetryConfig, type TelemetryConfig } from './telemetry/config.ts';
+import { describeTelemetry, parseMetricsExportConfig, parseTelemetryConfig, type MetricsExportConfig, type TelemetryConfig } from './telemetry/config.ts';
 
 export type { ProxyMode, UpstreamTransport };
 export type StdioIsolation = 'shared' | 'session';
@@ -52,6 +52,8 @@ export interface ProxyConfig {
   sessionStorage: SessionStorageConfig;
   /** OpenTelemetry tracing (--otel-*); undefined = off, and the SDK is never loaded. */
   telemetry: TelemetryConfig | undefined;
+  /** OTLP metrics export (--otel-metrics-enabled with --otel-endpoint); undefined when off. */
+  otlpMetrics: MetricsExportConfig | undefined;
   /** `--backend-service`: several backend pods, discovered through their EndpointSlices (transparent streamable-HTTP path only). */
   backends: BackendsConfig | undefined;
 }
@@ -183,6 +185,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     sessionStorage: sessionStorage(flags, transport, flags.string('proxy-mode') as ProxyMode, env),
     backends: backends(flags, transport, flags.string('proxy-mode') as ProxyMode, targetUrl),
     telemetry: parseTelemetryConfig(flags, env),
+    otlpMetrics: parseMetricsExportConfig(flags, env),
   };
 }
 
@@ -296,6 +299,6 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     backends: config.backends
       ? `${config.backends.namespace}/${config.backends.service} port ${'name' in config.backends.port ? config.backends.port.name : config.backends.port.number} recovery ${config.backends.recovery}`
       : undefined,
-    ...describeTelemetry(config.telemetry),
+    ...describeTelemetry(config.telemetry, config.otlpMetrics),
   };
 }

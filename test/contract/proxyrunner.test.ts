@@ -195,6 +195,35 @@ describe('operator → proxyrunner contract', () => {
     expect(proxyContainer(proxyDeployment(mcp, opts, [telemetryContribution(off, mcp)]) as unknown as V1Deployment).args?.join(' ')).not.toContain('--otel');
   });
 
+  it('carries openTelemetry.metrics.enabled as --otel-metrics-enabled, alone (tracing off) or with tracing', () => {
+    const mcp = stored('web', { ...httpSpec, telemetryConfigRef: { name: 'otel' } });
+    const withOtel = (otel: Record<string, unknown>) => ({
+      apiVersion: 'mcpfleet.dev/v1alpha1',
+      kind: 'MCPTelemetryConfig',
+      metadata: { name: 'otel', namespace: 'team-a', uid: 'u', generation: 1 },
+      spec: { openTelemetry: { enabled: true, endpoint: 'collector.monitoring:4318', insecure: true, ...otel } },
+    });
+    const parsedOf = (config: ReturnType<typeof withOtel>) => {
+      const container = proxyContainer(proxyDeployment(mcp, opts, [telemetryContribution(config, mcp)]) as unknown as V1Deployment);
+      const parsed = parseConfig(container.args ?? [], {});
+      if (parsed === 'help') throw new Error('unexpected help');
+      return parsed;
+    };
+    const metricsOnly = parsedOf(withOtel({ metrics: { enabled: true }, tracing: { enabled: false } }));
+    expect(metricsOnly.telemetry).toBeUndefined();
+    expect(metricsOnly.otlpMetrics).toMatchObject({
+      metricsUrl: new URL('http://collector.monitoring:4318/v1/metrics'),
+      intervalMs: 60_000,
+      serviceName: 'web',
+    });
+    const both = parsedOf(withOtel({ metrics: { enabled: true }, tracing: { enabled: true } }));
+    expect(both.telemetry?.tracesUrl).toEqual(new URL('http://collector.monitoring:4318/v1/traces'));
+    expect(both.otlpMetrics?.metricsUrl).toEqual(new URL('http://collector.monitoring:4318/v1/metrics'));
+    const tracingOnly = parsedOf(withOtel({ tracing: { enabled: true } }));
+    expect(tracingOnly.telemetry).toBeDefined();
+    expect(tracingOnly.otlpMetrics).toBeUndefined();
+  });
+
   it('round-trips typed options outside Kubernetes too (memory limit as a value)', () => {
     const { args, env } = proxyrunnerCommandLine({
       transport: 'stdio',

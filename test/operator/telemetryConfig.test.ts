@@ -86,6 +86,11 @@ describe('MCPTelemetryConfig: ToolHive example on a real control plane', () => {
         serviceName: 'mcp-fetch-server',
         resourceAttributes: { 'k8s.namespace.name': NS, 'k8s.pod.name': 'mcp-fetch-proxy-abc' },
       });
+      // metrics.enabled: the Prometheus metrics mirrored over OTLP to the same collector.
+      expect(parsed.otlpMetrics).toMatchObject({
+        metricsUrl: new URL('http://otel-collector-opentelemetry-collector.monitoring.svc.cluster.local:4318/v1/metrics'),
+        serviceName: 'mcp-fetch-server',
+      });
     },
     TIMEOUT,
   );

@@ -2,6 +2,9 @@
 // tests, built from Go modules by test/telemetry/jaeger.sh into the test cache (`make jaeger`;
 // `make test` depends on it). Started per test file on free loopback ports with a config written
 // here (its own telemetry off: no fixed 8888 port), stopped and its temp dir removed after.
+// Jaeger v2 is an OpenTelemetry Collector distribution: with `metrics: true` it also runs a
+// metrics pipeline (the same OTLP receiver → the Collector's prometheus exporter on a free
+// loopback port), so the proxy's OTLP metrics can be read back in the Prometheus text format.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +46,8 @@ export interface Jaeger {
   /** OTLP/gRPC host:port. */
   otlpGrpc: string;
   queryUrl: string;
+  /** With `metrics: true`: the Prometheus exporter's scrape URL (the OTLP metrics received). */
+  prometheusUrl: string | undefined;
   traces(service: string): Promise<JaegerTrace[]>;
   /** Polls until `ready(traces)` holds (export is batched), at most timeoutMs. */
   waitForTraces(service: string, ready: (traces: JaegerTrace[]) => boolean, timeoutMs?: number): Promise<JaegerTrace[]>;
@@ -50,9 +55,20 @@ export interface Jaeger {
   stop(): Promise<void>;
 }
 
-export async function startJaeger(): Promise<Jaeger> {
+export async function startJaeger(options: { metrics?: boolean } = {}): Promise<Jaeger> {
   const bin = jaegerBinary();
-  const [grpc, httpPort, query, queryGrpc, health] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [grpc, httpPort, query, queryGrpc, health, prometheus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const metricsPipeline = options.metrics
+    ? `
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheus]`
+    : '';
+  const metricsExporter = options.metrics
+    ? `
+  prometheus:
+    endpoint: 127.0.0.1:${prometheus}`
+    : '';
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpfleet-jaeger-'));
   const config = path.join(dir, 'config.yaml');
   writeFileSync(
@@ -63,7 +79,7 @@ export async function startJaeger(): Promise<Jaeger> {
     traces:
       receivers: [otlp]
       processors: [batch]
-      exporters: [jaeger_storage_exporter]
+      exporters: [jaeger_storage_exporter]${metricsPipeline}
   telemetry:
     metrics:
       level: none
@@ -98,13 +114,18 @@ processors:
     timeout: 100ms
 exporters:
   jaeger_storage_exporter:
-    trace_storage: memstore
+    trace_storage: memstore${metricsExporter}
 `,
   );
   const child = spawn(bin, ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   const running: Running = track(child, query);
   try {
-    await Promise.all([waitForPort(query, 60_000, child), waitForPort(httpPort, 60_000, child), waitForPort(grpc, 60_000, child)]);
+    await Promise.all([
+      waitForPort(query, 60_000, child),
+      waitForPort(httpPort, 60_000, child),
+      waitForPort(grpc, 60_000, child),
+      ...(options.metrics ? [waitForPort(prometheus, 60_000, child)] : []),
+    ]);
   } catch (err) {
     await running.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -122,6 +143,7 @@ exporters:
     otlpHttp: `http://127.0.0.1:${httpPort}`,
     otlpGrpc: `127.0.0.1:${grpc}`,
     queryUrl,
+    prometheusUrl: options.metrics ? `http://127.0.0.1:${prometheus}/metrics` : undefined,
     traces,
     async waitForTraces(service, ready, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

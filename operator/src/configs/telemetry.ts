@@ -8,8 +8,10 @@
 //     k8s.namespace.name, and k8s.pod.name from the downward API (POD_NAME).
 // Every setting is in the pod template and the config's hash annotates it, so a change rolls
 // exactly the proxies that use this config: the proxy reads its flags at start.
-// Tracing off (openTelemetry.enabled or tracing.enabled false, or no endpoint): no flag at all,
-// and the proxy loads nothing of OpenTelemetry.
+// openTelemetry.metrics.enabled adds --otel-metrics-enabled (the Prometheus metrics mirrored over
+// OTLP); tracing.enabled false with metrics on gives --otel-tracing-enabled=false.
+// Both off (or openTelemetry.enabled false, or no endpoint): no flag at all, and the proxy loads
+// nothing of OpenTelemetry.
 import type { V1EnvVarSource, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { kindInfo } from '../../../common/kube/kinds.ts';
 import type { TelemetryOptions } from '../../../common/contract/proxyrunner.ts';
@@ -65,7 +67,9 @@ export function validateTelemetrySpec(spec: MCPTelemetryConfigSpec): string[] {
 export function telemetryContribution(config: ConfigObject<MCPTelemetryConfigSpec>, mcp: MCPServer): ProxyContribution {
   const ref = mcp.spec.telemetryConfigRef;
   const otel = config.spec.openTelemetry;
-  if (ref === undefined || otel === undefined || !otel.enabled || !otel.tracing?.enabled || !otel.endpoint) return {};
+  const tracingEnabled = otel?.tracing?.enabled === true;
+  const metricsEnabled = otel?.metrics?.enabled === true;
+  if (ref === undefined || otel === undefined || !otel.enabled || (!tracingEnabled && !metricsEnabled) || !otel.endpoint) return {};
   const volumes: V1Volume[] = [];
   const volumeMounts: V1VolumeMount[] = [];
   const ca = otel.caBundleRef?.configMapRef;
@@ -85,7 +89,9 @@ export function telemetryContribution(config: ConfigObject<MCPTelemetryConfigSpe
       })),
     }),
     ...(ca !== undefined && { caFile: `${TELEMETRY_CA_PATH}/${ca.key ?? DEFAULT_CA_BUNDLE_KEY}` }),
-    samplingRate: otel.tracing.samplingRate ?? DEFAULT_SAMPLING_RATE,
+    ...(!tracingEnabled && { tracingEnabled: false }),
+    ...(metricsEnabled && { metricsEnabled: true }),
+    ...(tracingEnabled && { samplingRate: otel.tracing?.samplingRate ?? DEFAULT_SAMPLING_RATE }),
     serviceName: ref.serviceName ?? mcp.metadata.name,
     resourceAttributes: { ...otel.resourceAttributes, ...(mcp.metadata.namespace !== undefined && { 'k8s.namespace.name': mcp.metadata.namespace }) },
     podName: { valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

@@ -14,6 +14,29 @@ describe('telemetry flags', () => {
     expect(parse(['--otel-endpoint', 'collector:4318', '--otel-tracing-enabled=false']).telemetry).toBeUndefined();
   });
 
+  it('leave OTLP metrics off unless --otel-metrics-enabled with an endpoint; then /v1/metrics every 60s', () => {
+    expect(parse(['--otel-endpoint', 'collector:4318']).otlpMetrics).toBeUndefined();
+    expect(parse(['--otel-metrics-enabled']).otlpMetrics).toBeUndefined();
+    const both = parse(['--otel-endpoint', 'collector:4318', '--otel-insecure', '--otel-metrics-enabled', '--otel-service-name', 'web']);
+    expect(both.otlpMetrics).toMatchObject({ metricsUrl: new URL('http://collector:4318/v1/metrics'), intervalMs: 60_000, serviceName: 'web' });
+    expect(both.telemetry).toBeDefined();
+    const metricsOnly = parse([
+      '--otel-endpoint',
+      'https://otlp.example/base/v1/traces',
+      '--otel-tracing-enabled=false',
+      '--otel-metrics-enabled',
+      '--otel-metrics-interval',
+      '15s',
+    ]);
+    expect(metricsOnly.telemetry).toBeUndefined();
+    expect(metricsOnly.otlpMetrics).toMatchObject({ metricsUrl: new URL('https://otlp.example/base/v1/metrics'), intervalMs: 15_000 });
+  });
+
+  it('refuse OTLP metrics over gRPC and an export interval under 1s', () => {
+    expect(() => parse(['--otel-endpoint', 'collector:4317', '--otel-protocol', 'grpc', '--otel-metrics-enabled'])).toThrow(UsageError);
+    expect(() => parse(['--otel-endpoint', 'collector:4318', '--otel-metrics-enabled', '--otel-metrics-interval', '500ms'])).toThrow(/at least 1s/);
+  });
+
   it('turn tracing on with an endpoint, with ToolHive-like defaults', () => {
     expect(parse(['--otel-endpoint', 'collector:4318', '--otel-insecure']).telemetry).toMatchObject({
       tracesUrl: new URL('http://collector:4318/v1/traces'),

@@ -2,6 +2,9 @@
 // pure parsing and checks, no OpenTelemetry import. Tracing is on only with an endpoint and
 // --otel-tracing-enabled (ToolHive's rule); when it is off, `parseTelemetryConfig` returns
 // undefined and nothing of the SDK is ever loaded (app.ts imports telemetry/tracing.ts lazily).
+// OTLP metrics (--otel-metrics-enabled, off by default) are a separate switch with the same endpoint,
+// headers, CA and resource: `parseMetricsExportConfig` (undefined when off; then
+// telemetry/metricsExport.ts is never imported either).
 // Secret header values never come through argv: --otel-headers-from-env names environment
 // variables (the operator fills them from Secrets), read here once.
 import { UsageError, type Flags } from '../../../common/cli/flags.ts';
@@ -26,10 +29,50 @@ export interface TelemetryConfig {
 
 export const DEFAULT_SERVICE_NAME = 'mcpfleet-proxyrunner';
 
+export interface MetricsExportConfig {
+  /** http(s)://host:port/v1/metrics (OTLP/HTTP with protobuf bodies). */
+  metricsUrl: URL;
+  headers: Record<string, string>;
+  caFile: string | undefined;
+  intervalMs: number;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+}
+
 /** undefined: tracing off (no endpoint, or --otel-tracing-enabled=false). */
 export function parseTelemetryConfig(flags: Flags, env: NodeJS.ProcessEnv): TelemetryConfig | undefined {
+  if (!flags.bool('otel-tracing-enabled')) return undefined;
+  return parseOtlpCommon(flags, env);
+}
+
+/** undefined: OTLP metrics off (no endpoint, or no --otel-metrics-enabled). */
+export function parseMetricsExportConfig(flags: Flags, env: NodeJS.ProcessEnv): MetricsExportConfig | undefined {
+  if (!flags.bool('otel-metrics-enabled')) return undefined;
+  const common = parseOtlpCommon(flags, env);
+  if (!common) return undefined;
+  if (common.protocol !== 'http/protobuf') throw new UsageError('--otel-metrics-enabled exports over http/protobuf only (--otel-protocol grpc is for traces)');
+  const intervalMs = flags.duration('otel-metrics-interval');
+  if (intervalMs < 1_000) throw new UsageError('--otel-metrics-interval must be at least 1s');
+  return {
+    metricsUrl: metricsUrl(common.tracesUrl),
+    headers: common.headers,
+    caFile: common.caFile,
+    intervalMs,
+    serviceName: common.serviceName,
+    resourceAttributes: common.resourceAttributes,
+  };
+}
+
+/** The traces URL's /v1/traces (added to a bare endpoint, or given) becomes /v1/metrics; another path is kept. */
+export function metricsUrl(traces: URL): URL {
+  const url = new URL(traces.href);
+  if (url.pathname.endsWith('/v1/traces')) url.pathname = `${url.pathname.slice(0, -'/v1/traces'.length)}/v1/metrics`;
+  return url;
+}
+
+function parseOtlpCommon(flags: Flags, env: NodeJS.ProcessEnv): TelemetryConfig | undefined {
   const endpoint = flags.string('otel-endpoint');
-  if (!endpoint || !flags.bool('otel-tracing-enabled')) return undefined;
+  if (!endpoint) return undefined;
   const protocol = flags.string('otel-protocol') as OtlpProtocol;
   const insecure = flags.bool('otel-insecure');
   const headers = keyValues('otel-headers', flags.string('otel-headers'));
@@ -97,9 +140,11 @@ export function keyValues(flag: string, text: string | undefined): Record<string
 }
 
 /** For the start-up log: where, how, and header names only. */
-export function describeTelemetry(config: TelemetryConfig | undefined): Record<string, unknown> {
-  if (!config) return { tracing: 'off' };
+export function describeTelemetry(config: TelemetryConfig | undefined, metrics?: MetricsExportConfig): Record<string, unknown> {
+  const otlpMetrics = metrics ? { otlpMetrics: metrics.metricsUrl.href, otlpMetricsIntervalMs: metrics.intervalMs } : {};
+  if (!config) return { tracing: 'off', ...otlpMetrics };
   return {
+    ...otlpMetrics,
     tracing: `${config.protocol} ${config.tracesUrl.href}`,
     tracingSamplingRate: config.samplingRate,
     tracingServiceName: config.serviceName,

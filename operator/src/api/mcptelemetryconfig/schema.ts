@@ -67,8 +67,8 @@ const openTelemetry: ObjectSchema<MCPTelemetryOTelConfig> = {
     ),
     metrics: {
       type: 'object',
-      description: 'OTLP metrics. Accepted for ToolHive compatibility; the mcpfleet proxy exports nothing over OTLP yet (its metrics are Prometheus metrics).',
-      properties: { enabled: { type: 'boolean', description: 'Export OTLP metrics (no effect yet).', default: false } },
+      description: "OTLP metrics: the proxy's Prometheus metrics (same names and meaning) exported over OTLP/HTTP as well.",
+      properties: { enabled: { type: 'boolean', description: 'Export the metrics over OTLP (every 60s, cumulative).', default: false } },
     },
     tracing: {
       type: 'object',

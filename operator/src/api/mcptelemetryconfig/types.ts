@@ -4,8 +4,8 @@
 // resourceAttributes, tracing, metrics, caBundleRef}, prometheus.enabled), so a ToolHive manifest
 // migrates by changing apiVersion. Each MCPServer names its own service in the reference.
 //
-// What differs, and why: openTelemetry.metrics.enabled is accepted but exports nothing yet (the
-// proxy's metrics are Prometheus's, always served); prometheus.enabled is accepted and changes
+// What differs, and why: openTelemetry.metrics.enabled exports the proxy's Prometheus metrics
+// over OTLP (same names; ToolHive's OTLP metric names differ); prometheus.enabled is accepted and changes
 // nothing (the proxy always serves /metrics on its metrics port, which the chart scrapes);
 // useLegacyAttributes is accepted and ignored (the proxy only ever emitted the MCP semantic
 // conventions' names, there are no legacy ones).
