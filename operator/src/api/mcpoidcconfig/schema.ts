@@ -12,10 +12,36 @@ import {
   OIDC_PLURAL,
   OIDC_SHORT_NAMES,
   OIDC_SINGULAR,
+  type CABundleSource,
   type InlineOIDCSharedConfig,
   type KubernetesServiceAccountOIDCConfig,
   type MCPOIDCConfigSpec,
 } from './types.ts';
+
+/** A CA bundle from a ConfigMap key (ToolHive's caBundleRef), shared by the config kinds that reach out over TLS. */
+export function caBundleRefSchema(description: string): ObjectSchema<CABundleSource> {
+  return {
+    type: 'object',
+    description,
+    required: { configMapRef: true },
+    properties: {
+      configMapRef: {
+        type: 'object',
+        description: 'The ConfigMap in this namespace and its key.',
+        required: { name: true },
+        properties: {
+          name: { type: 'string', description: 'Name of the ConfigMap.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+          key: {
+            type: 'string',
+            description: `The key holding the PEM bundle (default ${DEFAULT_CA_BUNDLE_KEY}).`,
+            pattern: '^[-._a-zA-Z0-9]+$',
+            maxLength: 253,
+          },
+        },
+      },
+    },
+  };
+}
 
 /** Key material comes over TLS only (the proxy refuses anything else outside loopback). */
 const HTTPS_URL = '^https://[^\\s]+$';
@@ -94,27 +120,9 @@ const inline: ObjectSchema<InlineOIDCSharedConfig> = {
         key: { type: 'string', description: 'The key holding the secret.', pattern: '^[-._a-zA-Z0-9]+$', maxLength: 253 },
       },
     },
-    caBundleRef: {
-      type: 'object',
-      description: 'CA certificates (PEM) trusted for the issuer, JWKS and introspection, from a ConfigMap mounted into the proxy (default: system CAs).',
-      required: { configMapRef: true },
-      properties: {
-        configMapRef: {
-          type: 'object',
-          description: 'The ConfigMap in this namespace and its key.',
-          required: { name: true },
-          properties: {
-            name: { type: 'string', description: 'Name of the ConfigMap.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
-            key: {
-              type: 'string',
-              description: `The key holding the PEM bundle (default ${DEFAULT_CA_BUNDLE_KEY}).`,
-              pattern: '^[-._a-zA-Z0-9]+$',
-              maxLength: 253,
-            },
-          },
-        },
-      },
-    },
+    caBundleRef: caBundleRefSchema(
+      'CA certificates (PEM) trusted for the issuer, JWKS and introspection, from a ConfigMap mounted into the proxy (default: system CAs).',
+    ),
   },
   'x-kubernetes-validations': [
     {

@@ -4,7 +4,8 @@
 import type { AnySchema, FreeformSchema, ObjectSchema } from '../schemaTypes.ts';
 import type { CrdKind } from '../crdKind.ts';
 import { configPrinterColumns, configStatusSchema } from '../configStatus.ts';
-import { DEFAULT_CA_BUNDLE_KEY } from '../mcpoidcconfig/types.ts';
+import { caBundleRefSchema } from '../mcpoidcconfig/schema.ts';
+import { DNS_SUBDOMAIN } from '../schema.ts';
 import {
   DEFAULT_SAMPLING_RATE,
   TELEMETRY_KIND,
@@ -15,7 +16,6 @@ import {
   type MCPTelemetryOTelConfig,
 } from './types.ts';
 
-const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 
 /**
@@ -84,27 +84,7 @@ const openTelemetry: ObjectSchema<MCPTelemetryOTelConfig> = {
       },
     },
     useLegacyAttributes: { type: 'boolean', description: 'Accepted for ToolHive compatibility and ignored: the proxy emits no legacy attribute names.' },
-    caBundleRef: {
-      type: 'object',
-      description: 'CA certificates (PEM) trusted for the endpoint, from a ConfigMap mounted into the proxy (in addition to the system CAs).',
-      required: { configMapRef: true },
-      properties: {
-        configMapRef: {
-          type: 'object',
-          description: 'The ConfigMap in this namespace and its key.',
-          required: { name: true },
-          properties: {
-            name: { type: 'string', description: 'Name of the ConfigMap.', pattern: DNS_SUBDOMAIN, maxLength: 253 },
-            key: {
-              type: 'string',
-              description: `The key holding the PEM bundle (default ${DEFAULT_CA_BUNDLE_KEY}).`,
-              pattern: '^[-._a-zA-Z0-9]+$',
-              maxLength: 253,
-            },
-          },
-        },
-      },
-    },
+    caBundleRef: caBundleRefSchema('CA certificates (PEM) trusted for the endpoint, from a ConfigMap mounted into the proxy (in addition to the system CAs).'),
   },
   'x-kubernetes-validations': [
     {
