@@ -5,24 +5,12 @@
 // MCPServer and holds its proxy at the last good configuration; a config edit reaches exactly the
 // MCPServers that use it (an OIDC edit rolls their proxies, an authz edit rewrites their
 // ConfigMap and rolls nothing); and an idle operator writes nothing.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  eventually,
-  RESTRICTED,
-  sleep,
-  startClusterWithCrd,
-  TEST_PROXY_IMAGE,
-  waitReady,
-  type Kube,
-  type McpStatus,
-  type Obj,
-} from '../support/kube.ts';
+import { eventually, RESTRICTED, sleep, TEST_PROXY_IMAGE, waitReady, type Kube, type McpStatus, type Obj } from '../support/kube.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
+import { condition, configValid, flagValue, operatorArgs, operatorOnControlPlane, podTemplate, proxyContainer, settle } from '../support/operatorHarness.ts';
 import { ROOT } from '../support/processes.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
 
@@ -32,73 +20,10 @@ const HTTP: MCPServerSpec = { image: 'example/mcp-http:1', transport: 'streamabl
 const POLICY_A = 'permit(principal, action == Action::"call_tool", resource == Tool::"echo");';
 const POLICY_B = 'permit(principal, action == Action::"call_tool", resource == Tool::"add");';
 
-let cp: ControlPlane | undefined;
 let kube: Kube;
-let operator: OperatorProcess | undefined;
-
-function op(): OperatorProcess {
-  if (operator === undefined) throw new Error('operator not running');
-  return operator;
-}
-
-interface Container {
-  name: string;
-  args: string[];
-  env?: { name: string; value?: string; valueFrom?: Record<string, unknown> }[];
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-}
-
-interface PodTemplate {
-  metadata: { annotations?: Record<string, string> };
-  spec: { containers: Container[]; volumes?: Record<string, unknown>[]; automountServiceAccountToken?: boolean };
-}
-
-const template = (d: Obj): PodTemplate => d.spec?.['template'] as PodTemplate;
-
-function proxyContainer(d: Obj): Container {
-  const c = template(d).spec.containers.find((x) => x.name === 'proxyrunner');
-  if (c === undefined) throw new Error(`no proxyrunner container in ${d.metadata.name}`);
-  return c;
-}
-
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i < 0 ? undefined : args[i + 1];
-}
-
-function condition(m: Obj | undefined, type: string): { status: string; reason: string; message: string } | undefined {
-  return (m?.status as McpStatus | undefined)?.conditions?.find((c) => c.type === type);
-}
 
 async function proxyDeployment(ns: string, name: string): Promise<Obj> {
   return eventually(`proxy Deployment of ${ns}/${name}`, 60_000, () => kube.get('deployment', `mcp-${name}-proxy`, ns));
-}
-
-/** Waits for a config's status to describe its current generation; returns the object. */
-async function configValid(kind: string, ns: string, name: string, valid: 'True' | 'False'): Promise<Obj> {
-  return eventually(`${kind} ${ns}/${name} Valid=${valid}`, 60_000, async () => {
-    const c = await kube.get(kind, name, ns);
-    const status = c?.status as { observedGeneration?: number; configHash?: string; conditions?: { type: string; status: string }[] } | undefined;
-    const ok = status?.observedGeneration === c?.metadata.generation && status?.conditions?.find((x) => x.type === 'Valid')?.status === valid;
-    return ok ? c : undefined;
-  });
-}
-
-/** Until the operator is idle (queue empty, no write for quietMs); returns its write count. */
-async function settle(quietMs = 3_000): Promise<number> {
-  let last = await op().writes();
-  let since = Date.now();
-  for (;;) {
-    await sleep(500);
-    const queued = (await op().scrape()).value('mcpfleet_operator_queue_depth') ?? 0;
-    const now = await op().writes();
-    if (now !== last || queued > 0) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) {
-      return now;
-    }
-  }
 }
 
 function authzConfig(name: string, policies: unknown): object {
@@ -115,24 +40,9 @@ function oidcConfig(name: string, spec: object): object {
 }
 
 describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real control plane', () => {
-  beforeAll(async () => {
-    ({ cp, kube } = await startClusterWithCrd());
-    operator = await startOperator(cp.kubeconfigPath, [
-      '--leader-elect=false',
-      '--resync-period',
-      '4s',
-      '--proxyrunner-image',
-      TEST_PROXY_IMAGE,
-      '--requeue-max-delay',
-      '4s',
-    ]);
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    const code = await operator?.stop();
-    if (code !== 0 && operator) process.stderr.write(`operator exited ${code}; last logs:\n${operator.logs().slice(-5000)}\n`);
-    await cp?.stop();
-  }, TEST_TIMEOUT_MS);
+  const { op } = operatorOnControlPlane(operatorArgs(TEST_PROXY_IMAGE), async (k) => {
+    kube = k;
+  });
 
   it(
     "ToolHive's mcpserver_with_oidcconfig_ref.yaml applies unchanged but for apiVersion; the client secret reaches the proxy only through the Secret",
@@ -142,7 +52,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       const ns = 'toolhive-system';
 
       for (const name of ['k8s-sa-idp', 'corporate-idp']) {
-        const c = await configValid('mcpoidcconfig', ns, name, 'True');
+        const c = await configValid(kube, 'mcpoidcconfig', ns, name, 'True');
         expect((c.status as { configHash?: string }).configHash).toMatch(/^[0-9a-f]{64}$/);
       }
       const printed = await kube.ok(['get', 'mcpoidcconfigs', '-n', ns]);
@@ -154,18 +64,18 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       expect(condition(m, 'OIDCConfigRefValidated')).toMatchObject({ status: 'True', reason: 'OIDCConfigRefValid' });
       const d = await proxyDeployment(ns, 'fetch-with-shared-oidc');
       const c = proxyContainer(d);
-      expect(flag(c.args, '--oidc-type')).toBe('inline');
-      expect(flag(c.args, '--oidc-issuer')).toBe('https://auth.example.com');
-      expect(flag(c.args, '--oidc-jwks-url')).toBe('https://auth.example.com/.well-known/jwks.json');
-      expect(flag(c.args, '--oidc-audience')).toBe('fetch-server');
-      expect(flag(c.args, '--oidc-client-id')).toBe('toolhive-client');
-      expect(flag(c.args, '--oidc-scopes')).toBe('openid');
-      expect(flag(c.args, '--resource-url')).toBe(`http://mcp-fetch-with-shared-oidc-proxy.${ns}.svc.cluster.local:8080/mcp`);
+      expect(flagValue(c.args, '--oidc-type')).toBe('inline');
+      expect(flagValue(c.args, '--oidc-issuer')).toBe('https://auth.example.com');
+      expect(flagValue(c.args, '--oidc-jwks-url')).toBe('https://auth.example.com/.well-known/jwks.json');
+      expect(flagValue(c.args, '--oidc-audience')).toBe('fetch-server');
+      expect(flagValue(c.args, '--oidc-client-id')).toBe('toolhive-client');
+      expect(flagValue(c.args, '--oidc-scopes')).toBe('openid');
+      expect(flagValue(c.args, '--resource-url')).toBe(`http://mcp-fetch-with-shared-oidc-proxy.${ns}.svc.cluster.local:8080/mcp`);
       expect(c.env?.find((e) => e.name === 'MCPFLEET_OIDC_CLIENT_SECRET')).toEqual({
         name: 'MCPFLEET_OIDC_CLIENT_SECRET',
         valueFrom: { secretKeyRef: { name: 'corporate-idp-secret', key: 'client-secret' } },
       });
-      expect(template(d).metadata.annotations?.['mcpfleet.dev/mcpoidcconfig-hash']).toMatch(/^[0-9a-f]{64}$/);
+      expect(podTemplate(d).metadata.annotations?.['mcpfleet.dev/mcpoidcconfig-hash']).toMatch(/^[0-9a-f]{64}$/);
       // The secret's value is nowhere the operator writes or logs.
       expect(JSON.stringify(d)).not.toContain('your-oidc-client-secret-value');
       expect(JSON.stringify(m)).not.toContain('your-oidc-client-secret-value');
@@ -184,7 +94,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       await waitReady(kube, 'example-server-with-audit', 'default');
       const c = proxyContainer(await proxyDeployment('default', 'example-server-with-audit'));
       expect(c.args).toContain('--audit');
-      expect(flag(c.args, '--audit-component')).toBe('example-server-with-audit');
+      expect(flagValue(c.args, '--audit-component')).toBe('example-server-with-audit');
       expect(c.args).not.toContain('--oidc-type');
     },
     TEST_TIMEOUT_MS,
@@ -199,14 +109,14 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       await waitReady(kube, 'tools', ns);
       const d = await proxyDeployment(ns, 'tools');
       const c = proxyContainer(d);
-      expect(flag(c.args, '--oidc-type')).toBe('kubernetesServiceAccount');
-      expect(flag(c.args, '--oidc-issuer')).toBeUndefined(); // from the apiserver's discovery
-      expect(flag(c.args, '--oidc-kubernetes-token-file')).toBe('/var/run/secrets/mcpfleet/oidc/token');
-      expect(flag(c.args, '--oidc-ca-bundle-file')).toBe('/var/run/secrets/mcpfleet/oidc/ca.crt');
-      expect(flag(c.args, '--oidc-allowed-service-accounts')).toBe(`${ns}/agent`);
-      expect(flag(c.args, '--oidc-scopes')).toBe('mcp:tools');
-      expect(template(d).spec.automountServiceAccountToken).toBe(false);
-      expect(template(d).spec.volumes).toContainEqual({
+      expect(flagValue(c.args, '--oidc-type')).toBe('kubernetesServiceAccount');
+      expect(flagValue(c.args, '--oidc-issuer')).toBeUndefined(); // from the apiserver's discovery
+      expect(flagValue(c.args, '--oidc-kubernetes-token-file')).toBe('/var/run/secrets/mcpfleet/oidc/token');
+      expect(flagValue(c.args, '--oidc-ca-bundle-file')).toBe('/var/run/secrets/mcpfleet/oidc/ca.crt');
+      expect(flagValue(c.args, '--oidc-allowed-service-accounts')).toBe(`${ns}/agent`);
+      expect(flagValue(c.args, '--oidc-scopes')).toBe('mcp:tools');
+      expect(podTemplate(d).spec.automountServiceAccountToken).toBe(false);
+      expect(podTemplate(d).spec.volumes).toContainEqual({
         name: 'oidc-cluster-auth',
         projected: {
           defaultMode: 420,
@@ -239,7 +149,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       await kube.apply(oidcConfig('later', { type: 'inline', inline: { issuer: 'https://idp.example.test' } }), ns);
       const ready = await waitReady(kube, 'early', ns);
       expect(condition(ready, 'OIDCConfigRefValidated')).toMatchObject({ status: 'True', reason: 'OIDCConfigRefValid' });
-      expect(flag(proxyContainer(await proxyDeployment(ns, 'early')).args, '--oidc-issuer')).toBe('https://idp.example.test');
+      expect(flagValue(proxyContainer(await proxyDeployment(ns, 'early')).args, '--oidc-issuer')).toBe('https://idp.example.test');
     },
     TEST_TIMEOUT_MS,
   );
@@ -254,11 +164,11 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       await kube.apply(manifest('two', { ...HTTP, authzConfigRef: { name: 'shared' } }), ns);
       await kube.apply(manifest('bystander', { ...HTTP, authzConfigRef: { name: 'other' } }), ns);
       for (const name of ['one', 'two', 'bystander']) await waitReady(kube, name, ns);
-      await configValid('mcpauthzconfig', ns, 'shared', 'True');
+      await configValid(kube, 'mcpauthzconfig', ns, 'shared', 'True');
 
       const d = await proxyDeployment(ns, 'one');
       const c = proxyContainer(d);
-      expect(flag(c.args, '--authz-config')).toBe('/etc/mcpfleet/authz-ref/authz.json');
+      expect(flagValue(c.args, '--authz-config')).toBe('/etc/mcpfleet/authz-ref/authz.json');
       expect(c.volumeMounts).toContainEqual({ name: 'authz-ref', mountPath: '/etc/mcpfleet/authz-ref', readOnly: true });
       const cm = await kube.get('configmap', 'mcp-one-proxy-authz', ns);
       expect(JSON.parse((cm?.['data'] as Record<string, string>)['authz.json'] as string)).toEqual({
@@ -268,7 +178,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       });
       expect(cm?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'MCPServer', name: 'one', controller: true });
 
-      const before = await settle();
+      const before = await settle(op());
       const generations = async (): Promise<(number | undefined)[]> =>
         Promise.all(['one', 'two', 'bystander'].map(async (n) => (await kube.get('deployment', `mcp-${n}-proxy`, ns))?.metadata.generation));
       const deploymentsBefore = await generations();
@@ -282,14 +192,14 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
         );
         return texts.every((t) => t.includes('Tool::\\"add\\"'));
       });
-      const after = await settle();
+      const after = await settle(op());
       expect(after - before).toBe(3);
       expect(await generations()).toEqual(deploymentsBefore);
       expect((await kube.get('configmap', 'mcp-bystander-proxy-authz', ns))?.metadata.resourceVersion).toBe(bystanderCm);
 
       // An invalid edit (the CRD keeps config as written; the operator's check refuses it).
       await kube.apply(authzConfig('shared', []), ns);
-      const invalid = await configValid('mcpauthzconfig', ns, 'shared', 'False');
+      const invalid = await configValid(kube, 'mcpauthzconfig', ns, 'shared', 'False');
       expect(JSON.stringify(invalid.status)).toMatch(/cedar.policies must be a non-empty list/);
       const held = await eventually('one not Ready', 30_000, async () => {
         const x = await kube.get('mcpserver', 'one', ns);
@@ -298,7 +208,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       expect(condition(held, 'AuthzConfigRefValidated')).toMatchObject({ reason: 'AuthzConfigRefNotValid' });
       expect(condition(held, 'AuthzConfigRefValidated')?.message).toMatch(/MCPAuthzConfig shared is not valid: config: cedar.policies/);
       expect(condition(held, 'Ready')).toMatchObject({ status: 'False', reason: 'AuthzConfigRefNotValid' });
-      await settle();
+      await settle(op());
       // The last good policies stay in place, and nothing rolled.
       expect((await kube.get('configmap', 'mcp-one-proxy-authz', ns))?.['data']).toEqual(
         expect.objectContaining({ 'authz.json': expect.stringContaining('Tool::\\"add\\"') as unknown }),
@@ -325,18 +235,18 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       await waitReady(kube, 'uses', ns);
       await waitReady(kube, 'plain', ns);
       const hashOf = async (n: string): Promise<string | undefined> =>
-        template(await proxyDeployment(ns, n)).metadata.annotations?.['mcpfleet.dev/config-hash'];
+        podTemplate(await proxyDeployment(ns, n)).metadata.annotations?.['mcpfleet.dev/config-hash'];
       const usesBefore = await hashOf('uses');
       const plainBefore = await hashOf('plain');
 
       // Idle: nothing written (resyncs every 4 s reconcile everything and find nothing to do).
-      const idle = await settle();
+      const idle = await settle(op());
       await sleep(9_000);
       expect(await op().writes()).toBe(idle);
 
       await kube.apply(oidcConfig('idp', { type: 'inline', inline: { issuer: 'https://idp-b.example.test' } }), ns);
       await eventually('the proxy of uses rolled', 30_000, async () => (await hashOf('uses')) !== usesBefore);
-      expect(flag(proxyContainer(await proxyDeployment(ns, 'uses')).args, '--oidc-issuer')).toBe('https://idp-b.example.test');
+      expect(flagValue(proxyContainer(await proxyDeployment(ns, 'uses')).args, '--oidc-issuer')).toBe('https://idp-b.example.test');
       expect(await hashOf('plain')).toBe(plainBefore);
       await waitReady(kube, 'uses', ns);
     },
@@ -371,7 +281,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
         const x = await kube.get('mcpserver', 'inline-authz', ns);
         return condition(x, 'Ready')?.reason === 'AuthzConfigMapNotFound' ? x : undefined;
       });
-      await settle();
+      await settle(op());
       expect((await proxyDeployment(ns, 'inline-authz')).metadata.generation).toBe(generation);
 
       // caBundleRef: missing ConfigMap is a broken reference; an edit of its data rolls only its users.
@@ -388,7 +298,7 @@ describe('operator: config kinds (MCPOIDCConfig, MCPAuthzConfig) on a real contr
       await waitReady(kube, 'ca-user', ns);
       await waitReady(kube, 'ca-bystander', ns);
       const caHash = async (n: string): Promise<string | undefined> =>
-        template(await proxyDeployment(ns, n)).metadata.annotations?.['mcpfleet.dev/configmaps-hash'];
+        podTemplate(await proxyDeployment(ns, n)).metadata.annotations?.['mcpfleet.dev/configmaps-hash'];
       const first = await caHash('ca-user');
       expect(first).toMatch(/^[0-9a-f]{64}$/);
       const bystander = (await proxyDeployment(ns, 'ca-bystander')).metadata.generation;

@@ -1,10 +1,9 @@
 // The operator, run as a separate process exactly as it ships, against a real control plane
 // (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok). Every namespace
 // enforces the restricted Pod Security Standard, so every pod the operator makes must pass it.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import { eventually, type Kube, sleep, waitReady, type McpStatus, type Obj, BUILD_TIMEOUT_MS, startClusterWithCrd, TEST_PROXY_IMAGE } from '../support/kube.ts';
-import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
+import { describe, expect, it } from '@jest/globals';
+import { eventually, type Kube, sleep, waitReady, type McpStatus, type Obj, TEST_PROXY_IMAGE } from '../support/kube.ts';
+import { operatorArgs, operatorOnControlPlane, settle } from '../support/operatorHarness.ts';
 import { manifest } from '../support/mcpServers.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -14,17 +13,9 @@ import { startProxy } from '../support/processes.ts';
 
 const TEST_TIMEOUT_MS = 180_000;
 const PROXY_IMAGE = TEST_PROXY_IMAGE;
-const RESYNC = '4s';
 const CHILD_KINDS = 'statefulsets,deployments,services,serviceaccounts,roles,rolebindings';
 
-let cp: ControlPlane | undefined;
 let kube: Kube;
-let operator: OperatorProcess | undefined;
-
-function op(): OperatorProcess {
-  if (operator === undefined) throw new Error('operator not running');
-  return operator;
-}
 
 async function create(ns: string, name: string, spec: MCPServerSpec): Promise<void> {
   await kube.apply(manifest(name, spec), ns);
@@ -59,28 +50,6 @@ function conditions(status: McpStatus): Record<string, string> {
 }
 
 /**
- * Waits until the operator is idle: its queue empty (the queue-depth gauge), and no write for
- * `quietMs` on top, for the events still on their way. A slow machine only makes this wait
- * longer; the queue, not the quiet time alone, says the work is done.
- */
-async function settle(quietMs = 3_000): Promise<number> {
-  let last = await op().writes();
-  let since = Date.now();
-  for (;;) {
-    await sleep(500);
-    const metrics = await op().scrape();
-    const now = await op().writes();
-    const queued = metrics.value('mcpfleet_operator_queue_depth') ?? 0;
-    if (now !== last || queued > 0) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) {
-      return now;
-    }
-  }
-}
-
-/**
  * What the EndpointSlice controller would publish for the backend Service: this harness runs
  * without it (kwok's fake pod IPs are loopback addresses, which slices refuse), so the test
  * writes the one slice itself, from the backend pods and their Ready condition, with
@@ -106,24 +75,9 @@ async function publishSlice(ns: string, name: string): Promise<void> {
 }
 
 describe('operator: reconciling MCPServers on a real control plane', () => {
-  beforeAll(async () => {
-    ({ cp, kube } = await startClusterWithCrd());
-    operator = await startOperator(cp.kubeconfigPath, [
-      '--leader-elect=false',
-      '--resync-period',
-      RESYNC,
-      '--proxyrunner-image',
-      PROXY_IMAGE,
-      '--requeue-max-delay',
-      '4s',
-    ]);
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    const code = await operator?.stop();
-    if (code !== 0 && operator) process.stderr.write(`operator exited ${code}; last logs:\n${operator.logs().slice(-5000)}\n`);
-    await cp?.stop();
-  }, TEST_TIMEOUT_MS);
+  const { op, restart } = operatorOnControlPlane(operatorArgs(PROXY_IMAGE), async (k) => {
+    kube = k;
+  });
 
   it(
     'stdio: creates RBAC, a StatefulSet with stdin open, the proxy Deployment and Service, and reaches Ready',
@@ -166,9 +120,9 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       ]);
       // The proxy's ServiceAccount may attach to pods, and nothing else.
       const sa = `system:serviceaccount:${ns}:mcp-files-proxy`;
-      expect((await cp!.kubectl(['auth', 'can-i', 'create', 'pods', '--subresource=attach', '-n', ns, `--as=${sa}`])).stdout.trim()).toBe('yes');
-      expect((await cp!.kubectl(['auth', 'can-i', 'delete', 'pods', '-n', ns, `--as=${sa}`])).stdout.trim()).toBe('no');
-      expect((await cp!.kubectl(['auth', 'can-i', 'get', 'secrets', '-n', ns, `--as=${sa}`])).stdout.trim()).toBe('no');
+      expect((await kube.cp.kubectl(['auth', 'can-i', 'create', 'pods', '--subresource=attach', '-n', ns, `--as=${sa}`])).stdout.trim()).toBe('yes');
+      expect((await kube.cp.kubectl(['auth', 'can-i', 'delete', 'pods', '-n', ns, `--as=${sa}`])).stdout.trim()).toBe('no');
+      expect((await kube.cp.kubectl(['auth', 'can-i', 'get', 'secrets', '-n', ns, `--as=${sa}`])).stdout.trim()).toBe('no');
 
       // Pods exist (admitted under restricted) and kwok made them Ready.
       expect(await pods(ns, 'files', 'backend')).toHaveLength(1);
@@ -216,7 +170,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       const args = container(deploy, 'proxyrunner')['args'] as string[];
       expect(args).toEqual(expect.arrayContaining(['--backend-service', 'mcp-pool', '--backend-port', 'mcp', '--backend-namespace', ns]));
       const sa = `system:serviceaccount:${ns}:mcp-pool-proxy`;
-      const can = async (...check: string[]): Promise<string> => (await cp!.kubectl(['auth', 'can-i', ...check, `--as=${sa}`])).stdout.trim();
+      const can = async (...check: string[]): Promise<string> => (await kube.cp.kubectl(['auth', 'can-i', ...check, `--as=${sa}`])).stdout.trim();
       for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'endpointslices.discovery.k8s.io', '-n', ns)).toBe('yes');
       expect(await can('list', 'endpointslices.discovery.k8s.io', '-n', 'default')).toBe('no');
       expect(await can('create', 'endpointslices.discovery.k8s.io', '-n', ns)).toBe('no');
@@ -228,8 +182,8 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       // ServiceAccount: it lists and watches the slices the EndpointSlice controller made of
       // the (kwok) backend pods, and follows a scale-down at once.
       const token = (await kube.ok(['create', 'token', 'mcp-pool-proxy', '-n', ns, '--duration', '1h'])).trim();
-      const kubeconfig = path.join(cp!.dir, `proxy-${ns}.kubeconfig`);
-      await writeFile(kubeconfig, (await readFile(cp!.kubeconfigPath, 'utf8')).replace(cp!.token, token), { mode: 0o600 });
+      const kubeconfig = path.join(kube.cp.dir, `proxy-${ns}.kubeconfig`);
+      await writeFile(kubeconfig, (await readFile(kube.cp.kubeconfigPath, 'utf8')).replace(kube.cp.token, token), { mode: 0o600 });
       const proxy = await startProxy(
         args.filter((_, i) => !['--port', '--metrics-port'].includes(args[i] as string) && !['--port', '--metrics-port'].includes(args[i - 1] as string)),
         { env: { KUBECONFIG: kubeconfig } },
@@ -418,15 +372,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
         ns,
       );
       expect(((await kube.get('service', 'mcp-web', ns)) as Obj).spec?.['clusterIP']).not.toBe('None');
-      operator = await startOperator(cp!.kubeconfigPath, [
-        '--leader-elect=false',
-        '--resync-period',
-        RESYNC,
-        '--proxyrunner-image',
-        PROXY_IMAGE,
-        '--requeue-max-delay',
-        '4s',
-      ]);
+      await restart();
       await eventually('a headless backend Service again', 60_000, async () => (await kube.get('service', 'mcp-web', ns))?.spec?.['clusterIP'] === 'None');
       await waitReady(kube, 'web', ns);
       expect(op().logs()).toContain('replacing an object whose immutable fields must change');
@@ -465,7 +411,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
         return status.phase === 'Ready' && status.readyReplicas === 3 && (await pods(ns, 'web', 'proxy')).length === 3;
       });
       await sleep(10_000); // more than two resyncs (--resync-period 4s)
-      await settle();
+      await settle(op());
       expect((await kube.get('deployment', 'mcp-web-proxy', ns))?.spec?.['replicas']).toBe(3);
       expect(await pods(ns, 'web', 'proxy')).toHaveLength(3);
       // Setting replicas takes the field back.
@@ -556,7 +502,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
         podTemplateSpec: { spec: { nodeSelector: { 'kubernetes.io/os': 'linux' } } },
       });
       for (const n of ['a', 'b', 'c']) await waitReady(kube, n, ns);
-      const writes = await settle();
+      const writes = await settle(op());
       const reconcilesBefore = (await op().scrape()).value('mcpfleet_operator_reconciles_total', { result: 'success' }) ?? 0;
       // Two resyncs' worth of reconciles (every MCPServer reconciled twice over), however long a
       // loaded machine takes for them, and no write among them.
@@ -570,15 +516,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       // A new operator process sees everything as it wants it: zero writes.
       const code = await op().stop();
       expect(code).toBe(0);
-      operator = await startOperator(cp!.kubeconfigPath, [
-        '--leader-elect=false',
-        '--resync-period',
-        RESYNC,
-        '--proxyrunner-image',
-        PROXY_IMAGE,
-        '--requeue-max-delay',
-        '4s',
-      ]);
+      await restart();
       await eventually('the new operator reconciled every MCPServer', 60_000, async () => {
         return ((await op().scrape()).value('mcpfleet_operator_reconciles_total', { result: 'success' }) ?? 0) >= total;
       });

@@ -5,12 +5,11 @@
 // sensitive header reaches the proxy from its Secret through an env variable, never an argument,
 // and the change rolls the proxy (its template's config hash); an invalid config shows in both
 // statuses and holds the proxy at its last good Deployment.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import { BUILD_TIMEOUT_MS, eventually, RESTRICTED, startClusterWithCrd, TEST_PROXY_IMAGE, type Kube, type Obj } from '../support/kube.ts';
-import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
+import { eventually, RESTRICTED, TEST_PROXY_IMAGE, type Kube, type Obj } from '../support/kube.ts';
+import { condition, flagValue, operatorArgs, operatorOnControlPlane, podTemplate, proxyContainer } from '../support/operatorHarness.ts';
 import { ROOT } from '../support/processes.ts';
 import { parseConfig } from '../../proxyrunner/src/config.ts';
 import { TELEMETRY_HASH_ANNOTATION } from '../../operator/src/configs/telemetry.ts';
@@ -19,40 +18,13 @@ const TIMEOUT = 180_000;
 const FIXTURE = path.join(ROOT, 'test/fixtures/toolhive/mcpserver_fetch_otel.yaml');
 const NS = 'toolhive-system';
 
-let cp: ControlPlane | undefined;
 let kube: Kube;
-let operator: OperatorProcess | undefined;
-
-interface Container {
-  name: string;
-  args: string[];
-  env?: { name: string; value?: string; valueFrom?: Record<string, unknown> }[];
-}
-const proxyContainer = (deploy: Obj): Container =>
-  (deploy.spec?.['template'] as { spec: { containers: Container[] } }).spec.containers.find((c) => c.name === 'proxyrunner') as Container;
-const templateAnnotations = (deploy: Obj): Record<string, string> =>
-  (deploy.spec?.['template'] as { metadata: { annotations?: Record<string, string> } }).metadata.annotations ?? {};
-const condition = (obj: Obj | undefined, type: string): { status: string; reason: string; message: string } | undefined =>
-  (obj?.status?.['conditions'] as { type: string; status: string; reason: string; message: string }[] | undefined)?.find((c) => c.type === type);
-const argValue = (args: string[], flag: string): string | undefined => {
-  const at = args.indexOf(flag);
-  return at === -1 ? undefined : args[at + 1];
-};
 
 describe('MCPTelemetryConfig: ToolHive example on a real control plane', () => {
-  beforeAll(async () => {
-    ({ cp, kube } = await startClusterWithCrd());
-    await kube.ok(['apply', '-f', path.join(ROOT, 'deploy/crd')]);
-    await kube.ok(['wait', '--for=condition=Established', 'crd/mcptelemetryconfigs.mcpfleet.dev', '--timeout=60s']);
+  operatorOnControlPlane(operatorArgs(TEST_PROXY_IMAGE), async (k) => {
+    kube = k;
     await kube.ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: RESTRICTED } }));
-    operator = await startOperator(cp.kubeconfigPath, ['--leader-elect=false', '--resync-period', '4s', '--proxyrunner-image', TEST_PROXY_IMAGE]);
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    const code = await operator?.stop();
-    if (code !== 0 && operator) process.stderr.write(`operator exited ${code}; last logs:\n${operator.logs().slice(-5000)}\n`);
-    await cp?.stop();
-  }, TIMEOUT);
+  });
 
   it(
     'applies unchanged but for apiVersion, and the proxy gets the --otel-* flags its parser reads back',
@@ -60,7 +32,7 @@ describe('MCPTelemetryConfig: ToolHive example on a real control plane', () => {
       await kube.ok(['apply', '--server-side', '--field-manager=test', '-f', FIXTURE]);
       const deploy = await eventually('the proxy Deployment with --otel-endpoint', 60_000, async () => {
         const d = await kube.get('deployment', 'mcp-fetch-proxy', NS);
-        return d && argValue(proxyContainer(d).args, '--otel-endpoint') !== undefined ? d : undefined;
+        return d && flagValue(proxyContainer(d).args, '--otel-endpoint') !== undefined ? d : undefined;
       });
       const config = await eventually('the MCPTelemetryConfig Valid', 30_000, async () => {
         const c = await kube.get('mcptelemetryconfig', 'basic-telemetry', NS);
@@ -75,7 +47,7 @@ describe('MCPTelemetryConfig: ToolHive example on a real control plane', () => {
 
       const proxy = proxyContainer(deploy);
       expect(proxy.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } });
-      expect(templateAnnotations(deploy)[TELEMETRY_HASH_ANNOTATION]).toMatch(/\S/);
+      expect((podTemplate(deploy).metadata.annotations ?? {})[TELEMETRY_HASH_ANNOTATION]).toMatch(/\S/);
       // The proxyrunner's own parser, with the env the pod would have.
       const parsed = parseConfig(proxy.args, { POD_NAME: 'mcp-fetch-proxy-abc', POD_NAMESPACE: NS });
       if (parsed === 'help') throw new Error('unexpected help');
@@ -99,7 +71,7 @@ describe('MCPTelemetryConfig: ToolHive example on a real control plane', () => {
     'takes a sensitive header from its Secret through the environment (never an argument) and rolls the proxy',
     async () => {
       const before = (await kube.get('deployment', 'mcp-fetch-proxy', NS)) as Obj;
-      const hashBefore = templateAnnotations(before)[TELEMETRY_HASH_ANNOTATION];
+      const hashBefore = (podTemplate(before).metadata.annotations ?? {})[TELEMETRY_HASH_ANNOTATION];
       await kube.ok([
         'patch',
         'mcptelemetryconfig',
@@ -116,10 +88,10 @@ describe('MCPTelemetryConfig: ToolHive example on a real control plane', () => {
       ]);
       const after = await eventually('the rolled proxy Deployment', 60_000, async () => {
         const d = await kube.get('deployment', 'mcp-fetch-proxy', NS);
-        return d && templateAnnotations(d)[TELEMETRY_HASH_ANNOTATION] !== hashBefore ? d : undefined;
+        return d && (podTemplate(d).metadata.annotations ?? {})[TELEMETRY_HASH_ANNOTATION] !== hashBefore ? d : undefined;
       });
       const proxy = proxyContainer(after);
-      expect(argValue(proxy.args, '--otel-headers-from-env')).toBe('Authorization=MCPFLEET_OTEL_HEADER_0');
+      expect(flagValue(proxy.args, '--otel-headers-from-env')).toBe('Authorization=MCPFLEET_OTEL_HEADER_0');
       expect(proxy.env).toContainEqual({ name: 'MCPFLEET_OTEL_HEADER_0', valueFrom: { secretKeyRef: { name: 'otel-auth', key: 'token' } } });
       const parsed = parseConfig(proxy.args, { MCPFLEET_OTEL_HEADER_0: 'Bearer from-secret' });
       if (parsed === 'help') throw new Error('unexpected help');

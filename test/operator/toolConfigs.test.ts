@@ -5,25 +5,13 @@
 // rolls nothing (the proxy reloads the mounted file); a config the proxy's parser refuses is
 // reported Valid=False, shows on the MCPServers that use it and never reaches their ConfigMap;
 // a reference to a missing config holds the proxy with the reason.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { ControlPlane } from '../control-plane/controlPlane.ts';
-import {
-  BUILD_TIMEOUT_MS,
-  eventually,
-  RESTRICTED,
-  sleep,
-  startClusterWithCrd,
-  TEST_PROXY_IMAGE,
-  waitReady,
-  type Kube,
-  type McpStatus,
-  type Obj,
-} from '../support/kube.ts';
+import { eventually, RESTRICTED, TEST_PROXY_IMAGE, waitReady, type Kube } from '../support/kube.ts';
 import { manifest } from '../support/mcpServers.ts';
-import { startOperator, type OperatorProcess } from '../support/operatorProcess.ts';
+import { condition, configValid, flagValue, operatorArgs, operatorOnControlPlane, proxyContainer, settle } from '../support/operatorHarness.ts';
 import { ROOT } from '../support/processes.ts';
 import type { MCPServerSpec } from '../../operator/src/api/types.ts';
 
@@ -31,42 +19,7 @@ const TEST_TIMEOUT_MS = 180_000;
 const FIXTURE = path.join(ROOT, 'test/fixtures/toolhive/mcpserver_fetch_tools_filter.yaml');
 const HTTP: MCPServerSpec = { image: 'example/mcp-http:1', transport: 'streamable-http', mcpPort: 3001 };
 
-let cp: ControlPlane | undefined;
 let kube: Kube;
-let operator: OperatorProcess | undefined;
-
-function op(): OperatorProcess {
-  if (operator === undefined) throw new Error('operator not running');
-  return operator;
-}
-
-interface Container {
-  name: string;
-  args: string[];
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-}
-
-function proxyContainer(d: Obj): Container {
-  const template = d.spec?.['template'] as { spec: { containers: Container[] } };
-  const c = template.spec.containers.find((x) => x.name === 'proxyrunner');
-  if (c === undefined) throw new Error(`no proxyrunner container in ${d.metadata.name}`);
-  return c;
-}
-
-const flag = (args: string[], name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-
-function condition(m: Obj | undefined, type: string): { status: string; reason: string; message: string } | undefined {
-  return (m?.status as McpStatus | undefined)?.conditions?.find((c) => c.type === type);
-}
-
-async function configValid(ns: string, name: string, valid: 'True' | 'False'): Promise<Obj> {
-  return eventually(`MCPToolConfig ${ns}/${name} Valid=${valid}`, 60_000, async () => {
-    const c = await kube.get('mcptoolconfig', name, ns);
-    const status = c?.status as { observedGeneration?: number; conditions?: { type: string; status: string }[] } | undefined;
-    const ok = status?.observedGeneration === c?.metadata.generation && status?.conditions?.find((x) => x.type === 'Valid')?.status === valid;
-    return ok ? c : undefined;
-  });
-}
 
 /** The rendered file of an MCPServer's proxy, parsed. */
 async function rendered(ns: string, name: string): Promise<unknown> {
@@ -75,44 +28,12 @@ async function rendered(ns: string, name: string): Promise<unknown> {
   return text === undefined ? undefined : JSON.parse(text);
 }
 
-/** Until the operator is idle (queue empty, no write for quietMs); returns its write count. */
-async function settle(quietMs = 3_000): Promise<number> {
-  let last = await op().writes();
-  let since = Date.now();
-  for (;;) {
-    await sleep(500);
-    const queued = (await op().scrape()).value('mcpfleet_operator_queue_depth') ?? 0;
-    const now = await op().writes();
-    if (now !== last || queued > 0) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) {
-      return now;
-    }
-  }
-}
-
 const toolConfig = (name: string, spec: object): object => ({ apiVersion: 'mcpfleet.dev/v1alpha1', kind: 'MCPToolConfig', metadata: { name }, spec });
 
 describe('operator: MCPToolConfig on a real control plane', () => {
-  beforeAll(async () => {
-    ({ cp, kube } = await startClusterWithCrd());
-    operator = await startOperator(cp.kubeconfigPath, [
-      '--leader-elect=false',
-      '--resync-period',
-      '4s',
-      '--proxyrunner-image',
-      TEST_PROXY_IMAGE,
-      '--requeue-max-delay',
-      '4s',
-    ]);
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    const code = await operator?.stop();
-    if (code !== 0 && operator) process.stderr.write(`operator exited ${code}; last logs:\n${operator.logs().slice(-5000)}\n`);
-    await cp?.stop();
-  }, TEST_TIMEOUT_MS);
+  const { op } = operatorOnControlPlane(operatorArgs(TEST_PROXY_IMAGE), async (k) => {
+    kube = k;
+  });
 
   it(
     "ToolHive's mcpserver_fetch_tools_filter.yaml applies unchanged but for apiVersion and its proxy gets the rendered tool config",
@@ -121,7 +42,7 @@ describe('operator: MCPToolConfig on a real control plane', () => {
       await kube.ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'toolhive-system', labels: RESTRICTED } }));
       await kube.ok(['apply', '-f', FIXTURE]);
       const ns = 'toolhive-system';
-      const c = await configValid(ns, 'fetch-tools', 'True');
+      const c = await configValid(kube, 'mcptoolconfig', ns, 'fetch-tools', 'True');
       expect((c.status as { configHash?: string }).configHash).toMatch(/^[0-9a-f]{64}$/);
       expect(await kube.ok(['get', 'tc', '-n', ns])).toMatch(/fetch-tools\s+True/);
 
@@ -129,7 +50,7 @@ describe('operator: MCPToolConfig on a real control plane', () => {
       expect(condition(m, 'ToolConfigRefValidated')).toMatchObject({ status: 'True', reason: 'ToolConfigRefValid' });
       const d = await eventually('proxy Deployment', 60_000, () => kube.get('deployment', 'mcp-fetch-proxy', ns));
       const container = proxyContainer(d);
-      expect(flag(container.args, '--tool-config')).toBe('/etc/mcpfleet/tool-config/tools.json');
+      expect(flagValue(container.args, '--tool-config')).toBe('/etc/mcpfleet/tool-config/tools.json');
       expect(container.volumeMounts).toContainEqual({ name: 'tool-config', mountPath: '/etc/mcpfleet/tool-config', readOnly: true });
       expect(await rendered(ns, 'fetch')).toEqual({ toolsFilter: ['fetch'] });
       const cm = await kube.get('configmap', 'mcp-fetch-proxy-tools', ns);
@@ -152,7 +73,7 @@ describe('operator: MCPToolConfig on a real control plane', () => {
       for (const name of ['one', 'two', 'bystander']) await waitReady(kube, name, ns);
       expect(await rendered(ns, 'one')).toEqual(first);
 
-      const before = await settle();
+      const before = await settle(op());
       const generations = async (): Promise<(number | undefined)[]> =>
         Promise.all(['one', 'two', 'bystander'].map(async (n) => (await kube.get('deployment', `mcp-${n}-proxy`, ns))?.metadata.generation));
       const deploymentsBefore = await generations();
@@ -164,13 +85,13 @@ describe('operator: MCPToolConfig on a real control plane', () => {
         const files = await Promise.all(['one', 'two'].map((n) => rendered(ns, n)));
         return files.every((f) => isDeepStrictEqual(f, second));
       });
-      expect((await settle()) - before).toBe(3);
+      expect((await settle(op())) - before).toBe(3);
       expect(await generations()).toEqual(deploymentsBefore);
       expect((await kube.get('configmap', 'mcp-bystander-proxy-tools', ns))?.metadata.resourceVersion).toBe(bystander);
 
       // Two tools renamed to one name: the schema admits it, the proxy's parser does not.
       await kube.apply(toolConfig('shared', { toolsOverride: { a: { name: 'x' }, b: { name: 'x' } } }), ns);
-      const invalid = await configValid(ns, 'shared', 'False');
+      const invalid = await configValid(kube, 'mcptoolconfig', ns, 'shared', 'False');
       expect(JSON.stringify(invalid.status)).toContain('a and b are both renamed to \\"x\\"');
       const held = await eventually('one not Ready', 30_000, async () => {
         const x = await kube.get('mcpserver', 'one', ns);
@@ -178,7 +99,7 @@ describe('operator: MCPToolConfig on a real control plane', () => {
       });
       expect(condition(held, 'ToolConfigRefValidated')).toMatchObject({ reason: 'ToolConfigRefNotValid' });
       expect(condition(held, 'ToolConfigRefValidated')?.message).toMatch(/MCPToolConfig shared is not valid/);
-      await settle();
+      await settle(op());
       expect(await rendered(ns, 'one')).toEqual(second); // the last good config stays
       expect(await generations()).toEqual(deploymentsBefore);
       expect((await kube.get('mcpserver', 'bystander', ns))?.status).toMatchObject({ phase: 'Ready' });
