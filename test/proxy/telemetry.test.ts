@@ -6,7 +6,8 @@
 // server span's parent (the client's span) and the client span's parent (the server span), the
 // resource, and at the upstream that the trace id continued (header on the transparent
 // streamable-HTTP path, params._meta on the message path, and the header as well when that
-// upstream is HTTP). Then: with tracing off no OpenTelemetry
+// upstream is HTTP). The same over OTLP/gRPC (--otel-protocol grpc) to Jaeger's gRPC receiver.
+// Then: with tracing off no OpenTelemetry
 // module is loaded; an unreachable endpoint costs requests nothing and is counted.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
@@ -185,6 +186,44 @@ describe.each(CASES)('tracing: upstream %s, clients see %s', (transport, mode) =
       expect(tag(span, 'error.type')).toBe(transparent ? undefined : '-32601');
       expect(tag(span, 'rpc.response.status_code')).toBe(transparent ? undefined : '-32601');
       expect(tag(span, 'otel.status_code')).toBe(transparent ? undefined : 'ERROR');
+    }
+  });
+});
+
+describe('tracing over OTLP/gRPC (--otel-protocol grpc)', () => {
+  it("delivers the server and upstream client spans, with their parent/child links, to Jaeger's gRPC receiver", async () => {
+    jaeger = await (jaegerStarted ??= startJaeger());
+    const service = `mcp-grpc-${randomBytes(3).toString('hex')}`;
+    // host:port with --otel-insecure: plain gRPC (h2c) to the receiver on 4317's stand-in port.
+    const args = ['--transport', 'stdio', '--otel-protocol', 'grpc', '--otel-insecure', '--otel-endpoint', jaeger.otlpGrpc];
+    const proxy = await startProxy([...args, '--otel-sampling-rate', '1', '--otel-service-name', service], { command: [process.execPath, TRACE_ECHO] });
+    try {
+      const traced = await tracedClient(proxy.mcpUrl);
+      const result = await traced.client.callTool({ name: 'trace-context', arguments: {} });
+      const seen = JSON.parse((result.content as { text: string }[])[0]?.text ?? '{}') as { metaTraceparent: string | null };
+      await traced.close();
+      const traces = await jaeger.waitForTraces(service, (found) =>
+        found.some((t) => t.traceID === traced.traceId && t.spans.filter((s) => s.operationName === 'tools/call trace-context').length === 2),
+      );
+      const calls = traces.find((t) => t.traceID === traced.traceId)!.spans.filter((s) => s.operationName === 'tools/call trace-context');
+      const server = calls.find((s) => tag(s, 'span.kind') === 'server')!;
+      const client = calls.find((s) => tag(s, 'span.kind') === 'client')!;
+      expect(parentOf(server)).toBe(traced.parentSpanId);
+      expect(parentOf(client)).toBe(server.spanID);
+      expect(seen.metaTraceparent).toBe(`00-${traced.traceId}-${client.spanID}-01`);
+      for (const span of [server, client]) {
+        expect(tag(span, 'mcp.method.name')).toBe('tools/call');
+        expect(tag(span, 'gen_ai.tool.name')).toBe('trace-context');
+        expect(tag(span, 'http.response.status_code')).toBe(200);
+      }
+      expect(tag(server, 'mcp.session.id')).toMatch(/^[0-9a-f]{32}$/);
+      await eventually(async () => {
+        const metrics = await scrape(proxy.metricsUrl);
+        expect(metrics.value('mcpfleet_proxy_trace_spans_exported_total')).toBeGreaterThanOrEqual(2);
+        expect(metrics.value('mcpfleet_proxy_trace_spans_dropped_total')).toBe(0);
+      }, 10_000);
+    } finally {
+      await proxy.stop();
     }
   });
 });
