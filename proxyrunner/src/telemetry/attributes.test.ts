@@ -1,5 +1,16 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { hashSessionId, mcpAttributes, metaCarrier, rpcOutcome, spanName, upstreamAttributes, withMetaContext } from './attributes.ts';
+import {
+  hashSessionId,
+  mcpAttributes,
+  sessionIdAttribute,
+  SessionIdHashes,
+  metaCarrier,
+  rpcOutcome,
+  spanName,
+  upstreamAttributes,
+  withMetaContext,
+} from './attributes.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
 
 const call = (params: Record<string, unknown>, method = 'tools/call'): RpcMessage => ({ jsonrpc: '2.0', id: 7, method, params });
@@ -14,7 +25,10 @@ describe('span names and attributes (OpenTelemetry MCP semantic conventions)', (
   });
 
   it('record the method, request id, tool, protocol version and a hashed session id', () => {
-    const attributes = mcpAttributes(call({ name: 'get-weather' }), 'session-1', 'hashed', { 'mcp-protocol-version': '2025-06-18' });
+    const hashes = new SessionIdHashes();
+    const attributes = mcpAttributes(call({ name: 'get-weather' }), sessionIdAttribute('session-1', 'hashed', hashes), {
+      'mcp-protocol-version': '2025-06-18',
+    });
     expect(attributes).toEqual({
       'mcp.method.name': 'tools/call',
       'jsonrpc.protocol.version': '2.0',
@@ -25,8 +39,24 @@ describe('span names and attributes (OpenTelemetry MCP semantic conventions)', (
       'gen_ai.operation.name': 'execute_tool',
     });
     expect(attributes['mcp.session.id']).not.toContain('session-1');
-    expect(mcpAttributes(call({ name: 'x' }), 'session-1', 'omitted', {})['mcp.session.id']).toBeUndefined();
-    expect(mcpAttributes(call({ uri: 'file:///a' }, 'resources/read'), undefined, 'hashed', {})['mcp.resource.uri']).toBe('file:///a');
+    expect(mcpAttributes(call({ name: 'x' }), sessionIdAttribute('session-1', 'omitted', hashes), {})['mcp.session.id']).toBeUndefined();
+    expect(mcpAttributes(call({ uri: 'file:///a' }, 'resources/read'), sessionIdAttribute(undefined, 'hashed', hashes), {})['mcp.resource.uri']).toBe(
+      'file:///a',
+    );
+  });
+
+  it('hash a session id to 32 hex characters, the same answer cached or not, and keep at most the capacity of answers', () => {
+    expect(hashSessionId('session-1')).toBe(createHash('sha256').update('session-1').digest('hex').slice(0, 32));
+    expect(hashSessionId('session-1')).not.toBe(hashSessionId('session-2'));
+    const hashes = new SessionIdHashes(3);
+    for (let i = 0; i < 10; i++) {
+      expect(hashes.get(`s-${i}`)).toBe(hashSessionId(`s-${i}`));
+      expect(hashes.get(`s-${i}`)).toBe(hashSessionId(`s-${i}`));
+      expect(hashes.size).toBeLessThanOrEqual(3);
+    }
+    expect(hashes.size).toBe(3);
+    // The oldest went first: an early session is hashed again, correctly.
+    expect(hashes.get('s-0')).toBe(hashSessionId('s-0'));
   });
 
   it('describe the upstream: a pipe for stdio, an address for HTTP', () => {

@@ -4,7 +4,7 @@
 // cardinality), and the attributes that exist for it. Pure functions over the parsed message and
 // the request headers; no OpenTelemetry import (so they are unit-tested without the SDK), and the
 // session id is hashed or left out, never recorded as it is (it is a bearer of the session).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RpcMessage } from '../jsonrpc.ts';
 import type { SessionIdMode } from './config.ts';
@@ -34,14 +34,48 @@ export function spanName(message: RpcMessage): string {
 
 /** SHA-256 of the session id, first 16 bytes in hex: correlates a session's spans without revealing it. */
 export function hashSessionId(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('hex').slice(0, 32);
+  return hash('sha256', sessionId, 'hex').slice(0, 32);
 }
 
-/** Attributes shared by the server span and its upstream client span. */
-export function mcpAttributes(message: RpcMessage, sessionId: string | undefined, mode: SessionIdMode, headers: IncomingHttpHeaders): SpanAttributes {
+/**
+ * hashSessionId with the answers for the most recently seen sessions kept: a session sends
+ * many requests, and hashing each one's id again was a measurable part of the per-request
+ * tracing cost. At most `capacity` entries (the oldest goes first), so memory stays bounded
+ * whatever the number of sessions.
+ */
+export class SessionIdHashes {
+  readonly #capacity: number;
+  readonly #hashes = new Map<string, string>();
+
+  constructor(capacity = 512) {
+    this.#capacity = capacity;
+  }
+
+  get(sessionId: string): string {
+    let hashed = this.#hashes.get(sessionId);
+    if (hashed === undefined) {
+      hashed = hashSessionId(sessionId);
+      if (this.#hashes.size >= this.#capacity) this.#hashes.delete(this.#hashes.keys().next().value as string);
+      this.#hashes.set(sessionId, hashed);
+    }
+    return hashed;
+  }
+
+  get size(): number {
+    return this.#hashes.size;
+  }
+}
+
+/** The mcp.session.id attribute for a request: the hashed id, or none (no session, or --otel-session-id omitted). */
+export function sessionIdAttribute(sessionId: string | undefined, mode: SessionIdMode, hashes: SessionIdHashes): string | undefined {
+  return sessionId !== undefined && mode === 'hashed' ? hashes.get(sessionId) : undefined;
+}
+
+/** Attributes shared by the server span and its upstream client span; `hashedSessionId` from sessionIdAttribute. */
+export function mcpAttributes(message: RpcMessage, hashedSessionId: string | undefined, headers: IncomingHttpHeaders): SpanAttributes {
   const attributes: SpanAttributes = { 'mcp.method.name': (message.method ?? 'response').slice(0, MAX_NAME_CHARS), 'jsonrpc.protocol.version': '2.0' };
   if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = String(message.id).slice(0, MAX_NAME_CHARS);
-  if (sessionId !== undefined && mode === 'hashed') attributes['mcp.session.id'] = hashSessionId(sessionId);
+  if (hashedSessionId !== undefined) attributes['mcp.session.id'] = hashedSessionId;
   const protocol = headers['mcp-protocol-version'] ?? (message.method === 'initialize' ? stringParam(message, 'protocolVersion') : undefined);
   if (typeof protocol === 'string') attributes['mcp.protocol.version'] = protocol.slice(0, 32);
   if (message.method === 'tools/call') {

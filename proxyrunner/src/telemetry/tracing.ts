@@ -39,6 +39,7 @@ import {
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
@@ -60,6 +61,8 @@ import {
   mcpAttributes,
   metaCarrier,
   rpcOutcome,
+  sessionIdAttribute,
+  SessionIdHashes,
   spanName,
   upstreamAttributes,
   withMetaContext,
@@ -134,7 +137,8 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
         ...config.resourceAttributes,
       }),
     ),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplingRate) }),
+    // At rate 1 the ratio sampler samples every trace too, but hashes each trace id to decide.
+    sampler: new ParentBasedSampler({ root: config.samplingRate >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.samplingRate) }),
     spanLimits: { attributeCountLimit: 32, attributeValueLengthLimit: 1024, eventCountLimit: 8, linkCountLimit: 0 },
     spanProcessors: [processor],
   });
@@ -144,6 +148,7 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   // Past the upstream deadline (which answers the client with an error), plus a margin; 5 min when none.
   const answerWaitMs = (deps.upstreamResponseTimeoutMs > 0 ? deps.upstreamResponseTimeoutMs : 300_000) + 1_000;
   const upstreamAttrs = upstreamAttributes(transport, target);
+  const sessionHashes = new SessionIdHashes();
 
   return {
     begin: (exchange) => {
@@ -154,13 +159,13 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
       const carrier: Record<string, string | string[] | undefined> = req.headers.traceparent !== undefined ? req.headers : (metaCarrier(first) ?? {});
       const parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
       const name = spanName(first);
-      const attributes = mcpAttributes(first, exchange.sessionId, config.sessionId, req.headers);
-      const server = tracer.startSpan(
-        name,
-        { kind: SpanKind.SERVER, attributes: { ...attributes, ...clientSideAttributes(req.socket.remoteAddress, req.socket.remotePort, req.httpVersion) } },
-        parent,
-      );
-      const client = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: { ...attributes, ...upstreamAttrs } }, trace.setSpan(ROOT_CONTEXT, server));
+      const attributes = mcpAttributes(first, sessionIdAttribute(exchange.sessionId, config.sessionId, sessionHashes), req.headers);
+      // Attributes go on after the start, not in its options: the SDK validates options'
+      // attributes twice (once for the sampler, once against the span limits), setAttributes once.
+      const server = tracer.startSpan(name, SERVER_SPAN, parent);
+      server.setAttributes(attributes).setAttributes(clientSideAttributes(req.socket.remoteAddress, req.socket.remotePort, req.httpVersion));
+      const client = tracer.startSpan(name, CLIENT_SPAN, trace.setSpan(ROOT_CONTEXT, server));
+      client.setAttributes(attributes).setAttributes(upstreamAttrs);
       const upstreamCarrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(ROOT_CONTEXT, client), upstreamCarrier, defaultTextMapSetter);
       let outcome: RpcOutcome | undefined;
@@ -213,6 +218,9 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
     },
   };
 }
+
+const SERVER_SPAN = { kind: SpanKind.SERVER } as const;
+const CLIENT_SPAN = { kind: SpanKind.CLIENT } as const;
 
 function end(span: Span, status: number, outcome: RpcOutcome | undefined): void {
   span.setAttribute('http.response.status_code', status);
