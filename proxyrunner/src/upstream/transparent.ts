@@ -565,11 +565,11 @@ function endToEndHeaders(raw: readonly string[], dropSessionId: boolean): string
   for (let i = 0; i < raw.length; i += 2)
     if ((raw[i] as string).toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
   const drop = hopByHopNames(connection);
-  if (dropSessionId) drop.add('mcp-session-id');
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (!drop.has(name.toLowerCase())) kept.push(name, raw[i + 1] as string);
+    const lower = name.toLowerCase();
+    if (!drop.has(lower) && !(dropSessionId && lower === 'mcp-session-id')) kept.push(name, raw[i + 1] as string);
   }
   return kept;
 }
