@@ -234,8 +234,11 @@ export interface ProxyrunnerOptions<S = never> {
   redis?: { address: string; db: number; keyPrefix: string; password?: { valueFrom: S } };
   /** Bearer-token authentication (an MCPOIDCConfig through an MCPServer's oidcConfigRef). */
   authn?: AuthnOptions<S>;
-  /** Several backend pods: the headless Service whose EndpointSlices list them, its namespace and port name. */
-  backends?: { service: string; namespace: string; port: string };
+  /**
+   * Several backend pods: the headless Service whose EndpointSlices list them, its namespace and port name, and
+   * what happens to a session whose pod went away (--session-recovery; unset: the proxyrunner's default, none).
+   */
+  backends?: { service: string; namespace: string; port: string; recovery?: 'none' | 'replay' };
   /** OpenTelemetry traces (an MCPTelemetryConfig through an MCPServer's telemetryConfigRef). */
   telemetry?: TelemetryOptions<S>;
 }
@@ -308,6 +311,7 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
   if (options.backends !== undefined) {
     args.push(...arg('backend-service', options.backends.service), ...arg('backend-port', options.backends.port));
     args.push(...arg('backend-namespace', options.backends.namespace));
+    if (options.backends.recovery !== undefined) args.push(...arg('session-recovery', options.backends.recovery));
   }
   if (options.authzConfigFile !== undefined) args.push(...arg('authz-config', options.authzConfigFile));
   if (options.toolConfigFile !== undefined) args.push(...arg('tool-config', options.toolConfigFile));

@@ -97,6 +97,16 @@ describe('operator → proxyrunner contract', () => {
         backends: { service: 'mcp-web', namespace: 'team-a', port: { name: 'mcp' }, recovery: 'none' },
       },
     ],
+    [
+      'streamable-http with backendReplicas and sessionRecovery Replay',
+      { ...httpSpec, backendReplicas: 3, sessionRecovery: 'Replay' },
+      { backends: { service: 'mcp-web', namespace: 'team-a', port: { name: 'mcp' }, recovery: 'replay' } },
+    ],
+    [
+      'streamable-http with backendReplicas and sessionRecovery None',
+      { ...httpSpec, backendReplicas: 3, sessionRecovery: 'None' },
+      { backends: { service: 'mcp-web', namespace: 'team-a', port: { name: 'mcp' }, recovery: 'none' } },
+    ],
     ['streamable-http without backendReplicas: one backend, no discovery', httpSpec, { backends: undefined }],
     [
       'sse served as streamable HTTP',

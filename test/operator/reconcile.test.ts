@@ -212,6 +212,35 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
   );
 
   it(
+    'sessionRecovery Replay: the proxy gets --session-recovery replay and rolls on a change; the apiserver refuses Replay without backendReplicas',
+    async () => {
+      const ns = await kube.newNamespace('recovery');
+      await create(ns, 'moving', { image: 'example/mcp-web:1', transport: 'streamable-http', mcpPort: 3001, backendReplicas: 2, sessionRecovery: 'Replay' });
+      await waitReady(kube, 'moving', ns);
+      const replay = (await kube.get('deployment', 'mcp-moving-proxy', ns)) as Obj;
+      const args = container(replay, 'proxyrunner')['args'] as string[];
+      expect(args.slice(args.indexOf('--session-recovery'), args.indexOf('--session-recovery') + 2)).toEqual(['--session-recovery', 'replay']);
+
+      // Dropping backendReplicas while Replay is set is refused (the proxy would exit 2 on it).
+      const dropped = await kube.cp.kubectl(['patch', 'mcps', 'moving', '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/spec/backendReplicas"}]']);
+      expect(dropped.code).not.toBe(0);
+      expect(dropped.stderr).toContain('spec.sessionRecovery: Forbidden: sessionRecovery Replay needs backendReplicas');
+
+      // Back to None: the flag goes (the proxyrunner's default) and the proxy's template changes, so it rolls.
+      await kube.ok(['patch', 'mcps', 'moving', '-n', ns, '--type=merge', '-p', '{"spec":{"sessionRecovery":"None"}}']);
+      await eventually('the proxy Deployment without --session-recovery', 60_000, async () => {
+        const deploy = (await kube.get('deployment', 'mcp-moving-proxy', ns)) as Obj;
+        return !(container(deploy, 'proxyrunner')['args'] as string[]).includes('--session-recovery');
+      });
+      const none = (await kube.get('deployment', 'mcp-moving-proxy', ns)) as Obj;
+      expect(templateHash(none)).not.toBe(templateHash(replay));
+      // None needs nothing, so backendReplicas may go now.
+      await kube.ok(['patch', 'mcps', 'moving', '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/spec/backendReplicas"}]']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "sse: the proxy serves /sse and targets the backend's /sse",
     async () => {
       const ns = await kube.newNamespace('sse');

@@ -89,6 +89,9 @@ describe('the MCPServer CRD', () => {
     expect(node('spec', 'replicas')).toMatchObject({ minimum: 0 });
     expect(node('spec', 'replicas')).not.toHaveProperty('default');
     expect(node('spec', 'sessionAffinity')).toMatchObject({ enum: ['ClientIP', 'None'], default: 'ClientIP' });
+    // No default: unset is None, and an object written before the field existed reads back unchanged.
+    expect(node('spec', 'sessionRecovery')).toEqual(expect.objectContaining({ enum: ['None', 'Replay'] }));
+    expect(node('spec', 'sessionRecovery')).not.toHaveProperty('default');
     expect(node('spec', 'sessionStorage', 'provider')).toMatchObject({ enum: ['memory', 'redis'] });
     expect(node('spec', 'sessionStorage').required).toEqual(['provider']);
     // Operator-level defaults (--default-*), so the CRD must not pin them.
@@ -109,7 +112,16 @@ describe('the MCPServer CRD', () => {
 
   it('states the cross-field rules in CEL with readable messages', () => {
     const rules = node('spec')['x-kubernetes-validations'] ?? [];
-    expect(rules.map((r) => r.fieldPath)).toEqual(['.mcpPort', '.replicas', '.authzConfigRef', '.backendReplicas', '.sessionStorage', '.sessionStorage']);
+    expect(rules.map((r) => r.fieldPath)).toEqual([
+      '.mcpPort',
+      '.replicas',
+      '.authzConfigRef',
+      '.backendReplicas',
+      '.sessionStorage',
+      '.sessionStorage',
+      '.sessionRecovery',
+    ]);
+    expect(rules[6]?.message).toMatch(/^sessionRecovery Replay needs backendReplicas/);
     expect(rules[4]?.message).toMatch(/^sessionStorage with provider redis is required when replicas > 1 and sessionAffinity is None/);
     expect(rules[5]?.message).toMatch(/^sessionStorage redis needs transport streamable-http and proxyMode streamable-http/);
     expect(rules[0]?.message).toMatch(/^mcpPort is required when transport is streamable-http or sse/);

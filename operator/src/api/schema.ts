@@ -10,6 +10,7 @@ import {
   PROXY_METRICS_PORT,
   PROXY_MODES,
   SESSION_AFFINITIES,
+  SESSION_RECOVERIES,
   SESSION_STORAGE_PROVIDERS,
   TRANSPORTS,
   type SessionStorageConfig,
@@ -353,6 +354,14 @@ const specRules: readonly Rule[] = [
     fieldPath: '.sessionStorage',
     reason: 'FieldValueInvalid',
   },
+  {
+    rule: `!has(self.sessionRecovery) || self.sessionRecovery == 'None' || (has(self.backendReplicas) && ${TRANSPARENT_CEL})`,
+    message:
+      'sessionRecovery Replay needs backendReplicas (transport and proxyMode streamable-http): with one backend pod there is no other pod to ' +
+      're-initialize a session on',
+    fieldPath: '.sessionRecovery',
+    reason: 'FieldValueForbidden',
+  },
 ];
 
 export const specSchema: ObjectSchema<MCPServerSpec> = {
@@ -438,6 +447,16 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
         'a session whose pod goes away ends and its client re-initializes (HTTP 404). Unset: one pod. replicas: 0 stops them all.',
       minimum: 0,
       maximum: 100,
+    },
+    sessionRecovery: {
+      type: 'string',
+      description:
+        'With backendReplicas: what happens to a session whose backend pod goes away. None (unset): it ends and its client gets HTTP 404 ' +
+        "and re-initializes, as the MCP specification says. Replay: the proxy re-initializes it on a live pod with the client's own " +
+        'initialize request and replays the request there, so the client notices nothing; whatever the server kept for the session ' +
+        '(subscriptions, resources it created, pending requests) is lost silently. Recoveries are counted in the proxy metric ' +
+        'mcpfleet_proxy_session_recoveries_total{result}.',
+      enum: SESSION_RECOVERIES,
     },
     serviceAccount: {
       type: 'string',

@@ -32,6 +32,14 @@ export const SESSION_AFFINITIES = ['ClientIP', 'None'] as const;
 /** The proxy Service's sessionAffinity (ToolHive's field): ClientIP keeps a client on one proxy replica. */
 export type SessionAffinity = (typeof SESSION_AFFINITIES)[number];
 
+export const SESSION_RECOVERIES = ['None', 'Replay'] as const;
+/**
+ * What the proxy does with a session whose backend pod went away (backendReplicas only):
+ * None ends it (the client gets 404 and re-initializes); Replay re-initializes it on a live pod
+ * with the client's kept initialize request and replays the request (its server-side state is lost).
+ */
+export type SessionRecovery = (typeof SESSION_RECOVERIES)[number];
+
 export const SESSION_STORAGE_PROVIDERS = ['memory', 'redis'] as const;
 export type SessionStorageProvider = (typeof SESSION_STORAGE_PROVIDERS)[number];
 
@@ -201,6 +209,8 @@ export interface MCPServerSpec {
    * session to one (streamable-http only). Unset: one pod, reached through the Service.
    */
   backendReplicas?: number;
+  /** With backendReplicas: None (unset) ends a session whose pod went away; Replay moves it (proxy flag --session-recovery). */
+  sessionRecovery?: SessionRecovery;
   serviceAccount?: string;
   podTemplateSpec?: PodTemplatePatch;
   sessionIdleTimeout?: string;

@@ -5,6 +5,7 @@ import { canonicalJson } from './canonical.ts';
 import { backendStatefulSet, desiredObjects, proxyDeployment, proxyRbac, proxyService, type BuildOptions } from './desired.ts';
 import { APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION } from './meta.ts';
 import type { DesiredObject } from '../../../common/kube/kinds.ts';
+import type { MCPServerSpec } from '../api/types.ts';
 
 const opts: BuildOptions = { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:test' };
 
@@ -272,6 +273,16 @@ describe('desiredObjects', () => {
     expect(((stopped.find((o) => o.kind === 'StatefulSet') as DesiredObject)['spec'] as { replicas: number }).replicas).toBe(0);
     const single = proxyDeployment(stored('web', httpSpec), opts);
     expect(flag(container(single, 'proxyrunner').args, '--backend-service')).toBeUndefined();
+  });
+
+  it('sessionRecovery Replay adds --session-recovery replay; None and unset leave the argv as it was (no rollout)', () => {
+    const args = (spec: Partial<MCPServerSpec>): string[] =>
+      container(proxyDeployment(stored('web', { ...httpSpec, backendReplicas: 3, ...spec }), opts), 'proxyrunner').args ?? [];
+    expect(flag(args({ sessionRecovery: 'Replay' }), '--session-recovery')).toBe('replay');
+    expect(flag(args({ sessionRecovery: 'None' }), '--session-recovery')).toBeUndefined();
+    expect(args({ sessionRecovery: 'None' })).toEqual(args({}));
+    // Replay changes the pod template, so the proxy rolls to pick it up.
+    expect(args({ sessionRecovery: 'Replay' })).not.toEqual(args({}));
   });
 
   it('replicas 0 stops both the proxy and the MCP server', () => {

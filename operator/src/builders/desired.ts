@@ -258,7 +258,15 @@ export function proxyOptions(
     // In the pod template: an edit changes the config hash and rolls the proxy.
     ...(authz?.type === 'inline' && authz.inline && { authzConfigInline: inlineAuthzConfig(authz.inline) }),
     ...(spec.audit?.enabled && { audit: { component: mcp.metadata.name } }),
-    ...(discoversBackends(mcp) && { backends: { service: childNames(mcp.metadata.name).backend, namespace: namespaceOf(mcp), port: 'mcp' } }),
+    ...(discoversBackends(mcp) && {
+      backends: {
+        service: childNames(mcp.metadata.name).backend,
+        namespace: namespaceOf(mcp),
+        port: 'mcp',
+        // Only Replay is written: None is the proxy's default, so the argv (and the pods) of servers without the field stay as they were.
+        ...(spec.sessionRecovery === 'Replay' && { recovery: 'replay' as const }),
+      },
+    }),
     ...(redis && {
       redis: {
         address: redis.address as string, // required by the CRD with provider redis
