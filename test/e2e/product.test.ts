@@ -4,9 +4,13 @@
 // (kube-proxy) — the paths the kwok tests cannot exercise: containers starting at all, the
 // restricted Pod Security Standard on real containers, DNS and Services, stdio over a real
 // pods/attach stream, and the proxy's metrics from the running pods.
+// Also backendReplicas across real pods: real pod IPs in the EndpointSlice controller's slices
+// (no test-only addresses), each session pinned to the pod that answers it, a deleted pod
+// ending exactly its sessions (or, with sessionRecovery Replay, its sessions moved).
 //
 // Runs only under `make test-e2e` (the jest project `e2e`, against cluster-up's cluster).
-import { describe, it, expect, beforeAll } from '@jest/globals';
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connect, type Connected } from '../support/sdk.ts';
 import { Scrape, scrape } from '../support/metrics.ts';
 import { dashboardExprs, loadDashboard, startPrometheus, type ScrapeTarget } from '../support/prometheus.ts';
@@ -45,6 +49,219 @@ async function proxyUrl(cluster: Cluster, server: Server): Promise<string> {
 async function connectEventually(url: string, timeoutMs = 2 * MINUTE): Promise<Connected> {
   return waitFor(`an MCP session through ${url}`, timeoutMs, async () => connect(url));
 }
+
+/** The pod that answered: server-everything's get-env returns its environment, where the runtime put the pod's hostname. */
+async function answeringPod(session: Connected): Promise<string> {
+  const result = (await session.client.callTool({ name: 'get-env', arguments: {} })) as { content: { type: string; text: string }[] };
+  const env = JSON.parse(result.content[0]?.text ?? '{}') as Record<string, string>;
+  if (!env['HOSTNAME']) throw new Error('get-env answered without HOSTNAME');
+  return env['HOSTNAME'];
+}
+
+/** The one live proxy pod of a server run with replicas 1 (a rollout's old pod excluded), once it is the only one. */
+async function onlyProxyPod(cluster: Cluster, name: string, ns: string): Promise<Obj> {
+  return waitFor(
+    `exactly one ready proxy pod of ${name}`,
+    3 * MINUTE,
+    async () => {
+      const pods = await cluster.pods(name, ns, 'proxy');
+      const [pod] = pods;
+      return pods.length === 1 && pod !== undefined && pod.metadata.deletionTimestamp === undefined && containerState(pod, 'proxyrunner').ready
+        ? pod
+        : undefined;
+    },
+    () => cluster.describe(['get', 'pods', '-n', ns, '-o', 'wide']),
+  );
+}
+
+/** backend key (pod@ip:port) -> this proxy's sessions pinned to it. */
+function sessionsByBackend(m: Scrape): Map<string, number> {
+  return new Map(m.samples.filter((s) => s.name === 'mcpfleet_proxy_backend_sessions').map((s) => [s.labels['backend'] as string, s.value]));
+}
+
+describe('backendReplicas on a real node', () => {
+  const cluster = new Cluster();
+  const ns = 'e2e-replicas';
+  const name = 'everything-pool';
+
+  beforeAll(async () => {
+    await cluster.installChart();
+    await cluster.restrictedNamespace(ns);
+    const mcp = (await cluster.sample('mcpserver-streamable-http.yaml')) as Obj & { spec: Record<string, unknown> };
+    mcp.metadata.name = name;
+    // One proxy (its metrics are then the whole story), three backend pods.
+    Object.assign(mcp.spec, { replicas: 1, backendReplicas: 3, resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '384Mi' } } });
+    await cluster.apply(mcp, ns);
+  }, 10 * MINUTE);
+
+  afterAll(async () => {
+    // Gone before the other tests uninstall the chart (the operator must still be there to let go of the MCPServer).
+    await cluster.ok(['delete', 'namespace', ns, '--wait=true', '--timeout=300s']);
+  }, 6 * MINUTE);
+
+  async function proxyScrape(pod: Obj): Promise<Scrape> {
+    return scrape(`http://${podIp(pod)}:9464/metrics`);
+  }
+
+  async function threeReadyBackends(proxy: Obj): Promise<Obj[]> {
+    return waitFor(
+      'three ready backend pods, all known to the proxy',
+      5 * MINUTE,
+      async () => {
+        const pods = (await cluster.pods(name, ns, 'backend')).filter((p) => p.metadata.deletionTimestamp === undefined && containerState(p, 'mcp').ready);
+        return pods.length === 3 && (await proxyScrape(proxy)).value('mcpfleet_proxy_backends_ready') === 3 ? pods : undefined;
+      },
+      () => cluster.describe(['get', 'pods,endpointslices', '-n', ns, '-o', 'wide']),
+    );
+  }
+
+  it(
+    'backendReplicas 3: sessions spread and stay pinned to real pod IPs; deleting one pod ends exactly its sessions (404), the SDK client re-initializes and carries on',
+    async () => {
+      await cluster.waitReady(name, ns);
+      const proxy = await onlyProxyPod(cluster, name, ns);
+      const backends = await threeReadyBackends(proxy);
+      const url = await cluster.serviceUrl(`mcp-${name}-proxy`, ns, 8080, '/mcp');
+      // The slices are the EndpointSlice controller's, with the pods' real addresses.
+      const keys = [...sessionsByBackend(await proxyScrape(proxy)).keys()].sort();
+      expect(keys).toEqual(backends.map((p) => `${p.metadata.name}@${podIp(p)}:3001`).sort());
+      const m0 = await proxyScrape(proxy);
+      const closed0 = m0.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0;
+
+      // Six sessions, one after another: least-sessions puts two on each pod.
+      const sessions: { session: Connected; pod: string }[] = [];
+      for (let i = 0; i < 6; i++) {
+        const session = await connectEventually(url);
+        sessions.push({ session, pod: await answeringPod(session) });
+      }
+      const perPod = new Map<string, number>();
+      for (const { pod } of sessions) perPod.set(pod, (perPod.get(pod) ?? 0) + 1);
+      expect([...perPod.entries()].sort()).toEqual(backends.map((p) => [p.metadata.name, 2]).sort());
+      // Pinned: every later request of a session reaches the same pod, and the proxy counts the same.
+      for (const { session, pod } of sessions) for (let i = 0; i < 3; i++) expect(await answeringPod(session)).toBe(pod);
+      const pinned = sessionsByBackend(await proxyScrape(proxy));
+      for (const p of backends) expect(pinned.get(`${p.metadata.name}@${podIp(p)}:3001`)).toBe(2);
+
+      const victim = backends[0] as Obj;
+      const victimKey = `${victim.metadata.name}@${podIp(victim)}:3001`;
+      await cluster.ok(['delete', 'pod', victim.metadata.name, '-n', ns, '--grace-period=1', '--wait=false']);
+      const ended = await waitFor(
+        "the victim pod's two sessions to end as upstream_closed",
+        2 * MINUTE,
+        async () => {
+          const m = await proxyScrape(proxy);
+          return (m.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closed0 >= 2 ? m : undefined;
+        },
+        async () =>
+          (await proxyScrape(proxy)).text
+            .split('\n')
+            .filter((l) => /session|backend/.test(l))
+            .join('\n'),
+      );
+      expect(ended.value('mcpfleet_proxy_sessions_active')).toBe(4);
+      expect(sessionsByBackend(ended).has(victimKey)).toBe(false);
+
+      for (const { session, pod } of sessions) {
+        if (pod !== victim.metadata.name) {
+          // The others are untouched: same pod, same session.
+          expect(await answeringPod(session)).toBe(pod);
+          continue;
+        }
+        const failed = await answeringPod(session).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(failed).toBeInstanceOf(StreamableHTTPError);
+        expect((failed as StreamableHTTPError).code).toBe(404);
+        await session.client.close();
+        // What the specification asks of the client: a new session, which lands on a live pod and carries on.
+        const again = await connectEventually(url);
+        const home = await answeringPod(again);
+        expect(await answeringPod(again)).toBe(home);
+        const echo = await again.client.callTool({ name: 'echo', arguments: { message: 'carried on' } });
+        expect(echo.content).toEqual([{ type: 'text', text: 'Echo: carried on' }]);
+        await again.end();
+      }
+      const after = await proxyScrape(proxy);
+      // Exactly two: nothing else ended while the others kept working.
+      expect((after.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closed0).toBe(2);
+      expect(after.value('mcpfleet_proxy_sessions_active')).toBe(4);
+      for (const { session, pod } of sessions) if (pod !== victim.metadata.name) await session.end();
+      // The StatefulSet brings the pod back (same name, new address): a new backend, no old pins.
+      await threeReadyBackends(proxy);
+      expect(containerState((await cluster.get('pod', proxy.metadata.name, ns)) as Obj, 'proxyrunner').restartCount).toBe(0);
+    },
+    15 * MINUTE,
+  );
+
+  it(
+    'backendReplicas 3 with sessionRecovery Replay: a session whose pod is deleted is re-initialized on a live pod under the same ID, and the recovery is counted',
+    async () => {
+      await cluster.ok(['patch', 'mcpserver', name, '-n', ns, '--type=merge', '-p', '{"spec":{"sessionRecovery":"Replay"}}']);
+      await cluster.waitReady(name, ns);
+      const proxy = await waitFor(
+        'the proxy rolled to --session-recovery replay',
+        3 * MINUTE,
+        async () => {
+          const pod = await onlyProxyPod(cluster, name, ns);
+          return JSON.stringify(pod.spec).includes('"--session-recovery","replay"') ? pod : undefined;
+        },
+        () => cluster.describe(['get', 'pods', '-n', ns, '-o', 'wide']),
+      );
+      const backends = await threeReadyBackends(proxy);
+      const url = await cluster.serviceUrl(`mcp-${name}-proxy`, ns, 8080, '/mcp');
+      const sessions: { session: Connected; pod: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const session = await connectEventually(url);
+        sessions.push({ session, pod: await answeringPod(session) });
+      }
+      expect(sessions.map((s) => s.pod).sort()).toEqual(backends.map((p) => p.metadata.name).sort());
+      const m0 = await proxyScrape(proxy);
+      const recovered0 = m0.value('mcpfleet_proxy_session_recoveries_total', { result: 'recovered' }) ?? 0;
+      const closed0 = m0.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0;
+
+      const [lost, ...kept] = sessions as [{ session: Connected; pod: string }, ...{ session: Connected; pod: string }[]];
+      const victim = backends.find((p) => p.metadata.name === lost.pod) as Obj;
+      const victimKey = `${victim.metadata.name}@${podIp(victim)}:3001`;
+      const sessionId = (lost.session.transport as { sessionId?: string }).sessionId;
+      await cluster.ok(['delete', 'pod', victim.metadata.name, '-n', ns, '--grace-period=1', '--wait=false']);
+      // The StatefulSet re-creates the pod only once the old one is gone, so its new address in the
+      // proxy's ready set (and still 3 ready) means the proxy has dropped the old one.
+      const waiting = await waitFor(
+        'the proxy to see the re-created pod instead of the deleted one',
+        3 * MINUTE,
+        async () => {
+          const m = await proxyScrape(proxy);
+          const keys = [...sessionsByBackend(m).keys()];
+          const fresh = keys.some((k) => k.startsWith(`${victim.metadata.name}@`) && k !== victimKey);
+          return fresh && m.value('mcpfleet_proxy_backends_ready') === 3 ? m : undefined;
+        },
+        async () =>
+          (await proxyScrape(proxy)).text
+            .split('\n')
+            .filter((l) => /backend/.test(l))
+            .join('\n'),
+      );
+      // Not ended: the session waits, still pinned to the gone pod, until its next request moves it.
+      expect(sessionsByBackend(waiting).get(victimKey)).toBe(1);
+      expect(waiting.value('mcpfleet_proxy_sessions_active')).toBe(3);
+      // The session carries on (another pod, or the re-created one at its new address), under the client's own ID.
+      const echo = await lost.session.client.callTool({ name: 'echo', arguments: { message: 'moved' } });
+      expect(echo.content).toEqual([{ type: 'text', text: 'Echo: moved' }]);
+      const home = await answeringPod(lost.session);
+      expect(await answeringPod(lost.session)).toBe(home);
+      expect((lost.session.transport as { sessionId?: string }).sessionId).toBe(sessionId);
+      for (const { session, pod } of kept) expect(await answeringPod(session)).toBe(pod);
+      const after = await proxyScrape(proxy);
+      expect((after.value('mcpfleet_proxy_session_recoveries_total', { result: 'recovered' }) ?? 0) - recovered0).toBe(1);
+      expect((after.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closed0).toBe(0);
+      expect(after.value('mcpfleet_proxy_sessions_active')).toBe(3);
+      expect(sessionsByBackend(after).has(victimKey)).toBe(false);
+      for (const { session } of sessions) await session.end();
+    },
+    15 * MINUTE,
+  );
+});
 
 describe('the product on a real node', () => {
   const cluster = new Cluster();

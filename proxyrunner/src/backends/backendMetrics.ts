@@ -1,6 +1,9 @@
 // Prometheus instruments of `--backend-service` (registered only when it is on). The
-// per-backend gauge is labelled by the backend key (pod@address:port): bounded by the
-// backend StatefulSet's replicas, and a pod that leaves the ready set leaves the gauge.
+// per-backend gauge is labelled by the backend key (pod@address:port), and a pod that leaves
+// the ready set leaves the gauge, so its labels are bounded by the backend StatefulSet's
+// replicas. With --session-recovery replay a gone pod's sessions are not ended: they wait
+// until their next request moves them (or they end), and the gone pod keeps its label until
+// then, saying where they are still pinned (each such label holds at least one session).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BackendPool } from './pool.ts';
 

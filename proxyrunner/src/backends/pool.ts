@@ -3,8 +3,9 @@
 // transparent path asks it where an initialize or a stateless request goes and tells it
 // which sessions are pinned where.
 // Invariants: a session is counted on exactly one backend (pin/unpin are idempotent per
-// session ID); a backend that leaves the ready set is reported once through `onGone`, with
-// its count dropped, so its sessions can be ended (or recovered) by the caller; initialize
+// session ID); a backend that leaves the ready set is reported once through `onGone`, so its
+// sessions can be ended (or, later, recovered) by the caller, and its count stays until they
+// are unpinned or pinned elsewhere; initialize
 // goes to the ready backend with the fewest sessions (ties: the next in round-robin order,
 // so an idle fleet still spreads); stateless requests go round-robin.
 import type { Backend } from './endpoints.ts';
