@@ -30,6 +30,12 @@ export const PROXYRUNNER_FLAGS = [
   { name: 'attach-namespace', kind: 'string', env: ['POD_NAMESPACE'], help: "namespace of that pod (default: this pod's namespace)" },
   { name: 'attach-container', kind: 'string', default: 'mcp', help: 'container to attach to in that pod' },
   {
+    name: 'attach-max-pods',
+    kind: 'int',
+    default: '1',
+    help: 'stdio in Kubernetes: attach to up to this many matching running pods (one process each) and spread sessions over them, least sessions first',
+  },
+  {
     name: 'stdio-isolation',
     kind: 'string',
     default: 'shared',
@@ -213,7 +219,7 @@ export interface ProxyrunnerOptions<S = never> {
   /** sse and streamable-http: the upstream's endpoint. */
   targetUrl?: string;
   /** stdio in Kubernetes: the pod and container to attach to (passed as MCPFLEET_ATTACH_* variables). */
-  attach?: { namespace: string; selector: string; container: string };
+  attach?: { namespace: string; selector: string; container: string; maxPods?: number };
   proxyMode: ProxyMode;
   port: number;
   metricsPort: number;
@@ -374,6 +380,7 @@ export function proxyrunnerCommandLine<S = never>(options: ProxyrunnerOptions<S>
       { name: proxyrunnerEnvName('attach-selector'), value: options.attach.selector },
       { name: proxyrunnerEnvName('attach-container'), value: options.attach.container },
     );
+    if (options.attach.maxPods !== undefined) env.push({ name: proxyrunnerEnvName('attach-max-pods'), value: String(options.attach.maxPods) });
   }
   if (redis?.password !== undefined) env.push({ name: REDIS_PASSWORD_ENV, valueFrom: redis.password.valueFrom });
   env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

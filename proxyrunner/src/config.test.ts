@@ -68,13 +68,21 @@ describe('parseConfig', () => {
 
   it('attaches to a pod for stdio when given a selector', () => {
     const config = parse(['--attach-selector', 'app.kubernetes.io/instance=demo'], { POD_NAMESPACE: 'tools' });
-    expect(config.attach).toEqual({ selector: 'app.kubernetes.io/instance=demo', namespace: 'tools', container: 'mcp' });
+    expect(config.attach).toEqual({ selector: 'app.kubernetes.io/instance=demo', namespace: 'tools', container: 'mcp', maxPods: 1 });
     expect(config.command).toEqual([]);
-    expect(parse(['--attach-selector', 'a=b', '--attach-namespace', 'ns', '--attach-container', 'srv']).attach).toEqual({
+    expect(parse(['--attach-selector', 'a=b', '--attach-namespace', 'ns', '--attach-container', 'srv', '--attach-max-pods', '3']).attach).toEqual({
       selector: 'a=b',
       namespace: 'ns',
       container: 'srv',
+      maxPods: 3,
     });
+    expect(parse(['--attach-selector', 'a=b'], { MCPFLEET_ATTACH_MAX_PODS: '5' }).attach?.maxPods).toBe(5);
+    expect(() => parse(['--attach-selector', 'a=b', '--attach-max-pods', '0'])).toThrow(/attach-max-pods/);
+    expect(() => parse(['--attach-selector', 'a=b', '--attach-max-pods', '101'])).toThrow(/attach-max-pods/);
+    // One stdio proxy holds its sessions' pods: a shared session table across replicas is refused.
+    expect(() => parse(['--attach-selector', 'a=b', '--session-storage', 'redis', '--redis-address', '127.0.0.1:6379'])).toThrow(
+      /--session-storage redis is supported with --transport streamable-http/,
+    );
   });
 
   it('isolates stdio per session only where a process is spawned', () => {

@@ -18,7 +18,7 @@ export interface ProxyConfig {
   targetUrl: URL | undefined;
   command: string[];
   /** stdio in Kubernetes: attach to a pod's container instead of spawning `command`. */
-  attach: { namespace: string; selector: string; container: string } | undefined;
+  attach: { namespace: string; selector: string; container: string; maxPods: number } | undefined;
   /** stdio: one process for all sessions (shared) or one per session. */
   stdioIsolation: StdioIsolation;
   proxyMode: ProxyMode;
@@ -134,9 +134,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       '--stdio-isolation session cannot attach to a pod: an attached pod is one process, so it is shared (one backend pod per session is not offered)',
     );
   }
+  const maxPods = flags.int('attach-max-pods', 1, 100);
   const attach =
     transport === 'stdio' && selector
-      ? { selector, container: flags.string('attach-container') as string, namespace: flags.string('attach-namespace') || serviceAccountNamespace() }
+      ? {
+          selector,
+          container: flags.string('attach-container') as string,
+          namespace: flags.string('attach-namespace') || serviceAccountNamespace(),
+          maxPods,
+        }
       : undefined;
 
   const authzFile = flags.string('authz-config');
@@ -281,7 +287,9 @@ export function describeConfig(config: ProxyConfig): Record<string, unknown> {
     transport: config.transport,
     target: config.targetUrl?.href,
     command: config.command.join(' ') || undefined,
-    attach: config.attach ? `${config.attach.namespace}/${config.attach.selector} (${config.attach.container})` : undefined,
+    attach: config.attach
+      ? `${config.attach.namespace}/${config.attach.selector} (${config.attach.container}, up to ${config.attach.maxPods} pod${config.attach.maxPods === 1 ? '' : 's'})`
+      : undefined,
     stdioIsolation: config.transport === 'stdio' ? config.stdioIsolation : undefined,
     proxyMode: config.proxyMode,
     sessionIdleTimeout: formatDuration(config.sessionIdleTimeoutMs),

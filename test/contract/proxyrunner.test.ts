@@ -76,8 +76,23 @@ describe('operator → proxyrunner contract', () => {
           namespace: 'team-a',
           selector: 'app.kubernetes.io/component=backend,app.kubernetes.io/instance=web,app.kubernetes.io/name=mcpserver',
           container: 'mcp',
+          maxPods: 1,
         },
         proxyMode: 'streamable-http',
+      },
+    ],
+    [
+      'stdio with backendReplicas (the proxy attaches to every backend pod)',
+      { ...stdioSpec, backendReplicas: 3 },
+      {
+        transport: 'stdio',
+        attach: {
+          namespace: 'team-a',
+          selector: 'app.kubernetes.io/component=backend,app.kubernetes.io/instance=web,app.kubernetes.io/name=mcpserver',
+          container: 'mcp',
+          maxPods: 3,
+        },
+        backends: undefined,
       },
     ],
     ['stdio served as legacy SSE', { ...stdioSpec, proxyMode: 'sse' }, { transport: 'stdio', proxyMode: 'sse' }],

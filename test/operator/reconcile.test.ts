@@ -241,6 +241,77 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
   );
 
   it(
+    'stdio backendReplicas: N backend pods; the real proxyrunner, as its own ServiceAccount, lists, watches and attaches to each of them',
+    async () => {
+      const ns = await kube.newNamespace('stdiorep');
+      // A legacy SSE upstream cannot be spread: the apiserver refuses it with the CEL message.
+      const refused = await cp!.kubectl(['apply', '-n', ns, '-f', '-'], {
+        input: JSON.stringify(manifest('legacy', { image: 'example/mcp-sse:1', transport: 'sse', mcpPort: 3001, proxyMode: 'sse', backendReplicas: 2 })),
+      });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('backendReplicas needs transport stdio, or transport streamable-http with proxyMode streamable-http');
+
+      await create(ns, 'many', { image: 'example/mcp-files:1', transport: 'stdio', backendReplicas: 3 });
+      await waitReady(kube, 'many', ns);
+      await eventually('3 backend pods', 60_000, async () => (await pods(ns, 'many', 'backend')).length === 3);
+      const objs = await children(ns, 'many');
+      expect(names(objs)).toEqual([
+        'Deployment/mcp-many-proxy',
+        'Role/mcp-many-proxy',
+        'RoleBinding/mcp-many-proxy',
+        'Service/mcp-many-proxy',
+        'ServiceAccount/mcp-many-proxy',
+        'StatefulSet/mcp-many',
+      ]);
+      const sts = objs.find((o) => o.kind === 'StatefulSet') as Obj;
+      expect(sts.spec?.['replicas']).toBe(3);
+      const deploy = objs.find((o) => o.kind === 'Deployment') as Obj;
+      expect(deploy.spec?.['replicas']).toBe(1); // one proxy (CEL keeps a stdio proxy at 1 replica)
+      const proxyContainer = container(deploy, 'proxyrunner');
+      const args = proxyContainer['args'] as string[];
+      const env = proxyContainer['env'] as { name: string; value?: string }[];
+      expect(env).toEqual(expect.arrayContaining([{ name: 'MCPFLEET_ATTACH_MAX_PODS', value: '3' }]));
+      expect(args).not.toContain('--backend-service');
+      // The stdio Role, unchanged, covers N pods: list and watch them, attach to each.
+      const sa = `system:serviceaccount:${ns}:mcp-many-proxy`;
+      const can = async (...check: string[]): Promise<string> => (await cp!.kubectl(['auth', 'can-i', ...check, `--as=${sa}`])).stdout.trim();
+      for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'pods', '-n', ns)).toBe('yes');
+      for (const verb of ['create', 'get']) expect(await can(verb, 'pods', '--subresource=attach', '-n', ns)).toBe('yes');
+      expect(await can('list', 'pods', '-n', 'default')).toBe('no');
+      expect(await can('list', 'endpointslices.discovery.k8s.io', '-n', ns)).toBe('no');
+      expect(await can('delete', 'pods', '-n', ns)).toBe('no');
+
+      // The real proxyrunner with the operator's flags and environment, authenticated as that
+      // ServiceAccount. kwok runs no kubelet, so each attach opens and closes at once (the
+      // stream itself is tested in test/proxy/attachProtocol.test.ts); what this proves is that
+      // the proxy lists and watches the pods and attaches to every one of the three.
+      const token = (await kube.ok(['create', 'token', 'mcp-many-proxy', '-n', ns, '--duration', '1h'])).trim();
+      const kubeconfig = path.join(cp!.dir, `proxy-${ns}.kubeconfig`);
+      await writeFile(kubeconfig, (await readFile(cp!.kubeconfigPath, 'utf8')).replace(cp!.token, token), { mode: 0o600 });
+      const proxyEnv: Record<string, string> = { KUBECONFIG: kubeconfig };
+      for (const e of env) if (e.value !== undefined) proxyEnv[e.name] = e.value;
+      const proxy = await startProxy(
+        args.filter((_, i) => !['--port', '--metrics-port'].includes(args[i] as string) && !['--port', '--metrics-port'].includes(args[i - 1] as string)),
+        { env: proxyEnv },
+      );
+      try {
+        const backendPods = (await pods(ns, 'many', 'backend')).map((p) => p.metadata.name).sort();
+        expect(backendPods).toEqual(['mcp-many-0', 'mcp-many-1', 'mcp-many-2']);
+        await eventually('an attach to each backend pod', 60_000, async () =>
+          backendPods.every((pod) =>
+            proxy.stderr().includes(`"msg":"attached to stdio server pod","component":"proxyrunner","namespace":"${ns}","pod":"${pod}"`),
+          ),
+        );
+        expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backend_discovery_errors_total')).toBe(0);
+        expect(proxy.stderr()).not.toContain('Forbidden');
+      } finally {
+        await proxy.stop();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "sse: the proxy serves /sse and targets the backend's /sse",
     async () => {
       const ns = await kube.newNamespace('sse');

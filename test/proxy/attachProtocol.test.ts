@@ -3,8 +3,10 @@
 // on its own (subprotocol negotiation and fallback, framing in both directions, the status
 // channel, half-close, refusals, oversized frames), then a real proxyrunner in attach mode
 // carrying MCP sessions (initialize → tools/call → DELETE) to a real stdio MCP server that the
-// fake runs as the "container". kwok has no kubelet, so the real-apiserver test (podAttach
-// .test.ts) cannot carry a stream; this one can.
+// fake runs as the "container"; and a proxyrunner attached to three such pods at once
+// (--attach-max-pods, the operator's stdio backendReplicas), each pod its own real stdio MCP
+// server process, asserted at the pods' stdin. kwok has no kubelet, so the real-apiserver
+// test (podAttach.test.ts) cannot carry a stream; this one can.
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -14,7 +16,8 @@ import { attach, frame, describeEnd, type AttachRequest } from '../../common/kub
 import type { ClusterAccess } from '../../common/kube/kubeconfig.ts';
 import { channelFrame, fakeKubeconfig, startFakeApiserver, type FakeApiserver } from '../support/fakeApiserver.ts';
 import { eventually, scrape } from '../support/metrics.ts';
-import { connect } from '../support/sdk.ts';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { connect, type Connected } from '../support/sdk.ts';
 import { everythingStdioCommand, startProxy, type ProxyProcess } from '../support/processes.ts';
 
 jest.setTimeout(60_000);
@@ -182,8 +185,131 @@ describe('proxyrunner in attach mode over the fake apiserver', () => {
   it('is not ready, and says why, when the apiserver refuses its credentials', async () => {
     const api = await fake({ token: 'right' });
     const proxy = await attachProxy(api, 'wrong');
-    await eventually(async () => expect(proxy.stderr()).toContain('failed to start: Unauthorized'), 20_000);
+    await eventually(
+      async () => expect(proxy.stderr()).toMatch(/"msg":"stdio attach: listing or watching the pods failed; retrying".*"err":"Unauthorized"/),
+      20_000,
+    );
     const ready = await fetch(proxy.metricsUrl.replace('/metrics', '/readyz'));
     expect(ready.status).toBe(503);
+    expect(JSON.stringify(await ready.json())).toContain('listing the pods failed: Unauthorized');
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backend_discovery_errors_total')).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('proxyrunner attached to several pods (stdio backendReplicas)', () => {
+  const PODS = ['mcp-0', 'mcp-1', 'mcp-2'];
+
+  async function setUp(): Promise<{ api: FakeApiserver; proxy: ProxyProcess }> {
+    const api = await startFakeApiserver({ container: everythingStdioCommand() });
+    open.push(api);
+    for (const name of PODS) api.pods.push({ name, labels: { app: 'demo' } });
+    api.pods.push({ name: 'other-0', labels: { app: 'other' } });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'attach-'));
+    const kubeconfig = path.join(dir, 'config');
+    await writeFile(kubeconfig, fakeKubeconfig(api.url));
+    const proxy = await startProxy(['--transport', 'stdio', '--attach-selector', 'app=demo', '--attach-namespace', 'ns', '--attach-max-pods', '3'], {
+      env: { KUBECONFIG: kubeconfig },
+    });
+    open.push({ close: () => proxy.stop() });
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backends_ready')).toBe(3), 30_000);
+    return { api, proxy };
+  }
+
+  /** Everything the proxy wrote to this pod's stdin, over all its attaches. */
+  const stdinOf = (api: FakeApiserver, pod: string): string =>
+    api.sessions
+      .filter((s) => s.pod === pod)
+      .map((s) => Buffer.concat(s.stdin).toString('utf8'))
+      .join('');
+
+  const echo = async (c: Connected, message: string): Promise<string | undefined> =>
+    ((await c.client.callTool({ name: 'echo', arguments: { message } })) as { content: { text: string }[] }).content[0]?.text;
+
+  /** The one pod whose stdin carried this marker (fails if none or several did). */
+  function homeOf(api: FakeApiserver, marker: string): string {
+    const homes = PODS.filter((pod) => stdinOf(api, pod).includes(marker));
+    expect(homes).toHaveLength(1);
+    return homes[0] as string;
+  }
+
+  it('spreads sessions over the pods, sends each session only to its pod, and a removed pod ends exactly its sessions', async () => {
+    const { api, proxy } = await setUp();
+    expect(api.sessions.map((s) => s.pod).sort()).toEqual(PODS); // one attach per pod; other-0 is not selected
+    const clients: Connected[] = [];
+    for (let i = 0; i < 6; i++) clients.push(await connect(proxy.mcpUrl));
+    for (let round = 0; round < 2; round++) for (const [i, c] of clients.entries()) expect(await echo(c, `s${i}-r${round}`)).toBe(`Echo: s${i}-r${round}`);
+    const homes = clients.map((_, i) => homeOf(api, `"s${i}-r0"`));
+    for (const [i, home] of homes.entries()) expect(homeOf(api, `"s${i}-r1"`)).toBe(home); // pinned for its life
+    for (const pod of PODS) expect(homes.filter((h) => h === pod)).toHaveLength(2); // least sessions: 2 each
+    const metrics = await scrape(proxy.metricsUrl);
+    for (const pod of PODS) expect(metrics.value('mcpfleet_proxy_backend_sessions', { backend: `${pod}@uid-${pod}` })).toBe(2);
+
+    const gone = homes[0] as string;
+    const lost = clients.filter((_, i) => homes[i] === gone);
+    const kept = clients.filter((_, i) => homes[i] !== gone);
+    const closedBefore = metrics.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0;
+    api.removePod(gone);
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backends_ready')).toBe(2), 20_000);
+    await eventually(async () => {
+      const m = await scrape(proxy.metricsUrl);
+      expect((m.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closedBefore).toBe(lost.length);
+      expect(m.value('mcpfleet_proxy_sessions_active')).toBe(kept.length);
+    });
+    const attachesOfGone = api.sessions.filter((s) => s.pod === gone).length;
+    const goneStdin = stdinOf(api, gone).length;
+    for (const [i, c] of kept.entries()) expect(await echo(c, `kept-${i}`)).toBe(`Echo: kept-${i}`);
+    for (const c of lost) {
+      const failed = await echo(c, 'lost').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failed).toBeInstanceOf(StreamableHTTPError);
+      expect((failed as StreamableHTTPError).code).toBe(404);
+      await c.client.close();
+    }
+    // The clients re-initialize, as the specification says, onto the pods that are left.
+    for (let i = 0; i < lost.length; i++) {
+      const again = await connect(proxy.mcpUrl);
+      clients.push(again);
+      expect(await echo(again, `again-${i}`)).toBe(`Echo: again-${i}`);
+      expect(homeOf(api, `"again-${i}"`)).not.toBe(gone);
+    }
+    for (const [i] of kept.entries()) expect(homeOf(api, `"kept-${i}"`)).not.toBe(gone);
+    expect(api.sessions.filter((s) => s.pod === gone)).toHaveLength(attachesOfGone); // never reattached
+    expect(stdinOf(api, gone).length).toBe(goneStdin); // nothing more reached it
+    const after = await scrape(proxy.metricsUrl);
+    expect(after.value('mcpfleet_proxy_sessions_active')).toBe(6);
+    for (const c of clients) await c.client.close().catch(() => {});
+  });
+
+  it('spreads stateless requests over the pods, one proxy-held channel per pod', async () => {
+    const { api, proxy } = await setUp();
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(proxy.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { message: `stateless-${i}` } } }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain(`Echo: stateless-${i}`);
+    }
+    const homes = Array.from({ length: 6 }, (_, i) => homeOf(api, `"stateless-${i}"`));
+    for (const pod of PODS) expect(homes.filter((h) => h === pod)).toHaveLength(2);
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_stateless_channels_opened_total')).toBe(3);
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(0);
+  });
+
+  it('a pod added later is attached and takes the next sessions', async () => {
+    const { api, proxy } = await setUp();
+    const first = [await connect(proxy.mcpUrl), await connect(proxy.mcpUrl), await connect(proxy.mcpUrl)];
+    api.removePod('mcp-2');
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backends_ready')).toBe(2), 20_000);
+    api.addPod({ name: 'mcp-2', labels: { app: 'demo' }, uid: 'uid-mcp-2-again' });
+    await eventually(async () => expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backends_ready')).toBe(3), 20_000);
+    const next = await connect(proxy.mcpUrl);
+    expect(await echo(next, 'to the new pod')).toBe('Echo: to the new pod');
+    expect(homeOf(api, '"to the new pod"')).toBe('mcp-2');
+    expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_backend_sessions', { backend: 'mcp-2@uid-mcp-2-again' })).toBe(1);
+    for (const c of [...first, next]) await c.client.close();
   });
 });

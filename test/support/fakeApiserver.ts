@@ -4,7 +4,10 @@
 // .k8s.io), one-byte channel prefixes, an empty stdout frame on open as the kubelet sends, a
 // metav1.Status on the error channel when the container ends, then a close. The "container"
 // is a real process (e.g. an MCP server over stdio) wired to those channels, so what is
-// tested end to end is a real MCP exchange carried over the protocol.
+// tested end to end is a real MCP exchange carried over the protocol. Pods can be watched
+// (?watch=1: ADDED/MODIFIED/DELETED events from a resourceVersion, one JSON per line);
+// removePod() deletes one as the kubelet would: its watchers are told and its containers
+// are killed, so their attaches end with a status.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +18,8 @@ export interface FakePod {
   labels: Record<string, string>;
   phase?: string;
   startTime?: string;
+  /** Default: derived from the name. */
+  uid?: string;
 }
 
 export interface AttachSession {
@@ -48,6 +53,10 @@ export interface FakeApiserver {
   requests: string[];
   /** Containers started for attaches (to kill one, as a restart would). */
   containers: ChildProcess[];
+  /** Adds a pod (watchers get ADDED). */
+  addPod(pod: FakePod): void;
+  /** Deletes a pod: watchers get DELETED, its containers are killed (their attaches end). */
+  removePod(name: string): void;
   close(): Promise<void>;
 }
 
@@ -68,9 +77,9 @@ function matches(pod: FakePod, selector: string | null): boolean {
   });
 }
 
-function podJson(namespace: string, pod: FakePod): unknown {
+function podJson(namespace: string, pod: FakePod, resourceVersion = '1'): Record<string, unknown> {
   return {
-    metadata: { name: pod.name, namespace, labels: pod.labels },
+    metadata: { name: pod.name, namespace, labels: pod.labels, uid: pod.uid ?? `uid-${pod.name}`, resourceVersion },
     status: {
       phase: pod.phase ?? 'Running',
       startTime: pod.startTime ?? '2026-01-01T00:00:00Z',
@@ -85,10 +94,11 @@ function status(res: http.ServerResponse, code: number, reason: string, message:
 }
 
 /** Wires a process to an attach socket the way the kubelet wires a container. */
-function runContainer(command: string[], session: AttachSession, containers: ChildProcess[]): void {
+function runContainer(command: string[], session: AttachSession, containers: ChildProcess[], byPod: Map<string, ChildProcess[]>): void {
   const [file, ...args] = command as [string, ...string[]];
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   containers.push(child);
+  byPod.set(session.pod, [...(byPod.get(session.pod) ?? []), child]);
   const ws = session.socket;
   child.stdout.on('data', (chunk: Buffer) => ws.send(channelFrame(CHANNEL_STDOUT, chunk)));
   child.stderr.on('data', (chunk: Buffer) => ws.send(channelFrame(CHANNEL_STDERR, chunk)));
@@ -119,6 +129,15 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   const sessions: AttachSession[] = [];
   const requests: string[] = [];
   const containers: ChildProcess[] = [];
+  const byPod = new Map<string, ChildProcess[]>();
+  const watches = new Set<{ namespace: string; selector: string | null; res: http.ServerResponse }>();
+  let resourceVersion = 1;
+  const notify = (type: 'ADDED' | 'DELETED', pod: FakePod): void => {
+    resourceVersion++;
+    for (const w of watches) {
+      if (matches(pod, w.selector)) w.res.write(JSON.stringify({ type, object: podJson(w.namespace, pod, String(resourceVersion)) }) + '\n');
+    }
+  };
   const authorized = (req: http.IncomingMessage): boolean => options.token === undefined || req.headers.authorization === `Bearer ${options.token}`;
   const wss = new WebSocketServer({
     noServer: true,
@@ -131,10 +150,19 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     if (!authorized(req)) return status(res, 401, 'Unauthorized', 'Unauthorized');
     const url = new URL(req.url ?? '/', 'http://x');
     const list = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
+    if (req.method === 'GET' && list && url.searchParams.get('watch') === '1') {
+      // Events from now on (the tests change pods only after the proxy has listed them).
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      const w = { namespace: list[1] as string, selector: url.searchParams.get('labelSelector'), res };
+      watches.add(w);
+      res.on('close', () => watches.delete(w));
+      return;
+    }
     if (req.method === 'GET' && list) {
       const items = pods.filter((p) => matches(p, url.searchParams.get('labelSelector'))).map((p) => podJson(list[1] as string, p));
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items }));
+      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(resourceVersion) }, items }));
       return;
     }
     status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
@@ -170,7 +198,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       // The kubelet's first frame: an empty message on stdout, "the stream is up".
       ws.send(Buffer.from([CHANNEL_STDOUT]));
       if (options.onAttach) options.onAttach(session);
-      else if (options.container) runContainer(options.container, session, containers);
+      else if (options.container) runContainer(options.container, session, containers, byPod);
     });
   });
 
@@ -181,7 +209,19 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     sessions,
     requests,
     containers,
+    addPod(pod) {
+      pods.push(pod);
+      notify('ADDED', pod);
+    },
+    removePod(name) {
+      const index = pods.findIndex((p) => p.name === name);
+      if (index < 0) return;
+      const [pod] = pods.splice(index, 1) as [FakePod];
+      notify('DELETED', pod);
+      for (const child of byPod.get(name) ?? []) child.kill('SIGTERM');
+    },
     async close() {
+      for (const w of watches) w.res.end();
       for (const c of containers) c.kill('SIGKILL');
       for (const ws of wss.clients) ws.terminate();
       wss.close();

@@ -127,7 +127,7 @@ describe('the MCPServer CRD', () => {
     expect(rules[0]?.message).toMatch(/^mcpPort is required when transport is streamable-http or sse/);
     expect(rules[1]?.message).toMatch(/^replicas must be 0 or 1 when transport is stdio/);
     expect(rules[2]?.message).toMatch(/^authzConfig and authzConfigRef are mutually exclusive/);
-    expect(rules[3]?.message).toMatch(/^backendReplicas needs transport streamable-http and proxyMode streamable-http/);
+    expect(rules[3]?.message).toMatch(/^backendReplicas needs transport stdio, or transport streamable-http with proxyMode streamable-http/);
     expect(openapi()['x-kubernetes-validations']?.[0]?.message).toMatch(/^metadata.name must be a DNS label of at most 48/);
   });
 

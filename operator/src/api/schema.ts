@@ -332,9 +332,10 @@ const specRules: readonly Rule[] = [
     reason: 'FieldValueForbidden',
   },
   {
-    rule: `!has(self.backendReplicas) || (${TRANSPORT_CEL} == 'streamable-http' && (has(self.proxyMode) ? self.proxyMode : '${DEFAULTS.proxyMode}') == 'streamable-http')`,
+    rule: `!has(self.backendReplicas) || ${TRANSPORT_CEL} == 'stdio' || ${TRANSPARENT_CEL}`,
     message:
-      'backendReplicas needs transport streamable-http and proxyMode streamable-http: the proxy pins sessions to backend pods on its transparent HTTP path only',
+      'backendReplicas needs transport stdio, or transport streamable-http with proxyMode streamable-http: the proxy attaches to every stdio pod, ' +
+      'or pins sessions to HTTP pods on its transparent path; it has no way to spread sessions over legacy SSE pods',
     fieldPath: '.backendReplicas',
     reason: 'FieldValueForbidden',
   },
@@ -442,9 +443,10 @@ export const specSchema: ObjectSchema<MCPServerSpec> = {
       type: 'integer',
       format: 'int32',
       description:
-        "Pods of the MCP server (ToolHive's backendReplicas); streamable-http (with proxyMode streamable-http) only. " +
-        'Set, the proxy watches the backend EndpointSlices and pins each session to one ready pod for its life (least sessions first); ' +
-        'a session whose pod goes away ends and its client re-initializes (HTTP 404). Unset: one pod. replicas: 0 stops them all.',
+        "Pods of the MCP server (ToolHive's backendReplicas); stdio, or streamable-http with proxyMode streamable-http. " +
+        'Each session is pinned to one pod for its life (least sessions first): for stdio the proxy attaches to every running pod ' +
+        '(one process each), for streamable-http it watches the backend EndpointSlices and routes to ready pods. ' +
+        'A session whose pod goes away ends and its client re-initializes (HTTP 404). Unset: one pod. replicas: 0 stops them all.',
       minimum: 0,
       maximum: 100,
     },

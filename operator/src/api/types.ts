@@ -204,9 +204,10 @@ export interface MCPServerSpec {
   proxyResources?: ResourceRequirements;
   replicas?: number;
   /**
-   * ToolHive's name: pods of the MCP server (the backend StatefulSet's replicas). Set, the
-   * proxy discovers the pods through the backend Service's EndpointSlices and pins each
-   * session to one (streamable-http only). Unset: one pod, reached through the Service.
+   * ToolHive's name: pods of the MCP server (the backend StatefulSet's replicas). Set, each
+   * session is pinned to one pod: stdio, the proxy attaches to every running pod
+   * (--attach-max-pods); streamable-http, it discovers the pods through the backend Service's
+   * EndpointSlices. Unset: one pod.
    */
   backendReplicas?: number;
   /** With backendReplicas: None (unset) ends a session whose pod went away; Replay moves it (proxy flag --session-recovery). */

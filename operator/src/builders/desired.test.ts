@@ -285,6 +285,21 @@ describe('desiredObjects', () => {
     expect(args({ sessionRecovery: 'Replay' })).not.toEqual(args({}));
   });
 
+  it('stdio backendReplicas: N backend pods, a proxy that attaches to up to N of them with the stdio Role unchanged', () => {
+    const mcp = stored('files', { ...stdioSpec, backendReplicas: 3 });
+    const objs = desiredObjects(mcp, opts);
+    const sts = objs.find((o) => o.kind === 'StatefulSet') as DesiredObject;
+    expect((sts['spec'] as { replicas: number }).replicas).toBe(3);
+    const deploy = objs.find((o) => o.kind === 'Deployment') as DesiredObject;
+    const c = container(deploy, 'proxyrunner');
+    expect(c.env).toContainEqual({ name: 'MCPFLEET_ATTACH_MAX_PODS', value: '3' });
+    expect(flag(c.args, '--backend-service')).toBeUndefined();
+    expect((objs.find((o) => o.kind === 'Role') as DesiredObject)['rules']).toEqual(proxyRbac(stored('files', stdioSpec))[1].rules);
+    // Without the field nothing changes for the proxy (no flag, no rollout of existing proxies).
+    const single = container(proxyDeployment(stored('files', stdioSpec), opts), 'proxyrunner');
+    expect(single.env?.map((e) => e.name)).not.toContain('MCPFLEET_ATTACH_MAX_PODS');
+  });
+
   it('replicas 0 stops both the proxy and the MCP server', () => {
     const objs = desiredObjects(stored('web', { ...httpSpec, replicas: 0 }), opts);
     for (const o of objs.filter((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')) {

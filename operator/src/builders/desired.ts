@@ -246,7 +246,14 @@ export function proxyOptions(
       targetUrl: `http://${childNames(mcp.metadata.name).backend}:${spec.mcpPort}${spec.transport === 'sse' ? '/sse' : '/mcp'}`,
     }),
     ...(spec.transport === 'stdio' && {
-      attach: { namespace: namespaceOf(mcp), selector: selectorString(selectorLabels(mcp.metadata.name, 'backend')), container: BACKEND_CONTAINER },
+      attach: {
+        namespace: namespaceOf(mcp),
+        selector: selectorString(selectorLabels(mcp.metadata.name, 'backend')),
+        container: BACKEND_CONTAINER,
+        // backendReplicas N: one attach per pod (at most N), sessions spread over them. Unset: no
+        // flag, so a proxy without it keeps the pod template (and the rollout) it had.
+        ...(spec.backendReplicas !== undefined && { maxPods: Math.max(1, spec.backendReplicas) }),
+      },
     }),
     proxyMode: spec.proxyMode,
     port: spec.proxyPort,
@@ -397,8 +404,9 @@ export function proxyService(mcp: MCPServer): Desired<V1Service> {
 }
 
 /**
- * What the proxyrunner may do in the API, nothing more: stdio, find the backend pod and attach
- * to it; backendReplicas, read the backend EndpointSlices (the Service's, in this namespace).
+ * What the proxyrunner may do in the API, nothing more: stdio, find the backend pods and attach
+ * to them (the same rules for one pod or backendReplicas N); HTTP backendReplicas, read the
+ * backend EndpointSlices (the Service's, in this namespace).
  */
 export function proxyRbac(mcp: MCPServer): [Desired<V1ServiceAccount>, Desired<V1Role>, Desired<V1RoleBinding>] {
   const stdio = resolveSpec(mcp.spec).transport === 'stdio';

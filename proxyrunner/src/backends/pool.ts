@@ -1,7 +1,8 @@
 // The backend pods a proxy may route to right now, and how many of this replica's sessions
 // each holds. Pure bookkeeping (no I/O): discovery.ts feeds it the ready set, the
 // transparent path asks it where an initialize or a stateless request goes and tells it
-// which sessions are pinned where.
+// which sessions are pinned where. Generic over the backend's shape (anything with a key):
+// the stdio attach path (upstream/attachedPods.ts) keeps its attached pods in one too.
 // Invariants: a session is counted on exactly one backend (pin/unpin are idempotent per
 // session ID); a backend that leaves the ready set is reported once through `onGone`, so its
 // sessions can be ended (or, later, recovered) by the caller, and its count stays until they
@@ -10,8 +11,8 @@
 // so an idle fleet still spreads); stateless requests go round-robin.
 import type { Backend } from './endpoints.ts';
 
-export class BackendPool {
-  #ready = new Map<string, Backend>();
+export class BackendPool<B extends { key: string } = Backend> {
+  #ready = new Map<string, B>();
   /** Session ID → backend key, for this replica's sessions. */
   readonly #pins = new Map<string, string>();
   readonly #counts = new Map<string, number>();
@@ -20,7 +21,7 @@ export class BackendPool {
   #synced = false;
 
   /** Replaces the ready set; backends that left it are reported to `onGone` listeners. */
-  update(backends: readonly Backend[]): void {
+  update(backends: readonly B[]): void {
     const next = new Map(backends.map((b) => [b.key, b]));
     const gone = [...this.#ready.keys()].filter((key) => !next.has(key));
     this.#ready = next;
@@ -42,19 +43,19 @@ export class BackendPool {
   }
 
   /** The backend if it is ready. */
-  get(key: string): Backend | undefined {
+  get(key: string): B | undefined {
     return this.#ready.get(key);
   }
 
   /** Where a new session goes: the ready backend holding the fewest sessions here. */
-  leastSessions(): Backend | undefined {
+  leastSessions(): B | undefined {
     const ready = [...this.#ready.values()];
     if (ready.length === 0) return undefined;
-    let best: Backend | undefined;
+    let best: B | undefined;
     let bestCount = Infinity;
     const start = this.#cursor++ % ready.length;
     for (let i = 0; i < ready.length; i++) {
-      const backend = ready[(start + i) % ready.length] as Backend;
+      const backend = ready[(start + i) % ready.length] as B;
       const count = this.#counts.get(backend.key) ?? 0;
       if (count < bestCount) {
         best = backend;
@@ -65,7 +66,7 @@ export class BackendPool {
   }
 
   /** Where a request without a session goes: round-robin over the ready backends. */
-  next(): Backend | undefined {
+  next(): B | undefined {
     const ready = [...this.#ready.values()];
     if (ready.length === 0) return undefined;
     return ready[this.#cursor++ % ready.length];

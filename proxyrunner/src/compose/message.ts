@@ -29,9 +29,7 @@ export async function composeMessage(
   memory: { budget: MemoryBudget; pool: ByteBudget },
   launcher?: StdioLauncher,
 ): Promise<Upstream> {
-  launcher ??= config.attach
-    ? (await import('../upstream/podAttach.ts')).podAttachLauncher(config.attach, log, config.upstreamConnectTimeoutMs)
-    : childProcessLauncher(config.command, log);
+  launcher ??= childProcessLauncher(config.command, log);
   const limits: FrameLimits = { maxBytes: memory.budget.maxMessageBytes, pool: memory.pool };
   // Every upstream kind gets the same bounded waits (--upstream-response-timeout).
   const connector = withDeadlines(await createConnector(config, metrics, log, launcher, limits), { timeoutMs: config.upstreamResponseTimeoutMs, metrics });
@@ -66,6 +64,19 @@ export async function composeMessage(
 async function createConnector(config: ProxyConfig, metrics: ProxyMetrics, log: Logger, launcher: StdioLauncher, limits: FrameLimits): Promise<Connector> {
   switch (config.transport) {
     case 'stdio':
+      if (config.attach) {
+        // Loaded only in attach mode: the pods' list+watch and the attach client.
+        const { startAttachMode } = await import('../upstream/attachedPods.ts');
+        return startAttachMode({
+          target: config.attach,
+          maxPods: config.attach.maxPods,
+          log,
+          metrics,
+          limits,
+          responseTimeoutMs: config.upstreamResponseTimeoutMs,
+          connectTimeoutMs: config.upstreamConnectTimeoutMs,
+        });
+      }
       return config.stdioIsolation === 'session' && !config.attach
         ? new PerSessionStdioConnector(launcher, log, metrics, config.maxSessions, config.upstreamResponseTimeoutMs, limits)
         : new StdioMultiplexer(launcher, log, metrics, { limits, responseTimeoutMs: config.upstreamResponseTimeoutMs });

@@ -26,6 +26,9 @@
 // `server/discover` is answered by the proxy from the channel's initialize result.
 // With --stdio-isolation session (perRequest) each stateless POST gets a channel, hence
 // a process, of its own, closed once the POST is answered: isolation holds for it too.
+// With several processes (stdio attached to several pods: Connector.spread) stateless POSTs
+// go round-robin over them, through one channel per process (at most one per attached pod;
+// a pod's channel ends with its attach).
 import { Gauge, Counter } from 'prom-client';
 import { INVALID_REQUEST, UPSTREAM_ERROR, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import { reject, responseHook, type Exchange } from '../http/exchange.ts';
@@ -80,12 +83,12 @@ export class StatelessChannel {
   }
 
   /** Opens an upstream session and initializes it; rejects (and closes it) past `timeoutMs`. */
-  static async open(connector: Connector, metrics: ProxyMetrics, timeoutMs: number): Promise<StatelessChannel> {
+  static async open(connector: Connector | (() => Promise<Link>), metrics: ProxyMetrics, timeoutMs: number): Promise<StatelessChannel> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, rejectTimeout) => {
       timer = setTimeout(() => rejectTimeout(new Error(`no initialized upstream session within ${timeoutMs} ms`)), timeoutMs);
     });
-    const opening = connector.open();
+    const opening = typeof connector === 'function' ? connector() : connector.open();
     try {
       const link = await Promise.race([opening, expired]);
       const channel = new StatelessChannel(link, metrics);
@@ -229,6 +232,8 @@ export class StatelessChannel {
 export class StatelessGateway {
   readonly #options: StatelessOptions;
   #shared: Promise<StatelessChannel> | undefined;
+  /** Connector.spread (stdio attached to several pods): one channel per process, by its key. */
+  readonly #perProcess = new Map<string, Promise<StatelessChannel>>();
   #inFlight = 0;
   readonly #opened: Counter;
 
@@ -314,9 +319,10 @@ export class StatelessGateway {
   }
 
   async close(): Promise<void> {
-    const shared = this.#shared;
+    const channels = [this.#shared, ...this.#perProcess.values()];
     this.#shared = undefined;
-    if (shared) (await shared.catch(() => undefined))?.close();
+    this.#perProcess.clear();
+    for (const channel of channels) if (channel) (await channel.catch(() => undefined))?.close();
   }
 
   #channel(): Promise<StatelessChannel> {
@@ -327,6 +333,28 @@ export class StatelessGateway {
         return channel;
       });
     if (perRequest) return open();
+    // Several processes: round-robin over them, one channel each (bounded by the pods attached).
+    const key = connector.spread?.next();
+    if (key !== undefined && connector.spread) {
+      const spread = connector.spread;
+      const existing = this.#perProcess.get(key);
+      if (existing) return existing;
+      const opening = StatelessChannel.open(() => spread.openOn(key), metrics, initTimeoutMs).then(
+        (channel) => {
+          this.#opened.inc();
+          channel.onclose = () => {
+            if (this.#perProcess.get(key) === opening) this.#perProcess.delete(key);
+          };
+          return channel;
+        },
+        (err: unknown) => {
+          if (this.#perProcess.get(key) === opening) this.#perProcess.delete(key);
+          throw err;
+        },
+      );
+      this.#perProcess.set(key, opening);
+      return opening;
+    }
     if (this.#shared) return this.#shared;
     const opening = open().then(
       (channel) => {

@@ -36,10 +36,12 @@ interface Entry {
 
 /** The connector's links, each with bounded waits. */
 export function withDeadlines<C extends Connector>(connector: C, options: DeadlineOptions): Connector {
+  const spread = connector.spread;
   return {
     open: async () => new DeadlineLink(await connector.open(), options),
     readiness: () => connector.readiness(),
     close: () => connector.close(),
+    ...(spread && { spread: { next: () => spread.next(), openOn: async (key: string) => new DeadlineLink(await spread.openOn(key), options) } }),
   };
 }
 

@@ -22,6 +22,16 @@ export interface Connector {
   open(): Promise<Link>;
   readiness(): Readiness;
   close(): Promise<void>;
+  /** Set when the connector has several upstream processes (stdio attached to several pods). */
+  spread?: Spread;
+}
+
+/** Several upstream processes: where requests without a session go, one after the other. */
+export interface Spread {
+  /** The next process (round-robin), by key; undefined when none is up. */
+  next(): string | undefined;
+  /** A link to that process, not counted as a session; rejects if it is no longer up. */
+  openOn(key: string): Promise<Link>;
 }
 
 /** The upstream side is full (e.g. every per-session process is in use): retry later. */

@@ -122,6 +122,10 @@ export interface MultiplexerOptions {
    * initialize is sent rather than queued behind it.
    */
   responseTimeoutMs?: number;
+  /** Beyond this much input queued for the server, requests are refused (default MAX_STDIN_BACKLOG). */
+  stdinBacklogBytes?: number;
+  /** Told when the process comes up or goes down (several processes: attachedPods.ts). */
+  onUpChange?: (up: boolean) => void;
 }
 
 export class StdioMultiplexer implements Connector {
@@ -144,22 +148,26 @@ export class StdioMultiplexer implements Connector {
   #upWaiters: { wake: () => void; fail: (reason: string) => void }[] = [];
   readonly #restart: boolean;
   readonly #responseTimeoutMs: number;
+  readonly #stdinBacklogBytes: number;
 
   constructor(launch: StdioLauncher, log: Logger, metrics: ProxyMetrics, options: MultiplexerOptions = {}) {
     this.#log = log;
     this.#metrics = metrics;
     this.#restart = options.restart ?? true;
     this.#responseTimeoutMs = options.responseTimeoutMs ?? 0;
+    this.#stdinBacklogBytes = options.stdinBacklogBytes ?? MAX_STDIN_BACKLOG;
     this.#supervisor = new StdioSupervisor(
       launch,
       {
         onMessage: (message) => this.#fromServer(message),
         onUp: () => {
           metrics.setUpstreamUp(true);
+          options.onUpChange?.(true);
           for (const waiter of this.#upWaiters.splice(0)) waiter.wake();
         },
         onDown: (reason) => {
           metrics.setUpstreamUp(false);
+          options.onUpChange?.(false);
           if (!this.#restart) for (const waiter of this.#upWaiters.splice(0)) waiter.fail(reason);
           this.#reset(reason);
         },
@@ -171,6 +179,11 @@ export class StdioMultiplexer implements Connector {
     );
     metrics.setUpstreamUp(false);
     this.#supervisor.start();
+  }
+
+  /** The process is up (attached, for a pod). */
+  get running(): boolean {
+    return this.#supervisor.running;
   }
 
   get linkCount(): number {
@@ -214,9 +227,10 @@ export class StdioMultiplexer implements Connector {
     return link;
   }
 
-  async close(): Promise<void> {
+  /** Stops the process (or detaches from its pod); every link ends, told `reason`. */
+  async close(reason = 'proxy shutting down'): Promise<void> {
     await this.#supervisor.stop();
-    this.#reset('proxy shutting down');
+    this.#reset(reason);
   }
 
   fromClient(link: MuxLink, message: RpcMessage): void {
@@ -326,7 +340,7 @@ export class StdioMultiplexer implements Connector {
   }
 
   #forward(link: MuxLink, message: RpcMessage, id: RpcId, isInitialize: boolean): void {
-    if (this.#supervisor.backlog > MAX_STDIN_BACKLOG) {
+    if (this.#supervisor.backlog > this.#stdinBacklogBytes) {
       link.onmessage(errorResponse(id, UPSTREAM_ERROR, 'stdio MCP server is not reading its input; request refused'));
       return;
     }
