@@ -299,6 +299,26 @@ describe('proxyrunner attached to several pods (stdio backendReplicas)', () => {
     expect((await scrape(proxy.metricsUrl)).value('mcpfleet_proxy_sessions_active')).toBe(0);
   });
 
+  it('a terminating pod (its container still running) is detached at once: exactly its sessions end', async () => {
+    const { api, proxy } = await setUp();
+    const clients = [await connect(proxy.mcpUrl), await connect(proxy.mcpUrl), await connect(proxy.mcpUrl)];
+    for (const [i, c] of clients.entries()) expect(await echo(c, `t${i}`)).toBe(`Echo: t${i}`);
+    const homes = clients.map((_, i) => homeOf(api, `"t${i}"`));
+    expect(new Set(homes).size).toBe(3);
+    api.terminatePod('mcp-1');
+    await eventually(async () => {
+      const m = await scrape(proxy.metricsUrl);
+      expect(m.value('mcpfleet_proxy_backends_ready')).toBe(2);
+      expect(m.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' })).toBe(1);
+      expect(m.value('mcpfleet_proxy_sessions_active')).toBe(2);
+    }, 20_000);
+    for (const [i, c] of clients.entries()) {
+      if (homes[i] === 'mcp-1') await expect(echo(c, 'after')).rejects.toMatchObject({ code: 404 });
+      else expect(await echo(c, `after-${i}`)).toBe(`Echo: after-${i}`);
+    }
+    for (const c of clients) await c.client.close();
+  });
+
   it('a pod added later is attached and takes the next sessions', async () => {
     const { api, proxy } = await setUp();
     const first = [await connect(proxy.mcpUrl), await connect(proxy.mcpUrl), await connect(proxy.mcpUrl)];

@@ -20,6 +20,8 @@ export interface FakePod {
   startTime?: string;
   /** Default: derived from the name. */
   uid?: string;
+  /** Set: the pod is terminating (its containers still run). */
+  deletionTimestamp?: string;
 }
 
 export interface AttachSession {
@@ -57,6 +59,8 @@ export interface FakeApiserver {
   addPod(pod: FakePod): void;
   /** Deletes a pod: watchers get DELETED, its containers are killed (their attaches end). */
   removePod(name: string): void;
+  /** Marks a pod terminating (watchers get MODIFIED); its containers keep running. */
+  terminatePod(name: string): void;
   close(): Promise<void>;
 }
 
@@ -79,7 +83,14 @@ function matches(pod: FakePod, selector: string | null): boolean {
 
 function podJson(namespace: string, pod: FakePod, resourceVersion = '1'): Record<string, unknown> {
   return {
-    metadata: { name: pod.name, namespace, labels: pod.labels, uid: pod.uid ?? `uid-${pod.name}`, resourceVersion },
+    metadata: {
+      name: pod.name,
+      namespace,
+      labels: pod.labels,
+      uid: pod.uid ?? `uid-${pod.name}`,
+      resourceVersion,
+      ...(pod.deletionTimestamp !== undefined && { deletionTimestamp: pod.deletionTimestamp }),
+    },
     status: {
       phase: pod.phase ?? 'Running',
       startTime: pod.startTime ?? '2026-01-01T00:00:00Z',
@@ -132,7 +143,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   const byPod = new Map<string, ChildProcess[]>();
   const watches = new Set<{ namespace: string; selector: string | null; res: http.ServerResponse }>();
   let resourceVersion = 1;
-  const notify = (type: 'ADDED' | 'DELETED', pod: FakePod): void => {
+  const notify = (type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: FakePod): void => {
     resourceVersion++;
     for (const w of watches) {
       if (matches(pod, w.selector)) w.res.write(JSON.stringify({ type, object: podJson(w.namespace, pod, String(resourceVersion)) }) + '\n');
@@ -212,6 +223,12 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     addPod(pod) {
       pods.push(pod);
       notify('ADDED', pod);
+    },
+    terminatePod(name) {
+      const pod = pods.find((p) => p.name === name);
+      if (!pod) return;
+      pod.deletionTimestamp = new Date().toISOString();
+      notify('MODIFIED', pod);
     },
     removePod(name) {
       const index = pods.findIndex((p) => p.name === name);
