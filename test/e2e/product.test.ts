@@ -400,6 +400,80 @@ describe('the product on a real node', () => {
   );
 
   it(
+    'stdio backendReplicas 3: the proxy attaches to every pod, spreads sessions, and a deleted pod ends exactly its sessions; the clients re-initialize',
+    async () => {
+      // Its own namespace: deleting a pod here does not disturb the tests that walk NS's pods.
+      const ns = 'e2e-stdiorep';
+      await cluster.restrictedNamespace(ns);
+      const sample = await cluster.sample('mcpserver-stdio.yaml');
+      const server: Server = { file: 'mcpserver-stdio.yaml', name: 'everything-stdio-3', path: '/mcp', replicas: 1 };
+      await cluster.apply({ ...sample, metadata: { name: server.name }, spec: { ...(sample.spec as object), backendReplicas: 3 } }, ns);
+      await cluster.waitReady(server.name, ns);
+      const [proxyPod] = await cluster.pods(server.name, ns, 'proxy');
+      if (proxyPod === undefined) throw new Error('no proxy pod');
+      const metricsUrl = `http://${podIp(proxyPod)}:9464/metrics`;
+      await waitFor(
+        'the proxy attached to 3 backend pods',
+        3 * MINUTE,
+        async () => ((await scrape(metricsUrl)).value('mcpfleet_proxy_backends_ready') === 3 ? true : undefined),
+        () => cluster.describe(['get', 'pods', '-n', ns, '-o', 'wide']),
+      );
+      const url = await cluster.serviceUrl(`mcp-${server.name}-proxy`, ns, 8080, server.path);
+      const clients: Connected[] = [];
+      for (let i = 0; i < 6; i++) clients.push(await connectEventually(url));
+      for (const [i, c] of clients.entries())
+        expect((await c.client.callTool({ name: 'echo', arguments: { message: `s${i}` } })).content).toEqual([{ type: 'text', text: `Echo: s${i}` }]);
+      const before = await scrape(metricsUrl);
+      const backends = (await cluster.pods(server.name, ns, 'backend')).filter((p) => p.metadata.deletionTimestamp === undefined);
+      expect(backends).toHaveLength(3);
+      const perPod = backends.map((p) => before.value('mcpfleet_proxy_backend_sessions', { backend: `${p.metadata.name}@${p.metadata.uid}` }));
+      expect(perPod).toEqual([2, 2, 2]); // least sessions first
+      const closed0 = before.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0;
+
+      const victim = backends[1] as Obj;
+      await cluster.ok(['delete', 'pod', victim.metadata.name, '-n', ns, '--grace-period=1', '--wait=false']);
+      const after = await waitFor(
+        "the deleted pod's sessions to end",
+        2 * MINUTE,
+        async () => {
+          const m = await scrape(metricsUrl);
+          return m.value('mcpfleet_proxy_sessions_active') === 4 ? m : undefined;
+        },
+        async () =>
+          (await scrape(metricsUrl)).text
+            .split('\n')
+            .filter((l) => l.includes('session') || l.includes('backend'))
+            .join('\n'),
+      );
+      expect((after.value('mcpfleet_proxy_sessions_closed_total', { reason: 'upstream_closed' }) ?? 0) - closed0).toBe(2);
+      // Exactly two clients lost their session (404); the four others carry on.
+      const outcomes = await Promise.all(
+        clients.map((c, i) =>
+          c.client.callTool({ name: 'echo', arguments: { message: `after-${i}` } }).then(
+            () => 'ok',
+            (err: unknown) => ((err as { code?: number }).code === 404 ? 'lost' : `error: ${String(err)}`),
+          ),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 'ok')).toHaveLength(4);
+      expect(outcomes.filter((o) => o === 'lost')).toHaveLength(2);
+      // The lost clients re-initialize and carry on, on the pods that are left.
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome !== 'lost') continue;
+        await clients[i]?.client.close().catch(() => {});
+        const again = await connectEventually(url);
+        expect((await again.client.callTool({ name: 'echo', arguments: { message: 'again' } })).content).toEqual([{ type: 'text', text: 'Echo: again' }]);
+        clients[i] = again;
+      }
+      for (const c of clients) await c.end().catch(() => {});
+      const now = await cluster.get('pod', proxyPod.metadata.name, ns);
+      expect(containerState(now as Obj, 'proxyrunner').restartCount).toBe(0);
+      await cluster.ok(['delete', 'mcpserver', server.name, '-n', ns, '--wait=false']);
+    },
+    10 * MINUTE,
+  );
+
+  it(
     "a real Prometheus scrapes the proxy and operator pods by pod IP; the dashboard's queries answer from them",
     async () => {
       const targets: ScrapeTarget[] = [];

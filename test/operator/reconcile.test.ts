@@ -245,7 +245,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
     async () => {
       const ns = await kube.newNamespace('stdiorep');
       // A legacy SSE upstream cannot be spread: the apiserver refuses it with the CEL message.
-      const refused = await cp!.kubectl(['apply', '-n', ns, '-f', '-'], {
+      const refused = await kube.cp.kubectl(['apply', '-n', ns, '-f', '-'], {
         input: JSON.stringify(manifest('legacy', { image: 'example/mcp-sse:1', transport: 'sse', mcpPort: 3001, proxyMode: 'sse', backendReplicas: 2 })),
       });
       expect(refused.code).not.toBe(0);
@@ -274,7 +274,7 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       expect(args).not.toContain('--backend-service');
       // The stdio Role, unchanged, covers N pods: list and watch them, attach to each.
       const sa = `system:serviceaccount:${ns}:mcp-many-proxy`;
-      const can = async (...check: string[]): Promise<string> => (await cp!.kubectl(['auth', 'can-i', ...check, `--as=${sa}`])).stdout.trim();
+      const can = async (...check: string[]): Promise<string> => (await kube.cp.kubectl(['auth', 'can-i', ...check, `--as=${sa}`])).stdout.trim();
       for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'pods', '-n', ns)).toBe('yes');
       for (const verb of ['create', 'get']) expect(await can(verb, 'pods', '--subresource=attach', '-n', ns)).toBe('yes');
       expect(await can('list', 'pods', '-n', 'default')).toBe('no');
@@ -286,8 +286,8 @@ describe('operator: reconciling MCPServers on a real control plane', () => {
       // stream itself is tested in test/proxy/attachProtocol.test.ts); what this proves is that
       // the proxy lists and watches the pods and attaches to every one of the three.
       const token = (await kube.ok(['create', 'token', 'mcp-many-proxy', '-n', ns, '--duration', '1h'])).trim();
-      const kubeconfig = path.join(cp!.dir, `proxy-${ns}.kubeconfig`);
-      await writeFile(kubeconfig, (await readFile(cp!.kubeconfigPath, 'utf8')).replace(cp!.token, token), { mode: 0o600 });
+      const kubeconfig = path.join(kube.cp.dir, `proxy-${ns}.kubeconfig`);
+      await writeFile(kubeconfig, (await readFile(kube.cp.kubeconfigPath, 'utf8')).replace(kube.cp.token, token), { mode: 0o600 });
       const proxyEnv: Record<string, string> = { KUBECONFIG: kubeconfig };
       for (const e of env) if (e.value !== undefined) proxyEnv[e.name] = e.value;
       const proxy = await startProxy(
