@@ -72,6 +72,8 @@ export interface PodWatchOptions {
   watchTimeoutSeconds?: number;
   /** A watch shorter than this is followed by a backoff wait (default 1 s). */
   minWatchMs?: number;
+  /** Retry delays (default 250 ms doubling to 10 s, jittered). */
+  backoff?: Backoff;
 }
 
 /** Lists, then watches, the pods matching the selector; never gives up until stopped. */
@@ -79,11 +81,12 @@ export class PodWatch {
   readonly #options: PodWatchOptions;
   readonly #pods = new Map<string, PodView>();
   readonly #abort = new AbortController();
-  readonly #backoff = new Backoff(250, 10_000);
+  readonly #backoff: Backoff;
   #loop: Promise<void> | undefined;
 
   constructor(options: PodWatchOptions) {
     this.#options = options;
+    this.#backoff = options.backoff ?? new Backoff(250, 10_000);
   }
 
   start(): void {
