@@ -3,8 +3,9 @@
 // is actually sent, so the mcpfleet_operator_api_writes_total metric counts real API writes.
 // Domain-free: no MCPServer here. pods/attach (a WebSocket) is in ./attach.ts, loaded only by
 // the program that attaches.
-import http from 'node:http';
-import https from 'node:https';
+import { http, https } from '../nodeHttp.ts';
+import type { Agent as HttpAgent, OutgoingHttpHeaders } from 'node:http';
+import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { collectionPath, objectPath, type KindInfo, type KubeObject } from './kinds.ts';
 import type { ClusterAccess, Credentials } from './kubeconfig.ts';
 
@@ -82,8 +83,8 @@ export class KubeClient {
   private readonly hooks: ClientHooks;
   private writeGate: () => boolean;
   private readonly timeoutMs: number;
-  private readonly agent: http.Agent;
-  private readonly watchAgent: http.Agent;
+  private readonly agent: HttpAgent;
+  private readonly watchAgent: HttpAgent;
   private readonly userAgent: string;
   private readonly fieldManager: string;
   private readonly secure: boolean;
@@ -111,16 +112,16 @@ export class KubeClient {
     this.writeGate = gate;
   }
 
-  private async headers(contentType: string | undefined, accept: string): Promise<http.OutgoingHttpHeaders> {
+  private async headers(contentType: string | undefined, accept: string): Promise<OutgoingHttpHeaders> {
     const creds = await this.access.credentials();
-    const headers: http.OutgoingHttpHeaders = { accept, 'user-agent': this.userAgent };
+    const headers: OutgoingHttpHeaders = { accept, 'user-agent': this.userAgent };
     const auth = authorization(creds);
     if (auth !== undefined) headers['authorization'] = auth;
     if (contentType !== undefined) headers['content-type'] = contentType;
     return headers;
   }
 
-  private async tlsOptions(): Promise<https.RequestOptions> {
+  private async tlsOptions(): Promise<HttpsRequestOptions> {
     if (!this.secure) return {};
     const creds = await this.access.credentials();
     return creds.cert !== undefined && creds.key !== undefined ? { cert: creds.cert, key: creds.key } : {};

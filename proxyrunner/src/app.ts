@@ -1,7 +1,7 @@
 // The proxyrunner's top: config in, two listening servers out (MCP and diagnostics). The
 // upstream kind is assembled in compose/ (transparent.ts, or message.ts loaded on demand);
 // everything with I/O is created from here, so tests can start a whole proxyrunner in-process.
-import http from 'node:http';
+import { http } from '../../common/nodeHttp.ts';
 import type { AddressInfo } from 'node:net';
 import { ByteBudget, deriveBudget, spanQueueSize, type MemoryBudget } from './budget.ts';
 import type { ProxyConfig } from './config.ts';
@@ -84,7 +84,7 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
 
   let upstream: Upstream;
   if (transparent) {
-    upstream = composeTransparent(config, metrics, log, pool);
+    upstream = await composeTransparent(config, metrics, log, pool);
   } else {
     // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
     // a transparent proxy would otherwise carry in memory for nothing.

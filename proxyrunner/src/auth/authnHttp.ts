@@ -4,8 +4,7 @@
 // (an in-cluster apiserver, a company issuer), a bearer token read fresh from a file on every
 // request (projected service-account tokens rotate), and a hard bound on response size and
 // time so a broken or hostile issuer cannot exhaust the proxy's memory or hang a request.
-import http from 'node:http';
-import https from 'node:https';
+import { http, https } from '../../../common/nodeHttp.ts';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 

@@ -6,6 +6,9 @@
 // With `--backend-service` the target URL's host is replaced per request by a backend pod
 // discovered through the Service's EndpointSlices (backends/discovery.ts); the proxy is
 // ready while at least one pod is.
+// Both are loaded only when configured: the Redis client (ioredis) and the Kubernetes client
+// (with its YAML parser for kubeconfigs) are ~110 modules and ~15 MiB of RSS that an
+// in-memory, single-target proxy would carry for nothing (bench:footprint measures it).
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../common/log.ts';
@@ -13,17 +16,16 @@ import type { ProxyConfig } from '../config.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { SessionRegistry, type Session } from '../sessions.ts';
 import { FleetSessions } from '../sessions/fleet.ts';
-import { RedisSessionStore } from '../sessions/store.ts';
+import type { RedisSessionStore } from '../sessions/store.ts';
 import { createStoreMetrics } from '../sessions/storeMetrics.ts';
 import { startTcpProbe } from '../upstream/probe.ts';
 import { createTransparentUpstream, type TransparentSession } from '../upstream/transparent.ts';
 import { meteredRegistry } from './registry.ts';
 import type { ByteBudget } from '../budget.ts';
 import { BackendPool } from '../backends/pool.ts';
-import { EndpointDiscovery } from '../backends/discovery.ts';
+import type { EndpointDiscovery } from '../backends/discovery.ts';
 import { createBackendMetrics, type BackendMetrics } from '../backends/backendMetrics.ts';
-import { KubeClient } from '../../../common/kube/client.ts';
-import { loadClusterAccess } from '../../../common/kube/kubeconfig.ts';
+import type { KubeClient } from '../../../common/kube/client.ts';
 import { VERSION } from '../version.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -33,7 +35,7 @@ const GAUGE_LOCK_MS = 15_000;
 /** Largest initialize body kept per session for `--session-recovery replay`. */
 const MAX_KEPT_INITIALIZE_BYTES = 64 * 1024;
 
-export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger, budget?: ByteBudget): Upstream {
+export async function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, log: Logger, budget?: ByteBudget): Promise<Upstream> {
   const target = config.targetUrl as URL;
   const backendPool = config.backends ? new BackendPool() : undefined;
   // Every way a session leaves this replica's table: its pin and its kept bytes go with it.
@@ -57,6 +59,7 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
   let fleet: FleetSessions<TransparentSession> | undefined;
   let store: RedisSessionStore | undefined;
   if (storage.provider === 'redis') {
+    const { RedisSessionStore } = await import('../sessions/store.ts');
     store = new RedisSessionStore({ ...storage, maxSessions: config.maxSessions, replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` });
     const storeMetrics = createStoreMetrics(metrics.registry, store, GAUGE_LOCK_MS);
     fleet = new FleetSessions<TransparentSession>({
@@ -100,6 +103,11 @@ export function composeTransparent(config: ProxyConfig, metrics: ProxyMetrics, l
   let discovery: EndpointDiscovery | undefined;
   let kube: KubeClient | undefined;
   if (backendPool && config.backends) {
+    const [{ KubeClient }, { loadClusterAccess }, { EndpointDiscovery }] = await Promise.all([
+      import('../../../common/kube/client.ts'),
+      import('../../../common/kube/kubeconfig.ts'),
+      import('../backends/discovery.ts'),
+    ]);
     backendPool.onGone((key) => {
       log.info('backend pod left the ready set', { backend: key, sessions: backendPool.sessionsOn(key).length });
       proxy.backendGone(key);

@@ -4,8 +4,8 @@
 // Events are framed by a bounded splitter before eventsource-parser sees them: one too
 // large to hold is discarded as it streams, and the request it answered gets a JSON-RPC
 // error that names the limit, while the session and its stream carry on.
-import http from 'node:http';
-import https from 'node:https';
+import { http, https } from '../../../common/nodeHttp.ts';
+import type { Agent as HttpAgent } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import type { Readiness } from '../../../common/diagnostics.ts';
 import { UPSTREAM_ERROR, type RpcId, type RpcMessage } from '../jsonrpc.ts';
@@ -28,7 +28,7 @@ export interface SseUpstreamOptions {
 export class SseUpstreamConnector implements Connector {
   readonly #options: SseUpstreamOptions;
   readonly #client: typeof http | typeof https;
-  readonly #postAgent: http.Agent;
+  readonly #postAgent: HttpAgent;
   readonly #probe: TcpProbe;
 
   constructor(options: SseUpstreamOptions) {

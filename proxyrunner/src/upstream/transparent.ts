@@ -46,8 +46,7 @@
 // The one exception to pass-through: a response to a list request that authorization
 // filters (exchange.rewriteResponse) is parsed, rewritten and re-framed within a bound
 // (http/responseRewrite.ts).
-import http from 'node:http';
-import https from 'node:https';
+import { http, https } from '../../../common/nodeHttp.ts';
 import { createProxyServer } from 'http-proxy-3';
 import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
@@ -497,7 +496,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       const [id, version, url] = deleteBacklog.shift() as [string, string | undefined, URL];
       const headers: Record<string, string> = { 'mcp-session-id': id };
       if (version) headers['mcp-protocol-version'] = version;
-      let request: http.ClientRequest;
+      let request: ClientRequest;
       try {
         request = (secure ? https : http).request(url, { method: 'DELETE', headers, agent, timeout: 10_000 });
       } catch (err) {
