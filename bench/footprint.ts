@@ -245,9 +245,9 @@ const MODULES: [string, string][] = [
 ];
 
 function row(label: string, f: Footprint, base: Footprint | undefined): string {
-  const n = (v: number): string => v.toFixed(1).padStart(8);
-  const delta = base ? `${f.rss - base.rss >= 0 ? '+' : ''}${(f.rss - base.rss).toFixed(1)}`.padStart(8) : ''.padStart(8);
-  return `${label.padEnd(34)}${n(f.rss)}${delta}${n(f.nodeFile)}${n(f.libsFile)}${n(f.binAnon)}${n(f.brk)}${n(f.v8Heap)}${n(f.anonOther)}`;
+  const n = (v: number): string => v.toFixed(1).padStart(11);
+  const delta = base ? `${f.rss - base.rss >= 0 ? '+' : ''}${(f.rss - base.rss).toFixed(1)}`.padStart(11) : ''.padStart(11);
+  return `${label.padEnd(40)}${n(f.rss)}${delta}${n(f.nodeFile)}${n(f.libsFile)}${n(f.binAnon)}${n(f.brk)}${n(f.v8Heap)}${n(f.anonOther)}`;
 }
 
 async function main(): Promise<void> {
@@ -268,13 +268,13 @@ async function main(): Promise<void> {
       .join(' ')}, proxy --memory-limit ${values['memory-limit']} (${proxyHeapFlags.join(' ')}), churn ${values.sessions} sessions initialize → DELETE`,
   );
   console.log(
-    `${'MiB'.padEnd(34)}${['RSS', 'vs bare', 'node file', 'libs file', 'bin anon', 'brk heap', 'V8 heap', 'anon other'].map((h) => h.padStart(8)).join('')}`,
+    `${'MiB'.padEnd(40)}${['RSS', 'vs bare', 'node file', 'libs file', 'bin anon', 'brk heap', 'V8 heap', 'anon other'].map((h) => h.padStart(11)).join('')}`,
   );
   for (const [label, f] of rows) console.log(row(label, f, bare[1]));
   console.log('\nV8 committed per space (MiB):');
   for (const [label, f] of rows)
     console.log(
-      `${label.padEnd(34)}${Object.entries(f.spaces)
+      `${label.padEnd(40)}${Object.entries(f.spaces)
         .map(([k, v]) => `${k} ${v.toFixed(1)}`)
         .join('  ')}`,
     );
