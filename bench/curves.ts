@@ -8,8 +8,11 @@
 // is too noisy for that; the table is for reading.
 //
 //   npm run bench:curves -- [--servers 250,500,1000,2000] [--sessions 50000,200000,1000000]
-//                           [--idle 35] [--out bench-results/curves] [--json curves.json] [--resume]
+//                           [--idle 35] [--timeout 1800] [--operator-args="--concurrency 16"]
+//                           [--out bench-results/curves] [--json curves.json] [--resume]
 //
+// --timeout and --operator-args go to every bench/operator.ts run as they are (a 2,000-server run
+// on a shared machine can need more than operator.ts's own 900 s default).
 // --servers '' or --sessions '' skips that half; --resume reuses a size's result file already in
 // --out instead of running it again. Each run's own output goes to stderr.
 import { spawn } from 'node:child_process';
@@ -25,6 +28,8 @@ const { values } = parseArgs({
     servers: { type: 'string', default: '250,500,1000,2000' },
     sessions: { type: 'string', default: '50000,200000,1000000' },
     idle: { type: 'string', default: '35' },
+    timeout: { type: 'string', default: '1800' },
+    'operator-args': { type: 'string', default: '' },
     out: { type: 'string', default: 'bench-results/curves' },
     json: { type: 'string' },
     resume: { type: 'boolean', default: false },
@@ -125,7 +130,19 @@ async function operatorCurve(): Promise<{ size: number; result: OperatorCompare 
   for (const n of SERVERS) {
     const file = path.join(OUT, `operator-${n}.json`);
     if (!(values.resume && (await exists(file))))
-      await run(path.join(HERE, 'operator.ts'), ['--count', String(n), '--compare', '1', '--idle', values.idle, '--json', file]);
+      await run(path.join(HERE, 'operator.ts'), [
+        '--count',
+        String(n),
+        '--compare',
+        '1',
+        '--idle',
+        values.idle,
+        '--timeout',
+        values.timeout,
+        ...(values['operator-args'] ? [`--operator-args=${values['operator-args']}`] : []),
+        '--json',
+        file,
+      ]);
     out.push({ size: n, result: JSON.parse(await readFile(file, 'utf8')) as OperatorCompare });
   }
   return out;

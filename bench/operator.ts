@@ -8,7 +8,7 @@
 //   npm run bench:operator -- [--count 1000] [--idle 60] [--create-concurrency 32]
 //                             [--operator-args="--concurrency 8"] [--operator-env="K=V;K2=V2"]
 //                             [--stock-controllers] [--source] [--floor | --compare 3]
-//                             [--json out.json]
+//                             [--variants "--concurrency 8|--concurrency 16"] [--json out.json]
 //
 // The operator runs from dist/ (npm run build), as the image runs it; --source runs
 // operator/src/main.ts through Node's type stripping instead (about 30 MiB more RSS).
@@ -28,6 +28,11 @@
 // control plane, and prints the medians, the ratio operator/floor, and the apiserver's requests
 // per MCPServer by verb and resource for both: what the operator asks of the apiserver that the
 // floor does not. Timings on a shared machine spread; only side-by-side medians mean much.
+//
+// --variants "ARGS|ARGS|..." (with --compare) runs one operator per variant in every round, each
+// with those operator arguments added to --operator-args (floor, variant 1, variant 2, ...,
+// alternating), and prints a median and ratio to the floor per variant: settings compared
+// within one alternated run, not across runs minutes apart on a machine whose load moves.
 //
 // With --json, the results (one run, or every run of --compare and the summary) are written
 // there too; bench/curves.ts reads them.
@@ -62,6 +67,7 @@ const { values } = parseArgs({
     source: { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
     compare: { type: 'string', default: '0' },
+    variants: { type: 'string', default: '' },
     'operator-env': { type: 'string', default: '' },
     timeout: { type: 'string', default: '900' },
     json: { type: 'string' },
@@ -73,6 +79,8 @@ const CREATE_CONCURRENCY = Number(values['create-concurrency']);
 const TIMEOUT_S = Number(values.timeout);
 const STOCK = values['stock-controllers'] === true;
 const COMPARE = Number(values.compare);
+/** Operator arguments per variant ('' alone: just --operator-args). */
+const VARIANTS = values.variants === '' ? [''] : values.variants.split('|').map((v) => v.trim());
 
 /**
  * With their defaults the benchmark would measure the controllers' client rate limits, not
@@ -262,6 +270,8 @@ interface OperatorResult {
   count: number;
   controllers: string;
   operator: string;
+  /** The operator arguments of this run's --variants entry ('' without --variants). */
+  variant: string;
   createSeconds: number;
   allReadySeconds: number;
   allPodsReadySeconds: number;
@@ -330,9 +340,9 @@ async function onControlPlane<T>(run: (cp: ControlPlane) => Promise<T>): Promise
   }
 }
 
-async function runOperator(cp: ControlPlane, operatorMain: string): Promise<OperatorResult> {
+async function runOperator(cp: ControlPlane, operatorMain: string, variant = ''): Promise<OperatorResult> {
   const operatorArgs = ['--resync-period', RESYNC, '--leader-election-namespace', 'default', '--proxyrunner-image', 'ghcr.io/mcpfleet/proxyrunner:bench'];
-  if (values['operator-args']) operatorArgs.push(...values['operator-args'].split(/\s+/).filter((a) => a !== ''));
+  operatorArgs.push(...`${values['operator-args']} ${variant}`.split(/\s+/).filter((a) => a !== ''));
   const operatorEnv = Object.fromEntries(
     values['operator-env']
       .split(';')
@@ -390,8 +400,16 @@ async function runOperator(cp: ControlPlane, operatorMain: string): Promise<Oper
       const podsDone = [...readyPodsOf.values()].filter((n) => n >= 2).length;
       if (readyPods >= 2 * COUNT && Number.isNaN(podsReadyS)) podsReadyS = t;
       progress.push({ t, ready, podsDone });
-      if (tick % 20 === 0 || ready === COUNT)
-        log(`${t.toFixed(1)} s: ${ready}/${COUNT} Ready (${podsDone} with both pods Ready), ${readyPods}/${2 * COUNT} pods Ready`);
+      if (tick % 20 === 0 || ready === COUNT) {
+        // The operator's writes so far (applies by kind, status patches): whether its applies pace the batch.
+        const w = await writeCounts(op);
+        const applies = Object.entries(w.byKind)
+          .filter(([k]) => k.startsWith('apply '))
+          .reduce((a, [, v]) => a + v, 0);
+        log(
+          `${t.toFixed(1)} s: ${ready}/${COUNT} Ready (${podsDone} with both pods Ready), ${readyPods}/${2 * COUNT} pods Ready; operator: ${applies} applies, ${w.total - applies} other writes`,
+        );
+      }
       if (ready === COUNT) {
         readyS = t;
         break;
@@ -438,6 +456,7 @@ async function runOperator(cp: ControlPlane, operatorMain: string): Promise<Oper
       count: COUNT,
       controllers: STOCK ? 'stock' : 'tuned',
       operator: path.relative(ROOT, operatorMain),
+      variant,
       createSeconds: Number(createdS.toFixed(2)),
       allReadySeconds: Number(readyS.toFixed(2)),
       allPodsReadySeconds: Number(podsReadyS.toFixed(2)),
@@ -524,26 +543,30 @@ async function runFloor(cp: ControlPlane): Promise<FloorResult> {
   const client = new KubeClient(fromKubeconfig(cp.kubeconfigPath), { maxSockets: CREATE_CONCURRENCY, timeoutMs: CLIENT_TIMEOUT_MS });
   const started = performance.now();
   const servers = await createServers(client);
-  const objects = servers.flatMap((m) => desiredObjects(m, { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:bench' }));
-  // Same order as the operator: ServiceAccounts and Roles first, then everything else.
-  const first = (kind: string): boolean => kind === 'ServiceAccount' || kind === 'Role';
-  objects.sort((a, b) => Number(first(b.kind)) - Number(first(a.kind)));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CREATE_CONCURRENCY }, async () => {
-      while (next < objects.length) {
-        const d = objects[next++] as (typeof objects)[number];
-        const kind = CHILD_KINDS.find((k) => k.kind === d.kind && k.apiVersion === d.apiVersion);
-        if (kind) await retrying(`apply ${d.kind} ${d.metadata.name}`, () => client.apply(kind, d));
-      }
-    }),
-  );
-  const appliedS = (performance.now() - started) / 1000;
-  log(`applied ${objects.length} children of ${COUNT} MCPServers in ${appliedS.toFixed(1)} s`);
-  const want = 2 * COUNT;
+  // Pods are watched from here on, as in the operator run (its progress lines): the benchmark's
+  // own watch then costs the apiserver the same in both modes. Started after the applies
+  // instead, the floor run was spared about 5.7 pod watch events per MCPServer that the operator
+  // run paid (apiserver_watch_events_total, --compare at 250).
   const pods = new Informer<PodJson>(client, { kind: POD, namespace: NAMESPACE, log: silentLogger });
   pods.start();
   try {
+    const objects = servers.flatMap((m) => desiredObjects(m, { proxyrunnerImage: 'ghcr.io/mcpfleet/proxyrunner:bench' }));
+    // Same order as the operator: ServiceAccounts and Roles first, then everything else.
+    const first = (kind: string): boolean => kind === 'ServiceAccount' || kind === 'Role';
+    objects.sort((a, b) => Number(first(b.kind)) - Number(first(a.kind)));
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CREATE_CONCURRENCY }, async () => {
+        while (next < objects.length) {
+          const d = objects[next++] as (typeof objects)[number];
+          const kind = CHILD_KINDS.find((k) => k.kind === d.kind && k.apiVersion === d.apiVersion);
+          if (kind) await retrying(`apply ${d.kind} ${d.metadata.name}`, () => client.apply(kind, d));
+        }
+      }),
+    );
+    const appliedS = (performance.now() - started) / 1000;
+    log(`applied ${objects.length} children of ${COUNT} MCPServers in ${appliedS.toFixed(1)} s`);
+    const want = 2 * COUNT;
     for (let tick = 0; ; tick++) {
       const ready = [...pods.list()].filter(podReady).length;
       const t = (performance.now() - started) / 1000;
@@ -663,6 +686,8 @@ function medianWork(works: readonly ApiserverWork[]): ApiserverWork {
 
 export interface CompareSummary {
   count: number;
+  /** The operator arguments of this --variants entry ('' without --variants). */
+  variant: string;
   runs: number;
   floorSeconds: number[];
   operatorSeconds: number[];
@@ -678,7 +703,7 @@ export interface CompareSummary {
   operatorApiserverCpuSeconds: number;
 }
 
-function printCompare(floors: FloorResult[], operators: OperatorResult[]): CompareSummary {
+function printCompare(floors: FloorResult[], operators: OperatorResult[], variant = ''): CompareSummary {
   const floorMed = median(floors.map((r) => r.readySeconds));
   const opMed = median(operators.map((r) => r.readySeconds));
   const floorWork = medianWork(floors.map((r) => r.apiserver));
@@ -696,6 +721,7 @@ function printCompare(floors: FloorResult[], operators: OperatorResult[]): Compa
   diff.conflicts = { all: sum(opWork.conflicts) - sum(floorWork.conflicts) };
   const summary: CompareSummary = {
     count: COUNT,
+    variant,
     runs: floors.length,
     floorSeconds: floors.map((r) => r.readySeconds),
     operatorSeconds: operators.map((r) => r.readySeconds),
@@ -711,7 +737,7 @@ function printCompare(floors: FloorResult[], operators: OperatorResult[]): Compa
   };
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ');
   process.stdout.write(
-    `\n== ${COUNT} MCPServers, ${floors.length} floor and ${operators.length} operator runs, alternating\n` +
+    `\n== ${COUNT} MCPServers, ${floors.length} floor and ${operators.length} operator runs${variant ? ` (${variant})` : ''}, alternating\n` +
       table([
         ['', 'floor', 'operator', 'operator/floor'],
         ['all Ready, median (s)', floorMed.toFixed(1), opMed.toFixed(1), `${summary.ratio.toFixed(2)}x`],
@@ -743,15 +769,21 @@ async function main(): Promise<void> {
       log(`compare: round ${i + 1}/${COMPARE}, floor`);
       const f = await onControlPlane(runFloor);
       floors.push(f);
-      log(`compare: floor ${f.readySeconds} s; round ${i + 1}/${COMPARE}, operator`);
-      const o = await onControlPlane((cp) => runOperator(cp, operatorMain));
-      operators.push(o);
-      log(`compare: operator ${o.readySeconds} s (floor ${f.readySeconds} s), peak RSS ${o.peakRssMiB} MiB, ${o.idleWrites} idle writes`);
+      for (const variant of VARIANTS) {
+        log(`compare: floor ${f.readySeconds} s; round ${i + 1}/${COMPARE}, operator${variant ? ` (${variant})` : ''}`);
+        const o = await onControlPlane((cp) => runOperator(cp, operatorMain, variant));
+        operators.push(o);
+        log(`compare: operator ${o.readySeconds} s (floor ${f.readySeconds} s), peak RSS ${o.peakRssMiB} MiB, ${o.idleWrites} idle writes`);
+      }
     }
-    const summary = printCompare(floors, operators);
-    process.stdout.write(JSON.stringify(summary) + '\n');
-    if (values.json) await writeFile(values.json, JSON.stringify({ summary, floors, operators }, null, 2));
-    if (summary.idleWrites.some((w) => w !== GOALS.idleWrites) || summary.operatorPeakRssMiB >= GOALS.peakRssMiB) process.exitCode = 1;
+    const summaries = VARIANTS.map((variant) => {
+      const ofVariant = operators.filter((o) => o.variant === variant);
+      return { variant, summary: printCompare(floors, ofVariant, variant) };
+    });
+    for (const { summary } of summaries) process.stdout.write(JSON.stringify(summary) + '\n');
+    const summary = (summaries[0] as (typeof summaries)[number]).summary;
+    if (values.json) await writeFile(values.json, JSON.stringify({ summary, floors, operators, ...(VARIANTS.length > 1 && { variants: summaries }) }, null, 2));
+    if (summaries.some(({ summary: s }) => s.idleWrites.some((w) => w !== GOALS.idleWrites) || s.operatorPeakRssMiB >= GOALS.peakRssMiB)) process.exitCode = 1;
     return;
   }
   const result: RunResult = values.floor ? await onControlPlane(runFloor) : await onControlPlane((cp) => runOperator(cp, operatorMain));
