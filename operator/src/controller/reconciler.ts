@@ -58,11 +58,16 @@ function kindFor(d: DesiredObject): KindInfo {
   return k;
 }
 
-/** Apply order: wave 0, then wave 1. */
-const WAVE: Readonly<Record<string, number>> = { ServiceAccount: 0, Role: 0, ConfigMap: 0 };
+/**
+ * The kinds a child's write waits for (among the same MCPServer's children; settled, written or
+ * failed), by its kind. Kinds not listed are written at once.
+ */
+const PREREQUISITES: Readonly<Record<string, readonly string[]>> = {
+  Deployment: ['ServiceAccount', 'ConfigMap'],
+  RoleBinding: ['Role'],
+};
 /** What a broken config reference holds at its last good version: the proxy and the children configs make. */
 const HELD_KINDS: ReadonlySet<string> = new Set(['Deployment', 'ConfigMap']);
-const LAST_WAVE = 1;
 const NOT_FOUND_RETRY_MS = 250;
 
 export class Reconciler {
@@ -101,21 +106,17 @@ export class Reconciler {
     const desired = terminating ? [] : this.desiredFor(key, mcp, resolution).filter((d) => !held(d));
     const applyErrors: ApplyError[] = [];
 
-    // Waves, each written in parallel, as few as ordering allows (each is a round trip):
-    // the ServiceAccount before the Deployment whose pods run as it (else the ReplicaSet's pod
-    // creation fails and backs off), and a Role before its RoleBinding (the apiserver's
-    // escalation check of the binding looks the Role up). Services and the RoleBinding go
-    // with the workloads: nothing is refused for their absence, they only have to exist soon.
-    const waves: DesiredObject[][] = [[], []];
-    for (const d of desired) (waves[WAVE[d.kind] ?? LAST_WAVE] as DesiredObject[]).push(d);
-    for (const wave of waves) {
-      if (wave.length === 0) continue;
-      const results = await Promise.allSettled(wave.map((d) => this.ensure(key, mcp, d)));
-      for (const r of results) {
-        // ensure() reports API errors as values; what it throws (NotLeaderError) ends the reconcile.
-        if (r.status === 'rejected') throw r.reason instanceof Error ? r.reason : new Error(String(r.reason));
-        if (r.value !== undefined) applyErrors.push(r.value);
-      }
+    // Every child is written at once, except what must wait for another child of the same
+    // MCPServer to exist (PREREQUISITES): the proxy Deployment for the ServiceAccount its pods
+    // run as (else the ReplicaSet's pod creation fails and backs off) and the ConfigMaps they
+    // mount, and a RoleBinding for its Role (the apiserver's escalation check of the binding looks the
+    // Role up). Before, two waves (ServiceAccounts, Roles and ConfigMaps, then the rest) held
+    // the StatefulSet and the Services of a stdio server back by one round trip for nothing.
+    const results = await Promise.allSettled(this.ensureAll(key, mcp, desired));
+    for (const r of results) {
+      // ensure() reports API errors as values; what it throws (NotLeaderError) ends the reconcile.
+      if (r.status === 'rejected') throw r.reason instanceof Error ? r.reason : new Error(String(r.reason));
+      if (r.value !== undefined) applyErrors.push(r.value);
     }
 
     if (!terminating) await this.prune(mcp, desired, applyErrors, held);
@@ -174,6 +175,28 @@ export class Reconciler {
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 404)) throw err;
     }
+  }
+
+  /**
+   * ensure() of every desired child, each started as soon as its prerequisites have settled;
+   * one promise per child. A prerequisite is never itself waiting (none of their kinds has any).
+   */
+  private ensureAll(key: string, mcp: MCPServer & KubeObject, desired: readonly DesiredObject[]): Promise<ApplyError | undefined>[] {
+    const byKind = new Map<string, Promise<unknown>[]>();
+    const out: Promise<ApplyError | undefined>[] = [];
+    for (const d of desired) {
+      if (PREREQUISITES[d.kind] !== undefined) continue;
+      const write = this.ensure(key, mcp, d);
+      byKind.set(d.kind, [...(byKind.get(d.kind) ?? []), write]);
+      out.push(write);
+    }
+    for (const d of desired) {
+      const kinds = PREREQUISITES[d.kind];
+      if (kinds === undefined) continue;
+      const before = kinds.flatMap((k) => byKind.get(k) ?? []);
+      out.push(before.length === 0 ? this.ensure(key, mcp, d) : Promise.allSettled(before).then(() => this.ensure(key, mcp, d)));
+    }
+    return out;
   }
 
   /** Makes one child as desired (a write only when needed); returns the error to report, if any. */
