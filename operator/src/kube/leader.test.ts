@@ -171,6 +171,26 @@ describe('LeaderElector', () => {
     expect(a.elector.isLeader()).toBe(true);
   });
 
+  it('renews from the Lease its last write returned (no GET per renewal); after a Conflict it reads the Lease again and renews', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await until(() => a.started.length === 1, 'a to lead');
+    const gets = (): number => api.requests.filter((r) => r.path.startsWith(`${LEASES}/${NAME}`) && r.method === 'GET').length;
+    const getsWhenLeading = gets();
+    await until(() => leaseWrites().length >= 5, 'four renewals');
+    expect(gets()).toBe(getsWhenLeading);
+
+    // Someone else writes the Lease (same holder, new resourceVersion): the next renewal conflicts.
+    const writesBefore = leaseWrites().length;
+    api.put(LEASES, api.get(LEASES, NAME) as KubeObject);
+    await until(() => gets() > getsWhenLeading, 'a GET after the Conflict');
+    await until(() => leaseWrites().length >= writesBefore + 3, 'renewals again');
+    const renewed = api.requests.filter((r) => r.path.startsWith(`${LEASES}/${NAME}`) && r.method === 'PUT').length;
+    expect(renewed).toBeGreaterThan(0);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(lease().holderIdentity).toBe('a');
+  });
+
   it('of two candidates racing for a free Lease, exactly one leads', async () => {
     const a = candidate('a');
     const b = candidate('b');

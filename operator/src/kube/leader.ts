@@ -8,7 +8,9 @@
 //     renewal rather than up to two retry periods later;
 //   - every change is an update with the Lease's resourceVersion, so of two candidates
 //     exactly one wins (the other gets 409 Conflict);
-//   - the leader renews every retryPeriod; it may write only while its last successful
+//   - the leader renews every retryPeriod, from the Lease its last write returned (no GET
+//     first: that is half of its requests; a Conflict means someone else wrote the Lease, and
+//     the next attempt reads it again); it may write only while its last successful
 //     renewal (timed from when the request was sent) is younger than renewDeadline, which
 //     is shorter than leaseDuration, so its writes stop before anyone else may take over;
 //   - after renewDeadline without a renewal it steps down and becomes a candidate again;
@@ -58,6 +60,8 @@ export class LeaderElector {
   /** When the request of the last successful acquire/renew was sent. */
   private lastRenewSent = 0;
   private observedRecord = '';
+  /** The Lease as our last successful write returned it; what a renewal updates. Dropped on any failure. */
+  private lastWritten: Lease | undefined;
   private observedAt = 0;
   /** Another holder of the Lease at the last attempt ('' if none), and its lease duration. */
   private heldBy = '';
@@ -170,9 +174,10 @@ export class LeaderElector {
     const { client, namespace, name, identity } = this.opts;
     const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
     try {
-      const lease = await client.get<Lease>(LEASE, namespace, name);
+      const lease = this.leading && this.lastWritten !== undefined ? this.lastWritten : await client.get<Lease>(LEASE, namespace, name);
+      this.lastWritten = undefined;
       if (lease === undefined) {
-        await client.create<Lease>(
+        this.lastWritten = await client.create<Lease>(
           LEASE,
           namespace,
           {
@@ -213,6 +218,7 @@ export class LeaderElector {
         },
       };
       const result = await client.update<Lease>(LEASE, { ...updated, metadata: { ...updated.metadata, namespace } }, true);
+      this.lastWritten = result;
       if (!mine) this.opts.log.info('took over the lease', { previousHolder: holder || '(released)' });
       this.observedRecord = JSON.stringify([result.spec?.holderIdentity, result.spec?.renewTime, result.spec?.acquireTime, result.spec?.leaseTransitions]);
       this.observedAt = this.now();
