@@ -135,6 +135,11 @@ export async function runFleetChurn(options: FleetChurnOptions): Promise<FleetCh
     const counts = await summed(proxies);
     const redisEnd = redisMemory();
     const keysEnd = Number(/keys=(\d+)/.exec(redis.cli('INFO', 'keyspace'))?.[1] ?? 0);
+    // A failed session is a finding, not noise: show what each proxy logged (warn and above).
+    if (failed > 0) {
+      proxies.forEach((p, i) => process.stdout.write(`  proxy ${i} log (last 4 KiB):\n${p.stderr().slice(-4096) || '  (nothing)'}\n`));
+      process.stdout.write(`  echo upstream log (last 2 KiB):\n${upstream.stderr().slice(-2048) || '  (nothing)'}\n`);
+    }
     for (const stop of stops.splice(0, proxies.length)) await stop();
 
     // The comparison: one proxy, sessions in its own memory, the same churn.
