@@ -6,7 +6,10 @@
 // server span's parent (the client's span) and the client span's parent (the server span), the
 // resource, and at the upstream that the trace id continued (header on the transparent
 // streamable-HTTP path, params._meta on the message path, and the header as well when that
-// upstream is HTTP). The same over OTLP/gRPC (--otel-protocol grpc) to Jaeger's gRPC receiver.
+// upstream is HTTP). The same over OTLP/gRPC (--otel-protocol grpc) to Jaeger's gRPC receiver and
+// over OTLP/HTTP with JSON bodies (--otel-protocol http/json). The upstream client span carries
+// what describes the call (method, request id, where it went, outcome), not the request's other
+// MCP attributes, which are on the server span.
 // Then: with tracing off no OpenTelemetry
 // module is loaded; an unreachable endpoint costs requests nothing and is counted.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -146,15 +149,34 @@ describe.each(CASES)('tracing: upstream %s, clients see %s', (transport, mode) =
 
     for (const span of [server, client]) {
       expect(tag(span, 'mcp.method.name')).toBe('tools/call');
-      expect(tag(span, 'gen_ai.tool.name')).toBe('trace-context');
       expect(tag(span, 'jsonrpc.request.id')).toMatch(/^\d+$/);
       // The legacy SSE transport answers the POST 202 (the response travels on the GET stream).
       expect(tag(span, 'http.response.status_code')).toBe(mode === 'sse' ? 202 : 200);
       expect(tag(span, 'error.type')).toBeUndefined();
     }
+    expect(tag(client, 'jsonrpc.request.id')).toBe(tag(server, 'jsonrpc.request.id'));
+    expect(tag(server, 'gen_ai.tool.name')).toBe('trace-context');
+    expect(tag(server, 'gen_ai.operation.name')).toBe('execute_tool');
+    expect(tag(server, 'jsonrpc.protocol.version')).toBe('2.0');
+    expect(tag(server, 'mcp.protocol.version')).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(tag(server, 'network.transport')).toBe('tcp');
     expect(tag(server, 'network.protocol.name')).toBe('http');
+    expect(tag(server, 'client.address')).toBe('127.0.0.1');
+    // The upstream call's span says where it went, not again what the server span says of the request.
     expect(tag(client, 'network.transport')).toBe(transport === 'stdio' ? 'pipe' : 'tcp');
+    if (transport === 'streamable-http') {
+      expect(tag(client, 'server.address')).toBe('127.0.0.1');
+      expect(tag(client, 'server.port')).toBe(upstream!.port);
+    }
+    for (const repeated of [
+      'gen_ai.tool.name',
+      'gen_ai.operation.name',
+      'mcp.session.id',
+      'mcp.protocol.version',
+      'jsonrpc.protocol.version',
+      'client.address',
+    ])
+      expect(tag(client, repeated)).toBeUndefined();
     if (mode === 'streamable-http') {
       // Hashed: correlates the session's spans without revealing its id.
       expect(tag(server, 'mcp.session.id')).toMatch(/^[0-9a-f]{32}$/);
@@ -190,13 +212,16 @@ describe.each(CASES)('tracing: upstream %s, clients see %s', (transport, mode) =
   });
 });
 
-describe('tracing over OTLP/gRPC (--otel-protocol grpc)', () => {
-  it("delivers the server and upstream client spans, with their parent/child links, to Jaeger's gRPC receiver", async () => {
+// The other two OTLP protocols, each to its Jaeger receiver (HTTP/JSON: the same port as HTTP/protobuf).
+describe.each(['grpc', 'http/json'] as const)('tracing over --otel-protocol %s', (protocol) => {
+  it("delivers the server and upstream client spans, with their parent/child links, to Jaeger's receiver", async () => {
     jaeger = await (jaegerStarted ??= startJaeger());
-    const service = `mcp-grpc-${randomBytes(3).toString('hex')}`;
-    // host:port with --otel-insecure: plain gRPC (h2c) to the receiver on 4317's stand-in port.
-    const args = ['--transport', 'stdio', '--otel-protocol', 'grpc', '--otel-insecure', '--otel-endpoint', jaeger.otlpGrpc];
-    const proxy = await startProxy([...args, '--otel-sampling-rate', '1', '--otel-service-name', service], { command: [process.execPath, TRACE_ECHO] });
+    const service = `mcp-${protocol.replace('/', '-')}-${randomBytes(3).toString('hex')}`;
+    // gRPC: host:port with --otel-insecure, plain gRPC (h2c) to the receiver on 4317's stand-in port.
+    const endpoint = protocol === 'grpc' ? ['--otel-insecure', '--otel-endpoint', jaeger.otlpGrpc] : ['--otel-endpoint', jaeger.otlpHttp];
+    const args = ['--transport', 'stdio', '--otel-protocol', protocol, ...endpoint, '--otel-sampling-rate', '1', '--otel-service-name', service];
+    // The module log shows which exporter ran (Jaeger accepts protobuf and JSON alike on one port).
+    const proxy = await startProxy(args, { command: [process.execPath, TRACE_ECHO], env: { NODE_OPTIONS: `--import=${MODULE_LOG}` } });
     try {
       const traced = await tracedClient(proxy.mcpUrl);
       const result = await traced.client.callTool({ name: 'trace-context', arguments: {} });
@@ -213,15 +238,23 @@ describe('tracing over OTLP/gRPC (--otel-protocol grpc)', () => {
       expect(seen.metaTraceparent).toBe(`00-${traced.traceId}-${client.spanID}-01`);
       for (const span of [server, client]) {
         expect(tag(span, 'mcp.method.name')).toBe('tools/call');
-        expect(tag(span, 'gen_ai.tool.name')).toBe('trace-context');
+        expect(tag(span, 'jsonrpc.request.id')).toMatch(/^\d+$/);
         expect(tag(span, 'http.response.status_code')).toBe(200);
       }
+      expect(tag(server, 'gen_ai.tool.name')).toBe('trace-context');
       expect(tag(server, 'mcp.session.id')).toMatch(/^[0-9a-f]{32}$/);
+      expect(tag(client, 'network.transport')).toBe('pipe');
+      expect(tag(client, 'gen_ai.tool.name')).toBeUndefined();
       await eventually(async () => {
         const metrics = await scrape(proxy.metricsUrl);
         expect(metrics.value('mcpfleet_proxy_trace_spans_exported_total')).toBeGreaterThanOrEqual(2);
         expect(metrics.value('mcpfleet_proxy_trace_spans_dropped_total')).toBe(0);
       }, 10_000);
+      const loaded = proxy.stderr();
+      const exporters = ['exporter-trace-otlp-grpc', 'exporter-trace-otlp-http', 'exporter-trace-otlp-proto'].filter((name) =>
+        loaded.includes(`/@opentelemetry/${name}/`),
+      );
+      expect(exporters).toEqual([protocol === 'grpc' ? 'exporter-trace-otlp-grpc' : 'exporter-trace-otlp-http']);
     } finally {
       await proxy.stop();
     }

@@ -9,6 +9,7 @@ import {
   rpcOutcome,
   spanName,
   upstreamAttributes,
+  upstreamCallAttributes,
   withMetaContext,
 } from './attributes.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
@@ -57,6 +58,11 @@ describe('span names and attributes (OpenTelemetry MCP semantic conventions)', (
     expect(hashes.size).toBe(3);
     // The oldest went first: an early session is hashed again, correctly.
     expect(hashes.get('s-0')).toBe(hashSessionId('s-0'));
+  });
+
+  it('give the upstream call the method and request id only (the rest is on the server span)', () => {
+    expect(upstreamCallAttributes(call({ name: 'get-weather' }))).toEqual({ 'mcp.method.name': 'tools/call', 'jsonrpc.request.id': '7' });
+    expect(upstreamCallAttributes({ jsonrpc: '2.0', method: 'notifications/initialized' })).toEqual({ 'mcp.method.name': 'notifications/initialized' });
   });
 
   it('describe the upstream: a pipe for stdio, an address for HTTP', () => {

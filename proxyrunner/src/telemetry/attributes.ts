@@ -71,7 +71,7 @@ export function sessionIdAttribute(sessionId: string | undefined, mode: SessionI
   return sessionId !== undefined && mode === 'hashed' ? hashes.get(sessionId) : undefined;
 }
 
-/** Attributes shared by the server span and its upstream client span; `hashedSessionId` from sessionIdAttribute. */
+/** The MCP attributes of the server span; `hashedSessionId` from sessionIdAttribute. */
 export function mcpAttributes(message: RpcMessage, hashedSessionId: string | undefined, headers: IncomingHttpHeaders): SpanAttributes {
   const attributes: SpanAttributes = { 'mcp.method.name': (message.method ?? 'response').slice(0, MAX_NAME_CHARS), 'jsonrpc.protocol.version': '2.0' };
   if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = String(message.id).slice(0, MAX_NAME_CHARS);
@@ -89,6 +89,18 @@ export function mcpAttributes(message: RpcMessage, hashedSessionId: string | und
     const uri = message.params?.['uri'];
     if (typeof uri === 'string') attributes['mcp.resource.uri'] = uri.slice(0, 1024);
   }
+  return attributes;
+}
+
+/**
+ * What the upstream client span carries of the request: the method and the JSON-RPC id, which
+ * describe the call it makes. The rest of mcpAttributes (session, protocol version, tool, prompt,
+ * resource) is on its parent, the server span, and is not repeated: every attribute is validated,
+ * stored and serialized per span, and the export of the spans is most of the tracing CPU.
+ */
+export function upstreamCallAttributes(message: RpcMessage): SpanAttributes {
+  const attributes: SpanAttributes = { 'mcp.method.name': (message.method ?? 'response').slice(0, MAX_NAME_CHARS) };
+  if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = String(message.id).slice(0, MAX_NAME_CHARS);
   return attributes;
 }
 

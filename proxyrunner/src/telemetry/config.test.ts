@@ -37,6 +37,16 @@ describe('telemetry flags', () => {
     expect(() => parse(['--otel-endpoint', 'collector:4318', '--otel-metrics-enabled', '--otel-metrics-interval', '500ms'])).toThrow(/at least 1s/);
   });
 
+  it('take http/json from the flag or the standard OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL; metrics stay OTLP/HTTP protobuf beside it', () => {
+    expect(parse(['--otel-endpoint', 'c:4318', '--otel-protocol', 'http/json']).telemetry?.protocol).toBe('http/json');
+    expect(parse(['--otel-endpoint', 'c:4318'], { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).telemetry?.protocol).toBe('http/json');
+    const both = { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' };
+    expect(parse(['--otel-endpoint', 'c:4318'], both).telemetry?.protocol).toBe('http/json');
+    expect(parse(['--otel-endpoint', 'c:4318', '--otel-protocol', 'http/protobuf'], both).telemetry?.protocol).toBe('http/protobuf');
+    const metrics = parse(['--otel-endpoint', 'c:4318', '--otel-insecure', '--otel-protocol', 'http/json', '--otel-metrics-enabled']).otlpMetrics;
+    expect(metrics?.metricsUrl.href).toBe('http://c:4318/v1/metrics');
+  });
+
   it('turn tracing on with an endpoint, with ToolHive-like defaults', () => {
     expect(parse(['--otel-endpoint', 'collector:4318', '--otel-insecure']).telemetry).toMatchObject({
       tracesUrl: new URL('http://collector:4318/v1/traces'),
@@ -75,6 +85,7 @@ describe('telemetry flags', () => {
     expect(tracesUrl('collector:4317', 'grpc', true).href).toBe('http://collector:4317/');
     expect(tracesUrl('collector:4318', 'http/protobuf', false).href).toBe('https://collector:4318/v1/traces');
     expect(tracesUrl('http://c:4318/custom/path', 'http/protobuf', false).href).toBe('http://c:4318/custom/path');
+    expect(tracesUrl('collector:4318', 'http/json', true).href).toBe('http://collector:4318/v1/traces');
     expect(keyValues('f', 'a=b=c, ,d=')).toEqual({ a: 'b=c', d: '' });
   });
 });

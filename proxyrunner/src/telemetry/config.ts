@@ -9,7 +9,7 @@
 // variables (the operator fills them from Secrets), read here once.
 import { UsageError, type Flags } from '../../../common/cli/flags.ts';
 
-export type OtlpProtocol = 'http/protobuf' | 'grpc';
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 export type SessionIdMode = 'hashed' | 'omitted';
 
 export interface TelemetryConfig {
@@ -50,7 +50,9 @@ export function parseMetricsExportConfig(flags: Flags, env: NodeJS.ProcessEnv): 
   if (!flags.bool('otel-metrics-enabled')) return undefined;
   const common = parseOtlpCommon(flags, env);
   if (!common) return undefined;
-  if (common.protocol !== 'http/protobuf') throw new UsageError('--otel-metrics-enabled exports over http/protobuf only (--otel-protocol grpc is for traces)');
+  // OTLP/HTTP receivers accept protobuf and JSON bodies alike, so with http/json traces the
+  // metrics still go as protobuf to the same endpoint; gRPC has no /v1/metrics to go to.
+  if (common.protocol === 'grpc') throw new UsageError('--otel-metrics-enabled exports over OTLP/HTTP only (--otel-protocol grpc is for traces)');
   const intervalMs = flags.duration('otel-metrics-interval');
   if (intervalMs < 1_000) throw new UsageError('--otel-metrics-interval must be at least 1s');
   return {
@@ -110,7 +112,7 @@ export function tracesUrl(endpoint: string, protocol: OtlpProtocol, insecure: bo
     throw new UsageError(`--otel-endpoint "${endpoint}" is neither host:port nor a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--otel-endpoint must be http or https (got ${url.protocol})`);
-  if (protocol === 'http/protobuf' && (url.pathname === '/' || url.pathname === '')) url.pathname = '/v1/traces';
+  if (protocol !== 'grpc' && (url.pathname === '/' || url.pathname === '')) url.pathname = '/v1/traces';
   return url;
 }
 

@@ -145,6 +145,18 @@ describe('a JSON-RPC answer on the message path', () => {
     close();
     await tracing.shutdown(1_000);
     expect(finished).toHaveLength(2);
+    // The upstream client span describes the call; the request's other MCP attributes stay on its parent.
+    const client = finished.find((s) => s.kind === SpanKind.CLIENT)!;
+    expect(client.attributes).toEqual({
+      'mcp.method.name': 'tools/call',
+      'jsonrpc.request.id': '3',
+      'network.transport': 'tcp',
+      'network.protocol.name': 'http',
+      'server.address': '127.0.0.1',
+      'server.port': 9,
+      'http.response.status_code': 200,
+    });
+    expect(server(finished).attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'echo', 'jsonrpc.protocol.version': '2.0' });
   });
 });
 

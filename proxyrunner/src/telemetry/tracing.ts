@@ -4,7 +4,9 @@
 // Per JSON-RPC POST (the first request of a batch names it):
 //   server span  `{mcp.method.name} {tool|prompt}`  kind SERVER, parent = the client's W3C
 //                traceparent (HTTP header, else params._meta.traceparent)
-//   client span  same name, kind CLIENT, child of the server span: the upstream call
+//   client span  same name, kind CLIENT, child of the server span: the upstream call, with what
+//                describes it (mcp.method.name, jsonrpc.request.id, where it goes: network.*,
+//                server.*; its outcome); the request's other MCP attributes are on the server span only
 // Its context goes upstream as a `traceparent` header (transparent streamable-HTTP path:
 // exchange.upstreamTrace, set on the proxied request) or in each request's params._meta (the
 // message path: stdio, legacy SSE and streamable-HTTP upstreams behind the message frontend;
@@ -65,6 +67,7 @@ import {
   SessionIdHashes,
   spanName,
   upstreamAttributes,
+  upstreamCallAttributes,
   withMetaContext,
   type RpcOutcome,
 } from './attributes.ts';
@@ -165,7 +168,7 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
       const server = tracer.startSpan(name, SERVER_SPAN, parent);
       server.setAttributes(attributes).setAttributes(clientSideAttributes(req.socket.remoteAddress, req.socket.remotePort, req.httpVersion));
       const client = tracer.startSpan(name, CLIENT_SPAN, trace.setSpan(ROOT_CONTEXT, server));
-      client.setAttributes(attributes).setAttributes(upstreamAttrs);
+      client.setAttributes(upstreamCallAttributes(first)).setAttributes(upstreamAttrs);
       const upstreamCarrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(ROOT_CONTEXT, client), upstreamCarrier, defaultTextMapSetter);
       let outcome: RpcOutcome | undefined;
@@ -248,7 +251,10 @@ async function createExporter(config: TelemetryConfig): Promise<SpanExporter> {
         : grpc.credentials.createInsecure();
     return new OTLPTraceExporter({ url: config.tracesUrl.href, metadata, credentials, timeoutMillis: 10_000 });
   }
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  // http/json: the same OTLP/HTTP export with the body encoded by JSON.stringify, not the SDK's
+  // JavaScript protobuf writer (the larger part of the tracing CPU: bench/tracing.ts).
+  const { OTLPTraceExporter } =
+    config.protocol === 'http/json' ? await import('@opentelemetry/exporter-trace-otlp-http') : await import('@opentelemetry/exporter-trace-otlp-proto');
   return new OTLPTraceExporter({
     url: config.tracesUrl.href,
     headers: config.headers,
