@@ -34,14 +34,12 @@ export interface HeapSizing {
  * old generation gets 40% of the rest (a lower ceiling makes V8 collect before it grows), and semi-spaces stay small: scavenges get
  * more frequent but each is cheap because a proxy's objects die young. Measured with
  * bench:churn at 128Mi: 2 MiB semi-spaces hold peak RSS under 100 MiB in every mode
- * (4 MiB semi-spaces and a 44 MiB old space peaked at 106 MiB with 10k sessions held), and
- * 1 MiB ones take another ~5 MiB off steady RSS under initialize → DELETE churn at no cost in
- * CPU per session (bench:footprint; V8's new space then commits 2 MiB instead of 4).
+ * (4 MiB semi-spaces and a 44 MiB old space peaked at 106 MiB with 10k sessions held).
  */
 export function heapSizing(limitBytes: number): HeapSizing {
   const limitMiB = Math.floor(limitBytes / MiB);
   const maxOldSpaceMiB = Math.max(16, Math.floor((limitMiB - 40) * 0.4));
-  const maxSemiSpaceMiB = limitMiB <= 256 ? 1 : limitMiB <= 1024 ? 8 : 16;
+  const maxSemiSpaceMiB = limitMiB <= 256 ? 2 : limitMiB <= 1024 ? 8 : 16;
   return { maxOldSpaceMiB, maxSemiSpaceMiB };
 }
 

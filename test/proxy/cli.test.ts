@@ -114,10 +114,10 @@ describe('memory limit', () => {
   it('re-executes itself in place with a heap sized for the limit', () => {
     const pid = proxy.child.pid as number;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    expect(cmdline).toEqual(expect.arrayContaining(['--max-old-space-size=35', '--max-semi-space-size=1']));
+    expect(cmdline).toEqual(expect.arrayContaining(['--max-old-space-size=35', '--max-semi-space-size=2']));
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     expect(environ).toContain('MALLOC_ARENA_MAX=2');
-    expect(proxy.stderr()).toContain('"heap":"--max-old-space-size=35 --max-semi-space-size=1 --expose-gc"');
+    expect(proxy.stderr()).toContain('"heap":"--max-old-space-size=35 --max-semi-space-size=2 --expose-gc"');
   });
 
   it('reports the limit next to the process metrics for dashboards', async () => {
