@@ -50,7 +50,14 @@ export interface FleetChurnResult {
   baseline_memory_sessions_per_second: number;
 }
 
-const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+/** RSS of a live process; NaN once it has exited (the exit itself is reported where it happens). */
+const rssMiB = (pid: number): number => {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+};
 const round = (v: number): number => Number(v.toFixed(1));
 
 /** initialize on replica i, DELETE on replica i+1 (a different one whenever there are several). */
@@ -99,12 +106,17 @@ export async function runFleetChurn(options: FleetChurnOptions): Promise<FleetCh
   const base = ['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`, '--memory-limit', options.memoryLimit];
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency * 2 });
   const stops: (() => Promise<void>)[] = [() => redis.stop(), () => upstream.stop()];
+  let stopping = false; // set before the bench stops the proxies itself
   const warmUp = Math.max(500, Math.min(20_000, Math.floor(options.sessions / 10)));
   try {
     // One after another: started together on a loaded machine, they can miss startProxy's deadline.
     const proxies: ProxyProcess[] = [];
     for (let i = 0; i < options.replicas; i++) {
       const proxy = await startProxy([...base, '--session-storage', 'redis', '--redis-address', redis.address, '--log-level', 'warn']);
+      // A proxy that exits during the bench is the finding: say so at once, with its log.
+      proxy.child.once('exit', (code, signal) => {
+        if (!stopping) process.stdout.write(`  proxy ${i} EXITED (code ${code}, signal ${signal}); its log (last 4 KiB):\n${proxy.stderr().slice(-4096)}\n`);
+      });
       stops.unshift(() => proxy.stop());
       proxies.push(proxy);
     }
@@ -140,6 +152,7 @@ export async function runFleetChurn(options: FleetChurnOptions): Promise<FleetCh
       proxies.forEach((p, i) => process.stdout.write(`  proxy ${i} log (last 4 KiB):\n${p.stderr().slice(-4096) || '  (nothing)'}\n`));
       process.stdout.write(`  echo upstream log (last 2 KiB):\n${upstream.stderr().slice(-2048) || '  (nothing)'}\n`);
     }
+    stopping = true;
     for (const stop of stops.splice(0, proxies.length)) await stop();
 
     // The comparison: one proxy, sessions in its own memory, the same churn.
@@ -174,6 +187,7 @@ export async function runFleetChurn(options: FleetChurnOptions): Promise<FleetCh
       baseline_memory_sessions_per_second: Math.round(baselineSessions / baseSeconds),
     };
   } finally {
+    stopping = true;
     agent.destroy();
     for (const stop of stops) await stop();
   }
