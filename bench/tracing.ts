@@ -1,6 +1,6 @@
 // bench:tracing — the CPU the tracing module (proxyrunner/src/telemetry/tracing.ts) adds per
 // request, measured alone, in this process: begin() on a parsed tools/call, the response closes,
-// the two spans end, and the batch processor exports them over OTLP to a sink in another process
+// the two spans end, and the span queue exports them over OTLP to a sink in another process
 // (its CPU is not counted). bench:proxy --tracing measures the whole proxy, but on a shared,
 // loaded machine its ratio swings more than the differences between variants; here every variant
 // runs the same loop in one process, interleaved (the order reversed every run), so machine load

@@ -172,15 +172,16 @@ export class BudgetAccount {
 export const UNLIMITED = new ByteBudget(Number.MAX_SAFE_INTEGER);
 
 /**
- * What one ended span waiting for export holds: its name, ~15 attributes, the resource and
- * scope references, timestamps (measured about 1.5 KiB in V8 for the proxy's spans; 2 KiB
- * leaves room for long tool names and ids).
+ * What one ended span waiting for export may hold, for the byte bound of the export queue
+ * (telemetry/spanQueue.ts holds spans encoded: about 400 bytes each for the proxy's spans; 2 KiB
+ * leaves room for long tool names, ids and URIs, and the count bound holds the common case).
  */
 export const SPAN_COST_BYTES = 2 * 1024;
 
 /**
  * Spans queued for export at most (--otel-endpoint): 1/64 of the memory limit, 128..8192
- * (1,024 at 128Mi = 2 MiB). Beyond it spans are dropped and counted, never held.
+ * (1,024 at 128Mi), and as many times SPAN_COST_BYTES of encoded bytes (2 MiB at 128Mi).
+ * Beyond either, spans are dropped and counted, never held.
  */
 export function spanQueueSize(limitBytes: number): number {
   return Math.max(128, Math.min(8192, Math.floor(limitBytes / 64 / SPAN_COST_BYTES)));

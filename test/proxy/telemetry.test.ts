@@ -251,10 +251,9 @@ describe.each(['grpc', 'http/json'] as const)('tracing over --otel-protocol %s',
         expect(metrics.value('mcpfleet_proxy_trace_spans_dropped_total')).toBe(0);
       }, 10_000);
       const loaded = proxy.stderr();
-      const exporters = ['exporter-trace-otlp-grpc', 'exporter-trace-otlp-http', 'exporter-trace-otlp-proto'].filter((name) =>
-        loaded.includes(`/@opentelemetry/${name}/`),
-      );
-      expect(exporters).toEqual([protocol === 'grpc' ? 'exporter-trace-otlp-grpc' : 'exporter-trace-otlp-http']);
+      // The gRPC export plumbing is loaded for gRPC only (the OTLP/HTTP plumbing is loaded either way: the gRPC one reads its environment configuration from it).
+      expect(loaded.includes('/@opentelemetry/otlp-grpc-exporter-base/')).toBe(protocol === 'grpc');
+      expect(loaded.includes('/@opentelemetry/otlp-exporter-base/')).toBe(true);
     } finally {
       await proxy.stop();
     }
@@ -283,7 +282,7 @@ describe('tracing off', () => {
         stderr.split('\n').filter((line) => line.startsWith('otel-module-loaded ') && !line.includes('/@opentelemetry/api/'));
       expect(sdkModules(off.stderr())).toEqual([]);
       expect(sdkModules(on.stderr()).some((line) => line.includes('/@opentelemetry/sdk-trace/'))).toBe(true);
-      expect(sdkModules(on.stderr()).some((line) => line.includes('/@opentelemetry/exporter-trace-otlp-proto/'))).toBe(true);
+      expect(sdkModules(on.stderr()).some((line) => line.includes('/@opentelemetry/otlp-exporter-base/'))).toBe(true);
       expect((await scrape(off.metricsUrl)).has('mcpfleet_proxy_trace_spans_dropped_total')).toBe(false);
     } finally {
       await off.stop();

@@ -32,7 +32,6 @@ describe('span names and attributes (OpenTelemetry MCP semantic conventions)', (
     });
     expect(attributes).toEqual({
       'mcp.method.name': 'tools/call',
-      'jsonrpc.protocol.version': '2.0',
       'jsonrpc.request.id': '7',
       'mcp.session.id': hashSessionId('session-1'),
       'mcp.protocol.version': '2025-06-18',

@@ -73,7 +73,7 @@ export function sessionIdAttribute(sessionId: string | undefined, mode: SessionI
 
 /** The MCP attributes of the server span; `hashedSessionId` from sessionIdAttribute. */
 export function mcpAttributes(message: RpcMessage, hashedSessionId: string | undefined, headers: IncomingHttpHeaders): SpanAttributes {
-  const attributes: SpanAttributes = { 'mcp.method.name': (message.method ?? 'response').slice(0, MAX_NAME_CHARS), 'jsonrpc.protocol.version': '2.0' };
+  const attributes: SpanAttributes = { 'mcp.method.name': (message.method ?? 'response').slice(0, MAX_NAME_CHARS) };
   if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = String(message.id).slice(0, MAX_NAME_CHARS);
   if (hashedSessionId !== undefined) attributes['mcp.session.id'] = hashedSessionId;
   const protocol = headers['mcp-protocol-version'] ?? (message.method === 'initialize' ? stringParam(message, 'protocolVersion') : undefined);
@@ -104,15 +104,22 @@ export function upstreamCallAttributes(message: RpcMessage): SpanAttributes {
   return attributes;
 }
 
-/** The HTTP exchange with the client, on the server span. */
+/** What every server span of this proxy says alike (set once per proxy, beside mcpAttributes and clientSideAttributes). */
+export const SERVER_SPAN_CONSTANTS: Readonly<SpanAttributes> = {
+  'jsonrpc.protocol.version': '2.0',
+  'network.transport': 'tcp',
+  'network.protocol.name': 'http',
+};
+
+/** The HTTP exchange with the client, on the server span (with SERVER_SPAN_CONSTANTS). */
 export function clientSideAttributes(remoteAddress: string | undefined, remotePort: number | undefined, httpVersion: string): SpanAttributes {
-  const attributes: SpanAttributes = { 'network.transport': 'tcp', 'network.protocol.name': 'http', 'network.protocol.version': httpVersion };
+  const attributes: SpanAttributes = { 'network.protocol.version': httpVersion };
   if (remoteAddress) attributes['client.address'] = remoteAddress;
   if (remotePort !== undefined) attributes['client.port'] = remotePort;
   return attributes;
 }
 
-/** Where the upstream call goes, on the client span: a pipe to a stdio process, or TCP to a URL. */
+/** Where the upstream call goes, on the client span: a pipe to a stdio process, or TCP to a URL (the same for every client span of this proxy). */
 export function upstreamAttributes(transport: 'stdio' | 'sse' | 'streamable-http', target: URL | undefined): SpanAttributes {
   if (transport === 'stdio' || !target) return { 'network.transport': 'pipe' };
   const port = target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;

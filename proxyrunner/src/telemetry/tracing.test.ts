@@ -1,21 +1,23 @@
-// With the real SDK: the export queue's bound, with an exporter that never answers (a stuck
-// collector): spans beyond the bound are dropped and counted, never held. And what the spans
-// say of a JSON-RPC error inside a 200 answer on the message path.
+// The tracing module with a transport in place of the OTLP endpoint: the export queue's bound,
+// with a transport that never answers (a stuck collector): spans beyond the bound are dropped and
+// counted, never held. And what the spans say of a JSON-RPC error inside a 200 answer on the
+// message path, read back from the OTLP/JSON bodies the module sends.
 import { describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Exchange } from '../http/exchange.ts';
 import type { RpcMessage } from '../jsonrpc.ts';
 import { createLogger } from '../../../common/log.ts';
 import type { TelemetryConfig } from './config.ts';
+import type { SpanTransport } from './spanQueue.ts';
 import { startTracing } from './tracing.ts';
 
 const CONFIG: TelemetryConfig = {
   tracesUrl: new URL('http://127.0.0.1:1/v1/traces'),
-  protocol: 'http/protobuf',
+  // Bodies in OTLP/JSON here, to read them back; otlpSpans.test.ts holds both encodings to the SDK's.
+  protocol: 'http/json',
   headers: {},
   headerNames: [],
   caFile: undefined,
@@ -24,6 +26,48 @@ const CONFIG: TelemetryConfig = {
   resourceAttributes: {},
   sessionId: 'hashed',
 };
+
+/** A span as a test reads it from an OTLP/JSON body. */
+interface SentSpan {
+  name: string;
+  kind: 'server' | 'client';
+  attributes: Record<string, string | number | boolean>;
+  status: { code: number; message?: string };
+}
+
+interface JsonValue {
+  stringValue?: string;
+  intValue?: number;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+
+function spansIn(body: Uint8Array): SentSpan[] {
+  const request = JSON.parse(Buffer.from(body).toString()) as {
+    resourceSpans: { scopeSpans: { spans: { name: string; kind: number; attributes: { key: string; value: JsonValue }[]; status: SentSpan['status'] }[] }[] }[];
+  };
+  return request.resourceSpans.flatMap((r) =>
+    r.scopeSpans.flatMap((s) =>
+      s.spans.map((span) => ({
+        name: span.name,
+        kind: span.kind === 2 ? ('server' as const) : ('client' as const),
+        attributes: Object.fromEntries(
+          span.attributes.map(({ key, value }) => [key, value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue ?? '']),
+        ),
+        status: span.status,
+      })),
+    ),
+  );
+}
+
+/** A transport that keeps every span it is sent and answers success. */
+function collector(): { transport: SpanTransport; sent: SentSpan[] } {
+  const sent: SentSpan[] = [];
+  return {
+    sent,
+    transport: { send: (body, _spans, done) => (sent.push(...spansIn(body)), done({ code: ExportResultCode.SUCCESS })), shutdown: async () => {} },
+  };
+}
 
 function exchange(message: RpcMessage, statusCode = 200): { exchange: Exchange; close: () => void } {
   const closers: (() => void)[] = [];
@@ -42,11 +86,8 @@ function exchange(message: RpcMessage, statusCode = 200): { exchange: Exchange; 
 
 describe('tracing export queue', () => {
   it('holds at most maxQueuedSpans for a stuck exporter and counts every drop', async () => {
-    const held: { spans: ReadableSpan[]; done: (result: ExportResult) => void }[] = [];
-    const stuck: SpanExporter = {
-      export: (spans: ReadableSpan[], done: (result: ExportResult) => void) => void held.push({ spans, done }),
-      shutdown: async () => {},
-    };
+    const held: { spans: number; done: (result: ExportResult) => void }[] = [];
+    const stuck: SpanTransport = { send: (_body, spans, done) => void held.push({ spans, done }), shutdown: async () => {} };
     const registry = new Registry();
     const tracing = await startTracing(CONFIG, {
       registry,
@@ -54,7 +95,7 @@ describe('tracing export queue', () => {
       maxQueuedSpans: 10,
       upstream: { transport: 'stdio', target: undefined, inject: 'meta' },
       upstreamResponseTimeoutMs: 0,
-      exporter: stuck,
+      transport: stuck,
     });
     for (let i = 0; i < 100; i++) {
       const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo' } });
@@ -65,32 +106,26 @@ describe('tracing export queue', () => {
     }
     const text = await registry.metrics();
     expect(text).toContain('mcpfleet_proxy_trace_spans_dropped_total{reason="queue_full"} 190');
-    expect(held.flatMap((h) => h.spans).length).toBeLessThanOrEqual(10);
+    const heldSpans = held.reduce((sum, h) => sum + h.spans, 0);
+    expect(heldSpans).toBeLessThanOrEqual(10);
     // The collector fails them at last: counted as export failures, and the queue has room again.
     for (const { done } of held) done({ code: ExportResultCode.FAILED, error: new Error('collector down') });
-    expect(await registry.metrics()).toContain(`mcpfleet_proxy_trace_spans_dropped_total{reason="export_failed"} ${held.flatMap((h) => h.spans).length}`);
+    expect(await registry.metrics()).toContain(`mcpfleet_proxy_trace_spans_dropped_total{reason="export_failed"} ${heldSpans}`);
     await tracing.shutdown(1_000);
   });
 });
 
 describe('a JSON-RPC answer on the message path', () => {
   /** Starts the spans of one tools/call, lets the upstream answer `response` in a 200, and returns the finished spans. */
-  async function spansFor(response: Omit<RpcMessage, 'jsonrpc' | 'id'>, inject: 'meta' | 'header' = 'meta'): Promise<ReadableSpan[]> {
-    const finished: ReadableSpan[] = [];
-    const collector: SpanExporter = {
-      export: (spans, done) => {
-        finished.push(...spans);
-        done({ code: ExportResultCode.SUCCESS });
-      },
-      shutdown: async () => {},
-    };
+  async function spansFor(response: Omit<RpcMessage, 'jsonrpc' | 'id'>, inject: 'meta' | 'header' = 'meta'): Promise<SentSpan[]> {
+    const { transport, sent } = collector();
     const tracing = await startTracing(CONFIG, {
       registry: new Registry(),
       log: createLogger('error'),
       maxQueuedSpans: 10,
       upstream: { transport: 'stdio', target: undefined, inject },
       upstreamResponseTimeoutMs: 0,
-      exporter: collector,
+      transport,
     });
     const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } });
     tracing.begin(ex);
@@ -99,9 +134,9 @@ describe('a JSON-RPC answer on the message path', () => {
     ex.observeResponse?.({ jsonrpc: '2.0', id: 3, ...response });
     close();
     await tracing.shutdown(1_000);
-    return finished;
+    return sent;
   }
-  const server = (spans: ReadableSpan[]): ReadableSpan => spans.find((s) => s.kind === SpanKind.SERVER)!;
+  const server = (spans: SentSpan[]): SentSpan => spans.find((s) => s.kind === 'server')!;
 
   it('records its error code as error.type and rpc.response.status_code, with the ERROR status and its message', async () => {
     const spans = await spansFor({ error: { code: -32602, message: 'Unknown tool: echo' } });
@@ -129,14 +164,14 @@ describe('a JSON-RPC answer on the message path', () => {
   });
 
   it('is not observed on the transparent path (answers pass through unparsed)', async () => {
-    const finished: ReadableSpan[] = [];
+    const { transport, sent: finished } = collector();
     const tracing = await startTracing(CONFIG, {
       registry: new Registry(),
       log: createLogger('error'),
       maxQueuedSpans: 10,
       upstream: { transport: 'streamable-http', target: new URL('http://127.0.0.1:9/mcp'), inject: 'header' },
       upstreamResponseTimeoutMs: 0,
-      exporter: { export: (spans, done) => (finished.push(...spans), done({ code: ExportResultCode.SUCCESS })), shutdown: async () => {} },
+      transport,
     });
     const { exchange: ex, close } = exchange({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } });
     tracing.begin(ex);
@@ -146,30 +181,30 @@ describe('a JSON-RPC answer on the message path', () => {
     await tracing.shutdown(1_000);
     expect(finished).toHaveLength(2);
     // The upstream client span describes the call; the request's other MCP attributes stay on its parent.
-    const client = finished.find((s) => s.kind === SpanKind.CLIENT)!;
+    const client = finished.find((s) => s.kind === 'client')!;
     expect(client.attributes).toEqual({
       'mcp.method.name': 'tools/call',
       'jsonrpc.request.id': '3',
+      'http.response.status_code': 200,
       'network.transport': 'tcp',
       'network.protocol.name': 'http',
       'server.address': '127.0.0.1',
       'server.port': 9,
-      'http.response.status_code': 200,
     });
     expect(server(finished).attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'echo', 'jsonrpc.protocol.version': '2.0' });
   });
 });
 
 describe('a request answered 202 (legacy-SSE clients: the answer comes on the GET stream)', () => {
-  async function start(upstreamResponseTimeoutMs: number): Promise<{ tracing: Awaited<ReturnType<typeof startTracing>>; finished: ReadableSpan[] }> {
-    const finished: ReadableSpan[] = [];
+  async function start(upstreamResponseTimeoutMs: number): Promise<{ tracing: Awaited<ReturnType<typeof startTracing>>; finished: SentSpan[] }> {
+    const { transport, sent: finished } = collector();
     const tracing = await startTracing(CONFIG, {
       registry: new Registry(),
       log: createLogger('error'),
       maxQueuedSpans: 10,
       upstream: { transport: 'stdio', target: undefined, inject: 'meta' },
       upstreamResponseTimeoutMs,
-      exporter: { export: (spans, done) => (finished.push(...spans), done({ code: ExportResultCode.SUCCESS })), shutdown: async () => {} },
+      transport,
     });
     return { tracing, finished };
   }

@@ -20,43 +20,28 @@
 // there the spans end at that answer (or after the upstream deadline, if none ever comes, e.g.
 // the session ended), so they cover the call and carry its outcome.
 //
-// Bounds: ended spans wait in a BatchSpanProcessor queue sized from the memory budget
-// (budget.ts spanQueueSize); the processor in front of it counts queued + exporting spans and
-// drops beyond the bound, counted in mcpfleet_proxy_trace_spans_dropped_total{reason}, as are
-// spans whose export failed. Export runs off the request path and its failures never reach a
-// request. shutdown() flushes within a timeout.
-import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
-  trace,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
-import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+// Bounds: a span is encoded as it ends and only its bytes wait for the export (spanQueue.ts,
+// otlpSpans.ts); spans queued or being exported are bounded in number and bytes by the memory
+// budget (budget.ts spanQueueSize x SPAN_COST_BYTES), and beyond it dropped and counted in
+// mcpfleet_proxy_trace_spans_dropped_total{reason}, as are spans whose export failed. Export
+// runs off the request path and its failures never reach a request. shutdown() flushes within
+// a timeout.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, type SpanContext } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type ReadableSpan,
-  type Span as SdkSpan,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../../common/log.ts';
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamTransport } from '../config.ts';
 import { VERSION } from '../version.ts';
+import { SPAN_COST_BYTES } from '../budget.ts';
 import type { TelemetryConfig } from './config.ts';
+import { PooledIdGenerator } from './ids.ts';
+import { sharedAttributes, spanBatchEncoder } from './otlpSpans.ts';
+import { createSpanTransport } from './otlpTransport.ts';
+import { SpanRecorder, type RecordedSpan } from './recorder.ts';
+import { SpanQueue, type SpanTransport } from './spanQueue.ts';
 import {
   clientSideAttributes,
   errorTypeOf,
@@ -64,6 +49,7 @@ import {
   metaCarrier,
   rpcOutcome,
   sessionIdAttribute,
+  SERVER_SPAN_CONSTANTS,
   SessionIdHashes,
   spanName,
   upstreamAttributes,
@@ -80,8 +66,8 @@ export interface TracingDeps {
   upstream: { transport: UpstreamTransport; target: URL | undefined; inject: 'header' | 'meta' };
   /** --upstream-response-timeout (0 = none): how long the spans of a request answered 202 wait for its answer. */
   upstreamResponseTimeoutMs: number;
-  /** Unit tests put their own exporter here; otherwise OTLP per the config. */
-  exporter?: SpanExporter;
+  /** Unit tests put their own transport here; otherwise OTLP per the config. */
+  transport?: SpanTransport;
 }
 
 export interface Tracing {
@@ -108,49 +94,46 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   for (const reason of DROP_REASONS) dropped.inc({ reason }, 0);
 
   let lastFailureLog = 0;
-  // Spans accepted by the bounded processor and not yet answered by an export.
-  const pending = { count: 0 };
-  const exporter = new CountingExporter(deps.exporter ?? (await createExporter(config)), (count, result) => {
-    pending.count -= count;
-    if (result.code === ExportResultCode.SUCCESS) {
-      exported.inc(count);
-      return;
-    }
-    dropped.inc({ reason: 'export_failed' }, count);
-    const now = Date.now();
-    if (now - lastFailureLog > 60_000) {
-      lastFailureLog = now;
-      deps.log.warn('span export failed (spans dropped and counted; logged at most once a minute)', { err: result.error, spans: count });
-    }
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      'service.name': config.serviceName,
+      'service.version': VERSION,
+      'telemetry.distro.name': 'mcpfleet',
+      ...config.resourceAttributes,
+    }),
+  );
+  const queue = new SpanQueue({
+    encoder: spanBatchEncoder(config.protocol === 'http/json' ? 'json' : 'protobuf', { resource, scope: SCOPE }),
+    transport: deps.transport ?? (await createSpanTransport(config)),
+    maxSpans: deps.maxQueuedSpans,
+    maxBytes: deps.maxQueuedSpans * SPAN_COST_BYTES,
+    maxBatchSpans: Math.min(512, deps.maxQueuedSpans),
+    scheduledDelayMs: 1_000,
+    onExported: (count) => exported.inc(count),
+    onDropped: (reason, count, err) => {
+      dropped.inc({ reason }, count);
+      if (reason !== 'export_failed') return;
+      const now = Date.now();
+      if (now - lastFailureLog > 60_000) {
+        lastFailureLog = now;
+        deps.log.warn('span export failed (spans dropped and counted; logged at most once a minute)', { err, spans: count });
+      }
+    },
   });
-  const batch = new BatchSpanProcessor({
-    exporter,
-    maxQueueSize: deps.maxQueuedSpans,
-    maxExportBatchSize: Math.min(512, deps.maxQueuedSpans),
-    scheduledDelayMillis: 1_000,
-    exportTimeoutMillis: 10_000,
-  });
-  const processor = new BoundedProcessor(batch, deps.maxQueuedSpans, pending, () => dropped.inc({ reason: 'queue_full' }));
-  const provider = new TracerProvider({
-    resource: defaultResource().merge(
-      resourceFromAttributes({
-        'service.name': config.serviceName,
-        'service.version': VERSION,
-        'telemetry.distro.name': 'mcpfleet',
-        ...config.resourceAttributes,
-      }),
-    ),
+  const recorder = new SpanRecorder(
     // At rate 1 the ratio sampler samples every trace too, but hashes each trace id to decide.
-    sampler: new ParentBasedSampler({ root: config.samplingRate >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.samplingRate) }),
-    spanLimits: { attributeCountLimit: 32, attributeValueLengthLimit: 1024, eventCountLimit: 8, linkCountLimit: 0 },
-    spanProcessors: [processor],
-  });
-  const tracer = provider.getTracer('mcpfleet-proxyrunner', VERSION);
+    new ParentBasedSampler({ root: config.samplingRate >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.samplingRate) }),
+    new PooledIdGenerator(),
+    { attributeCountLimit: 32, attributeValueLengthLimit: 1024 },
+    (span) => queue.add(span),
+  );
   const propagator = new W3CTraceContextPropagator();
   const { transport, target, inject } = deps.upstream;
   // Past the upstream deadline (which answers the client with an error), plus a margin; 5 min when none.
   const answerWaitMs = (deps.upstreamResponseTimeoutMs > 0 ? deps.upstreamResponseTimeoutMs : 300_000) + 1_000;
-  const upstreamAttrs = upstreamAttributes(transport, target);
+  // What every server span, and every client span, of this proxy says alike: encoded once.
+  const serverShared = sharedAttributes(SERVER_SPAN_CONSTANTS);
+  const clientShared = sharedAttributes(upstreamAttributes(transport, target));
   const sessionHashes = new SessionIdHashes();
 
   return {
@@ -159,18 +142,23 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
       const first = rpc?.messages.find((m) => m.method !== undefined);
       if (!rpc || !first) return; // responses to server requests: part of another operation
       const { req } = exchange;
-      const carrier: Record<string, string | string[] | undefined> = req.headers.traceparent !== undefined ? req.headers : (metaCarrier(first) ?? {});
-      const parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+      const carrier: Record<string, string | string[] | undefined> | undefined = req.headers.traceparent !== undefined ? req.headers : metaCarrier(first);
+      const parent = carrier ? propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) : ROOT_CONTEXT;
       const name = spanName(first);
-      const attributes = mcpAttributes(first, sessionIdAttribute(exchange.sessionId, config.sessionId, sessionHashes), req.headers);
-      // Attributes go on after the start, not in its options: the SDK validates options'
-      // attributes twice (once for the sampler, once against the span limits), setAttributes once.
-      const server = tracer.startSpan(name, SERVER_SPAN, parent);
-      server.setAttributes(attributes).setAttributes(clientSideAttributes(req.socket.remoteAddress, req.socket.remotePort, req.httpVersion));
-      const client = tracer.startSpan(name, CLIENT_SPAN, trace.setSpan(ROOT_CONTEXT, server));
-      client.setAttributes(upstreamCallAttributes(first)).setAttributes(upstreamAttrs);
-      const upstreamCarrier: Record<string, string> = {};
-      propagator.inject(trace.setSpan(ROOT_CONTEXT, client), upstreamCarrier, defaultTextMapSetter);
+      const server = recorder.startServer(name, parent, serverShared);
+      const client = recorder.startChild(name, SpanKind.CLIENT, server, clientShared);
+      const upstreamCarrier = traceContextOf(client.spanContext());
+      const tracedId = first.id;
+      const observed = inject === 'meta' && tracedId !== undefined && tracedId !== null;
+      if (inject === 'header') exchange.upstreamTrace = upstreamCarrier;
+      else for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
+      // Not sampled: the context still travels (flagged not sampled), and nothing is recorded.
+      if (!server.recording) return;
+      const clientSide = clientSideAttributes(req.socket.remoteAddress, req.socket.remotePort, req.httpVersion);
+      server
+        .setAttributes(mcpAttributes(first, sessionIdAttribute(exchange.sessionId, config.sessionId, sessionHashes), req.headers))
+        .setAttributes(clientSide);
+      client.setAttributes(upstreamCallAttributes(first));
       let outcome: RpcOutcome | undefined;
       let answered = false;
       let closedStatus: number | undefined;
@@ -183,10 +171,6 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
         end(client, status, outcome);
         end(server, status, outcome);
       };
-      const tracedId = first.id;
-      const observed = inject === 'meta' && tracedId !== undefined && tracedId !== null;
-      if (inject === 'header') exchange.upstreamTrace = upstreamCarrier;
-      else for (const message of rpc.messages) if (message.method !== undefined && message.id !== undefined) withMetaContext(message, upstreamCarrier);
       if (observed)
         exchange.observeResponse = (response) => {
           if (response.id !== tracedId || answered) return;
@@ -211,7 +195,7 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-      const done = provider.shutdown().then(
+      const done = queue.shutdown().then(
         () => 'flushed' as const,
         (err: unknown) => (deps.log.warn('span flush failed at shutdown', { err: err as Error }), 'flushed' as const),
       );
@@ -222,10 +206,9 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   };
 }
 
-const SERVER_SPAN = { kind: SpanKind.SERVER } as const;
-const CLIENT_SPAN = { kind: SpanKind.CLIENT } as const;
+const SCOPE = { name: 'mcpfleet-proxyrunner', version: VERSION } as const;
 
-function end(span: Span, status: number, outcome: RpcOutcome | undefined): void {
+function end(span: RecordedSpan, status: number, outcome: RpcOutcome | undefined): void {
   span.setAttribute('http.response.status_code', status);
   if (outcome) {
     span.setAttribute('error.type', outcome.errorType);
@@ -239,101 +222,14 @@ function end(span: Span, status: number, outcome: RpcOutcome | undefined): void 
   span.end();
 }
 
-async function createExporter(config: TelemetryConfig): Promise<SpanExporter> {
-  const ca = config.caFile ? readFileSync(config.caFile, 'utf8') : undefined;
-  if (config.protocol === 'grpc') {
-    const [{ OTLPTraceExporter }, grpc] = await Promise.all([import('@opentelemetry/exporter-trace-otlp-grpc'), import('@grpc/grpc-js')]);
-    const metadata = new grpc.Metadata();
-    for (const [name, value] of Object.entries(config.headers)) metadata.set(name, value);
-    const credentials =
-      config.tracesUrl.protocol === 'https:'
-        ? grpc.credentials.createSsl(ca ? Buffer.from([...tls.rootCertificates, ca].join('\n')) : null)
-        : grpc.credentials.createInsecure();
-    return new OTLPTraceExporter({ url: config.tracesUrl.href, metadata, credentials, timeoutMillis: 10_000 });
-  }
-  // http/json: the same OTLP/HTTP export with the body encoded by JSON.stringify, not the SDK's
-  // JavaScript protobuf writer (the larger part of the tracing CPU: bench/tracing.ts).
-  const { OTLPTraceExporter } =
-    config.protocol === 'http/json' ? await import('@opentelemetry/exporter-trace-otlp-http') : await import('@opentelemetry/exporter-trace-otlp-proto');
-  return new OTLPTraceExporter({
-    url: config.tracesUrl.href,
-    headers: config.headers,
-    timeoutMillis: 10_000,
-    httpAgentOptions: { keepAlive: true, ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) },
-  });
-}
-
-/** Reports every export's outcome, once, whatever the inner exporter does. */
-class CountingExporter implements SpanExporter {
-  #inner: SpanExporter;
-  #report: (count: number, result: ExportResult) => void;
-
-  constructor(inner: SpanExporter, report: (count: number, result: ExportResult) => void) {
-    this.#inner = inner;
-    this.#report = report;
-  }
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    let answered = false;
-    const finish = (result: ExportResult): void => {
-      if (answered) return;
-      answered = true;
-      this.#report(spans.length, result);
-      done(result);
-    };
-    try {
-      this.#inner.export(spans, finish);
-    } catch (err) {
-      finish({ code: ExportResultCode.FAILED, error: err as Error });
-    }
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush?.() ?? Promise.resolve();
-  }
-}
-
 /**
- * In front of the batch processor: a sampled span is queued only while fewer than `max` spans
- * are queued or being exported; otherwise it is dropped and counted (the batch processor would
- * drop it too, but only after its own queue filled, and silently).
+ * The W3C trace context headers that carry a span to the upstream (what the W3C propagator's
+ * inject writes for a valid, unsuppressed span, without the context it would build first).
  */
-class BoundedProcessor implements SpanProcessor {
-  #inner: SpanProcessor;
-  #max: number;
-  #pending: { count: number };
-  #onDrop: () => void;
-
-  constructor(inner: SpanProcessor, max: number, pending: { count: number }, onDrop: () => void) {
-    this.#inner = inner;
-    this.#max = max;
-    this.#pending = pending;
-    this.#onDrop = onDrop;
-  }
-
-  onStart(span: SdkSpan, context: Context): void {
-    this.#inner.onStart(span, context);
-  }
-
-  onEnd(span: ReadableSpan): void {
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.#pending.count >= this.#max) {
-      this.#onDrop();
-      return;
-    }
-    this.#pending.count += 1;
-    this.#inner.onEnd(span);
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
+export function traceContextOf(span: SpanContext): Record<string, string> {
+  const flags = span.traceFlags & 0xff;
+  const headers: Record<string, string> = { traceparent: `00-${span.traceId}-${span.spanId}-${flags < 16 ? '0' : ''}${flags.toString(16)}` };
+  const state = span.traceState?.serialize();
+  if (state) headers['tracestate'] = state;
+  return headers;
 }
