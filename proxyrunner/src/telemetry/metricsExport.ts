@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { ExportResultCode, millisToHrTime, type ExportResult } from '@opentelemetry/core';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   MeterProvider,
   PeriodicExportingMetricReader,
@@ -24,6 +23,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../../common/log.ts';
 import { VERSION } from '../version.ts';
 import type { MetricsExportConfig } from './config.ts';
+import { proxyResource } from './resource.ts';
 import { promToOtlp, type PromMetric } from './promToOtlp.ts';
 
 export interface MetricsExport {
@@ -62,14 +62,7 @@ export async function startMetricsExport(config: MetricsExportConfig, deps: Metr
       deps.log.warn('OTLP metric export failed (counted; logged at most once a minute)', { err: result.error });
     }
   });
-  const resource = defaultResource().merge(
-    resourceFromAttributes({
-      'service.name': config.serviceName,
-      'service.version': VERSION,
-      'telemetry.distro.name': 'mcpfleet',
-      ...config.resourceAttributes,
-    }),
-  );
+  const resource = proxyResource(config);
   const reader = new PeriodicExportingMetricReader({
     exporter,
     exportIntervalMillis: config.intervalMs,

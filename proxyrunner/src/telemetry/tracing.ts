@@ -28,7 +28,6 @@
 // a timeout.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, type SpanContext } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../../common/log.ts';
@@ -37,6 +36,7 @@ import type { UpstreamTransport } from '../config.ts';
 import { VERSION } from '../version.ts';
 import { SPAN_COST_BYTES } from '../budget.ts';
 import type { TelemetryConfig } from './config.ts';
+import { proxyResource } from './resource.ts';
 import { PooledIdGenerator } from './ids.ts';
 import { sharedAttributes, spanBatchEncoder } from './otlpSpans.ts';
 import { createSpanTransport } from './otlpTransport.ts';
@@ -94,14 +94,7 @@ export async function startTracing(config: TelemetryConfig, deps: TracingDeps): 
   for (const reason of DROP_REASONS) dropped.inc({ reason }, 0);
 
   let lastFailureLog = 0;
-  const resource = defaultResource().merge(
-    resourceFromAttributes({
-      'service.name': config.serviceName,
-      'service.version': VERSION,
-      'telemetry.distro.name': 'mcpfleet',
-      ...config.resourceAttributes,
-    }),
-  );
+  const resource = proxyResource(config);
   const queue = new SpanQueue({
     encoder: spanBatchEncoder(config.protocol === 'http/json' ? 'json' : 'protobuf', { resource, scope: SCOPE }),
     transport: deps.transport ?? (await createSpanTransport(config)),
