@@ -2,12 +2,12 @@
 // young generation alone may take 32+ MiB of semi-spaces and the old generation grows
 // lazily toward gigabytes, so a proxy that keeps nothing still climbs in RSS under churn.
 // Sizing both from the container limit keeps the process flat and inside its cgroup.
-import { readFileSync } from 'node:fs';
+import { fs } from './builtins.ts';
 
 const MiB = 2 ** 20;
 
 /** The cgroup (v2, else v1) memory limit of this process, or undefined when unlimited. */
-export function cgroupMemoryLimit(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | undefined {
+export function cgroupMemoryLimit(read: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): number | undefined {
   for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
     let text: string;
     try {

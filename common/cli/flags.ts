@@ -3,7 +3,7 @@
 //
 // Precedence: --flag, then the flag's conventional variables (KUBECONFIG, POD_NAMESPACE...),
 // then MCPFLEET_<FLAG>, then the default. An empty variable counts as unset.
-import { parseArgs } from 'node:util';
+import { util } from '../builtins.ts';
 import { parseBytes, parseDuration } from '../quantity.ts';
 
 export type FlagKind = 'string' | 'int' | 'duration' | 'bytes' | 'bool';
@@ -77,9 +77,9 @@ export function parseFlags(
   env: NodeJS.ProcessEnv,
   opts: { allowPositionals?: boolean } = {},
 ): Flags | 'help' {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof util.parseArgs>;
   try {
-    parsed = parseArgs({
+    parsed = util.parseArgs({
       args: normalizeBools(flags, argv),
       allowPositionals: opts.allowPositionals ?? false,
       allowNegative: true,

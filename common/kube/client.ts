@@ -3,7 +3,7 @@
 // is actually sent, so the mcpfleet_operator_api_writes_total metric counts real API writes.
 // Domain-free: no MCPServer here. pods/attach (a WebSocket) is in ./attach.ts, loaded only by
 // the program that attaches.
-import { http, https } from '../nodeHttp.ts';
+import { http, https } from '../builtins.ts';
 import type { Agent as HttpAgent, OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { collectionPath, objectPath, type KindInfo, type KubeObject } from './kinds.ts';

@@ -8,10 +8,9 @@
 // insecure-skip-tls-verify, basic auth, exec credential plugins (client.authentication.k8s.io
 // ExecCredential, token or client certificate). Not supported: auth-provider (deprecated).
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { fs, util } from '../builtins.ts';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -72,7 +71,7 @@ interface KubeconfigFile {
 
 function fileOrData(base: string, file: string | undefined, data: string | undefined): string | undefined {
   if (data !== undefined) return Buffer.from(data, 'base64').toString('utf8');
-  if (file !== undefined) return readFileSync(path.resolve(base, file), 'utf8');
+  if (file !== undefined) return fs.readFileSync(path.resolve(base, file), 'utf8');
   return undefined;
 }
 
@@ -82,13 +81,13 @@ export function inCluster(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
   if (!host || !port) throw new Error('not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset) and no kubeconfig given');
   let namespace: string | undefined;
   try {
-    namespace = readFileSync(`${SA_DIR}/namespace`, 'utf8').trim();
+    namespace = fs.readFileSync(`${SA_DIR}/namespace`, 'utf8').trim();
   } catch {
     namespace = undefined;
   }
   return {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    ca: readFileSync(`${SA_DIR}/ca.crt`, 'utf8'),
+    ca: fs.readFileSync(`${SA_DIR}/ca.crt`, 'utf8'),
     insecureSkipTLSVerify: false,
     namespace,
     // Projected tokens rotate (the kubelet refreshes the file well before expiry): re-read
@@ -102,7 +101,7 @@ export function inCluster(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
 }
 
 export function fromKubeconfig(file: string, contextName?: string): ClusterAccess {
-  const text = readFileSync(file, 'utf8');
+  const text = fs.readFileSync(file, 'utf8');
   const config = parse(text) as KubeconfigFile;
   const base = path.dirname(path.resolve(file));
   const ctxName = contextName ?? config['current-context'];
@@ -146,7 +145,7 @@ function execPlugin(exec: ExecConfig, base: string): () => Promise<Credentials> 
     const env = { ...process.env };
     for (const e of exec.env ?? []) env[e.name] = e.value;
     const command = exec.command.includes('/') ? path.resolve(base, exec.command) : exec.command;
-    const { stdout } = await promisify(execFile)(command, exec.args ?? [], { env, timeout: 60_000 });
+    const { stdout } = await util.promisify(execFile)(command, exec.args ?? [], { env, timeout: 60_000 });
     const result = JSON.parse(stdout) as {
       status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string };
     };
@@ -176,7 +175,7 @@ export function tokenFileReader(file: string, maxAgeMs = 60_000, now: () => numb
   let cached: { token: string; at: number } | undefined;
   return () => {
     const t = now();
-    if (cached === undefined || t - cached.at >= maxAgeMs) cached = { token: readFileSync(file, 'utf8').trim(), at: t };
+    if (cached === undefined || t - cached.at >= maxAgeMs) cached = { token: fs.readFileSync(file, 'utf8').trim(), at: t };
     return cached.token;
   };
 }

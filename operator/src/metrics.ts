@@ -1,6 +1,6 @@
 // Prometheus instruments of the operator. Labels are bounded: results, verbs, resources of
 // the kinds it handles, HTTP codes, phases, and the namespace/name of existing MCPServers.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from '../../common/promClient.ts';
 import { PHASES } from './api/types.ts';
 import { WRITE_VERBS, type Verb } from '../../common/kube/client.ts';
 import { VERSION } from './version.ts';
@@ -33,7 +33,7 @@ export interface MetricsSources {
 
 export function createMetrics(sources: MetricsSources): OperatorMetrics {
   const registry = new Registry();
-  if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (sources.defaultMetrics !== false) collectDefaultMetrics(registry);
 
   new Gauge({
     name: 'mcpfleet_operator_build_info',

@@ -1,7 +1,7 @@
 // Wires the operator together, and only that: the caches and watches (controller/watches.ts),
 // the work queue and reconciler, leader election, periodic resync, and the diagnostics
 // listener (/metrics, /healthz, /readyz from common/diagnostics.ts).
-import http from 'node:http';
+import { http } from '../../common/builtins.ts';
 import type { AddressInfo } from 'node:net';
 import { listen } from '../../common/cli/listen.ts';
 import { createDiagnostics } from '../../common/diagnostics.ts';

@@ -1,7 +1,7 @@
 // The proxyrunner's top: config in, two listening servers out (MCP and diagnostics). The
 // upstream kind is assembled in compose/ (transparent.ts, or message.ts loaded on demand);
 // everything with I/O is created from here, so tests can start a whole proxyrunner in-process.
-import { http } from '../../common/nodeHttp.ts';
+import { http } from '../../common/builtins.ts';
 import type { AddressInfo } from 'node:net';
 import { ByteBudget, deriveBudget, spanQueueSize, type MemoryBudget } from './budget.ts';
 import type { ProxyConfig } from './config.ts';

@@ -1,6 +1,6 @@
 // The proxyrunner's configuration: its flags (the table is in common/contract/proxyrunner.ts, which
 // the operator starts proxyrunners with; parsing in common/cli/flags.ts) and the checks that span flags.
-import { readFileSync } from 'node:fs';
+import { fs } from '../../common/builtins.ts';
 import type { BudgetOverrides } from './budget.ts';
 import { envName, helpText as renderHelp, parseFlags, UsageError, type FlagSpec, type Flags } from '../../common/cli/flags.ts';
 import { PROXYRUNNER_FLAGS, REDIS_PASSWORD_ENV, type ProxyMode, type UpstreamTransport } from '../../common/contract/proxyrunner.ts';
@@ -264,7 +264,7 @@ function sessionStorage(
 
 function serviceAccountNamespace(): string {
   try {
-    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+    return fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
   } catch {
     return 'default';
   }

@@ -1,6 +1,6 @@
 // Prometheus instruments of the proxy. Every label is bounded: HTTP methods and status
 // codes, known MCP method names (else "other"), fixed reason sets. No session IDs.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterChild, type HistogramChild } from '../../common/promClient.ts';
 import { CLOSE_REASONS, type CloseReason } from './sessions.ts';
 
 export const REJECT_REASONS = [
@@ -84,7 +84,7 @@ export interface MetricsOptions {
 
 export function createMetrics(options: MetricsOptions): ProxyMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) collectDefaultMetrics(registry);
 
   new Gauge({
     name: 'mcpfleet_proxy_sessions_active',
@@ -231,7 +231,7 @@ export function createMetrics(options: MetricsOptions): ProxyMetrics {
 
   // Label children are resolved once per distinct combination (bounded) instead of
   // hashing label objects on every request.
-  const requestChildren = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> | undefined }>();
+  const requestChildren = new Map<string, { count: CounterChild; time: HistogramChild<string> | undefined }>();
   const childFor = (method: string, status: number, rpcMethod: string) => {
     const key = `${method} ${status} ${rpcMethod}`;
     let child = requestChildren.get(key);

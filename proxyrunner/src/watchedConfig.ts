@@ -6,7 +6,8 @@
 // and parsed; only a value that parsed cleanly replaces the active one. A bad edit keeps
 // the last good value, logged and counted (onReload('failure')); the start-up load has
 // no last good value, so there a bad config throws, naming the flag and the file.
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { fs } from '../../common/builtins.ts';
 import path from 'node:path';
 import type { Logger } from '../../common/log.ts';
 import { UsageError } from '../../common/cli/flags.ts';
@@ -50,7 +51,7 @@ export function createWatchedConfig<T>(options: WatchedConfigOptions<T>): Watche
   let text: string;
   let active: T;
   try {
-    text = file ? readFileSync(file, 'utf8') : (options.inline ?? '');
+    text = file ? fs.readFileSync(file, 'utf8') : (options.inline ?? '');
     active = options.parse(text);
   } catch (err) {
     throw new ConfigLoadError(`${source}: ${(err as Error).message}`);
@@ -64,7 +65,7 @@ export function createWatchedConfig<T>(options: WatchedConfigOptions<T>): Watche
     if (!file) return 'unchanged';
     let next: string;
     try {
-      next = readFileSync(file, 'utf8');
+      next = fs.readFileSync(file, 'utf8');
     } catch (err) {
       // Mid-swap the path can briefly dangle; a missing file is judged at the next event.
       log.warn(`${what} unreadable; keeping the last good one`, { file, err: err as Error });
@@ -92,7 +93,7 @@ export function createWatchedConfig<T>(options: WatchedConfigOptions<T>): Watche
       pending.unref();
     };
     try {
-      watcher = watch(path.dirname(path.resolve(file)), { persistent: false }, schedule);
+      watcher = fs.watch(path.dirname(path.resolve(file)), { persistent: false }, schedule);
       watcher.on('error', (err) => log.warn(`${what} watch failed; polling only`, { err }));
     } catch (err) {
       log.warn(`cannot watch the ${what} directory; polling only`, { err: err as Error });

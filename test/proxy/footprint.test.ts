@@ -1,7 +1,10 @@
 // What a proxyrunner loads is part of its resident memory (bench:footprint measures it): a
 // transparent, in-memory proxy must not load the Redis client, the Kubernetes client and its
-// YAML parser, OpenTelemetry's SDK, the MCP SDK, Cedar, jose, nor Node's bundled undici (which
-// an ES-module import of node:http pulls in through its WebSocket getter). Each is loaded when
+// YAML parser, OpenTelemetry (not even its API: prom-client's index requires it, so the proxy
+// takes prom-client file by file), the MCP SDK, Cedar, jose, nor what ES-module imports of
+// built-ins pull in through their lazy getters (Node's bundled undici from node:http's
+// WebSocket, worker_threads and util's diff from node:util) or prom-client's index (the
+// Pushgateway's zlib). Each is loaded when
 // its flag needs it, which the other test files exercise. The built proxy is started in a
 // child process that records every module it loads, with real sockets.
 import { describe, expect, it, jest } from '@jest/globals';
@@ -55,11 +58,30 @@ describe('modules loaded at start', () => {
       const packages = new Set(urls.map(packageOf).filter((p) => p !== undefined));
       // The ones it serves with: proving the hook saw the packages it loaded.
       expect(['http-proxy-3', 'prom-client'].filter((p) => packages.has(p))).toEqual(['http-proxy-3', 'prom-client']);
-      for (const lazy of ['ioredis', 'yaml', '@opentelemetry/sdk-trace', '@modelcontextprotocol/sdk', 'zod', 'jose', '@cedar-policy/cedar-wasm']) {
+      for (const lazy of [
+        'ioredis',
+        'yaml',
+        '@opentelemetry/api',
+        '@opentelemetry/sdk-trace',
+        '@modelcontextprotocol/sdk',
+        'zod',
+        'jose',
+        '@cedar-policy/cedar-wasm',
+      ]) {
         expect([lazy, packages.has(lazy)]).toEqual([lazy, false]);
       }
       expect(urls.filter((u) => /common\/kube\//.test(u))).toEqual([]);
       expect(builtins.filter((m) => m.includes('undici'))).toEqual([]);
+      // A sample of what the built-ins' ES facades and prom-client's index load, and the proof
+      // that the list is read (the proxy serves HTTP).
+      expect(
+        ['NativeModule http', 'NativeModule zlib', 'NativeModule internal/util/diff', 'NativeModule worker_threads'].map((m) => [m, builtins.includes(m)]),
+      ).toEqual([
+        ['NativeModule http', true],
+        ['NativeModule zlib', false],
+        ['NativeModule internal/util/diff', false],
+        ['NativeModule worker_threads', false],
+      ]);
     } finally {
       await upstream.stop();
     }

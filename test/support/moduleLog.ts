@@ -1,7 +1,7 @@
 // Loaded with `node --import` into a process under test: prints one line to stderr for every
 // OpenTelemetry module the process resolves ("otel-module-loaded <url>"), so a test can prove
 // that with tracing off none of the SDK is ever loaded (and, as its control, that with tracing
-// on it is). The API package (@opentelemetry/api) is prom-client's dependency and always there. Node's synchronous module hooks (module.registerHooks) see static and dynamic imports.
+// on it is). Node's synchronous module hooks (module.registerHooks) see static and dynamic imports.
 import { registerHooks } from 'node:module';
 
 registerHooks({

@@ -26,4 +26,31 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
+  {
+    // Resident memory: these imports load code the programs never run (measured in the headers
+    // of common/builtins.ts and common/promClient.ts). Tests, benchmarks and tools may use them.
+    files: ['common/**/*.ts', 'proxyrunner/src/**/*.ts', 'operator/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...['http', 'https', 'fs', 'util'].flatMap((name) =>
+              [name, `node:${name}`].map((specifier) => ({
+                name: specifier,
+                allowTypeImports: true,
+                message: `take ${name} from common/builtins.ts: an ES import of it runs its lazy getters (3-13 MiB RSS).`,
+              })),
+            ),
+            {
+              name: 'prom-client',
+              allowTypeImports: true,
+              message: 'take prom-client from common/promClient.ts: its index loads the Pushgateway, cluster and @opentelemetry/api (~6.5 MiB RSS).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -3,7 +3,8 @@
 // never blocks or buffers without bound: while more than MAX_QUEUED_BYTES wait for the
 // destination (a full disk, a stalled pipe), events are dropped and counted in
 // mcpfleet_proxy_audit_events_dropped_total instead.
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { fs } from '../../../common/builtins.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { AuditEvent } from './event.ts';
 
@@ -23,7 +24,7 @@ export function createAuditSink(file: string | undefined, metrics: AuditSinkMetr
   let stream: WriteStream | NodeJS.WriteStream;
   let owned = false;
   if (file) {
-    stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
+    stream = fs.createWriteStream(file, { flags: 'a', mode: 0o600 });
     owned = true;
     stream.on('error', (err) => log.error('audit file write failed', { file, err }));
   } else {

@@ -6,7 +6,7 @@
 // is chosen. When it is on, a resource URL or audience is required (an audience check that
 // accepts anything is no check), the algorithm list may hold only asymmetric algorithms, and
 // the client secret for introspection comes from a file or the environment, never a flag.
-import { readFileSync } from 'node:fs';
+import { fs } from '../../../common/builtins.ts';
 import { UsageError, type Flags } from '../../../common/cli/flags.ts';
 import { ASYMMETRIC_ALGORITHMS, AUTHN_FLAGS, IN_CLUSTER, OIDC_CLIENT_SECRET_ENV } from '../../../common/contract/authnFlags.ts';
 
@@ -158,7 +158,7 @@ function url(flag: string, text: string, trustSource = true): URL {
 
 function readText(flag: string, path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return fs.readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

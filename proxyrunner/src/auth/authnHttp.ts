@@ -4,8 +4,7 @@
 // (an in-cluster apiserver, a company issuer), a bearer token read fresh from a file on every
 // request (projected service-account tokens rotate), and a hard bound on response size and
 // time so a broken or hostile issuer cannot exhaust the proxy's memory or hang a request.
-import { http, https } from '../../../common/nodeHttp.ts';
-import { readFileSync } from 'node:fs';
+import { fs, http, https } from '../../../common/builtins.ts';
 import { rootCertificates } from 'node:tls';
 
 export interface AuthnHttpOptions {
@@ -41,7 +40,7 @@ export function createAuthnFetch(options: AuthnHttpOptions): AuthnFetch {
       new Headers(init.headers).forEach((value, name) => (headers[name] = value));
       if (options.bearerTokenFile) {
         try {
-          headers['authorization'] = `Bearer ${readFileSync(options.bearerTokenFile, 'utf8').trim()}`;
+          headers['authorization'] = `Bearer ${fs.readFileSync(options.bearerTokenFile, 'utf8').trim()}`;
         } catch (err) {
           reject(new Error(`cannot read the token file ${options.bearerTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
           return;

@@ -6,7 +6,7 @@
 //   invalid_token    a bearer token that does not verify (401 error="invalid_token")
 //   forbidden        a valid token lacking scopes or of a principal not let in (403)
 //   unavailable      the issuer's keys or introspection could not be reached (503)
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry, type CounterChild } from '../../../common/promClient.ts';
 
 export const AUTH_RESULTS = ['allowed', 'unauthenticated', 'invalid_token', 'forbidden', 'unavailable'] as const;
 export type AuthResult = (typeof AUTH_RESULTS)[number];
@@ -22,7 +22,7 @@ export function createAuthnMetrics(registry: Registry): AuthnMetrics {
     labelNames: ['result'],
     registers: [registry],
   });
-  const children = Object.fromEntries(AUTH_RESULTS.map((r) => [r, counter.labels(r)])) as Record<AuthResult, Counter.Internal>;
+  const children = Object.fromEntries(AUTH_RESULTS.map((r) => [r, counter.labels(r)])) as Record<AuthResult, CounterChild>;
   for (const r of AUTH_RESULTS) children[r].inc(0);
   return { result: (r) => children[r].inc() };
 }

@@ -1,7 +1,7 @@
 // Prometheus instruments of authorization and audit, registered on the proxy's registry.
 // Labels are bounded: actions are the fixed MCP action names, decisions allow/deny,
 // reload results success/failure, audit outcomes success/denied/error.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry, type CounterChild } from '../../../common/promClient.ts';
 import type { AuthzMetrics } from './authorizer.ts';
 import type { AuditSinkMetrics } from '../audit/sink.ts';
 import type { ReloadResult } from './store.ts';
@@ -19,7 +19,7 @@ export function createAccessMetrics(registry: Registry): AccessMetrics {
     labelNames: ['action', 'decision'],
     registers: [registry],
   });
-  const children = new Map<string, Counter.Internal>();
+  const children = new Map<string, CounterChild>();
   for (const action of ACTIONS) {
     for (const decision of ['allow', 'deny']) {
       const child = decisions.labels(action, decision);

@@ -6,7 +6,7 @@
 // are not ended: they wait until their next request moves them (or they end), and the gone
 // pod keeps its label until then, saying where they are still pinned (each such label holds
 // at least one session). The recovery counter exists only where recovery does (HTTP).
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../../../common/promClient.ts';
 import type { BackendPool } from './pool.ts';
 
 export const RECOVERY_RESULTS = ['recovered', 'no_ready_backend', 'not_recoverable', 'failed'] as const;

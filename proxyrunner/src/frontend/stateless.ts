@@ -29,7 +29,7 @@
 // With several processes (stdio attached to several pods: Connector.spread) stateless POSTs
 // go round-robin over them, through one channel per process (at most one per attached pod;
 // a pod's channel ends with its attach).
-import { Gauge, Counter } from 'prom-client';
+import { Gauge, Counter } from '../../../common/promClient.ts';
 import { INVALID_REQUEST, UPSTREAM_ERROR, type RpcId, type RpcMessage } from '../jsonrpc.ts';
 import { reject, responseHook, type Exchange } from '../http/exchange.ts';
 import type { Logger } from '../../../common/log.ts';

@@ -26,7 +26,7 @@
 // pops the least recently used sessions in the same script (reason `evicted`).
 // Redis down: every call rejects at once (no offline queue); callers answer 503 and the
 // proxy is not ready until the client has reconnected (ioredis, capped exponential backoff).
-import { readFileSync } from 'node:fs';
+import { fs } from '../../../common/builtins.ts';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** What the transparent path needs from a shared table. */
@@ -148,7 +148,7 @@ export class RedisSessionStore implements SessionStore {
   constructor(options: RedisStoreOptions) {
     this.#options = options;
     const { host, port } = parseRedisAddress(options.address);
-    const password = options.password ?? (options.passwordFile ? readFileSync(options.passwordFile, 'utf8').trim() : undefined);
+    const password = options.password ?? (options.passwordFile ? fs.readFileSync(options.passwordFile, 'utf8').trim() : undefined);
     const common: RedisOptions = {
       host,
       port,

@@ -3,7 +3,7 @@
 // carries the fleet's count only on the replica holding the short `gauge-owner` lock;
 // every other replica exports 0. So sum() and max() over the replicas both equal the
 // sessions the fleet holds (a lock hand-over can at worst repeat one scrape's value).
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../../../common/promClient.ts';
 import type { SessionStore } from './store.ts';
 
 export const STORE_OPS = ['create', 'touch', 'remove', 'sweep', 'count', 'check'] as const;

@@ -8,7 +8,7 @@
 // path; the exporter's own timeout bounds it); every export's outcome is counted
 // (`mcpfleet_proxy_otlp_metric_exports_total{result}`), failures logged at most once a minute;
 // shutdown makes one last export within the time it is given, and never throws.
-import { readFileSync } from 'node:fs';
+import { fs } from '../../../common/builtins.ts';
 import tls from 'node:tls';
 import { ExportResultCode, millisToHrTime, type ExportResult } from '@opentelemetry/core';
 import {
@@ -19,7 +19,7 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../../../common/promClient.ts';
 import type { Logger } from '../../../common/log.ts';
 import { VERSION } from '../version.ts';
 import type { MetricsExportConfig } from './config.ts';
@@ -107,7 +107,7 @@ class PromRegistryProducer implements MetricProducer {
 }
 
 async function createExporter(config: MetricsExportConfig): Promise<PushMetricExporter> {
-  const ca = config.caFile ? readFileSync(config.caFile, 'utf8') : undefined;
+  const ca = config.caFile ? fs.readFileSync(config.caFile, 'utf8') : undefined;
   const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
   return new OTLPMetricExporter({
     url: config.metricsUrl.href,

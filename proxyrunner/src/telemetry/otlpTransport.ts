@@ -4,7 +4,7 @@
 // the standard OTEL_EXPORTER_OTLP_* variables), retries with backoff on retryable answers,
 // export timeout, concurrency limit and partial-success handling. Only the serializer differs:
 // the body is already encoded, so it passes through.
-import { readFileSync } from 'node:fs';
+import { fs } from '../../../common/builtins.ts';
 import tls from 'node:tls';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import type { ISerializer, IExportTraceServiceResponse } from '@opentelemetry/otlp-transformer';
@@ -22,7 +22,7 @@ const METRICS_HELPER = { name: 'span' as const, countItems: (batch: EncodedBatch
 
 export async function createSpanTransport(config: TelemetryConfig): Promise<SpanTransport> {
   const transformer = await import('@opentelemetry/otlp-transformer');
-  const ca = config.caFile ? readFileSync(config.caFile, 'utf8') : undefined;
+  const ca = config.caFile ? fs.readFileSync(config.caFile, 'utf8') : undefined;
   const responses = config.protocol === 'http/json' ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
   const serializer: ISerializer<EncodedBatch, IExportTraceServiceResponse> = {
     serializeRequest: (batch) => batch.body,

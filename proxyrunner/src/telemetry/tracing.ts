@@ -29,7 +29,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, type SpanContext } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../../../common/promClient.ts';
 import type { Logger } from '../../../common/log.ts';
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamTransport } from '../config.ts';

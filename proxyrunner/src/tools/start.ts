@@ -1,7 +1,7 @@
 // Starts what --tool-config/--tool-config-inline ask for: the tool config (a file is
 // hot-reloaded, watchedConfig.ts), its metrics, and the pipeline stage that applies it.
 // Loaded by app.ts only when configured, so a proxy without tool control runs none of it.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../../../common/promClient.ts';
 import type { Logger } from '../../../common/log.ts';
 import { createWatchedConfig, type WatchedConfig } from '../watchedConfig.ts';
 import { describeToolConfig, parseToolConfig, type ToolConfig } from '../../../common/contract/toolConfig.ts';

@@ -4,7 +4,7 @@
 // Events are framed by a bounded splitter before eventsource-parser sees them: one too
 // large to hold is discarded as it streams, and the request it answered gets a JSON-RPC
 // error that names the limit, while the session and its stream carry on.
-import { http, https } from '../../../common/nodeHttp.ts';
+import { http, https } from '../../../common/builtins.ts';
 import type { Agent as HttpAgent } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import type { Readiness } from '../../../common/diagnostics.ts';

@@ -46,7 +46,7 @@
 // The one exception to pass-through: a response to a list request that authorization
 // filters (exchange.rewriteResponse) is parsed, rewritten and re-framed within a bound
 // (http/responseRewrite.ts).
-import { http, https } from '../../../common/nodeHttp.ts';
+import { http, https } from '../../../common/builtins.ts';
 import { createProxyServer } from 'http-proxy-3';
 import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
