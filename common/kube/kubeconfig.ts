@@ -11,9 +11,13 @@ import { execFile } from 'node:child_process';
 import { fs, util } from '../builtins.ts';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
+import type * as Yaml from 'yaml';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** The YAML parser, loaded when a kubeconfig file is read: never in a pod (in-cluster
+ * credentials), where importing it would cost ~11 MiB of RSS (measured in bare node 24). */
+const parseYaml = (text: string): unknown => (process.getBuiltinModule('node:module').createRequire(import.meta.url)('yaml') as typeof Yaml).parse(text);
 
 export interface Credentials {
   token?: string;
@@ -102,7 +106,7 @@ export function inCluster(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
 
 export function fromKubeconfig(file: string, contextName?: string): ClusterAccess {
   const text = fs.readFileSync(file, 'utf8');
-  const config = parse(text) as KubeconfigFile;
+  const config = parseYaml(text) as KubeconfigFile;
   const base = path.dirname(path.resolve(file));
   const ctxName = contextName ?? config['current-context'];
   const ctx = config.contexts?.find((c) => c.name === ctxName);
