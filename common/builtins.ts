@@ -8,9 +8,14 @@
 // Measured in bare node 24 (RSS after a full GC, median of three). process.getBuiltinModule
 // returns the same module objects with the getters unread. The other built-ins we use cost
 // nothing extra through `import` (crypto, net, stream, os, path, v8, perf_hooks: ≤ 0.2 MiB).
+// https is loaded on first use (loadHttps below), not with this module.
 // Invariant, kept by the lint config (no-restricted-imports): code under common/, proxyrunner/src
-// and operator/src takes these four from here, never by a value `import ... from`.
+// and operator/src takes http, https, fs and util from here, never by a value `import ... from`.
 export const http = process.getBuiltinModule('node:http');
-export const https = process.getBuiltinModule('node:https');
+
+let httpsModule: typeof import('node:https') | undefined;
+/** https, loaded on first use: it brings tls and OpenSSL's contexts (~2.8 MiB RSS in a stdio
+ * proxy), which a proxy whose upstream and peers are plain HTTP never needs. */
+export const loadHttps = (): typeof import('node:https') => (httpsModule ??= process.getBuiltinModule('node:https'));
 export const fs = process.getBuiltinModule('node:fs');
 export const util = process.getBuiltinModule('node:util');

@@ -3,7 +3,7 @@
 // is actually sent, so the mcpfleet_operator_api_writes_total metric counts real API writes.
 // Domain-free: no MCPServer here. pods/attach (a WebSocket) is in ./attach.ts, loaded only by
 // the program that attaches.
-import { http, https } from '../builtins.ts';
+import { http, loadHttps } from '../builtins.ts';
 import type { Agent as HttpAgent, OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { collectionPath, objectPath, type KindInfo, type KubeObject } from './kinds.ts';
@@ -99,8 +99,8 @@ export class KubeClient {
     this.secure = access.server.startsWith('https:');
     const tls = { ca: access.ca, rejectUnauthorized: !access.insecureSkipTLSVerify };
     const maxSockets = options.maxSockets ?? 32;
-    this.agent = this.secure ? new https.Agent({ keepAlive: true, maxSockets, ...tls }) : new http.Agent({ keepAlive: true, maxSockets });
-    this.watchAgent = this.secure ? new https.Agent({ keepAlive: false, ...tls }) : new http.Agent({ keepAlive: false });
+    this.agent = this.secure ? new (loadHttps().Agent)({ keepAlive: true, maxSockets, ...tls }) : new http.Agent({ keepAlive: true, maxSockets });
+    this.watchAgent = this.secure ? new (loadHttps().Agent)({ keepAlive: false, ...tls }) : new http.Agent({ keepAlive: false });
   }
 
   close(): void {
@@ -141,7 +141,7 @@ export class KubeClient {
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
     const url = this.url(opts.path, opts.query);
     const started = performance.now();
-    const lib = this.secure ? https : http;
+    const lib = this.secure ? loadHttps() : http;
     const tls = await this.tlsOptions();
     let code = 0;
     try {
@@ -290,7 +290,7 @@ export class KubeClient {
       fieldSelector: params.fieldSelector,
       timeoutSeconds: String(params.timeoutSeconds),
     });
-    const lib = this.secure ? https : http;
+    const lib = this.secure ? loadHttps() : http;
     const started = performance.now();
     let code = 0;
     try {

@@ -12,7 +12,6 @@ import { startBufferCollector } from './overload.ts';
 import { createPipeline } from './http/pipeline.ts';
 import type { Logger } from '../../common/log.ts';
 import { createMetrics, type ProxyMetrics } from './metrics.ts';
-import { composeTransparent } from './compose/transparent.ts';
 import type { Upstream } from './compose/upstream.ts';
 import { VERSION } from './version.ts';
 import { authenticatedPrincipal, type PrincipalSource } from './authz/principal.ts';
@@ -83,11 +82,13 @@ export async function startProxyRunner(config: ProxyConfig, log: Logger, hooks: 
     : undefined;
 
   let upstream: Upstream;
+  // Each path is loaded only when it serves: the transparent one pulls in http-proxy-3 (with
+  // http2, follow-redirects and their dependencies), the message path the MCP SDK and zod;
+  // a proxy would otherwise carry the other in memory for nothing.
   if (transparent) {
+    const { composeTransparent } = await import('./compose/transparent.ts');
     upstream = await composeTransparent(config, metrics, log, pool);
   } else {
-    // Loaded only when needed: the message path pulls in the MCP SDK (and zod), which
-    // a transparent proxy would otherwise carry in memory for nothing.
     const { composeMessage } = await import('./compose/message.ts');
     upstream = await composeMessage(config, metrics, log, { budget, pool });
   }

@@ -11,7 +11,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PROXYRUNNER, startEchoServer } from '../support/processes.ts';
+import { PROXYRUNNER, everythingStdioCommand, startEchoServer } from '../support/processes.ts';
 
 jest.setTimeout(60_000);
 const run = promisify(execFile);
@@ -85,5 +85,35 @@ describe('modules loaded at start', () => {
     } finally {
       await upstream.stop();
     }
+  });
+
+  it('a stdio proxy loads neither the transparent path nor https', async () => {
+    const { urls, builtins } = await loadedBy([
+      '--transport',
+      'stdio',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      '0',
+      '--',
+      ...everythingStdioCommand(),
+    ]);
+    const packages = new Set(urls.map(packageOf).filter((p) => p !== undefined));
+    // prom-client serves its metrics: proof the hook saw this proxy's packages.
+    expect(['prom-client', 'http-proxy-3', 'follow-redirects'].map((p) => [p, packages.has(p)])).toEqual([
+      ['prom-client', true],
+      ['http-proxy-3', false],
+      ['follow-redirects', false],
+    ]);
+    expect(['NativeModule http', 'NativeModule https', 'NativeModule tls', 'NativeModule http2'].map((m) => [m, builtins.includes(m)])).toEqual([
+      ['NativeModule http', true],
+      ['NativeModule https', false],
+      ['NativeModule tls', false],
+      ['NativeModule http2', false],
+    ]);
   });
 });

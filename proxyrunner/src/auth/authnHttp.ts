@@ -4,7 +4,7 @@
 // (an in-cluster apiserver, a company issuer), a bearer token read fresh from a file on every
 // request (projected service-account tokens rotate), and a hard bound on response size and
 // time so a broken or hostile issuer cannot exhaust the proxy's memory or hang a request.
-import { fs, http, https } from '../../../common/builtins.ts';
+import { fs, http, loadHttps } from '../../../common/builtins.ts';
 import { rootCertificates } from 'node:tls';
 
 export interface AuthnHttpOptions {
@@ -29,7 +29,7 @@ export class ResponseTooLargeError extends Error {}
 
 export function createAuthnFetch(options: AuthnHttpOptions): AuthnFetch {
   const ca = options.caBundle ? [...rootCertificates, options.caBundle] : undefined;
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4, ...(ca ? { ca } : {}) });
+  const httpsAgent = new (loadHttps().Agent)({ keepAlive: true, maxSockets: 4, ...(ca ? { ca } : {}) });
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   return (input, init = {}) =>
@@ -47,7 +47,7 @@ export function createAuthnFetch(options: AuthnHttpOptions): AuthnFetch {
         }
       }
       if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
-      const request = (secure ? https : http).request(target, {
+      const request = (secure ? loadHttps() : http).request(target, {
         method: init.method ?? 'GET',
         headers,
         agent: secure ? httpsAgent : httpAgent,

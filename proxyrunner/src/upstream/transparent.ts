@@ -46,7 +46,7 @@
 // The one exception to pass-through: a response to a list request that authorization
 // filters (exchange.rewriteResponse) is parsed, rewritten and re-framed within a bound
 // (http/responseRewrite.ts).
-import { http, https } from '../../../common/builtins.ts';
+import { http, loadHttps } from '../../../common/builtins.ts';
 import { createProxyServer } from 'http-proxy-3';
 import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
@@ -143,7 +143,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
   // lets the rest go when the upstream's keep-alive timeout closes them. No agent
   // `timeout`: it would arm a socket timer and two listeners on every request.
   const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 256, scheduling: 'lifo' as const };
-  const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  const agent = secure ? new (loadHttps().Agent)(agentOptions) : new http.Agent(agentOptions);
   const proxy = createProxyServer({
     // A URL object and `toProxy` spare http-proxy two URL parses per request; the path
     // is always the target's (`ignorePath`).
@@ -498,7 +498,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       if (version) headers['mcp-protocol-version'] = version;
       let request: ClientRequest;
       try {
-        request = (secure ? https : http).request(url, { method: 'DELETE', headers, agent, timeout: 10_000 });
+        request = (secure ? loadHttps() : http).request(url, { method: 'DELETE', headers, agent, timeout: 10_000 });
       } catch (err) {
         log.warn('upstream DELETE not sent', { err: err as Error });
         continue; // an ID that cannot be a header value cannot be deleted either
