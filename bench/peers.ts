@@ -24,7 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startEchoServer, startEverything, startProxy, type Running } from '../test/support/processes.ts';
 import { churnSessions, type ChurnMode } from './load/sessions.ts';
-import { cpuTicks, median, rssMiB, sleep, toolCallLoad, type Result, type Target } from './load/toolCalls.ts';
+import { cpuTicks, median, rssMiB, rssSplitMiB, sleep, toolCallLoad, type Result, type Target } from './load/toolCalls.ts';
 import { ensureToolhiveProxy, startToolhiveProxy, toolhiveVersion } from './peers/toolhive.ts';
 import { lineChart, type Series } from './svgChart.ts';
 
@@ -128,6 +128,9 @@ interface ChurnRun {
   rssStart: number;
   rssPeak: number;
   rssEnd: number;
+  /** RSS at the end, anonymous and file-backed (the binary's pages). */
+  anonEnd: number;
+  fileEnd: number;
   cpuUsPerSession: number;
   samples: [number, number][];
 }
@@ -155,6 +158,7 @@ async function churnRun(peer: Peer, mode: ChurnMode): Promise<ChurnRun> {
     await sleep(1000);
     clearInterval(peakTimer);
     const rssEnd = rssMiB(proxy.pid);
+    const split = rssSplitMiB(proxy.pid);
     samples.push([result.sessions, rssEnd]);
     peak = Math.max(peak, rssEnd, ...samples.map(([, y]) => y));
     return {
@@ -166,6 +170,8 @@ async function churnRun(peer: Peer, mode: ChurnMode): Promise<ChurnRun> {
       rssStart,
       rssPeak: peak,
       rssEnd,
+      anonEnd: split.anon,
+      fileEnd: split.file,
       cpuUsPerSession,
       samples,
     };
@@ -194,7 +200,7 @@ async function main(): Promise<void> {
           const r = await churnRun(peer, mode);
           churn.push(r);
           console.log(
-            `  round ${round} churn ${mode.padEnd(9)} ${peer.padEnd(11)} ${r.sessions} sessions  ${r.sessionsPerSecond.toFixed(0).padStart(5)}/s  rss ${r.rssStart.toFixed(1)} → ${r.rssEnd.toFixed(1)} MiB (peak ${r.rssPeak.toFixed(1)})  cpu ${r.cpuUsPerSession.toFixed(0)} µs/session  errors ${r.errors}`,
+            `  round ${round} churn ${mode.padEnd(9)} ${peer.padEnd(11)} ${r.sessions} sessions  ${r.sessionsPerSecond.toFixed(0).padStart(5)}/s  rss ${r.rssStart.toFixed(1)} → ${r.rssEnd.toFixed(1)} MiB (peak ${r.rssPeak.toFixed(1)}; end anon ${r.anonEnd.toFixed(1)} + file ${r.fileEnd.toFixed(1)})  cpu ${r.cpuUsPerSession.toFixed(0)} µs/session  errors ${r.errors}`,
           );
         }
       }
@@ -306,9 +312,11 @@ async function main(): Promise<void> {
     );
   }
   if (churn.length > 0) {
-    console.log(`\nchurn, ${sessions} sessions, medians of ${rounds} rounds   RSS start → end (peak) MiB          CPU µs/session   sessions/s   errors`);
+    console.log(
+      `\nchurn, ${sessions} sessions, medians of ${rounds} rounds   RSS start → end (peak); end anon + file MiB          CPU µs/session   sessions/s   errors`,
+    );
     md.push(
-      `| churn, ${sessions.toLocaleString('en')} sessions, ${concurrency} workers, medians of ${rounds} rounds | proxyrunner RSS start → end (peak) | ToolHive RSS start → end (peak) | CPU per session, proxyrunner / ToolHive | sessions/s | failed requests |`,
+      `| churn, ${sessions.toLocaleString('en')} sessions, ${concurrency} workers, medians of ${rounds} rounds | proxyrunner RSS start → end (peak); at end anonymous + file-backed | ToolHive RSS, the same | CPU per session, proxyrunner / ToolHive | sessions/s | failed requests |`,
       '| --- | --- | --- | --- | --- | --- |',
     );
     const churnSummary: Record<string, unknown> = {};
@@ -318,18 +326,20 @@ async function main(): Promise<void> {
         const runs = churn.filter((r) => r.peer === peer && r.mode === mode);
         const m = (f: (r: ChurnRun) => number): number => median(runs.map(f));
         cells[peer] = {
-          rss: `${m((r) => r.rssStart).toFixed(1)} → ${m((r) => r.rssEnd).toFixed(1)} (${m((r) => r.rssPeak).toFixed(1)})`,
+          rss: `${m((r) => r.rssStart).toFixed(1)} → ${m((r) => r.rssEnd).toFixed(1)} (${m((r) => r.rssPeak).toFixed(1)}); end ${m((r) => r.anonEnd).toFixed(1)} anon + ${m((r) => r.fileEnd).toFixed(1)} file`,
           cpu: m((r) => r.cpuUsPerSession),
           rate: m((r) => r.sessionsPerSecond),
           errors: runs.reduce((n, r) => n + r.errors, 0),
         };
         console.log(
-          `  ${mode.padEnd(9)} ${peer.padEnd(11)}                  ${cells[peer].rss.padEnd(30)} ${cells[peer].cpu.toFixed(0).padStart(8)} ${cells[peer].rate.toFixed(0).padStart(12)} ${String(cells[peer].errors).padStart(8)}`,
+          `  ${mode.padEnd(9)} ${peer.padEnd(11)}                  ${cells[peer].rss.padEnd(52)} ${cells[peer].cpu.toFixed(0).padStart(8)} ${cells[peer].rate.toFixed(0).padStart(12)} ${String(cells[peer].errors).padStart(8)}`,
         );
         churnSummary[`${mode}_${peer}`] = {
           rss_start_mb: Number(m((r) => r.rssStart).toFixed(1)),
           rss_end_mb: Number(m((r) => r.rssEnd).toFixed(1)),
           rss_peak_mb: Number(m((r) => r.rssPeak).toFixed(1)),
+          rss_end_anon_mb: Number(m((r) => r.anonEnd).toFixed(1)),
+          rss_end_file_mb: Number(m((r) => r.fileEnd).toFixed(1)),
           cpu_us_per_session: Math.round(cells[peer].cpu),
           sessions_per_s: Math.round(cells[peer].rate),
           errors: cells[peer].errors,

@@ -11,11 +11,13 @@
 // https is loaded on first use (loadHttps below), not with this module.
 // Invariant, kept by the lint config (no-restricted-imports): code under common/, proxyrunner/src
 // and operator/src takes http, https, fs and util from here, never by a value `import ... from`.
+import type * as Https from 'node:https';
+
 export const http = process.getBuiltinModule('node:http');
 
-let httpsModule: typeof import('node:https') | undefined;
+let httpsModule: typeof Https | undefined;
 /** https, loaded on first use: it brings tls and OpenSSL's contexts (~2.8 MiB RSS in a stdio
  * proxy), which a proxy whose upstream and peers are plain HTTP never needs. */
-export const loadHttps = (): typeof import('node:https') => (httpsModule ??= process.getBuiltinModule('node:https'));
+export const loadHttps = (): typeof Https => (httpsModule ??= process.getBuiltinModule('node:https'));
 export const fs = process.getBuiltinModule('node:fs');
 export const util = process.getBuiltinModule('node:util');

@@ -51,6 +51,14 @@ export const rssMiB = (pid: number): number => {
   return match ? Number(match[1]) / 1024 : NaN;
 };
 
+/** RSS split as the kernel counts it: anonymous (heap, stacks) and file-backed (the binary's and
+ * libraries' pages: clean, reclaimable, shared by processes mapping the same file). MiB. */
+export const rssSplitMiB = (pid: number): { anon: number; file: number } => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { anon: kib('RssAnon') / 1024, file: kib('RssFile') / 1024 };
+};
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The middle value (upper middle for an even count); NaN for none. */
