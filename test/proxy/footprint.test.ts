@@ -35,26 +35,16 @@ async function loadedBy(args: string[]): Promise<{ urls: string[]; builtins: str
   return JSON.parse(stdout) as { urls: string[]; builtins: string[] };
 }
 
+/** Both listeners on loopback, on ports the system picks. */
+const LOOPBACK = ['--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0'];
+
 const packageOf = (url: string): string | undefined => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
 
 describe('modules loaded at start', () => {
   it('a transparent in-memory proxy loads only what it serves with', async () => {
     const upstream = await startEchoServer();
     try {
-      const { urls, builtins } = await loadedBy([
-        '--transport',
-        'streamable-http',
-        '--target-url',
-        `http://127.0.0.1:${upstream.port}/mcp`,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--metrics-host',
-        '127.0.0.1',
-        '--metrics-port',
-        '0',
-      ]);
+      const { urls, builtins } = await loadedBy(['--transport', 'streamable-http', '--target-url', `http://127.0.0.1:${upstream.port}/mcp`, ...LOOPBACK]);
       const packages = new Set(urls.map(packageOf).filter((p) => p !== undefined));
       // The ones it serves with: proving the hook saw the packages it loaded.
       expect(['http-proxy-3', 'prom-client'].filter((p) => packages.has(p))).toEqual(['http-proxy-3', 'prom-client']);
@@ -88,20 +78,7 @@ describe('modules loaded at start', () => {
   });
 
   it('a stdio proxy loads neither the transparent path nor https', async () => {
-    const { urls, builtins } = await loadedBy([
-      '--transport',
-      'stdio',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--metrics-host',
-      '127.0.0.1',
-      '--metrics-port',
-      '0',
-      '--',
-      ...everythingStdioCommand(),
-    ]);
+    const { urls, builtins } = await loadedBy(['--transport', 'stdio', ...LOOPBACK, '--', ...everythingStdioCommand()]);
     const packages = new Set(urls.map(packageOf).filter((p) => p !== undefined));
     // prom-client serves its metrics: proof the hook saw this proxy's packages.
     expect(['prom-client', 'http-proxy-3', 'follow-redirects'].map((p) => [p, packages.has(p)])).toEqual([
