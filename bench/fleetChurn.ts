@@ -15,6 +15,7 @@ import { McpHttpClient } from '../test/support/mcpHttp.ts';
 import { scrape } from '../test/support/metrics.ts';
 import { startEchoServer, startProxy, type ProxyProcess } from '../test/support/processes.ts';
 import { startRedis } from '../test/support/redis.ts';
+import { REMOVED_TTL_MS } from '../proxyrunner/src/sessions/store.ts';
 
 export interface FleetChurnOptions {
   sessions: number;
@@ -145,8 +146,11 @@ export async function runFleetChurn(options: FleetChurnOptions): Promise<FleetCh
     clearInterval(peakTimer);
     const rssEnd = pids.map(rssMiB);
     const counts = await summed(proxies);
+    // Each close leaves a tombstone key for REMOVED_TTL_MS (store.ts): read Redis once they are gone.
+    const keys = (): number => Number(/keys=(\d+)/.exec(redis.cli('INFO', 'keyspace'))?.[1] ?? 0);
+    for (const until = Date.now() + REMOVED_TTL_MS + 10_000; keys() > 1 && Date.now() < until;) await new Promise((r) => setTimeout(r, 1_000));
     const redisEnd = redisMemory();
-    const keysEnd = Number(/keys=(\d+)/.exec(redis.cli('INFO', 'keyspace'))?.[1] ?? 0);
+    const keysEnd = keys();
     // A failed session is a finding, not noise: show what each proxy logged (warn and above).
     if (failed > 0) {
       proxies.forEach((p, i) => process.stdout.write(`  proxy ${i} log (last 4 KiB):\n${p.stderr().slice(-4096) || '  (nothing)'}\n`));

@@ -8,6 +8,7 @@
 // While the store is down nothing is decided locally: session requests and initialize are
 // refused 503 (counted as `session_store_unavailable`), closes the proxy decided are queued
 // (bounded) and applied when Redis is back, the proxy reports not ready.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../../common/log.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { CloseReason, Session, SessionRegistry } from '../sessions.ts';
@@ -40,14 +41,23 @@ export interface FleetDeps<T extends FleetSessionData> {
 const MAX_PENDING_CLOSES = 10_000;
 /** A pending removal that is not counted: it undoes a create whose outcome the store never confirmed. */
 const UNCOUNTED = 'uncounted';
+
+/** A close the store has not confirmed: why, and the token its first attempt carried. */
+interface PendingClose {
+  reason: CloseReason | typeof UNCOUNTED;
+  token: string;
+}
 const SWEEP_BATCH = 500;
 
 export class FleetSessions<T extends FleetSessionData> {
   readonly #deps: FleetDeps<T>;
   readonly #now: () => number;
   readonly #refreshMs: number;
-  /** Closes the store has not confirmed yet, by reason (UNCOUNTED: a create of unknown outcome to undo). */
-  readonly #pending = new Map<string, CloseReason | typeof UNCOUNTED>();
+  /** Closes the store has not confirmed yet (UNCOUNTED: a create of unknown outcome to undo). */
+  readonly #pending = new Map<string, PendingClose>();
+  /** Close tokens: unique per close of this process (a random prefix, then a sequence). */
+  readonly #tokenPrefix = randomBytes(9).toString('base64url');
+  #tokens = 0;
   #timer: NodeJS.Timeout | undefined;
   #sweeping = false;
 
@@ -76,7 +86,7 @@ export class FleetSessions<T extends FleetSessionData> {
       // The outcome is unknown: the script may have run and only its reply been lost. The
       // client gets a 503 and never learns `id`, so a table entry would be a ghost that
       // nobody counted; remove it on reconnect, uncounted (nor is its creation counted).
-      this.#queue(id, UNCOUNTED);
+      this.#queue(id, UNCOUNTED, this.#token());
       return false;
     }
     if (evicted !== undefined) {
@@ -133,8 +143,11 @@ export class FleetSessions<T extends FleetSessionData> {
   /** The session ended (client DELETE, upstream forgot it): close it in the fleet, counted once. */
   async ended(id: string, reason: CloseReason): Promise<void> {
     this.#deps.registry.remove(id, reason);
-    const removed = await this.#timed('remove', () => this.#deps.store.remove(id));
-    if (removed === 'failed') this.#queue(id, reason);
+    const token = this.#token();
+    const removed = await this.#timed('remove', () => this.#deps.store.remove(id, token));
+    // Failed: the removal may have happened and only its reply been lost; the retry carries the
+    // same token, so the store tells whether this close removed it and it is counted once.
+    if (removed === 'failed') this.#queue(id, reason, token);
     else if (removed) this.#deps.metrics.sessionClosed(reason);
   }
 
@@ -176,17 +189,21 @@ export class FleetSessions<T extends FleetSessionData> {
     this.#deps.endUpstream(id);
   }
 
-  #queue(id: string, reason: CloseReason | typeof UNCOUNTED): void {
+  #token(): string {
+    return `${this.#tokenPrefix}.${++this.#tokens}`;
+  }
+
+  #queue(id: string, reason: CloseReason | typeof UNCOUNTED, token: string): void {
     if (this.#pending.size >= MAX_PENDING_CLOSES) {
       this.#deps.log.warn('session store down and the close backlog is full; idle expiry will end this session', { reason });
       return;
     }
-    this.#pending.set(id, reason);
+    this.#pending.set(id, { reason, token });
   }
 
   async #flushPending(): Promise<void> {
-    for (const [id, reason] of [...this.#pending]) {
-      const removed = await this.#timed('remove', () => this.#deps.store.remove(id));
+    for (const [id, { reason, token }] of [...this.#pending]) {
+      const removed = await this.#timed('remove', () => this.#deps.store.remove(id, token));
       if (removed === 'failed') return; // down again: the rest waits for the next reconnect
       this.#pending.delete(id);
       if (removed && reason !== UNCOUNTED) this.#deps.metrics.sessionClosed(reason);

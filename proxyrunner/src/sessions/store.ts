@@ -37,8 +37,12 @@ export interface SessionStore {
   touch(id: string, now: number): Promise<string | false>;
   /** Replaces the pin of a session the fleet holds; false if it is gone. */
   repin(id: string, pin: string): Promise<boolean>;
-  /** Removes the session; true if this call removed it (and so must count it). */
-  remove(id: string): Promise<boolean>;
+  /**
+   * Removes the session; true if this call removed it (and so must count it). `token` names
+   * one close: a retry with the same token after a call whose reply was lost (the removal may
+   * have happened) is true if that earlier call removed it, so the close is counted once.
+   */
+  remove(id: string, token: string): Promise<boolean>;
   /** Removes sessions idle since before `deadline`; returns the IDs this call removed. */
   sweep(deadline: number, limit: number): Promise<string[]>;
   /** Sessions in the fleet table. */
@@ -90,11 +94,25 @@ if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
 return redis.call('HGET', KEYS[2], ARGV[1]) or ''`;
 
-// KEYS[1] = table, KEYS[2] = pins; ARGV = id. 1 if this call removed it.
+// KEYS[1] = table, KEYS[2] = pins, KEYS[3] = the session's tombstone; ARGV = id, token, ttl ms.
+// 1 if this close removed it: now, or in an earlier call with the same token whose reply was
+// lost (the tombstone, kept for REMOVED_TTL_MS, remembers which close removed the session).
 const REMOVE = `
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('GET', KEYS[3]) == ARGV[2] then return 1 end
+  return 0
+end
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 return 1`;
+
+/**
+ * How long a removal remembers its close token: a close whose reply was lost is retried when
+ * the store is back, and counted if the retry comes within this time (a longer outage leaves
+ * that one close uncounted, never counted twice). Redis holds one small key per session closed
+ * in the last minute.
+ */
+export const REMOVED_TTL_MS = 60_000;
 
 // KEYS[1] = table, KEYS[2] = pins; ARGV = id, pin. 1 if the session is there (pin replaced).
 const REPIN = `
@@ -136,6 +154,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #channel: string;
   readonly #pins: string;
   readonly #gaugeLock: string;
+  /** Prefix of the tombstone keys REMOVE writes (one per session closed in the last minute). */
+  readonly #removedPrefix: string;
   readonly #options: RedisStoreOptions;
   readonly #closedListeners: ((id: string) => void)[] = [];
   readonly #stateListeners: ((up: boolean) => void)[] = [];
@@ -166,6 +186,7 @@ export class RedisSessionStore implements SessionStore {
     this.#channel = `${options.keyPrefix}:closed`;
     this.#pins = `${options.keyPrefix}:pins`;
     this.#gaugeLock = `${options.keyPrefix}:gauge-owner`;
+    this.#removedPrefix = `${options.keyPrefix}:removed:`;
     this.#redis = new Redis(common);
     this.#subscriber = new Redis({ ...common, connectionName: `mcpfleet-proxy-${options.replicaId}-sub`, enableOfflineQueue: true, commandTimeout: undefined });
     this.#redis.on('ready', () => {
@@ -243,8 +264,8 @@ export class RedisSessionStore implements SessionStore {
     return (await this.#redis.eval(REPIN, 2, this.#table, this.#pins, id, pin)) === 1;
   }
 
-  async remove(id: string): Promise<boolean> {
-    const removed = (await this.#redis.eval(REMOVE, 2, this.#table, this.#pins, id)) === 1;
+  async remove(id: string, token: string): Promise<boolean> {
+    const removed = (await this.#redis.eval(REMOVE, 3, this.#table, this.#pins, `${this.#removedPrefix}${id}`, id, token, REMOVED_TTL_MS)) === 1;
     if (removed) await this.#redis.publish(this.#channel, id);
     return removed;
   }
