@@ -19,5 +19,7 @@ let httpsModule: typeof Https | undefined;
 /** https, loaded on first use: it brings tls and OpenSSL's contexts (~2.8 MiB RSS in a stdio
  * proxy), which a proxy whose upstream and peers are plain HTTP never needs. */
 export const loadHttps = (): typeof Https => (httpsModule ??= process.getBuiltinModule('node:https'));
+/** The client module for a target: https (loaded then) when `secure`, else http. */
+export const httpClient = (secure: boolean): typeof http | typeof Https => (secure ? loadHttps() : http);
 export const fs = process.getBuiltinModule('node:fs');
 export const util = process.getBuiltinModule('node:util');

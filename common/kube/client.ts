@@ -3,7 +3,7 @@
 // is actually sent, so the mcpfleet_operator_api_writes_total metric counts real API writes.
 // Domain-free: no MCPServer here. pods/attach (a WebSocket) is in ./attach.ts, loaded only by
 // the program that attaches.
-import { http, loadHttps } from '../builtins.ts';
+import { http, httpClient, loadHttps } from '../builtins.ts';
 import type { Agent as HttpAgent, OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { collectionPath, objectPath, type KindInfo, type KubeObject } from './kinds.ts';
@@ -141,7 +141,7 @@ export class KubeClient {
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
     const url = this.url(opts.path, opts.query);
     const started = performance.now();
-    const lib = this.secure ? loadHttps() : http;
+    const lib = httpClient(this.secure);
     const tls = await this.tlsOptions();
     let code = 0;
     try {
@@ -290,7 +290,7 @@ export class KubeClient {
       fieldSelector: params.fieldSelector,
       timeoutSeconds: String(params.timeoutSeconds),
     });
-    const lib = this.secure ? loadHttps() : http;
+    const lib = httpClient(this.secure);
     const started = performance.now();
     let code = 0;
     try {

@@ -4,7 +4,7 @@
 // (an in-cluster apiserver, a company issuer), a bearer token read fresh from a file on every
 // request (projected service-account tokens rotate), and a hard bound on response size and
 // time so a broken or hostile issuer cannot exhaust the proxy's memory or hang a request.
-import { fs, http, loadHttps } from '../../../common/builtins.ts';
+import { fs, http, httpClient, loadHttps } from '../../../common/builtins.ts';
 import { rootCertificates } from 'node:tls';
 
 export interface AuthnHttpOptions {
@@ -47,7 +47,7 @@ export function createAuthnFetch(options: AuthnHttpOptions): AuthnFetch {
         }
       }
       if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
-      const request = (secure ? loadHttps() : http).request(target, {
+      const request = httpClient(secure).request(target, {
         method: init.method ?? 'GET',
         headers,
         agent: secure ? httpsAgent : httpAgent,

@@ -4,7 +4,7 @@
 // Events are framed by a bounded splitter before eventsource-parser sees them: one too
 // large to hold is discarded as it streams, and the request it answered gets a JSON-RPC
 // error that names the limit, while the session and its stream carry on.
-import { http, loadHttps } from '../../../common/builtins.ts';
+import { http, httpClient, loadHttps } from '../../../common/builtins.ts';
 import type { Agent as HttpAgent } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import type { Readiness } from '../../../common/diagnostics.ts';
@@ -27,14 +27,14 @@ export interface SseUpstreamOptions {
 
 export class SseUpstreamConnector implements Connector {
   readonly #options: SseUpstreamOptions;
-  readonly #client: typeof http | ReturnType<typeof loadHttps>;
+  readonly #client: ReturnType<typeof httpClient>;
   readonly #postAgent: HttpAgent;
   readonly #probe: TcpProbe;
 
   constructor(options: SseUpstreamOptions) {
     this.#options = options;
     const secure = options.target.protocol === 'https:';
-    this.#client = secure ? loadHttps() : http;
+    this.#client = httpClient(secure);
     this.#postAgent = secure ? new (loadHttps().Agent)({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     this.#probe = startTcpProbe(options.target, 5_000, 2_000, (up) => options.metrics.setUpstreamUp(up));
   }

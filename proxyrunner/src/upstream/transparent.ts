@@ -46,7 +46,7 @@
 // The one exception to pass-through: a response to a list request that authorization
 // filters (exchange.rewriteResponse) is parsed, rewritten and re-framed within a bound
 // (http/responseRewrite.ts).
-import { http, loadHttps } from '../../../common/builtins.ts';
+import { http, httpClient, loadHttps } from '../../../common/builtins.ts';
 import { createProxyServer } from 'http-proxy-3';
 import type { ServerResponse, IncomingMessage, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
@@ -498,7 +498,7 @@ export function createTransparentUpstream(deps: TransparentDeps): TransparentUps
       if (version) headers['mcp-protocol-version'] = version;
       let request: ClientRequest;
       try {
-        request = (secure ? loadHttps() : http).request(url, { method: 'DELETE', headers, agent, timeout: 10_000 });
+        request = httpClient(secure).request(url, { method: 'DELETE', headers, agent, timeout: 10_000 });
       } catch (err) {
         log.warn('upstream DELETE not sent', { err: err as Error });
         continue; // an ID that cannot be a header value cannot be deleted either
