@@ -7,11 +7,12 @@
 //
 //   npm run bench:operator -- [--count 1000] [--idle 60] [--create-concurrency 32]
 //                             [--operator-args="--concurrency 8"] [--operator-env="K=V;K2=V2"]
-//                             [--stock-controllers] [--source] [--floor | --compare 3]
+//                             [--stock-controllers] [--source | --operator-main PATH] [--floor | --compare 3]
 //                             [--variants "--concurrency 8|--concurrency 16"] [--json out.json]
 //
 // The operator runs from dist/ (npm run build), as the image runs it; --source runs
-// operator/src/main.ts through Node's type stripping instead (about 30 MiB more RSS).
+// operator/src/main.ts through Node's type stripping instead (about 30 MiB more RSS);
+// --operator-main runs another build's main.js (a copy of dist/ from before a change).
 //
 // Servers are a third each stdio, streamable-http and sse (two pods each: the MCP server
 // and one proxy replica), in one namespace that enforces the restricted Pod Security Standard.
@@ -36,7 +37,7 @@
 //
 // With --json, the results (one run, or every run of --compare and the summary) are written
 // there too; bench/curves.ts reads them.
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -69,6 +70,7 @@ const { values } = parseArgs({
     compare: { type: 'string', default: '0' },
     variants: { type: 'string', default: '' },
     'operator-env': { type: 'string', default: '' },
+    'operator-main': { type: 'string' },
     timeout: { type: 'string', default: '900' },
     json: { type: 'string' },
   },
@@ -181,6 +183,40 @@ interface ApiserverSnapshot {
   conflicts: Record<string, number>;
   watchEvents: Record<string, number>;
   cpuSeconds: number;
+  /** CPU seconds by process (see cpuSnapshot). */
+  cpu: Record<string, number>;
+}
+
+/**
+ * CPU seconds so far, by process: every process of this control plane (found by its temp dir in
+ * their command lines, named after their binary), the operator, this benchmark, and the machine
+ * as a whole (all processes; and its idle time). On two cores the control plane, the operator and
+ * the benchmark share the CPU, so what a run costs is the sum, not the apiserver's part alone.
+ */
+async function cpuSnapshot(cp: ControlPlane, operatorPid: number | undefined): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const pid = Number(entry);
+    const name = pid === operatorPid ? 'operator' : cmdline.includes(cp.dir) ? path.basename(cmdline.split('\0')[0] ?? '?') : undefined;
+    if (name === undefined) continue;
+    const stats = await procStats(pid);
+    if (stats) out[name] = (out[name] ?? 0) + stats.cpuSeconds;
+  }
+  const self = process.cpuUsage();
+  out['benchmark (this process)'] = (self.user + self.system) / 1e6;
+  // /proc/stat's first line: user nice system idle iowait irq softirq steal ..., in 1/100 s.
+  const ticks = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.trim().split(/\s+/).slice(1, 9).map(Number) ?? [];
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  out['machine, all processes'] = (ticks.reduce((a, b) => a + b, 0) - idle) / 100;
+  out['machine idle'] = idle / 100;
+  return out;
 }
 
 function scrapeApiserver(cp: ControlPlane, ca: string): Promise<Scrape> {
@@ -204,10 +240,16 @@ function scrapeApiserver(cp: ControlPlane, ca: string): Promise<Scrape> {
   });
 }
 
-async function apiserverSnapshot(cp: ControlPlane): Promise<ApiserverSnapshot> {
+async function apiserverSnapshot(cp: ControlPlane, operatorPid?: number): Promise<ApiserverSnapshot> {
   const ca = await readFile(path.join(cp.dir, 'certs', 'apiserver.crt'), 'utf8');
   const s = await scrapeApiserver(cp, ca);
-  const out: ApiserverSnapshot = { requests: {}, conflicts: {}, watchEvents: {}, cpuSeconds: s.value('process_cpu_seconds_total') ?? NaN };
+  const out: ApiserverSnapshot = {
+    requests: {},
+    conflicts: {},
+    watchEvents: {},
+    cpuSeconds: s.value('process_cpu_seconds_total') ?? NaN,
+    cpu: await cpuSnapshot(cp, operatorPid),
+  };
   const add = (into: Record<string, number>, key: string, v: number): void => {
     into[key] = (into[key] ?? 0) + v;
   };
@@ -230,6 +272,8 @@ interface ApiserverWork {
   conflicts: Record<string, number>;
   watchEvents: Record<string, number>;
   cpuSeconds: number;
+  /** CPU seconds by process over the run; a process that started within it counts from 0. */
+  cpu: Record<string, number>;
 }
 
 function minus(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -247,6 +291,7 @@ function apiserverWork(before: ApiserverSnapshot, after: ApiserverSnapshot): Api
     conflicts: minus(after.conflicts, before.conflicts),
     watchEvents: minus(after.watchEvents, before.watchEvents),
     cpuSeconds: Number((after.cpuSeconds - before.cpuSeconds).toFixed(1)),
+    cpu: Object.fromEntries(Object.entries(after.cpu).map(([k, v]) => [k, Number((v - (before.cpu[k] ?? 0)).toFixed(1))])),
   };
 }
 
@@ -400,7 +445,9 @@ async function runOperator(cp: ControlPlane, operatorMain: string, variant = '')
       const podsDone = [...readyPodsOf.values()].filter((n) => n >= 2).length;
       if (readyPods >= 2 * COUNT && Number.isNaN(podsReadyS)) podsReadyS = t;
       progress.push({ t, ready, podsDone });
-      if (tick % 20 === 0 || ready === COUNT) {
+      // Every 15 s, a common Prometheus scrape interval: each scrape of the operator's /metrics
+      // (one series per MCPServer) costs it CPU that a run on two cores pays in time.
+      if (tick % 60 === 0 || ready === COUNT) {
         // The operator's writes so far (applies by kind, status patches): whether its applies pace the batch.
         const w = await writeCounts(op);
         const applies = Object.entries(w.byKind)
@@ -426,7 +473,7 @@ async function runOperator(cp: ControlPlane, operatorMain: string, variant = '')
       }
       await sleep(250);
     }
-    const apiAtReady = await apiserverSnapshot(cp);
+    const apiAtReady = await apiserverSnapshot(cp, pid);
     await servers.stop();
     await pods.stop();
     client.close();
@@ -624,6 +671,12 @@ function apiserverTable(columns: readonly { name: string; work: ApiserverWork }[
     if (columns.some((c) => Math.abs(c.work.watchEvents[k] ?? 0) >= COUNT / 20)) rows.push([`  ${k}`, ...columns.map((c) => perServer(c.work.watchEvents[k]))]);
   rows.push(['  all watch events', ...columns.map((c) => perServer(sum(c.work.watchEvents)))]);
   rows.push(['kube-apiserver CPU seconds', ...columns.map((c) => c.work.cpuSeconds.toFixed(1))]);
+  // Every process's CPU over the run, the machine's last: where a longer run's time went.
+  rows.push(['CPU seconds by process (/proc)', ...columns.map(() => '')]);
+  const cpuKeys = [...new Set(columns.flatMap((c) => Object.keys(c.work.cpu)))].sort(
+    (a, b) => Number(a.startsWith('machine')) - Number(b.startsWith('machine')) || a.localeCompare(b),
+  );
+  for (const k of cpuKeys) rows.push([`  ${k}`, ...columns.map((c) => (c.work.cpu[k] === undefined ? '-' : c.work.cpu[k].toFixed(1)))]);
   return table(rows);
 }
 
@@ -681,6 +734,7 @@ function medianWork(works: readonly ApiserverWork[]): ApiserverWork {
     conflicts: med((w) => w.conflicts),
     watchEvents: med((w) => w.watchEvents),
     cpuSeconds: median(works.map((w) => w.cpuSeconds)),
+    cpu: med((w) => w.cpu),
   };
 }
 
@@ -717,6 +771,7 @@ function printCompare(floors: FloorResult[], operators: OperatorResult[], varian
       Object.keys({ ...floorWork.watchEvents, ...opWork.watchEvents }).map((k) => [k, (opWork.watchEvents[k] ?? 0) - (floorWork.watchEvents[k] ?? 0)]),
     ),
     cpuSeconds: opWork.cpuSeconds - floorWork.cpuSeconds,
+    cpu: Object.fromEntries(Object.keys({ ...floorWork.cpu, ...opWork.cpu }).map((k) => [k, (opWork.cpu[k] ?? 0) - (floorWork.cpu[k] ?? 0)])),
   };
   diff.conflicts = { all: sum(opWork.conflicts) - sum(floorWork.conflicts) };
   const summary: CompareSummary = {
@@ -756,7 +811,7 @@ function printCompare(floors: FloorResult[], operators: OperatorResult[], varian
 }
 
 async function main(): Promise<void> {
-  const operatorMain = values.source ? OPERATOR_SOURCE : OPERATOR_DIST;
+  const operatorMain = values['operator-main'] !== undefined ? path.resolve(values['operator-main']) : values.source ? OPERATOR_SOURCE : OPERATOR_DIST;
   if (!values.floor || COMPARE > 0)
     await access(operatorMain).catch(() => {
       throw new Error(`${operatorMain} is missing: run npm run build first (or pass --source)`);

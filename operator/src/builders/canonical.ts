@@ -25,5 +25,10 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return sha256Canonical(canonicalize(value));
+}
+
+/** sha256 of a value that is already canonical (canonicalize's output): the same hash as sha256, without sorting again. */
+export function sha256Canonical(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }

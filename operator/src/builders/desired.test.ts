@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { httpSpec, sseSpec, stdioSpec, stored, withoutReplicas } from '../../../test/support/mcpServers.ts';
-import { canonicalJson } from './canonical.ts';
+import { canonicalJson, sha256 } from './canonical.ts';
 import { backendStatefulSet, desiredObjects, proxyDeployment, proxyRbac, proxyService, type BuildOptions } from './desired.ts';
 import { APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION } from './meta.ts';
 import type { DesiredObject } from '../../../common/kube/kinds.ts';
@@ -70,6 +70,22 @@ describe('desiredObjects', () => {
         { apiVersion: 'mcpfleet.dev/v1alpha1', kind: 'MCPServer', name: 'files', uid: 'uid-files', controller: true, blockOwnerDeletion: true },
       ]);
       expect(obj.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('hashes each object as it is without the hash (sha256 of its canonical JSON), and sorts it at every depth', () => {
+    // The applied hash must not change across operator versions for the same object: a changed
+    // hash re-applies every child of every MCPServer on upgrade.
+    for (const spec of [stdioSpec, httpSpec, sseSpec]) {
+      for (const obj of desiredObjects(stored('files', spec), opts)) {
+        const { [APPLIED_HASH_ANNOTATION]: hash, ...others } = obj.metadata.annotations ?? {};
+        const metadata: Record<string, unknown> = { ...obj.metadata };
+        if (Object.keys(others).length > 0) metadata['annotations'] = others;
+        else delete metadata['annotations'];
+        const unhashed = { ...obj, metadata };
+        expect(hash).toBe(sha256(unhashed));
+        expect(JSON.stringify(obj)).toBe(canonicalJson(obj));
+      }
     }
   });
 

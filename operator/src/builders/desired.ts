@@ -31,7 +31,7 @@ import {
 } from '../api/types.ts';
 import { proxyrunnerCommandLine, type ProxyrunnerOptions } from '../../../common/contract/proxyrunner.ts';
 import { DEPLOYMENT, ROLE, ROLEBINDING, SERVICE, SERVICEACCOUNT, STATEFULSET, type DesiredObject } from '../../../common/kube/kinds.ts';
-import { canonicalize, isPlainObject, sha256 } from './canonical.ts';
+import { canonicalize, isPlainObject, sha256, sha256Canonical } from './canonical.ts';
 import { strategicMerge } from './merge.ts';
 import {
   APPLIED_HASH_ANNOTATION,
@@ -112,12 +112,16 @@ export function childMeta(mcp: MCPServer, name: string, component: Component): D
   };
 }
 
-/** Adds the applied-hash annotation (over everything else) and sorts the object. Every desired object ends here. */
+/**
+ * Adds the applied-hash annotation (over everything else) and sorts the object. Every desired
+ * object ends here. The object is sorted once: its hash is taken over that sorted copy as it is
+ * (sha256Canonical), and only the metadata, which gains the annotation, is sorted again.
+ */
 export function finish<T extends DesiredObject>(obj: T): T {
   const sorted = canonicalize(obj);
-  const hash = sha256(sorted);
-  sorted.metadata.annotations = { ...sorted.metadata.annotations, [APPLIED_HASH_ANNOTATION]: hash };
-  return canonicalize(sorted);
+  const hash = sha256Canonical(sorted);
+  sorted.metadata = canonicalize({ ...sorted.metadata, annotations: { ...sorted.metadata.annotations, [APPLIED_HASH_ANNOTATION]: hash } });
+  return sorted;
 }
 
 /** Adds the config-hash annotation to a pod template, computed over the rest of it. */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CONFIG_HASH_ANNOTATION } from '../builders/meta.ts';
 import type { KubeObject } from '../../../common/kube/kinds.ts';
-import { sameForOperator, slimChild, slimPod, stripMeta } from './projections.ts';
+import { sameForOperator, sameJson, slimChild, slimPod, stripMeta } from './projections.ts';
 
 describe('cache transforms', () => {
   it('drop managedFields and last-applied-configuration', () => {
@@ -132,5 +132,26 @@ describe('owned objects as the operator reads them', () => {
       });
     expect(sameForOperator(pod('1', 'False'), pod('2', 'False'))).toBe(true); // bound to a node: nothing we read
     expect(sameForOperator(pod('2', 'False'), pod('3', 'True'))).toBe(false);
+  });
+
+  it('compare JSON values as JSON.stringify would, whatever their key order', () => {
+    const cases: [unknown, unknown, boolean][] = [
+      [{ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 }, true],
+      [{ a: 1, gone: undefined }, { a: 1 }, true],
+      [{ a: 1 }, { a: 1, gone: undefined }, true],
+      [{ a: 1 }, { a: 1, b: 2 }, false],
+      [{ a: 1, b: 2 }, { a: 1 }, false],
+      [{ a: [1, 2] }, { a: [2, 1] }, false],
+      [{ a: [1] }, { a: { 0: 1 } }, false],
+      [{ a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }, false],
+      [{ a: null }, { a: {} }, false],
+      [{ a: '1' }, { a: 1 }, false],
+      [[], [], true],
+      [null, null, true],
+    ];
+    for (const [a, b, same] of cases) {
+      expect(sameJson(a, b)).toBe(same);
+      expect(sameJson(b, a)).toBe(same);
+    }
   });
 });
